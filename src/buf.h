@@ -1,0 +1,59 @@
+/*
+ * buf.h: growable, always NUL-terminated byte buffer with a size cap.
+ *
+ * git's strbuf plus curl's dynbuf limit: 'ptr' is never NULL ("" until
+ * something is added) and buf_add*() fail with -1 instead of growing past
+ * 'max', so a misbehaving peer cannot make us allocate without bound.
+ */
+#ifndef MBXFIX_BUF_H
+#define MBXFIX_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+extern char buf_empty[];
+
+struct buf {
+	char *ptr;  /* never NULL; "" until something is added */
+	size_t len; /* excluding the terminating NUL */
+	size_t cap; /* allocated bytes, 0 while ptr is the shared "" */
+	size_t max; /* buf_add*() fail with -1 rather than grow past this */
+};
+
+#define BUF_INIT(limit) {.ptr = buf_empty, .len = 0, .cap = 0, .max = (limit)}
+
+/* Sizes used across the project. */
+#define BUF_MAX_SMALL ((size_t)64 * 1024)
+#define BUF_MAX_BODY ((size_t)64 * 1024 * 1024)
+
+void buf_init(struct buf *b, size_t max);
+
+/* Append; 0 on success, -1 (nothing appended) when 'max' would be passed. */
+int buf_add(struct buf *b, const void *data, size_t len);
+int buf_addstr(struct buf *b, const char *s);
+int buf_addch(struct buf *b, char c);
+int buf_addf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+/* Make room for 'extra' more bytes; -1 when past 'max'. */
+int buf_grow(struct buf *b, size_t extra);
+
+/* Shorten to 'len' (which must be <= b->len). */
+void buf_setlen(struct buf *b, size_t len);
+
+/* len = 0, memory kept. */
+void buf_reset(struct buf *b);
+
+/* Free the memory; back to "". 'max' is kept. */
+void buf_release(struct buf *b);
+
+/*
+ * Hand the contents to the caller, who free()s them; the buffer is back
+ * to "". Always returns allocated memory (an empty string for an empty
+ * buffer). '*len' receives the length when 'len' is not NULL.
+ */
+char *buf_detach(struct buf *b, size_t *len);
+
+#endif
