@@ -12,7 +12,8 @@
  *	stage 4  test_enable
  *
  * For each asked action of the current stage it calls plan(). An action
- * reads the row (its CSV values), the mailbox as read (rs->mailbox, with
+ * reads the row (rs->row, rows.h: values with job defaults applied,
+ * already validated), the mailbox as read (rs->mailbox, with
  * every column named in the actions' 'columns') and any cached lookup,
  * then either says the target state already holds (ACTION_UNCHANGED),
  * or asks for writes/reads and returns ACTION_SENT:
@@ -55,17 +56,22 @@
 
 #include <cjson/cJSON.h>
 
-struct row;	   /* rows.h: one input row, owned by the row state */
+#include "rows.h"
+
 struct action_ctx; /* engine services, valid during a plan()/answer() call */
 
+/*
+ * The same numbering as enum rows_action (results column order); the run
+ * order is given by each action's 'stage'.
+ */
 enum action_id {
-	ACTION_FIX_OWNER = 0,
-	ACTION_SET_PROFILE,
-	ACTION_SET_DELIVERY,
-	ACTION_GRANT_PRIVILEGES,
-	ACTION_APPROVE,
-	ACTION_TEST_ENABLE,
-	ACTION_COUNT
+	ACTION_SET_PROFILE = ROWS_SET_PROFILE,
+	ACTION_SET_DELIVERY = ROWS_SET_DELIVERY,
+	ACTION_FIX_OWNER = ROWS_FIX_OWNER,
+	ACTION_GRANT_PRIVILEGES = ROWS_GRANT_PRIVILEGES,
+	ACTION_APPROVE = ROWS_APPROVE,
+	ACTION_TEST_ENABLE = ROWS_TEST_ENABLE,
+	ACTION_COUNT = ROWS_NACTIONS
 };
 
 /* What an action reports in its results column. */
@@ -102,7 +108,8 @@ struct action_state {
  * it is freed once the row's result line is handed to results.
  */
 struct row_state {
-	struct row *row;      /* the parsed input row (rows.h) */
+	struct row *row;      /* the parsed input row (rows.h): effective
+				 values, job defaults applied */
 	unsigned long lineno; /* input row number, for messages */
 	char mailbox_id[40];  /* resolved mailboxid (GUID) */
 	cJSON *mailbox;	      /* the mailbox as read; NULL until resolved */
@@ -216,9 +223,6 @@ void action_fail(struct action_ctx *c, struct row_state *rs, const char *code,
 enum action_step action_fail_answer(struct action_ctx *c, struct row_state *rs,
 				    const struct action_answer *a,
 				    const char *hint);
-
-/* The row's value of a CSV column after defaults (rows.h), or "". */
-const char *action_row_value(const struct row_state *rs, const char *column);
 
 /* The actions built in (action_*.c). */
 extern const struct action action_set_delivery;
