@@ -121,10 +121,12 @@ struct row_state {
 	char error_code[32];
 	char error_message[512];
 	char hint[256];
-	/* statuses reported by test_enable (text), empty when unknown */
-	char status_incoming[16];
-	char status_outgoing[16];
-	char status_act[16];
+	/*
+	 * incoming/outgoing/act status option values (0 Not Run, 1 Success,
+	 * 2 Failure) reported by test_enable, indexed by enum rows_delivery;
+	 * -1 (RESULTS_STATUS_UNKNOWN) when unknown.
+	 */
+	int status[ROWS_NDELIVERY];
 	void *priv[ACTION_COUNT]; /* action-private data, freed by release() */
 };
 
