@@ -288,35 +288,28 @@ int privs_resolve(struct privs_list *out, const char *spec, const char *dir,
 	return rc;
 }
 
-static cJSON *parse_array(const char *json, const char *member, cJSON **root,
-			  struct err *e)
-{
-	cJSON *arr;
-
-	*root = cJSON_Parse(json);
-	if (!*root)
-		return err_set(e, ERR_PROTOCOL, "answer is not JSON"), NULL;
-	arr = cJSON_GetObjectItemCaseSensitive(*root, member);
-	if (!cJSON_IsArray(arr)) {
-		err_set(e, ERR_PROTOCOL, "answer has no '%s' array", member);
-		cJSON_Delete(*root);
-		*root = NULL;
-		return NULL;
-	}
-	return arr;
-}
-
 static bool json_true(const cJSON *o, const char *name)
 {
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, name));
 }
 
-int privs_catalog_parse(struct privs_list *out, const char *json, struct err *e)
+static const cJSON *array_of(const cJSON *root, const char *member,
+			     struct err *e)
 {
-	cJSON *root, *arr, *row;
-	int rc = -1;
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, member);
 
-	arr = parse_array(json, "value", &root, e);
+	if (!cJSON_IsArray(arr)) {
+		err_set(e, ERR_PROTOCOL, "answer has no '%s' array", member);
+		return NULL;
+	}
+	return arr;
+}
+
+int privs_catalog_from_json(struct privs_list *out, const cJSON *root,
+			    struct err *e)
+{
+	const cJSON *arr = array_of(root, "value", e), *row;
+
 	if (!arr)
 		return -1;
 	cJSON_ArrayForEach(row, arr)
@@ -327,11 +320,9 @@ int privs_catalog_parse(struct privs_list *out, const char *json, struct err *e)
 		    cJSON_GetObjectItemCaseSensitive(row, "privilegeid"));
 		unsigned mask = 0;
 
-		if (!name || !id) {
-			err_set(e, ERR_PROTOCOL,
-				"privilege without name or privilegeid");
-			goto out;
-		}
+		if (!name || !id)
+			return err_set(e, ERR_PROTOCOL,
+				       "privilege without name or privilegeid");
 		if (json_true(row, "canbebasic"))
 			mask |= PRIVS_MASK_BASIC;
 		if (json_true(row, "canbelocal"))
@@ -340,24 +331,18 @@ int privs_catalog_parse(struct privs_list *out, const char *json, struct err *e)
 			mask |= PRIVS_MASK_DEEP;
 		if (json_true(row, "canbeglobal"))
 			mask |= PRIVS_MASK_GLOBAL;
-		if (!privs_list_add(out, name, id, PRIVS_BASIC, mask)) {
-			err_set(e, ERR_PROTOCOL, "bad privilege name '%s'",
-				name);
-			goto out;
-		}
+		if (!privs_list_add(out, name, id, PRIVS_BASIC, mask))
+			return err_set(e, ERR_PROTOCOL,
+				       "bad privilege name '%s'", name);
 	}
-	rc = 0;
-out:
-	cJSON_Delete(root);
-	return rc;
+	return 0;
 }
 
-int privs_held_parse(struct privs_list *out, const char *json, struct err *e)
+int privs_held_from_json(struct privs_list *out, const cJSON *root,
+			 struct err *e)
 {
-	cJSON *root, *arr, *row;
-	int rc = -1;
+	const cJSON *arr = array_of(root, "RolePrivileges", e), *row;
 
-	arr = parse_array(json, "RolePrivileges", &root, e);
 	if (!arr)
 		return -1;
 	cJSON_ArrayForEach(row, arr)
@@ -372,28 +357,44 @@ int privs_held_parse(struct privs_list *out, const char *json, struct err *e)
 		if (cJSON_IsNumber(d) && d->valueint >= 0 && d->valueint <= 3)
 			depth = d->valueint;
 		else if (!cJSON_IsString(d) ||
-			 privs_depth_parse(d->valuestring, &depth) < 0) {
-			err_set(e, ERR_PROTOCOL,
-				"role privilege without a "
-				"valid Depth");
-			goto out;
-		}
-		if (!id) {
-			err_set(e, ERR_PROTOCOL,
-				"role privilege without PrivilegeId");
-			goto out;
-		}
+			 privs_depth_parse(d->valuestring, &depth) < 0)
+			return err_set(e, ERR_PROTOCOL,
+				       "role privilege without a valid Depth");
+		if (!id)
+			return err_set(e, ERR_PROTOCOL,
+				       "role privilege without PrivilegeId");
 		/* The name is optional in the answer; the id identifies it. */
 		if (!privs_list_add(out, name && *name ? name : id, id, depth,
-				    0)) {
-			err_set(e, ERR_PROTOCOL, "bad role privilege '%s'", id);
-			goto out;
-		}
+				    0))
+			return err_set(e, ERR_PROTOCOL,
+				       "bad role privilege '%s'", id);
 	}
-	rc = 0;
-out:
+	return 0;
+}
+
+static int parse_with(struct privs_list *out, const char *json,
+		      int (*fn)(struct privs_list *, const cJSON *,
+				struct err *),
+		      struct err *e)
+{
+	cJSON *root = cJSON_Parse(json);
+	int rc;
+
+	if (!root)
+		return err_set(e, ERR_PROTOCOL, "answer is not JSON");
+	rc = fn(out, root, e);
 	cJSON_Delete(root);
 	return rc;
+}
+
+int privs_catalog_parse(struct privs_list *out, const char *json, struct err *e)
+{
+	return parse_with(out, json, privs_catalog_from_json, e);
+}
+
+int privs_held_parse(struct privs_list *out, const char *json, struct err *e)
+{
+	return parse_with(out, json, privs_held_from_json, e);
 }
 
 int privs_plan(const struct privs_list *want, const struct privs_list *catalog,

@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "buf.h"
 #include "err.h"
 
@@ -138,6 +140,12 @@ int privs_catalog_parse(struct privs_list *out, const char *json,
  * member name or its number (as a string or a number).
  */
 int privs_held_parse(struct privs_list *out, const char *json, struct err *e);
+
+/* The same two, from an answer already parsed. */
+int privs_catalog_from_json(struct privs_list *out, const cJSON *root,
+			    struct err *e);
+int privs_held_from_json(struct privs_list *out, const cJSON *root,
+			 struct err *e);
 
 /*
  * Decide what to send. For each item of 'want': find it in 'catalog'
