@@ -11,12 +11,12 @@
  * NULL: rows asking for it fail with a clear message instead of crashing.
  */
 static const struct action *const registry[ACTION_COUNT] = {
-	[ACTION_FIX_OWNER] = NULL,
-	[ACTION_SET_PROFILE] = NULL,
+	[ACTION_FIX_OWNER] = &action_fix_owner,
+	[ACTION_SET_PROFILE] = &action_set_profile,
 	[ACTION_SET_DELIVERY] = &action_set_delivery,
-	[ACTION_GRANT_PRIVILEGES] = NULL,
-	[ACTION_APPROVE] = NULL,
-	[ACTION_TEST_ENABLE] = NULL,
+	[ACTION_GRANT_PRIVILEGES] = &action_grant_privileges,
+	[ACTION_APPROVE] = &action_approve,
+	[ACTION_TEST_ENABLE] = &action_test_enable,
 };
 
 static const char *const names[ACTION_COUNT] = {

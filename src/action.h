@@ -58,6 +58,7 @@
 
 #include "rows.h"
 
+struct job;
 struct action_ctx; /* engine services, valid during a plan()/answer() call */
 
 /*
@@ -180,6 +181,9 @@ const char *action_name(enum action_id id);
 /* true in `plan` mode: plan() runs, nothing is written (reads still are). */
 bool action_readonly(const struct action_ctx *c);
 
+/* The job being run (run.test_timeout, poll_interval...); borrowed. */
+const struct job *action_job(const struct action_ctx *c);
+
 /* The current time (ms, monotonic) of the engine's loop. */
 int64_t action_now_ms(const struct action_ctx *c);
 
@@ -228,5 +232,10 @@ enum action_step action_fail_answer(struct action_ctx *c, struct row_state *rs,
 
 /* The actions built in (action_*.c). */
 extern const struct action action_set_delivery;
+extern const struct action action_set_profile;
+extern const struct action action_fix_owner;
+extern const struct action action_grant_privileges;
+extern const struct action action_approve;
+extern const struct action action_test_enable;
 
 #endif
