@@ -121,13 +121,14 @@ struct row_state {
 	/* first failure of the row */
 	char error_code[32];
 	char error_message[512];
-	char hint[256];
+	char hint[1024];
 	/*
-	 * incoming/outgoing/act status option values (0 Not Run, 1 Success,
-	 * 2 Failure) reported by test_enable, indexed by enum rows_delivery;
-	 * -1 (RESULTS_STATUS_UNKNOWN) when unknown.
+	 * statuses reported by test_enable, as results_status_name() writes
+	 * them ("not-run", "success", "failure"); empty when unknown
 	 */
-	int status[ROWS_NDELIVERY];
+	char status_incoming[16];
+	char status_outgoing[16];
+	char status_act[16];
 	void *priv[ACTION_COUNT]; /* action-private data, freed by release() */
 };
 

@@ -18,6 +18,9 @@
 
 #include "banned.h"
 
+/* Engine-only operation flag (next to action.h's ACTION_OP_*). */
+#define OP_ANNOTATIONS 0x100 /* Prefer: odata.include-annotations="*" */
+
 /* What a timer in the sched heap points at: an op or a row. */
 enum titem { TI_OP = 1, TI_ROW };
 
@@ -457,6 +460,14 @@ static enum results_state result_state(enum action_status s)
 	}
 }
 
+static int status_value(const char *name)
+{
+	for (int v = 0; v <= 2; v++)
+		if (*name && !strcmp(name, results_status_name(v)))
+			return v;
+	return RESULTS_STATUS_UNKNOWN;
+}
+
 static int finish_row(struct engine *en, struct eng_row *row)
 {
 	struct row_state *rs = &row->rs;
@@ -486,8 +497,9 @@ static int finish_row(struct engine *en, struct eng_row *row)
 	rr.error_message = rs->error_message;
 	rr.hint = rs->hint;
 	rr.attempts = rs->attempts;
-	for (int i = 0; i < ROWS_NDELIVERY; i++)
-		rr.status[i] = rs->status[i];
+	rr.status[ROWS_INCOMING] = status_value(rs->status_incoming);
+	rr.status[ROWS_OUTGOING] = status_value(rs->status_outgoing);
+	rr.status[ROWS_ACTDELIVERY] = status_value(rs->status_act);
 	rr.mailbox_id = rs->mailbox_id;
 	row->finished = true;
 	if (failed) {
@@ -532,6 +544,7 @@ static void flush_group(struct engine *en, bool ids)
 	buf_addf(&url, "mailboxes?$select=%s&$filter=", en->select);
 	odata_url_encode(&url, expr.ptr, expr.len);
 	op = op_new(OP_RESOLVE, "GET", url.ptr, NULL);
+	op->flags = OP_ANNOTATIONS;
 	op->group = xmalloc(*n * sizeof(*op->group));
 	memcpy(op->group, pend, *n * sizeof(*op->group));
 	op->ngroup = *n;
@@ -620,6 +633,11 @@ static void resolved(struct engine *en, struct op *op, const cJSON *json)
 bool action_readonly(const struct action_ctx *c)
 {
 	return c->en->readonly;
+}
+
+const struct job *action_job(const struct action_ctx *c)
+{
+	return c->en->job;
 }
 
 int64_t action_now_ms(const struct action_ctx *c)
@@ -1304,6 +1322,8 @@ static int send_batch(struct engine *en)
 		struct queue *q = en->reads.head ? &en->reads : &en->writes;
 		struct op *op = q->head;
 		static const char *const if_match[] = {"If-Match: *", NULL};
+		static const char *const annotations[] = {
+			"Prefer: odata.include-annotations=\"*\"", NULL};
 		struct batch_req br = {0};
 
 		if (!op)
@@ -1312,7 +1332,9 @@ static int send_batch(struct engine *en)
 			break;
 		br.method = op->method;
 		br.url = op->url;
-		br.headers = op->flags & ACTION_OP_IF_MATCH ? if_match : NULL;
+		br.headers = op->flags & ACTION_OP_IF_MATCH  ? if_match
+			     : op->flags & OP_ANNOTATIONS ? annotations
+							  : NULL;
 		br.body = op->body;
 		br.data = op;
 		dequeue(q);
@@ -1423,8 +1445,6 @@ static int take_rows(struct engine *en)
 		er->rs.row = row;
 		er->rs.lineno = row->num;
 		er->rs.asked = row->actions;
-		for (int i = 0; i < ROWS_NDELIVERY; i++)
-			er->rs.status[i] = RESULTS_STATUS_UNKNOWN;
 		for (int i = 0; i < ACTION_COUNT; i++)
 			if (row->actions & ROWS_ACT(i))
 				er->rs.act[i].status = ACTION_ST_PENDING;
