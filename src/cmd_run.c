@@ -78,14 +78,15 @@ static void print_summary(FILE *fp, const char *cmd, struct results *res,
 		const size_t *s = c->by_action[a];
 
 		if (!s[RESULTS_DONE] && !s[RESULTS_UNCHANGED] &&
-		    !s[RESULTS_FAILED_ACT] && !s[RESULTS_SKIPPED])
+		    !s[RESULTS_FAILED_ACT] && !s[RESULTS_SKIPPED] &&
+		    !s[RESULTS_WOULD])
 			continue;
 		fprintf(fp,
-			"  %-16s %s %zu, unchanged %zu, failed %zu, skipped "
-			"%zu\n",
-			rows_action_name(a), strcmp(cmd, "plan") ? "done" : "would change",
-			s[RESULTS_DONE], s[RESULTS_UNCHANGED],
-			s[RESULTS_FAILED_ACT], s[RESULTS_SKIPPED]);
+			"  %-16s done %zu, would change %zu, unchanged %zu, "
+			"failed %zu, skipped %zu\n",
+			rows_action_name(a), s[RESULTS_DONE], s[RESULTS_WOULD],
+			s[RESULTS_UNCHANGED], s[RESULTS_FAILED_ACT],
+			s[RESULTS_SKIPPED]);
 	}
 	fprintf(fp,
 		"  requests    %llu ($batch %llu, operations %llu, retries "
