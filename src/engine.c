@@ -1622,9 +1622,16 @@ int engine_new(struct engine **out, const struct engine_setup *s,
 		return -1;
 	}
 	sched_init(&en->sched, s->job->parallel, 0);
-	buf_addf(&b, "/api/data/v%s/", s->job->api_version);
+	{
+		/* the URL may carry a path (a proxy prefix, dvsim scenarios) */
+		const char *host = strstr(s->job->url, "://");
+		const char *path = host ? strchr(host + 3, '/') : NULL;
+
+		buf_addf(&b, "%s/api/data/v%s/", path ? path : "",
+			 s->job->api_version);
+	}
 	en->api_path = buf_detach(&b, NULL);
-	buf_addf(&b, "%s%s", s->job->url, en->api_path);
+	buf_addf(&b, "%s/api/data/v%s/", s->job->url, s->job->api_version);
 	en->api_root = buf_detach(&b, NULL);
 	buf_addf(&b, "%s$batch", en->api_root);
 	en->batch_url = buf_detach(&b, NULL);
@@ -1745,10 +1752,19 @@ int engine_connect(struct engine *en, struct err *e)
 		if (!r)
 			goto out;
 		if (r->result != CURLE_OK) {
-			err_set(e, ERR_NETWORK, "cannot reach '%s': %s",
-				en->api_root, r->error);
+			/* a reset is worth another try; no listener is not */
+			if (r->result == CURLE_COULDNT_CONNECT ||
+			    !retry_is_transient(0, (int)r->result) ||
+			    tries >= 5) {
+				err_set(e, ERR_NETWORK, "cannot reach '%s': %s",
+					en->api_root, r->error);
+				request_free(r);
+				goto out;
+			}
 			request_free(r);
-			goto out;
+			http_poll(&en->http, 200L << tries, NULL);
+			en->now = clock_ms();
+			continue;
 		}
 		en->ever_answered = true;
 		if (r->status == 200) {
