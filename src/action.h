@@ -121,8 +121,11 @@ struct row_state {
 	/* first failure of the row */
 	char error_code[32];
 	char error_message[512];
-	char hint[256];
-	/* statuses reported by test_enable (text), empty when unknown */
+	char hint[1024];
+	/*
+	 * statuses reported by test_enable, as results_status_name() writes
+	 * them ("not-run", "success", "failure"); empty when unknown
+	 */
 	char status_incoming[16];
 	char status_outgoing[16];
 	char status_act[16];
