@@ -449,8 +449,9 @@ static enum results_state result_state(enum action_status s)
 	case ACTION_ST_NONE:
 		return RESULTS_EMPTY;
 	case ACTION_ST_DONE:
-	case ACTION_ST_WOULD:
 		return RESULTS_DONE;
+	case ACTION_ST_WOULD:
+		return RESULTS_WOULD;
 	case ACTION_ST_UNCHANGED:
 		return RESULTS_UNCHANGED;
 	case ACTION_ST_SKIPPED:
@@ -472,7 +473,7 @@ static int finish_row(struct engine *en, struct eng_row *row)
 {
 	struct row_state *rs = &row->rs;
 	struct results_row rr;
-	bool failed = row->failed, would = false;
+	bool failed = row->failed;
 	int rc;
 
 	results_row_init(&rr);
@@ -483,16 +484,11 @@ static int finish_row(struct engine *en, struct eng_row *row)
 		}
 		if (rs->act[i].status == ACTION_ST_FAILED)
 			failed = true;
-		if (rs->act[i].status == ACTION_ST_WOULD)
-			would = true;
 		rr.action[i] = result_state(rs->act[i].status);
 	}
 	rr.result = failed ? RESULTS_FAILED : RESULTS_OK;
 	if (failed && !rs->error_code[0] && !rs->error_message[0])
 		set_error(rs, "Failed", "the row did not complete", NULL);
-	if (!failed && would && !rs->hint[0])
-		snprintf(rs->hint, sizeof(rs->hint),
-			 "plan: the actions marked done would be written");
 	rr.error_code = rs->error_code;
 	rr.error_message = rs->error_message;
 	rr.hint = rs->hint;

@@ -21,7 +21,7 @@
 static const char *const outcome_names[RESULTS_NOUTCOMES] = {"ok", "failed",
 							     "invalid"};
 static const char *const state_names[RESULTS_NSTATES] = {
-	"", "done", "unchanged", "failed", "skipped"};
+	"", "done", "unchanged", "failed", "skipped", "would-change"};
 static const char *const status_names[] = {"not-run", "success", "failure"};
 
 static const char *const result_cols[] = {

@@ -60,6 +60,7 @@ enum results_state {
 	RESULTS_UNCHANGED,  /* "unchanged" */
 	RESULTS_FAILED_ACT, /* "failed" */
 	RESULTS_SKIPPED,    /* "skipped" */
+	RESULTS_WOULD,      /* "would-change": plan only, a write is needed */
 	RESULTS_NSTATES
 };
 

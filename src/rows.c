@@ -874,10 +874,9 @@ static struct row *make_row(struct rows *r, struct record *rec)
 	row->line = rec->line;
 	row->nfields = rec->n;
 	row->fields = xcalloc(rec->n + 1, sizeof(*row->fields));
-	for (size_t i = 0; i < rec->n; i++) {
+	/* the row takes the strings over when it is built (below) */
+	for (size_t i = 0; i < rec->n; i++)
 		row->fields[i] = rec->f[i].s;
-		rec->f[i].s = NULL;
-	}
 
 	for (size_t i = 0; i < rec->n; i++) {
 		if (memchr(row->fields[i], '\0', rec->f[i].len))
@@ -923,6 +922,8 @@ static struct row *make_row(struct rows *r, struct record *rec)
 		row->reason = buf_detach(&pb.b, NULL);
 	}
 	buf_release(&pb.b);
+	for (size_t i = 0; i < rec->n; i++)
+		rec->f[i].s = NULL;
 	record_release(rec);
 	return row;
 }
