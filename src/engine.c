@@ -1188,6 +1188,13 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 			}
 			op_final(en, op, st, an->body);
 			break;
+		case BATCH_UNREPORTED_OK:
+			/* applied, but a read still needs its data */
+			if (strcmp(op->method, "GET"))
+				op_final(en, op, 204, "");
+			else
+				enqueue(en, op);
+			break;
 		case BATCH_ROLLED_BACK:
 		case BATCH_NOT_EXECUTED:
 			/* nothing of it was applied: send it again as is */
