@@ -431,14 +431,26 @@ static void fail_action(struct engine *en, struct eng_row *row, int id)
 	}
 }
 
-/* Fail every pending action of a row that never got resolved. */
+/*
+ * A row that could not be resolved: its first action (in run order) fails
+ * with the reason, the others are skipped.
+ */
 static void fail_row(struct engine *en, struct eng_row *row, const char *code,
 		     const char *message, const char *hint)
 {
+	int first = -1;
+
 	set_error(&row->rs, code, message, hint);
+	for (int stage = 0; stage < ACTION_STAGES && first < 0; stage++)
+		for (int i = 0; i < ACTION_COUNT && first < 0; i++)
+			if (action_stage(i) == stage &&
+			    row->rs.act[i].status == ACTION_ST_PENDING)
+				first = i;
 	for (int i = 0; i < ACTION_COUNT; i++)
 		if (row->rs.act[i].status == ACTION_ST_PENDING)
-			row->rs.act[i].status = ACTION_ST_SKIPPED;
+			row->rs.act[i].status = i == first
+							? ACTION_ST_FAILED
+							: ACTION_ST_SKIPPED;
 	row->failed = true;
 	make_ready(en, row);
 }
@@ -1540,6 +1552,8 @@ static int loop_once(struct engine *en, long cap_ms)
 	run_timers(en);
 	if (run_ready(en) < 0)
 		return -1;
+	if (en->eof && en->in_flight_rows == 0 && idle_transport(en))
+		return 0; /* nothing left to wait for */
 	if ((en->eof || en->in_flight_rows >= ENGINE_WINDOW ||
 	     idle_transport(en)) &&
 	    !en->ready_head) {
