@@ -71,14 +71,18 @@ stats() { curl -s ${CURL_OPTS:-} "$BASE/_sim/stats"; }
 
 # write_job FILE URL [AUTH-BLOCK] [RUN-BLOCK]: a set_delivery job.
 write_job() {
+	auth=${3:-}
+	runb=${4:-}
+	[ -n "$auth" ] || auth="{ method = \"secret\"; tenant = \"contoso.onmicrosoft.com\"; client_id = \"$CLIENT_ID\"; secret_env = \"MBXFIX_CLIENT_SECRET\"; authority = \"$BASE\"; }"
+	[ -n "$runb" ] || runb="{ parallel = 0; batch_size = 0; max_attempts = 6; }"
 	cat >"$1" <<EOT
 name = "e2e";
 environment = { url = "$2"; ca_file = "${CA_FILE:-}"; };
-auth = ${3:-{ method = "secret"; tenant = "contoso.onmicrosoft.com"; client_id = "$CLIENT_ID"; secret_env = "MBXFIX_CLIENT_SECRET"; authority = "$BASE"; \}};
+auth = $auth;
 input = "$W/in.csv";
 output = "$W/out";
 defaults = { actions = ["set_delivery"]; incoming = "server-side-sync"; outgoing = "server-side-sync"; act = "server-side-sync"; };
-run = ${4:-{ parallel = 0; batch_size = 0; max_attempts = 6; \}};
+run = $runb;
 EOT
 }
 
