@@ -50,6 +50,7 @@ eq() {
 
 # start_dvsim ARGS...: start on a free port; sets PORT and BASE.
 start_dvsim() {
+	rm -f "$W/dv.out"
 	"$DVSIM" --listen 127.0.0.1:0 "$@" >"$W/dv.out" 2>"$W/dv.err" &
 	DV_PID=$!
 	i=0
