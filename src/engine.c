@@ -1735,9 +1735,11 @@ int engine_connect(struct engine *en, struct err *e)
 {
 	struct buf url = BUF_INIT(BUF_MAX_SMALL);
 	int tries = 0, rc = -1;
+	bool reauthed = false;
 
 	en->err = e;
 	en->now = clock_ms();
+sign_in:
 	while (auth_enabled(&en->auth) && !auth_header(&en->auth, en->now)) {
 		struct request *r = auth_request(&en->auth, en->now, e);
 		int ar;
@@ -1759,6 +1761,7 @@ int engine_connect(struct engine *en, struct err *e)
 			en->now = clock_ms();
 		}
 	}
+	buf_reset(&url);
 	buf_addf(&url, "%smailboxes?$select=mailboxid&$top=1", en->api_root);
 	for (tries = 0;; tries++) {
 		struct request *r = request_new("GET", url.ptr);
@@ -1793,6 +1796,14 @@ int engine_connect(struct engine *en, struct err *e)
 			sched_done(&en->sched, en->now, 200, -1, r->dop_hint);
 			request_free(r);
 			break;
+		}
+		if (r->status == 401 && auth_enabled(&en->auth) &&
+		    !reauthed) {
+			/* a token revoked since it was issued: once more */
+			reauthed = true;
+			request_free(r);
+			auth_invalidate(&en->auth);
+			goto sign_in;
 		}
 		if (r->status == 401 || r->status == 403) {
 			struct odata_error oe;
