@@ -79,11 +79,11 @@ $(BIN)/dvsim: $(call obj,src/dvsim/main.c) $(LIBDVSIM)
 # tests/unit/test_dv_*.c test dvsim's modules; the others test mbxfix's.
 $(BUILD)/tests/test_dv_%: tests/unit/test_dv_%.c $(LIBDVSIM)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CMOCKA) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(CMOCKA) $(LIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBMBXFIX)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CMOCKA) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(CMOCKA) $(LIBS)
 
 unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)

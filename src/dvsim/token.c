@@ -1,0 +1,625 @@
+#include "compat.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "token.h"
+
+#include "banned.h"
+
+#define TOKEN_ASSERTION_TYPE                                                   \
+	"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+/* allowed clock skew for assertions, seconds */
+#define TOKEN_SKEW_S 60
+
+struct token_store {
+	long ttl_s;
+	unsigned char key[32];
+	struct token_client *clients;
+	size_t nclients;
+	pthread_mutex_t mu; /* serial, revoked */
+	unsigned long serial;
+	unsigned long *revoked;
+	size_t nrevoked;
+};
+
+struct token_store *token_store_new(long ttl_s)
+{
+	struct token_store *ts = xcalloc(1, sizeof(*ts));
+
+	ts->ttl_s = ttl_s;
+	if (RAND_bytes(ts->key, sizeof(ts->key)) != 1)
+		BUG("no random bytes for the token key");
+	pthread_mutex_init(&ts->mu, NULL);
+	return ts;
+}
+
+void token_store_free(struct token_store *ts)
+{
+	if (!ts)
+		return;
+	for (size_t i = 0; i < ts->nclients; i++) {
+		free(ts->clients[i].id);
+		if (ts->clients[i].secret) {
+			OPENSSL_cleanse(ts->clients[i].secret,
+					strlen(ts->clients[i].secret));
+			free(ts->clients[i].secret);
+		}
+		jwtv_cert_release(&ts->clients[i].cert);
+	}
+	free(ts->clients);
+	free(ts->revoked);
+	pthread_mutex_destroy(&ts->mu);
+	OPENSSL_cleanse(ts->key, sizeof(ts->key));
+	free(ts);
+}
+
+static struct token_client *find_client(const struct token_store *ts,
+					const char *id)
+{
+	for (size_t i = 0; i < ts->nclients; i++)
+		if (!strcasecmp(ts->clients[i].id, id))
+			return &ts->clients[i];
+	return NULL;
+}
+
+int token_add_client(struct token_store *ts, const char *id, const char *secret,
+		     const char *cert_path, enum dv_app_kind kind,
+		     struct err *e)
+{
+	struct token_client c = {0};
+	char msg[256];
+
+	if (!*id)
+		return err_set(e, ERR_USAGE, "empty client id");
+	if (find_client(ts, id))
+		return err_set(e, ERR_USAGE, "client '%s' given twice", id);
+	if (cert_path &&
+	    jwtv_cert_load(&c.cert, cert_path, msg, sizeof(msg)) < 0)
+		return err_set(e, ERR_CONFIG, "%s", msg);
+	c.id = xstrdup(id);
+	c.secret = secret ? xstrdup(secret) : NULL;
+	c.kind = kind;
+	ts->clients =
+	    xrealloc(ts->clients, (ts->nclients + 1) * sizeof(*ts->clients));
+	ts->clients[ts->nclients++] = c;
+	return 0;
+}
+
+size_t token_nclients(const struct token_store *ts)
+{
+	return ts->nclients;
+}
+
+const struct token_client *token_client_at(const struct token_store *ts,
+					   size_t i)
+{
+	return i < ts->nclients ? &ts->clients[i] : NULL;
+}
+
+/* Form fields ------------------------------------------------------- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static char *form_decode(const char *s, size_t len)
+{
+	char *out = xmalloc(len + 1), *o = out;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '+') {
+			*o++ = ' ';
+		} else if (s[i] == '%' && i + 2 < len &&
+			   hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The decoded value of field 'name', or NULL; caller frees. */
+static char *form_get(const char *form, size_t len, const char *name)
+{
+	size_t nlen = strlen(name), i = 0;
+
+	while (i < len) {
+		const char *p = form + i, *amp = memchr(p, '&', len - i);
+		size_t plen = amp ? (size_t)(amp - p) : len - i;
+		const char *eq = memchr(p, '=', plen);
+
+		if (eq && (size_t)(eq - p) == nlen && !memcmp(p, name, nlen))
+			return form_decode(eq + 1, plen - nlen - 1);
+		i += plen + 1;
+	}
+	return NULL;
+}
+
+/* AADSTS errors ------------------------------------------------------ */
+
+static void guid(char *out, size_t len)
+{
+	unsigned char r[16];
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		memset(r, 0, sizeof(r));
+	snprintf(out, len,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+		 r[10], r[11], r[12], r[13], r[14], r[15]);
+}
+
+static void aad_error(struct dv_response *resp, const char *error, long code,
+		      long now_ms, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void aad_error(struct dv_response *resp, const char *error, long code,
+		      long now_ms, const char *fmt, ...)
+{
+	char msg[768], desc[1280], trace[40], corr[40], ts[32], uri[96];
+	time_t t = (time_t)(now_ms / 1000);
+	struct tm tm;
+	cJSON *root, *codes;
+	char *text;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	guid(trace, sizeof(trace));
+	guid(corr, sizeof(corr));
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%SZ", &tm);
+	snprintf(desc, sizeof(desc),
+		 "AADSTS%ld: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\n"
+		 "Timestamp: %s",
+		 code, msg, trace, corr, ts);
+	snprintf(uri, sizeof(uri),
+		 "https://login.microsoftonline.com/error?code=%ld", code);
+
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "error", error);
+	cJSON_AddStringToObject(root, "error_description", desc);
+	codes = cJSON_AddArrayToObject(root, "error_codes");
+	cJSON_AddItemToArray(codes, cJSON_CreateNumber((double)code));
+	cJSON_AddStringToObject(root, "timestamp", ts);
+	cJSON_AddStringToObject(root, "trace_id", trace);
+	cJSON_AddStringToObject(root, "correlation_id", corr);
+	cJSON_AddStringToObject(root, "error_uri", uri);
+	text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+
+	dv_response_reset(resp);
+	resp->status = !strcmp(error, "invalid_client") ? 401 : 400;
+	buf_addstr(&resp->headers,
+		   "Content-Type: application/json; charset=utf-8\r\n"
+		   "Cache-Control: no-store, no-cache\r\n");
+	if (text)
+		buf_addstr(&resp->body, text);
+	cJSON_free(text);
+}
+
+/* Access tokens ------------------------------------------------------ */
+
+static void hmac(const struct token_store *ts, const char *data, size_t len,
+		 unsigned char out[32])
+{
+	unsigned int n = 32;
+
+	if (!HMAC(EVP_sha256(), ts->key, sizeof(ts->key),
+		  (const unsigned char *)data, len, out, &n))
+		BUG("HMAC failed");
+}
+
+static int issue(struct token_store *ts, const struct token_client *c,
+		 const char *tenant, const char *resource, long now_ms,
+		 struct buf *out)
+{
+	static const char hdr[] = "{\"typ\":\"JWT\",\"alg\":\"HS256\"}";
+	unsigned char mac[32];
+	unsigned long serial;
+	cJSON *claims;
+	char *text, iss[320];
+
+	pthread_mutex_lock(&ts->mu);
+	serial = ++ts->serial;
+	pthread_mutex_unlock(&ts->mu);
+
+	snprintf(iss, sizeof(iss), "https://sts.windows.net/%s/", tenant);
+	claims = cJSON_CreateObject();
+	cJSON_AddStringToObject(claims, "aud", resource);
+	cJSON_AddStringToObject(claims, "iss", iss);
+	cJSON_AddNumberToObject(claims, "iat", (double)(now_ms / 1000));
+	cJSON_AddNumberToObject(claims, "nbf", (double)(now_ms / 1000));
+	cJSON_AddNumberToObject(claims, "exp",
+				(double)(now_ms / 1000 + ts->ttl_s));
+	cJSON_AddStringToObject(claims, "appid", c->id);
+	cJSON_AddStringToObject(claims, "tid", tenant);
+	cJSON_AddNumberToObject(claims, "xms_exp_ms",
+				(double)now_ms + (double)ts->ttl_s * 1000.0);
+	cJSON_AddNumberToObject(claims, "xms_serial", (double)serial);
+	text = cJSON_PrintUnformatted(claims);
+	cJSON_Delete(claims);
+	if (!text)
+		return -1;
+	jwtv_b64url_encode(hdr, strlen(hdr), out);
+	buf_addch(out, '.');
+	jwtv_b64url_encode(text, strlen(text), out);
+	cJSON_free(text);
+	hmac(ts, out->ptr, out->len, mac);
+	buf_addch(out, '.');
+	return jwtv_b64url_encode(mac, sizeof(mac), out);
+}
+
+static const char *bearer(const char *authorization)
+{
+	if (!authorization || strncasecmp(authorization, "Bearer ", 7))
+		return NULL;
+	authorization += 7;
+	while (*authorization == ' ')
+		authorization++;
+	return *authorization ? authorization : NULL;
+}
+
+static bool revoked(struct token_store *ts, unsigned long serial)
+{
+	bool r = false;
+
+	pthread_mutex_lock(&ts->mu);
+	for (size_t i = 0; i < ts->nrevoked && !r; i++)
+		r = ts->revoked[i] == serial;
+	pthread_mutex_unlock(&ts->mu);
+	return r;
+}
+
+/* Decode and check the signature; returns the claims or NULL. */
+static cJSON *token_claims(struct token_store *ts, const char *tok)
+{
+	const char *d1 = strchr(tok, '.'),
+		   *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	struct buf raw = BUF_INIT(4096);
+	unsigned char mac[32];
+	cJSON *claims = NULL;
+
+	if (!d2)
+		return NULL;
+	if (jwtv_b64url_decode(d2 + 1, strlen(d2 + 1), &raw) < 0 ||
+	    raw.len != sizeof(mac))
+		goto out;
+	hmac(ts, tok, (size_t)(d2 - tok), mac);
+	if (CRYPTO_memcmp(mac, raw.ptr, sizeof(mac)))
+		goto out;
+	buf_reset(&raw);
+	if (jwtv_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &raw) < 0)
+		goto out;
+	claims = cJSON_ParseWithLength(raw.ptr, raw.len);
+out:
+	buf_release(&raw);
+	return claims;
+}
+
+enum token_check token_check(struct token_store *ts, const char *authorization,
+			     long now_ms, const struct token_client **client)
+{
+	const char *tok = bearer(authorization), *appid;
+	enum token_check r = TOKEN_INVALID;
+	cJSON *claims;
+	double exp_ms, serial;
+
+	*client = NULL;
+	if (!tok)
+		return authorization ? TOKEN_INVALID : TOKEN_MISSING;
+	claims = token_claims(ts, tok);
+	if (!claims)
+		return TOKEN_INVALID;
+	appid = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(claims, "appid"));
+	exp_ms = cJSON_GetNumberValue(
+	    cJSON_GetObjectItemCaseSensitive(claims, "xms_exp_ms"));
+	serial = cJSON_GetNumberValue(
+	    cJSON_GetObjectItemCaseSensitive(claims, "xms_serial"));
+	if (!appid || !(*client = find_client(ts, appid)))
+		goto out;
+	if ((double)now_ms >= exp_ms || revoked(ts, (unsigned long)serial)) {
+		r = TOKEN_EXPIRED;
+		goto out;
+	}
+	r = TOKEN_VALID;
+out:
+	if (r != TOKEN_VALID)
+		*client = NULL;
+	cJSON_Delete(claims);
+	return r;
+}
+
+void token_revoke(struct token_store *ts, const char *authorization)
+{
+	const char *tok = bearer(authorization);
+	cJSON *claims;
+	double serial;
+
+	if (!tok || !(claims = token_claims(ts, tok)))
+		return;
+	serial = cJSON_GetNumberValue(
+	    cJSON_GetObjectItemCaseSensitive(claims, "xms_serial"));
+	cJSON_Delete(claims);
+	if (serial != serial || revoked(ts, (unsigned long)serial))
+		return;
+	pthread_mutex_lock(&ts->mu);
+	ts->revoked =
+	    xrealloc(ts->revoked, (ts->nrevoked + 1) * sizeof(*ts->revoked));
+	ts->revoked[ts->nrevoked++] = (unsigned long)serial;
+	pthread_mutex_unlock(&ts->mu);
+}
+
+/* The token request -------------------------------------------------- */
+
+/* HTTP Basic credentials (RFC 6749 §2.3.1: each part form-encoded). */
+static int basic_auth(const char *authorization, char **id, char **secret)
+{
+	const char *p;
+	size_t len;
+	unsigned char *raw;
+	int n, pad = 0;
+	char *colon;
+
+	*id = *secret = NULL;
+	if (!authorization || strncasecmp(authorization, "Basic ", 6))
+		return -1;
+	p = authorization + 6;
+	while (*p == ' ')
+		p++;
+	len = strlen(p);
+	if (!len || len % 4 || len > 8192)
+		return -1;
+	raw = xmalloc(len / 4 * 3 + 1);
+	n = EVP_DecodeBlock(raw, (const unsigned char *)p, (int)len);
+	if (n < 0) {
+		free(raw);
+		return -1;
+	}
+	if (p[len - 1] == '=')
+		pad++;
+	if (p[len - 2] == '=')
+		pad++;
+	n -= pad;
+	raw[n] = '\0';
+	colon = memchr(raw, ':', (size_t)n);
+	if (!colon || memchr(raw, '\0', (size_t)n)) {
+		OPENSSL_cleanse(raw, (size_t)n);
+		free(raw);
+		return -1;
+	}
+	*id = form_decode((char *)raw, (size_t)(colon - (char *)raw));
+	*secret = form_decode(colon + 1,
+			      (size_t)n - (size_t)(colon + 1 - (char *)raw));
+	OPENSSL_cleanse(raw, (size_t)n);
+	free(raw);
+	return 0;
+}
+
+static bool scope_ok(const char *scope, char **resource)
+{
+	size_t len = strlen(scope);
+	static const char suffix[] = "/.default";
+
+	*resource = NULL;
+	if (strchr(scope, ' ') || len <= strlen(suffix) ||
+	    strcmp(scope + len - strlen(suffix), suffix))
+		return false;
+	*resource = xstrndup(scope, len - strlen(suffix));
+	return true;
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+int token_handle(struct token_store *ts, const struct token_req *req,
+		 struct dv_response *resp)
+{
+	char *grant = NULL, *client_id = NULL, *scope = NULL, *secret = NULL;
+	char *atype = NULL, *assertion = NULL, *resource = NULL;
+	char *basic_id = NULL, *basic_secret = NULL;
+	const struct token_client *c;
+	struct buf tok = BUF_INIT(BUF_MAX_SMALL);
+	long now = req->now_ms;
+	cJSON *root;
+	char *text;
+
+	if (!req->content_type ||
+	    strncasecmp(req->content_type, "application/x-www-form-urlencoded",
+			33)) {
+		aad_error(resp, "invalid_request", 900144, now,
+			  "The request body must contain the following "
+			  "parameter: 'grant_type'.");
+		goto out;
+	}
+	grant = form_get(req->form, req->form_len, "grant_type");
+	client_id = form_get(req->form, req->form_len, "client_id");
+	scope = form_get(req->form, req->form_len, "scope");
+	secret = form_get(req->form, req->form_len, "client_secret");
+	atype = form_get(req->form, req->form_len, "client_assertion_type");
+	assertion = form_get(req->form, req->form_len, "client_assertion");
+	if (!basic_auth(req->authorization, &basic_id, &basic_secret)) {
+		if (!client_id) {
+			client_id = basic_id;
+			basic_id = NULL;
+		}
+		if (!secret) {
+			secret = basic_secret;
+			basic_secret = NULL;
+		}
+	}
+	if (!client_id && assertion)
+		jwtv_peek_issuer(assertion, &client_id);
+
+	if (!grant) {
+		aad_error(resp, "invalid_request", 900144, now,
+			  "The request body must contain the following "
+			  "parameter: 'grant_type'.");
+		goto out;
+	}
+	if (strcmp(grant, "client_credentials")) {
+		aad_error(
+		    resp, "unsupported_grant_type", 70003, now,
+		    "The app requested an unsupported grant type '%.64s'.",
+		    grant);
+		goto out;
+	}
+	if (!client_id || !*client_id) {
+		aad_error(resp, "invalid_request", 900144, now,
+			  "The request body must contain the following "
+			  "parameter: 'client_id'.");
+		goto out;
+	}
+	if (!scope) {
+		aad_error(resp, "invalid_request", 900144, now,
+			  "The request body must contain the following "
+			  "parameter: 'scope'.");
+		goto out;
+	}
+	if (!scope_ok(scope, &resource)) {
+		aad_error(resp, "invalid_scope", 70011, now,
+			  "The provided request must include a 'scope' input "
+			  "parameter. The provided value for the input "
+			  "parameter 'scope' is not valid. The scope %.200s is "
+			  "not valid.",
+			  scope);
+		goto out;
+	}
+	c = find_client(ts, client_id);
+	if (!c) {
+		aad_error(
+		    resp, "unauthorized_client", 700016, now,
+		    "Application with identifier '%.64s' was not found in "
+		    "the directory '%.64s'. This can happen if the "
+		    "application has not been installed by the "
+		    "administrator of the tenant or consented to by any "
+		    "user in the tenant.",
+		    client_id, req->tenant);
+		goto out;
+	}
+	if (assertion) {
+		enum jwtv_result r;
+
+		if (!atype || strcmp(atype, TOKEN_ASSERTION_TYPE)) {
+			aad_error(resp, "invalid_request", 900144, now,
+				  "The request body must contain the following "
+				  "parameter: 'client_assertion_type'.");
+			goto out;
+		}
+		if (!c->cert.key) {
+			aad_error(resp, "invalid_client", 700027, now,
+				  "Client assertion failed signature "
+				  "validation. (Reason - The key was not "
+				  "found.)");
+			goto out;
+		}
+		r = jwtv_verify(assertion, &c->cert, c->id, req->auds,
+				req->nauds, now / 1000, TOKEN_SKEW_S);
+		switch (r) {
+		case JWTV_OK:
+			break;
+		case JWTV_MALFORMED:
+			aad_error(resp, "invalid_request", 50027, now,
+				  "JWT token is invalid or malformed.");
+			goto out;
+		case JWTV_BAD_ALG:
+		case JWTV_NO_KEY:
+		case JWTV_BAD_SIGNATURE:
+			aad_error(resp, "invalid_client", 700027, now,
+				  "Client assertion failed signature "
+				  "validation. (Reason - %s.)",
+				  jwtv_strerror(r));
+			goto out;
+		case JWTV_BAD_AUDIENCE:
+		case JWTV_BAD_ISSUER:
+			aad_error(resp, "invalid_client", 50027, now,
+				  "Invalid JWT token. (Reason - %s.)",
+				  jwtv_strerror(r));
+			goto out;
+		case JWTV_BAD_TIME:
+			aad_error(resp, "invalid_client", 500133, now,
+				  "Assertion is not within its valid time "
+				  "range. Ensure that the access token is not "
+				  "expired before using it for user assertion, "
+				  "or request a new token.");
+			goto out;
+		}
+	} else if (!secret) {
+		aad_error(resp, "invalid_client", 7000218, now,
+			  "The request body must contain the following "
+			  "parameter: 'client_assertion' or 'client_secret'.");
+		goto out;
+	} else if (!c->secret || strlen(c->secret) != strlen(secret) ||
+		   CRYPTO_memcmp(c->secret, secret, strlen(secret))) {
+		aad_error(resp, "invalid_client", 7000215, now,
+			  "Invalid client secret provided. Ensure the secret "
+			  "being sent in the request is the client secret "
+			  "value, not the client secret ID, for a secret added "
+			  "to app '%.64s'.",
+			  c->id);
+		goto out;
+	}
+
+	if (issue(ts, c, req->tenant, resource, now, &tok) < 0) {
+		aad_error(resp, "temporarily_unavailable", 90033, now,
+			  "A transient error has occurred. Please try again.");
+		goto out;
+	}
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "token_type", "Bearer");
+	cJSON_AddNumberToObject(root, "expires_in", (double)ts->ttl_s);
+	cJSON_AddNumberToObject(root, "ext_expires_in", (double)ts->ttl_s);
+	cJSON_AddStringToObject(root, "access_token", tok.ptr);
+	text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	dv_response_reset(resp);
+	resp->status = 200;
+	buf_addstr(&resp->headers,
+		   "Content-Type: application/json; charset=utf-8\r\n"
+		   "Cache-Control: no-store, no-cache\r\n"
+		   "Pragma: no-cache\r\n");
+	if (text)
+		buf_addstr(&resp->body, text);
+	cJSON_free(text);
+out:
+	OPENSSL_cleanse(tok.ptr, tok.len);
+	buf_release(&tok);
+	free(grant);
+	free(client_id);
+	free(scope);
+	free_secret(secret);
+	free_secret(basic_secret);
+	free(basic_id);
+	free(atype);
+	free(assertion);
+	free(resource);
+	return resp->status;
+}
