@@ -362,6 +362,23 @@ static void test_check_exit_codes(void **state)
 	free(jobpath);
 }
 
+/* The committed example job and CSV are valid (run from the top). */
+static void test_check_example(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	if (access("jobs/example.cfg", R_OK) < 0)
+		fail_msg("run from the top of the tree: jobs/example.cfg");
+	assert_int_equal(check("jobs/example.cfg", NULL, &out, &err), 0);
+	assert_contains(out, "jobs/example.cfg: 6 rows in 'input/example.csv': "
+			     "6 valid, 0 invalid; set_profile 2, set_delivery "
+			     "2, fix_owner 2, grant_privileges 2, approve 2, "
+			     "test_enable 3\n");
+	free(out);
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_apply_overrides),
 		cmocka_unit_test(test_check_exit_codes),
+		cmocka_unit_test(test_check_example),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
