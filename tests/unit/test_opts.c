@@ -102,29 +102,36 @@ static void test_usage_errors(void **state)
 		const char *a[4];
 		const char *want;
 	} t[] = {
-		{"run", {"--parallel", "3x", "a.cfg"},
-		 "--parallel: '3x' is not a number from 0 to 256"},
-		{"run", {"--parallel", "-1", "a.cfg"}, "'-1' is not a number"},
-		{"run", {"--parallel", "", "a.cfg"}, "'' is not a number"},
-		{"run", {"--batch-size", "1001", "a.cfg"},
-		 "--batch-size: '1001' is not a number from 0 to 1000"},
-		{"run", {"--batch-size", "99999999999999999999", "a.cfg"},
-		 "is not a number"},
-		{"run", {"--frobnicate", "a.cfg"}, "unknown option '--frobnicate'"},
-		{"run", {"-x", "a.cfg"}, "unknown option '-x'"},
-		{"run", {"a.cfg", "--input"}, "option '--input' needs a value"},
-		{"run", {NULL}, "mbxfix run: no job file given"},
-		{"run", {"a.cfg", "b.cfg"}, "one job file only ('a.cfg', 'b.cfg')"},
-		{"run", {"--input", "x.csv", "--rerun-failed", "a.cfg"},
-		 "--input and --rerun-failed cannot be used together"},
-		{"run", {"--resume", "--rerun-failed", "a.cfg"},
-		 "--resume and --rerun-failed cannot be used together"},
-		{"check", {"--parallel", "2", "a.cfg"},
-		 "mbxfix check does not take --parallel"},
-		{"check", {"--resume", "a.cfg"}, "does not take --resume"},
-		{"plan", {"--rerun-failed", "a.cfg"},
-		 "mbxfix plan does not take --rerun-failed"},
-		{"diagnose", {"--resume", "a.cfg"}, "does not take --resume"},
+	    {"run",
+	     {"--parallel", "3x", "a.cfg"},
+	     "--parallel: '3x' is not a number from 0 to 256"},
+	    {"run", {"--parallel", "-1", "a.cfg"}, "'-1' is not a number"},
+	    {"run", {"--parallel", "", "a.cfg"}, "'' is not a number"},
+	    {"run",
+	     {"--batch-size", "1001", "a.cfg"},
+	     "--batch-size: '1001' is not a number from 0 to 1000"},
+	    {"run",
+	     {"--batch-size", "99999999999999999999", "a.cfg"},
+	     "is not a number"},
+	    {"run", {"--frobnicate", "a.cfg"}, "unknown option '--frobnicate'"},
+	    {"run", {"-x", "a.cfg"}, "unknown option '-x'"},
+	    {"run", {"a.cfg", "--input"}, "option '--input' needs a value"},
+	    {"run", {NULL}, "mbxfix run: no job file given"},
+	    {"run", {"a.cfg", "b.cfg"}, "one job file only ('a.cfg', 'b.cfg')"},
+	    {"run",
+	     {"--input", "x.csv", "--rerun-failed", "a.cfg"},
+	     "--input and --rerun-failed cannot be used together"},
+	    {"run",
+	     {"--resume", "--rerun-failed", "a.cfg"},
+	     "--resume and --rerun-failed cannot be used together"},
+	    {"check",
+	     {"--parallel", "2", "a.cfg"},
+	     "mbxfix check does not take --parallel"},
+	    {"check", {"--resume", "a.cfg"}, "does not take --resume"},
+	    {"plan",
+	     {"--rerun-failed", "a.cfg"},
+	     "mbxfix plan does not take --rerun-failed"},
+	    {"diagnose", {"--resume", "a.cfg"}, "does not take --resume"},
 	};
 	struct opts o;
 	struct err e = ERR_INIT;
@@ -162,7 +169,8 @@ static void test_help(void **state)
 	opts_usage("run", fp);
 	fclose(fp);
 	s = io_read(path);
-	assert_contains(s, "usage: mbxfix check [-qv] [--input FILE] JOB.cfg\n");
+	assert_contains(s,
+			"usage: mbxfix check [-qv] [--input FILE] JOB.cfg\n");
 	assert_contains(s, "usage: mbxfix run [-qv] [--batch-size N] [--input "
 			   "FILE | --rerun-failed]");
 	assert_contains(s, "--resume ");
@@ -184,7 +192,8 @@ static const char *job_file(const char *name, const char *input)
 		 "\"server-side-sync\"; };\n",
 		 input ? "input = \"" : "", input ? input : "",
 		 input ? "\";\n" : "", dir);
-	snprintf(path, sizeof(path), "%s", io_write(dir, name, cfg, (size_t)-1));
+	snprintf(path, sizeof(path), "%s",
+		 io_write(dir, name, cfg, (size_t)-1));
 	return path;
 }
 
@@ -245,8 +254,7 @@ static void test_apply_overrides(void **state)
 }
 
 /* Run cmd_check with stdout and stderr captured to files. */
-static int check(const char *jobpath, const char *input, char **out,
-		 char **err)
+static int check(const char *jobpath, const char *input, char **out, char **err)
 {
 	char po[512], pe[512];
 	char *argv[5];
@@ -382,12 +390,12 @@ static void test_check_example(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_run_takes_every_option),
-		cmocka_unit_test(test_usage_errors),
-		cmocka_unit_test(test_help),
-		cmocka_unit_test(test_apply_overrides),
-		cmocka_unit_test(test_check_exit_codes),
-		cmocka_unit_test(test_check_example),
+	    cmocka_unit_test(test_run_takes_every_option),
+	    cmocka_unit_test(test_usage_errors),
+	    cmocka_unit_test(test_help),
+	    cmocka_unit_test(test_apply_overrides),
+	    cmocka_unit_test(test_check_exit_codes),
+	    cmocka_unit_test(test_check_example),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

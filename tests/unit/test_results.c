@@ -66,14 +66,14 @@ static struct results *open_run(const char *output, char delim, bool bom,
 				const char *resume)
 {
 	struct results_setup s = {
-		.output = output,
-		.job_name = "wave",
-		.input = "in.csv",
-		.header = header3,
-		.ncols = 3,
-		.delim = delim,
-		.bom = bom,
-		.resume_dir = resume,
+	    .output = output,
+	    .job_name = "wave",
+	    .input = "in.csv",
+	    .header = header3,
+	    .ncols = 3,
+	    .delim = delim,
+	    .bom = bom,
+	    .resume_dir = resume,
 	};
 	struct err e = ERR_INIT;
 	struct results *r;
@@ -112,7 +112,7 @@ static void add(struct results *r, size_t num, enum results_outcome o)
 	results_row_init(&res);
 	res.result = o;
 	res.action[ROWS_APPROVE] =
-		o == RESULTS_OK ? RESULTS_DONE : RESULTS_FAILED_ACT;
+	    o == RESULTS_OK ? RESULTS_DONE : RESULTS_FAILED_ACT;
 	res.attempts = 1;
 	if (results_add(r, &t.row, &res, &e) < 0)
 		fail_msg("results_add: %s", e.msg);
@@ -129,10 +129,10 @@ static void test_header_and_columns(void **state)
 	r = open_run(out, ',', false, NULL);
 	s = run_file(r, "results.csv");
 	assert_string_equal(
-		s, "mailbox,actions,notes,result,set_profile,set_delivery,"
-		   "fix_owner,grant_privileges,approve,test_enable,error_code,"
-		   "error_message,hint,attempts,incoming_status,"
-		   "outgoing_status,act_status,mailbox_id\r\n");
+	    s, "mailbox,actions,notes,result,set_profile,set_delivery,"
+	       "fix_owner,grant_privileges,approve,test_enable,error_code,"
+	       "error_message,hint,attempts,incoming_status,"
+	       "outgoing_status,act_status,mailbox_id\r\n");
 	free(s);
 	s = run_file(r, "failed.csv");
 	assert_string_equal(s, "mailbox,actions,notes\r\n");
@@ -178,13 +178,14 @@ static void test_input_order_with_out_of_order_completion(void **state)
 	assert_contains(s, "u4@x.com,approve,,ok,,,,,done,,,,,1,,,,\r\n");
 	free(s);
 	s = run_file(r, "failed.csv");
-	assert_string_equal(s, "mailbox,actions,notes\r\nu5@x.com,approve,\r\n");
+	assert_string_equal(s,
+			    "mailbox,actions,notes\r\nu5@x.com,approve,\r\n");
 	free(s);
 	assert_int_equal(results_counts(r)->rows, 6);
 	assert_int_equal(results_counts(r)->by_outcome[RESULTS_OK], 5);
 	assert_int_equal(results_counts(r)->by_outcome[RESULTS_FAILED], 1);
 	assert_int_equal(
-		results_counts(r)->by_action[ROWS_APPROVE][RESULTS_DONE], 5);
+	    results_counts(r)->by_action[ROWS_APPROVE][RESULTS_DONE], 5);
 	results_free(r);
 }
 
@@ -195,22 +196,23 @@ static void test_cell_quoting_and_neutralising(void **state)
 		char delim;
 		const char *want;
 	} t[] = {
-		{"plain", ',', "plain"},
-		{"a,b", ',', "\"a,b\""},
-		{"a,b", ';', "a,b"},
-		{"a;b", ';', "\"a;b\""},
-		{"say \"hi\"", ',', "\"say \"\"hi\"\"\""},
-		{"two\nlines", ',', "\"two\nlines\""},
-		{"cr\rhere", ',', "\"cr\rhere\""},
-		{"=1+2", ',', "'=1+2"},
-		{"+1", ',', "'+1"},
-		{"-bob@x.com", ',', "'-bob@x.com"},
-		{"@SUM(A1)", ',', "'@SUM(A1)"},
-		{"\tx", ',', "'\tx"},
-		{"\rx", ',', "\"'\rx\""},
-		{"=HYPERLINK(\"u\",\"a,b\")", ',', "\"'=HYPERLINK(\"\"u\"\",\"\"a,b\"\")\""},
-		{"a=b", ',', "a=b"},
-		{"", ',', ""},
+	    {"plain", ',', "plain"},
+	    {"a,b", ',', "\"a,b\""},
+	    {"a,b", ';', "a,b"},
+	    {"a;b", ';', "\"a;b\""},
+	    {"say \"hi\"", ',', "\"say \"\"hi\"\"\""},
+	    {"two\nlines", ',', "\"two\nlines\""},
+	    {"cr\rhere", ',', "\"cr\rhere\""},
+	    {"=1+2", ',', "'=1+2"},
+	    {"+1", ',', "'+1"},
+	    {"-bob@x.com", ',', "'-bob@x.com"},
+	    {"@SUM(A1)", ',', "'@SUM(A1)"},
+	    {"\tx", ',', "'\tx"},
+	    {"\rx", ',', "\"'\rx\""},
+	    {"=HYPERLINK(\"u\",\"a,b\")", ',',
+	     "\"'=HYPERLINK(\"\"u\"\",\"\"a,b\"\")\""},
+	    {"a=b", ',', "a=b"},
+	    {"", ',', ""},
 	};
 
 	(void)state;
@@ -229,10 +231,16 @@ static void test_cell_quoting_and_neutralising(void **state)
 static void test_failed_csv_round_trip(void **state)
 {
 	static const char *const mb[] = {
-		"-bob@x.com", "=eve@x.com", "plain@x.com", "ok@x.com",
+	    "-bob@x.com",
+	    "=eve@x.com",
+	    "plain@x.com",
+	    "ok@x.com",
 	};
 	static const char *const notes[] = {
-		"=HYPERLINK(\"http://evil\";\"x\")", "a;b\nc \"q\"", "+1", "",
+	    "=HYPERLINK(\"http://evil\";\"x\")",
+	    "a;b\nc \"q\"",
+	    "+1",
+	    "",
 	};
 	char out[512], path[700];
 	struct results *r;
@@ -259,7 +267,8 @@ static void test_failed_csv_round_trip(void **state)
 
 		/* neutralised in the file */
 		assert_contains(s, "\n'-bob@x.com;");
-		assert_contains(s, "\"'=HYPERLINK(\"\"http://evil\"\";\"\"x\"\")\"");
+		assert_contains(
+		    s, "\"'=HYPERLINK(\"\"http://evil\"\";\"\"x\"\")\"");
 		assert_null(strstr(s, "ok@x.com"));
 		free(s);
 	}
@@ -282,7 +291,7 @@ static void test_failed_csv_round_trip(void **state)
 		assert_int_equal(row->num, i + 1);
 		assert_string_equal(row->mailbox, mb[i]);
 		assert_int_equal(row->actions, ROWS_ACT(ROWS_APPROVE) |
-						       ROWS_ACT(ROWS_TEST_ENABLE));
+						   ROWS_ACT(ROWS_TEST_ENABLE));
 		if (i == 1)
 			assert_string_equal(row->fields[2], notes[1]);
 		rows_row_free(row);
@@ -365,7 +374,7 @@ static void test_latest_and_rerun_path(void **state)
 static void test_output_not_writable(void **state)
 {
 	struct results_setup s = {
-		.job_name = "wave", .header = header3, .ncols = 3, .delim = ','};
+	    .job_name = "wave", .header = header3, .ncols = 3, .delim = ','};
 	char out[512];
 	struct err e = ERR_INIT;
 	struct results *r;
@@ -386,23 +395,23 @@ static void test_output_not_writable(void **state)
 static void test_summary_and_log(void **state)
 {
 	struct results_summary sum = {
-		.command = "run",
-		.wall_s = 2.0,
-		.cpu_s = 0.1,
-		.requests = 12,
-		.batches = 3,
-		.operations = 40,
-		.retries = 2,
-		.throttled = 1,
-		.throttled_s = 1.5,
+	    .command = "run",
+	    .wall_s = 2.0,
+	    .cpu_s = 0.1,
+	    .requests = 12,
+	    .batches = 3,
+	    .operations = 40,
+	    .retries = 2,
+	    .throttled = 1,
+	    .throttled_s = 1.5,
 	};
 	struct results_event ev = {
-		.level = "error",
-		.row = 7,
-		.action = "set_delivery",
-		.http_status = 400,
-		.error_code = "0x80040203",
-		.message = "bad \"value\"\nnext line \x01",
+	    .level = "error",
+	    .row = 7,
+	    .action = "set_delivery",
+	    .http_status = 400,
+	    .error_code = "0x80040203",
+	    .message = "bad \"value\"\nnext line \x01",
 	};
 	struct results_event ev2 = {.level = "info", .message = "started"};
 	char out[512];
@@ -538,15 +547,15 @@ static void test_resume_after_interruption(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_and_columns),
-		cmocka_unit_test(test_input_order_with_out_of_order_completion),
-		cmocka_unit_test(test_cell_quoting_and_neutralising),
-		cmocka_unit_test(test_failed_csv_round_trip),
-		cmocka_unit_test(test_invalid_row_and_ragged_fields),
-		cmocka_unit_test(test_latest_and_rerun_path),
-		cmocka_unit_test(test_output_not_writable),
-		cmocka_unit_test(test_summary_and_log),
-		cmocka_unit_test(test_resume_after_interruption),
+	    cmocka_unit_test(test_header_and_columns),
+	    cmocka_unit_test(test_input_order_with_out_of_order_completion),
+	    cmocka_unit_test(test_cell_quoting_and_neutralising),
+	    cmocka_unit_test(test_failed_csv_round_trip),
+	    cmocka_unit_test(test_invalid_row_and_ragged_fields),
+	    cmocka_unit_test(test_latest_and_rerun_path),
+	    cmocka_unit_test(test_output_not_writable),
+	    cmocka_unit_test(test_summary_and_log),
+	    cmocka_unit_test(test_resume_after_interruption),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
