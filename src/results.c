@@ -400,6 +400,13 @@ static int reopen_run(struct results *r, const struct results_setup *s,
 		return err_set_errno(e, ERR_IO, "cannot truncate '%s'",
 				     r->res_path);
 	r->resumed = sc.records ? sc.records - 1 : 0;
+	/* failed.csv too may end in a line cut short */
+	r->failed_path = join(r->dir, "failed.csv");
+	if (scan_results(r->failed_path, r->delim, &sc, e) < 0)
+		return -1;
+	if (truncate(r->failed_path, sc.last_end) < 0)
+		return err_set_errno(e, ERR_IO, "cannot truncate '%s'",
+				     r->failed_path);
 	r->next = r->resumed + 1;
 	{
 		const char *slash = strrchr(r->dir, '/');
@@ -436,7 +443,6 @@ int results_open(struct results **out, const struct results_setup *s,
 	if (s->resume_dir) {
 		if (reopen_run(r, s, hdr.ptr, hdr.len, e) < 0)
 			goto fail;
-		r->failed_path = join(r->dir, "failed.csv");
 		r->log_path = join(r->dir, "run.log");
 		if (!(r->res = open_file(r->res_path, "ab", e)) ||
 		    !(r->failed = open_file(r->failed_path, "ab", e)) ||

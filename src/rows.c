@@ -357,10 +357,10 @@ bool rows_is_utf8(const char *str, size_t len)
 /* A plausible email address: local@domain, no blanks or separators. */
 static bool is_email(const char *s)
 {
-	const char *at = strrchr(s, '@');
+	const char *at = strchr(s, '@');
 	size_t len = strlen(s);
 
-	if (!at || at == s || !at[1] || len > 320)
+	if (!at || at == s || !at[1] || strchr(at + 1, '@') || len > 320)
 		return false;
 	for (const char *p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;

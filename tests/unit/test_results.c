@@ -500,6 +500,11 @@ static void test_resume_after_interruption(void **state)
 	fp = fopen(path, "ab");
 	fputs("u3@x.com;appr", fp);
 	fclose(fp);
+	snprintf(path, sizeof(path), "%s/failed.csv", rundir);
+	fp = fopen(path, "ab");
+	fputs("u3@x.c", fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/results.csv", rundir);
 
 	assert_int_equal(results_resume_point(rundir, &done, &e), 0);
 	assert_int_equal(done, 2);

@@ -246,6 +246,8 @@ static void test_unknown_actions_and_values(void **state)
 	    {",approve,,,,", "column 'mailbox': empty"},
 	    {"not an address,approve,,,,",
 	     "column 'mailbox': 'not an address'"},
+	    {"a@b@x.com,approve,,,,",
+	     "column 'mailbox': 'a@b@x.com' is neither"},
 	    {"b1@x.com,approve,,,,prvReadMailbox:Everywhere",
 	     "column 'privileges': unknown depth 'Everywhere'"},
 	    {"b2@x.com,approve,,,,prv Read;x",
