@@ -890,7 +890,12 @@ static struct row *make_row(struct rows *r, struct record *rec)
 			"column '%s': quoted field not closed before the "
 			"end of the file",
 			colname(r, rec->n ? rec->n - 1 : 0, tmp, sizeof(tmp)));
-	if (rec->n != r->ncols)
+	if (rec->n > r->ncols && r->delim == ';')
+		problem(&pb,
+			"%zu fields, the header has %zu (in a ';'-separated "
+			"file, a value holding ';' must be in quotes)",
+			rec->n, r->ncols);
+	else if (rec->n != r->ncols)
 		problem(&pb, "%zu fields, the header has %zu", rec->n,
 			r->ncols);
 	parse_values(r, rec, row, &pb);

@@ -70,7 +70,7 @@ static void test_run_takes_every_option(void **state)
 	assert_int_equal(parse(&o, &e, "run", "--input", "in.csv", "--output",
 			       "out", "--parallel", "16", "--batch-size", "0",
 			       "--resume", "--no-progress", "-v", "-v",
-			       "jobs/a.cfg", NULL),
+			       "jobs/a.cfg", (char *)NULL),
 			 0);
 	assert_string_equal(o.job, "jobs/a.cfg");
 	assert_string_equal(o.input, "in.csv");
@@ -85,7 +85,7 @@ static void test_run_takes_every_option(void **state)
 
 	/* options after the operand, '=' forms */
 	assert_int_equal(parse(&o, &e, "run", "a.cfg", "--parallel=4", "-q",
-			       "--rerun-failed", NULL),
+			       "--rerun-failed", (char *)NULL),
 			 0);
 	assert_string_equal(o.job, "a.cfg");
 	assert_int_equal(o.parallel, 4);
@@ -139,7 +139,7 @@ static void test_usage_errors(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		int rc = parse(&o, &e, t[i].cmd, t[i].a[0], t[i].a[1],
-			       t[i].a[2], t[i].a[3], NULL);
+			       t[i].a[2], t[i].a[3], (char *)NULL);
 
 		if (rc != -1)
 			fail_msg("case %zu parsed", i);
@@ -158,9 +158,10 @@ static void test_help(void **state)
 	char *s;
 
 	(void)state;
-	assert_int_equal(parse(&o, &e, "plan", "--help", NULL), 0);
+	assert_int_equal(parse(&o, &e, "plan", "--help", (char *)NULL), 0);
 	assert_true(o.help);
-	assert_int_equal(parse(&o, &e, "check", "-h", "--bogus", NULL), 0);
+	assert_int_equal(parse(&o, &e, "check", "-h", "--bogus", (char *)NULL),
+			 0);
 	assert_true(o.help);
 
 	snprintf(path, sizeof(path), "%s/usage.txt", dir);
@@ -208,7 +209,7 @@ static void test_apply_overrides(void **state)
 	(void)state;
 	assert_int_equal(job_load(&j, jobpath, &e), 0);
 	/* no input anywhere */
-	assert_int_equal(parse(&o, &e, "run", jobpath, NULL), 0);
+	assert_int_equal(parse(&o, &e, "run", jobpath, (char *)NULL), 0);
 	assert_int_equal(opts_apply(&o, &j, &e), -1);
 	assert_int_equal(e.kind, ERR_CONFIG);
 	assert_contains(e.msg, "no input: set 'input' in the job file or use "
@@ -216,7 +217,7 @@ static void test_apply_overrides(void **state)
 
 	assert_int_equal(parse(&o, &e, "run", "--input", "x.csv", "--output",
 			       "o2", "--parallel", "3", "--batch-size", "50",
-			       jobpath, NULL),
+			       jobpath, (char *)NULL),
 			 0);
 	assert_int_equal(opts_apply(&o, &j, &e), 0);
 	assert_string_equal(j.input, "x.csv");
@@ -227,8 +228,8 @@ static void test_apply_overrides(void **state)
 
 	/* --rerun-failed: the latest run's failed.csv */
 	assert_int_equal(job_load(&j, jobpath, &e), 0);
-	assert_int_equal(parse(&o, &e, "run", "--rerun-failed", jobpath, NULL),
-			 0);
+	assert_int_equal(
+	    parse(&o, &e, "run", "--rerun-failed", jobpath, (char *)NULL), 0);
 	assert_int_equal(opts_apply(&o, &j, &e), -1);
 	assert_int_equal(e.kind, ERR_INPUT);
 	assert_contains(e.msg, "no earlier run of job 't'");

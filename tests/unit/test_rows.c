@@ -221,6 +221,17 @@ static void test_ragged_rows(void **state)
 	rows_row_free(row);
 	assert_int_equal(rows_invalid(r), 2);
 	rows_free(r);
+
+	/* an unquoted action list in a ';' file */
+	r = open_csv("mailbox;actions\na@x.com;approve;test_enable\n",
+		     (size_t)-1, NULL);
+	row = next(r);
+	assert_false(row->valid);
+	assert_contains(row->reason, "3 fields, the header has 2 (in a "
+				     "';'-separated file, a value holding ';' "
+				     "must be in quotes)");
+	rows_row_free(row);
+	rows_free(r);
 }
 
 static void test_unknown_actions_and_values(void **state)
