@@ -47,24 +47,24 @@ static const char *cfgpath(const char *name)
 static void test_full_job_loads(void **state)
 {
 	static const char cfg[] =
-		"name = \"wave-3\";\n"
-		"environment = { url = \"https://contoso.crm.dynamics.com/\";"
-		" api_version = \"9.1\"; ca_file = \"\"; };\n"
-		"auth = {\n"
-		"  method = \"secret\";\n"
-		"  tenant = \"contoso.onmicrosoft.com\";\n"
-		"  client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
-		"  secret_env = \"MBXFIX_CLIENT_SECRET\";\n"
-		"};\n"
-		"input = \"input/wave-3.csv\";\n"
-		"defaults = {\n"
-		"  actions = [\"set_profile\", \"set_delivery\", \"approve\"];\n"
-		"  profile = \"Microsoft Exchange Online\";\n"
-		"  incoming = \"server-side-sync\"; outgoing = \"outlook\";"
-		" act = \"server-side-sync\";\n"
-		"  role = \"Salesperson\";\n"
-		"};\n"
-		"run = { parallel = 8; batch_size = 100; max_attempts = 3; };\n";
+	    "name = \"wave-3\";\n"
+	    "environment = { url = \"https://contoso.crm.dynamics.com/\";"
+	    " api_version = \"9.1\"; ca_file = \"\"; };\n"
+	    "auth = {\n"
+	    "  method = \"secret\";\n"
+	    "  tenant = \"contoso.onmicrosoft.com\";\n"
+	    "  client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+	    "  secret_env = \"MBXFIX_CLIENT_SECRET\";\n"
+	    "};\n"
+	    "input = \"input/wave-3.csv\";\n"
+	    "defaults = {\n"
+	    "  actions = [\"set_profile\", \"set_delivery\", \"approve\"];\n"
+	    "  profile = \"Microsoft Exchange Online\";\n"
+	    "  incoming = \"server-side-sync\"; outgoing = \"outlook\";"
+	    " act = \"server-side-sync\";\n"
+	    "  role = \"Salesperson\";\n"
+	    "};\n"
+	    "run = { parallel = 8; batch_size = 100; max_attempts = 3; };\n";
 	struct err e = ERR_INIT;
 	struct job j;
 
@@ -84,8 +84,8 @@ static void test_full_job_loads(void **state)
 	assert_string_equal(j.input, "input/wave-3.csv");
 	assert_string_equal(j.output, "output");
 	assert_int_equal(j.defaults.actions, ROWS_ACT(ROWS_SET_PROFILE) |
-						     ROWS_ACT(ROWS_SET_DELIVERY) |
-						     ROWS_ACT(ROWS_APPROVE));
+						 ROWS_ACT(ROWS_SET_DELIVERY) |
+						 ROWS_ACT(ROWS_APPROVE));
 	assert_string_equal(j.defaults.profile, "Microsoft Exchange Online");
 	assert_int_equal(j.defaults.delivery[ROWS_INCOMING], 2);
 	assert_int_equal(j.defaults.delivery[ROWS_OUTGOING], 1);
@@ -104,8 +104,8 @@ static void test_full_job_loads(void **state)
 static void test_minimal_job_defaults(void **state)
 {
 	static const char cfg[] =
-		"environment = { url = \"http://127.0.0.1:8580\"; };\n"
-		"auth = { method = \"none\"; };\n";
+	    "environment = { url = \"http://127.0.0.1:8580\"; };\n"
+	    "auth = { method = \"none\"; };\n";
 	struct err e = ERR_INIT;
 	struct job j;
 
@@ -138,64 +138,70 @@ static void test_errors_name_file_line_setting(void **state)
 		const char *cfg;
 		const char *want; /* after "DIR/bad.cfg" */
 	} t[] = {
-		{ENV AUTH "colour = \"blue\";\n",
-		 ":3: setting 'colour': unknown setting"},
-		{"environment = {\n  url = \"https://x\";\n  urll = \"y\";\n};\n" AUTH,
-		 ":3: setting 'environment.urll': unknown setting"},
-		{"environment = {\n  api_version = \"9.2\";\n};\n" AUTH,
-		 ":1: setting 'environment.url': required, missing"},
-		{AUTH, ": setting 'environment': required group missing"},
-		{"environment = { url = \"http://contoso.crm.dynamics.com\"; };\n" AUTH,
-		 ":1: setting 'environment.url': 'http://contoso.crm.dynamics.com': "
-		 "plain http is allowed for 127.0.0.1"},
-		{"environment = { url = \"ftp://x\"; };\n" AUTH,
-		 ":1: setting 'environment.url': 'ftp://x' is not an https:// URL"},
-		{"environment = { url = \"https://x\"; api_version = \"v9\"; };\n" AUTH,
-		 ":1: setting 'environment.api_version': 'v9' is not a version"},
-		{ENV AUTH "run = {\n  parallel = 300;\n};\n",
-		 ":4: setting 'run.parallel': 300 is out of range (0 to 256)"},
-		{ENV AUTH "run = {\n  batch_size = \"10\";\n};\n",
-		 ":4: setting 'run.batch_size': must be an integer"},
-		{ENV AUTH "run = { max_attempts = 0; };\n",
-		 ":3: setting 'run.max_attempts': 0 is out of range (1 to 100)"},
-		{ENV AUTH "run = { speed = 1; };\n",
-		 ":3: setting 'run.speed': unknown setting"},
-		{ENV "auth = {\n method = \"password\";\n};\n",
-		 ":3: setting 'auth.method': unknown method 'password'"},
-		{ENV "auth = {\n tenant = \"t\";\n client_id = \"abc\";\n"
-		     " secret_env = \"S\";\n};\n",
-		 ":4: setting 'auth.client_id': 'abc' is not a GUID"},
-		{ENV "auth = {\n client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
-		     " secret_env = \"S\";\n};\n",
-		 ":2: setting 'auth.tenant': required, missing"},
-		{ENV "auth = {\n tenant = \"t\";\n"
-		     " client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n};\n",
-		 ":2: setting 'auth': method 'secret' needs exactly one of "
-		 "secret_env and secret_file"},
-		{ENV "auth = {\n tenant = \"t\";\n"
-		     " client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
-		     " secret_env = \"S\";\n certificate = \"c.pem\";\n};\n",
-		 ":6: setting 'auth.certificate': not used with method 'secret'"},
-		{ENV "auth = {\n tenant = \"t\";\n"
-		     " client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
-		     " secret_env = \"MY SECRET\";\n};\n",
-		 ":5: setting 'auth.secret_env': 'MY SECRET' is not an "
-		 "environment variable name"},
-		{ENV "auth = { method = \"none\";\n tenant = \"t\"; };\n",
-		 ":3: setting 'auth.tenant': not used with method 'none'"},
-		{ENV AUTH "defaults = {\n incoming = \"email-router\";\n};\n",
-		 ":4: setting 'defaults.incoming': unknown value 'email-router'"},
-		{ENV AUTH "defaults = {\n act = \"forward\";\n};\n",
-		 ":4: setting 'defaults.act': unknown value 'forward'"},
-		{ENV AUTH "defaults = {\n actions = [\"approve\",\n \"fly\"];\n};\n",
-		 ":5: setting 'defaults.actions': unknown action 'fly'"},
-		{ENV AUTH "defaults = { privileges = \"prvReadMailbox:All\"; };\n",
-		 ":3: setting 'defaults.privileges': unknown depth 'All'"},
-		{ENV AUTH "name = \"../etc\";\n",
-		 ":3: setting 'name': '../etc' must be letters"},
-		{ENV AUTH "input = 42;\n", ":3: setting 'input': must be a string"},
-		{ENV AUTH "environment2 = ;\n", ":3: syntax error"},
-		{ENV AUTH "run = 5;\n", ":3: setting 'run': must be a group"},
+	    {ENV AUTH "colour = \"blue\";\n",
+	     ":3: setting 'colour': unknown setting"},
+	    {"environment = {\n  url = \"https://x\";\n  urll = "
+	     "\"y\";\n};\n" AUTH,
+	     ":3: setting 'environment.urll': unknown setting"},
+	    {"environment = {\n  api_version = \"9.2\";\n};\n" AUTH,
+	     ":1: setting 'environment.url': required, missing"},
+	    {AUTH, ": setting 'environment': required group missing"},
+	    {"environment = { url = \"http://contoso.crm.dynamics.com\"; "
+	     "};\n" AUTH,
+	     ":1: setting 'environment.url': "
+	     "'http://contoso.crm.dynamics.com': "
+	     "plain http is allowed for 127.0.0.1"},
+	    {"environment = { url = \"ftp://x\"; };\n" AUTH,
+	     ":1: setting 'environment.url': 'ftp://x' is not an https:// URL"},
+	    {"environment = { url = \"https://x\"; api_version = \"v9\"; "
+	     "};\n" AUTH,
+	     ":1: setting 'environment.api_version': 'v9' is not a version"},
+	    {ENV AUTH "run = {\n  parallel = 300;\n};\n",
+	     ":4: setting 'run.parallel': 300 is out of range (0 to 256)"},
+	    {ENV AUTH "run = {\n  batch_size = \"10\";\n};\n",
+	     ":4: setting 'run.batch_size': must be an integer"},
+	    {ENV AUTH "run = { max_attempts = 0; };\n",
+	     ":3: setting 'run.max_attempts': 0 is out of range (1 to 100)"},
+	    {ENV AUTH "run = { speed = 1; };\n",
+	     ":3: setting 'run.speed': unknown setting"},
+	    {ENV "auth = {\n method = \"password\";\n};\n",
+	     ":3: setting 'auth.method': unknown method 'password'"},
+	    {ENV "auth = {\n tenant = \"t\";\n client_id = \"abc\";\n"
+		 " secret_env = \"S\";\n};\n",
+	     ":4: setting 'auth.client_id': 'abc' is not a GUID"},
+	    {ENV "auth = {\n client_id = "
+		 "\"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+		 " secret_env = \"S\";\n};\n",
+	     ":2: setting 'auth.tenant': required, missing"},
+	    {ENV "auth = {\n tenant = \"t\";\n"
+		 " client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n};\n",
+	     ":2: setting 'auth': method 'secret' needs exactly one of "
+	     "secret_env and secret_file"},
+	    {ENV "auth = {\n tenant = \"t\";\n"
+		 " client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+		 " secret_env = \"S\";\n certificate = \"c.pem\";\n};\n",
+	     ":6: setting 'auth.certificate': not used with method 'secret'"},
+	    {ENV "auth = {\n tenant = \"t\";\n"
+		 " client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+		 " secret_env = \"MY SECRET\";\n};\n",
+	     ":5: setting 'auth.secret_env': 'MY SECRET' is not an "
+	     "environment variable name"},
+	    {ENV "auth = { method = \"none\";\n tenant = \"t\"; };\n",
+	     ":3: setting 'auth.tenant': not used with method 'none'"},
+	    {ENV AUTH "defaults = {\n incoming = \"email-router\";\n};\n",
+	     ":4: setting 'defaults.incoming': unknown value 'email-router'"},
+	    {ENV AUTH "defaults = {\n act = \"forward\";\n};\n",
+	     ":4: setting 'defaults.act': unknown value 'forward'"},
+	    {ENV AUTH
+	     "defaults = {\n actions = [\"approve\",\n \"fly\"];\n};\n",
+	     ":5: setting 'defaults.actions': unknown action 'fly'"},
+	    {ENV AUTH "defaults = { privileges = \"prvReadMailbox:All\"; };\n",
+	     ":3: setting 'defaults.privileges': unknown depth 'All'"},
+	    {ENV AUTH "name = \"../etc\";\n",
+	     ":3: setting 'name': '../etc' must be letters"},
+	    {ENV AUTH "input = 42;\n", ":3: setting 'input': must be a string"},
+	    {ENV AUTH "environment2 = ;\n", ":3: syntax error"},
+	    {ENV AUTH "run = 5;\n", ":3: setting 'run': must be a group"},
 	};
 	struct err e = ERR_INIT;
 	struct job j;
@@ -225,14 +231,14 @@ static void test_errors_name_file_line_setting(void **state)
 static void test_private_files_refused_when_readable(void **state)
 {
 	static const char cfg_secret[] =
-		ENV "auth = { tenant = \"t\"; client_id = "
-		    "\"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
-		    " secret_file = \"%s/secret.txt\"; };\n";
-	static const char cfg_cert[] =
-		ENV "auth = { method = \"certificate\"; tenant = \"t\";\n"
-		    " client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
-		    " certificate = \"%s/app.pem\";\n"
-		    " private_key = \"%s/app.key\"; assertion_alg = \"PS256\"; };\n";
+	    ENV "auth = { tenant = \"t\"; client_id = "
+		"\"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+		" secret_file = \"%s/secret.txt\"; };\n";
+	static const char cfg_cert[] = ENV
+	    "auth = { method = \"certificate\"; tenant = \"t\";\n"
+	    " client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+	    " certificate = \"%s/app.pem\";\n"
+	    " private_key = \"%s/app.key\"; assertion_alg = \"PS256\"; };\n";
 	char cfg[1024], want[512];
 	struct err e = ERR_INIT;
 	struct job j;
@@ -342,12 +348,12 @@ static void test_set_str_override(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_job_loads),
-		cmocka_unit_test(test_minimal_job_defaults),
-		cmocka_unit_test(test_errors_name_file_line_setting),
-		cmocka_unit_test(test_private_files_refused_when_readable),
-		cmocka_unit_test(test_secret_from_environment),
-		cmocka_unit_test(test_set_str_override),
+	    cmocka_unit_test(test_full_job_loads),
+	    cmocka_unit_test(test_minimal_job_defaults),
+	    cmocka_unit_test(test_errors_name_file_line_setting),
+	    cmocka_unit_test(test_private_files_refused_when_readable),
+	    cmocka_unit_test(test_secret_from_environment),
+	    cmocka_unit_test(test_set_str_override),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
