@@ -13,7 +13,10 @@ pass=0 fail=0
 
 cleanup() {
 	if [ -n "$DV_PID" ]; then
-		kill "$DV_PID" 2>/dev/null
+		if ! kill "$DV_PID" 2>/dev/null; then
+			echo "dvsim had stopped; its stderr:"
+			tail -n 20 "$T/dvsim.err"
+		fi
 		wait "$DV_PID" 2>/dev/null
 	fi
 	rm -rf "$T"
