@@ -6,7 +6,7 @@ set -u
 : "${MBXFIX:=$TOP/mbxfix}" "${DVSIM:=$TOP/dvsim}"
 cd "$TOP" || exit 1
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/mbxfix-e2e.XXXXXX") || exit 1
+T=$(mktemp -d "${TMPDIR:-/tmp}/mbxfix-actions.XXXXXX") || exit 1
 DV_PID=
 URL=
 pass=0 fail=0
