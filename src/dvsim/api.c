@@ -992,9 +992,14 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 		buf_addch(&ctxurl, '(');
 		for (size_t i = 0; i < nsel; i++)
 			buf_addf(&ctxurl, "%s%s", i ? "," : "", sel[i]->name);
-		for (size_t i = 0; i < nex; i++)
-			buf_addf(&ctxurl, "%s%s()", (nsel || i) ? "," : "",
+		for (size_t i = 0; i < nex; i++) {
+			buf_addf(&ctxurl, "%s%s(", (nsel || i) ? "," : "",
 				 ex[i].nav->nav);
+			for (size_t j = 0; j < ex[i].nsel; j++)
+				buf_addf(&ctxurl, "%s%s", j ? "," : "",
+					 ex[i].sel[j]->name);
+			buf_addch(&ctxurl, ')');
+		}
 		buf_addch(&ctxurl, ')');
 	}
 	cJSON_AddStringToObject(root, "@odata.context", ctxurl.ptr);
