@@ -11,7 +11,9 @@
  *           $batch requests) until the flag is back to false and the
  *           completion time advanced, or test_timeout passes,
  *   step 2  reads the alerts written since it scheduled the test and
- *           explains them (diagnose.h).
+ *           explains them (diagnose.h). An alert that recurs for the same
+ *           mailbox is not written again: its modifiedon advances
+ *           (reference §5), so the alerts are chosen by modifiedon.
  * The three statuses are reported on the row whatever the outcome.
  * This is a request to test, not a state, so it is never "unchanged".
  */
@@ -140,12 +142,12 @@ static void emit_alerts(struct action_ctx *c, struct row_state *rs,
 	struct buf expr = BUF_INIT(BUF_MAX_SMALL),
 		   url = BUF_INIT(BUF_MAX_SMALL);
 
-	buf_addf(&expr, "_regardingobjectid_value eq %s and createdon ge %s",
+	buf_addf(&expr, "_regardingobjectid_value eq %s and modifiedon ge %s",
 		 rs->mailbox_id, t->since);
 	actu_query(&url, "tracelogs",
-		   "level,text,errortypedisplay,errordetails,createdon",
+		   "level,text,errortypedisplay,errordetails,modifiedon",
 		   expr.ptr);
-	buf_addstr(&url, "&$orderby=createdon%20desc");
+	buf_addstr(&url, "&$orderby=modifiedon%20desc");
 	action_emit(c, "GET", url.ptr, NULL, NULL, TAG_ALERTS, 0);
 	buf_release(&expr);
 	buf_release(&url);
