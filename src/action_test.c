@@ -211,8 +211,11 @@ static enum action_step explain(struct action_ctx *c, struct row_state *rs,
 		alerts[n].text = actu_str(it, "text");
 		alerts[n].errortype = actu_str(it, "errortypedisplay");
 		alerts[n].details = actu_str(it, "errordetails");
+		/* the details say which cause, e.g. of a 401 */
 		if (!*msg && alerts[n].level >= 2 && alerts[n].text)
-			snprintf(msg, sizeof(msg), "%s", alerts[n].text);
+			snprintf(msg, sizeof(msg), "%s%s%s", alerts[n].text,
+				 alerts[n].details ? " " : "",
+				 alerts[n].details ? alerts[n].details : "");
 		n++;
 	}
 	if (all_success(t)) {
