@@ -41,7 +41,9 @@ enum { TAG_SCHEDULE = 1, TAG_POLL, TAG_ALERTS };
 
 #define POLL_SELECT                                                            \
 	"testemailconfigurationscheduled,testmailboxaccesscompletedon,"        \
-	"incomingemailstatus,outgoingemailstatus,actstatus,actdeliverymethod"
+	"incomingemailstatus,outgoingemailstatus,actstatus,"                   \
+	"incomingemaildeliverymethod,outgoingemaildeliverymethod,"             \
+	"actdeliverymethod"
 
 struct test {
 	char since[32];	    /* UTC time the test was asked, for the alerts */
@@ -49,7 +51,7 @@ struct test {
 	bool prev_not_run;  /* the three statuses were Not Run before */
 	int64_t deadline_ms;
 	int status[3]; /* incoming, outgoing, act as last read */
-	int act_method;
+	int in_method, out_method, act_method;
 };
 
 static struct test *test_of(struct row_state *rs)
@@ -82,6 +84,8 @@ static void read_statuses(struct test *t, const cJSON *m)
 	t->status[0] = actu_int(m, "incomingemailstatus", -1);
 	t->status[1] = actu_int(m, "outgoingemailstatus", -1);
 	t->status[2] = actu_int(m, "actstatus", -1);
+	t->in_method = actu_int(m, "incomingemaildeliverymethod", -1);
+	t->out_method = actu_int(m, "outgoingemaildeliverymethod", -1);
 	t->act_method = actu_int(m, "actdeliverymethod", t->act_method);
 }
 
@@ -129,7 +133,7 @@ static enum action_step schedule(struct action_ctx *c, struct row_state *rs,
 
 static void emit_poll(struct action_ctx *c, struct row_state *rs)
 {
-	char url[256];
+	char url[512];
 
 	snprintf(url, sizeof(url), "mailboxes(%s)?$select=" POLL_SELECT,
 		 rs->mailbox_id);
@@ -226,6 +230,13 @@ static enum action_step explain(struct action_ctx *c, struct row_state *rs,
 	m.incoming_status = t->status[0];
 	m.outgoing_status = t->status[1];
 	m.act_status = t->status[2];
+	m.incoming_method = t->in_method;
+	m.outgoing_method = t->out_method;
+	/* ACT off is a choice, not a fault, unless nothing was tested */
+	if (t->status[0] != STATUS_NOT_RUN || t->status[1] != STATUS_NOT_RUN)
+		m.act_method = -1;
+	else
+		m.act_method = t->act_method;
 	if (diagnose_mailbox(&m, alerts, n, &d) == DIAG_NONE)
 		diagnose_mailbox(&m, NULL, 0, &d);
 	if (!*msg)
