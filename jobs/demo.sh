@@ -67,6 +67,14 @@ if command -v jq >/dev/null && [ -f "$run/summary.json" ]; then
 fi
 stats=$(curl -s "$url/_sim/stats" 2>/dev/null) &&
 	echo "dvsim served: $stats" | head -c 400 && echo
-echo "The failed rows are problems mbxfix can only explain (see their hint):"
-echo "licence, address, tenant, impersonation, disabled or recreated users."
+if command -v jq >/dev/null && [ -f "$run/run.log" ]; then
+	echo
+	echo "Rows still failing, by error_code (results.csv has the hint for each):"
+	jq -r 'select(.level == "error") | .error_code' "$run/run.log" |
+		sort | uniq -c | sort -rn
+fi
+echo
+echo "They are the problems mbxfix can only explain (no licence, an address"
+echo "that differs from Exchange, impersonation rights, a disabled or a"
+echo "recreated user): their hint says what the administrator must do."
 exit 0

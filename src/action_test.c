@@ -11,7 +11,9 @@
  *           $batch requests) until the flag is back to false and the
  *           completion time advanced, or test_timeout passes,
  *   step 2  reads the alerts written since it scheduled the test and
- *           explains them (diagnose.h).
+ *           explains them (diagnose.h). An alert that recurs for the same
+ *           mailbox is not written again: its modifiedon advances
+ *           (reference §5), so the alerts are chosen by modifiedon.
  * The three statuses are reported on the row whatever the outcome.
  * This is a request to test, not a state, so it is never "unchanged".
  */
@@ -39,7 +41,9 @@ enum { TAG_SCHEDULE = 1, TAG_POLL, TAG_ALERTS };
 
 #define POLL_SELECT                                                            \
 	"testemailconfigurationscheduled,testmailboxaccesscompletedon,"        \
-	"incomingemailstatus,outgoingemailstatus,actstatus,actdeliverymethod"
+	"incomingemailstatus,outgoingemailstatus,actstatus,"                   \
+	"incomingemaildeliverymethod,outgoingemaildeliverymethod,"             \
+	"actdeliverymethod"
 
 struct test {
 	char since[32];	    /* UTC time the test was asked, for the alerts */
@@ -47,7 +51,7 @@ struct test {
 	bool prev_not_run;  /* the three statuses were Not Run before */
 	int64_t deadline_ms;
 	int status[3]; /* incoming, outgoing, act as last read */
-	int act_method;
+	int in_method, out_method, act_method;
 };
 
 static struct test *test_of(struct row_state *rs)
@@ -80,6 +84,8 @@ static void read_statuses(struct test *t, const cJSON *m)
 	t->status[0] = actu_int(m, "incomingemailstatus", -1);
 	t->status[1] = actu_int(m, "outgoingemailstatus", -1);
 	t->status[2] = actu_int(m, "actstatus", -1);
+	t->in_method = actu_int(m, "incomingemaildeliverymethod", -1);
+	t->out_method = actu_int(m, "outgoingemaildeliverymethod", -1);
 	t->act_method = actu_int(m, "actdeliverymethod", t->act_method);
 }
 
@@ -127,7 +133,7 @@ static enum action_step schedule(struct action_ctx *c, struct row_state *rs,
 
 static void emit_poll(struct action_ctx *c, struct row_state *rs)
 {
-	char url[256];
+	char url[512];
 
 	snprintf(url, sizeof(url), "mailboxes(%s)?$select=" POLL_SELECT,
 		 rs->mailbox_id);
@@ -140,12 +146,12 @@ static void emit_alerts(struct action_ctx *c, struct row_state *rs,
 	struct buf expr = BUF_INIT(BUF_MAX_SMALL),
 		   url = BUF_INIT(BUF_MAX_SMALL);
 
-	buf_addf(&expr, "_regardingobjectid_value eq %s and createdon ge %s",
+	buf_addf(&expr, "_regardingobjectid_value eq %s and modifiedon ge %s",
 		 rs->mailbox_id, t->since);
 	actu_query(&url, "tracelogs",
-		   "level,text,errortypedisplay,errordetails,createdon",
+		   "level,text,errortypedisplay,errordetails,modifiedon",
 		   expr.ptr);
-	buf_addstr(&url, "&$orderby=createdon%20desc");
+	buf_addstr(&url, "&$orderby=modifiedon%20desc");
 	action_emit(c, "GET", url.ptr, NULL, NULL, TAG_ALERTS, 0);
 	buf_release(&expr);
 	buf_release(&url);
@@ -209,8 +215,11 @@ static enum action_step explain(struct action_ctx *c, struct row_state *rs,
 		alerts[n].text = actu_str(it, "text");
 		alerts[n].errortype = actu_str(it, "errortypedisplay");
 		alerts[n].details = actu_str(it, "errordetails");
+		/* the details say which cause, e.g. of a 401 */
 		if (!*msg && alerts[n].level >= 2 && alerts[n].text)
-			snprintf(msg, sizeof(msg), "%s", alerts[n].text);
+			snprintf(msg, sizeof(msg), "%s%s%s", alerts[n].text,
+				 alerts[n].details ? " " : "",
+				 alerts[n].details ? alerts[n].details : "");
 		n++;
 	}
 	if (all_success(t)) {
@@ -221,6 +230,13 @@ static enum action_step explain(struct action_ctx *c, struct row_state *rs,
 	m.incoming_status = t->status[0];
 	m.outgoing_status = t->status[1];
 	m.act_status = t->status[2];
+	m.incoming_method = t->in_method;
+	m.outgoing_method = t->out_method;
+	/* ACT off is a choice, not a fault, unless nothing was tested */
+	if (t->status[0] != STATUS_NOT_RUN || t->status[1] != STATUS_NOT_RUN)
+		m.act_method = -1;
+	else
+		m.act_method = t->act_method;
 	if (diagnose_mailbox(&m, alerts, n, &d) == DIAG_NONE)
 		diagnose_mailbox(&m, NULL, 0, &d);
 	if (!*msg)

@@ -44,6 +44,11 @@ static const struct rule {
      "(Hybrid) profile is used for a mailbox in Exchange Online; use the "
      "Exchange Online profile (action set_profile with profile=Microsoft "
      "Exchange Online), then test_enable"},
+    {DIAG_UNAUTH_ONPREM, "Unauthorized", "set_profile",
+     "Exchange refused the credentials (401): the mailbox is on Exchange "
+     "Server on-premises but its profile is an Exchange Online one; use "
+     "an Exchange Server profile (action set_profile with profile=<the "
+     "on-premises profile>), then test_enable"},
     {DIAG_UNAUTH_LICENCE, "Unauthorized", NULL,
      "Exchange refused the credentials (401): the user has no Exchange "
      "Online licence; assign one in the Microsoft 365 admin center "
@@ -75,8 +80,9 @@ static const struct rule {
      "inactive: set an active profile (action set_profile), then "
      "test_enable"},
     {DIAG_DISABLED, "MailboxDisabled", NULL,
-     "the mailbox is deactivated or disabled for email: activate it in "
-     "Dynamics 365, then test_enable"},
+     "the mailbox is deactivated or disabled for email, or its user is "
+     "disabled: activate the mailbox or enable the user (Dynamics 365 / "
+     "Microsoft 365 admin center), then test_enable"},
     {DIAG_DELIVERY, "DeliveryMethod", "set_delivery",
      "the delivery methods are not Server-Side Synchronization: set them "
      "(action set_delivery), then test_enable"},
@@ -181,8 +187,12 @@ static enum diag_kind classify(const struct diag_alert *a, char *priv,
 	    any_has(a, "User does not exist in tenant"))
 		return DIAG_UNAUTH_RECREATED;
 	if (any_has(a, "Unauthorized")) {
-		if (any_has(a, "Hybrid"))
+		if (any_has(a, "Hybrid") ||
+		    any_has(a, "in Exchange Online but its email server "
+			       "profile"))
 			return DIAG_UNAUTH_HYBRID;
+		if (any_has(a, "mailbox is on Exchange Server on-premises"))
+			return DIAG_UNAUTH_ONPREM;
 		if (any_has(a, "licen"))
 			return DIAG_UNAUTH_LICENCE;
 		if (any_has(a, "different tenant") ||
@@ -205,7 +215,8 @@ static enum diag_kind classify(const struct diag_alert *a, char *priv,
 	if (any_has(a, "not approved") || any_has(a, "NotApproved") ||
 	    any_has(a, "approve the email address"))
 		return DIAG_NOT_APPROVED;
-	if (any_has(a, "MailboxDisabled") || any_has(a, "deactivated"))
+	if (any_has(a, "MailboxDisabled") || any_has(a, "deactivated") ||
+	    any_has(a, "is disabled"))
 		return DIAG_DISABLED;
 	if (a->level >= 3 || (a->errortype && *a->errortype))
 		return DIAG_OTHER;
@@ -251,6 +262,7 @@ static int rank(enum diag_kind k)
 	    DIAG_USER_PRIVILEGE_ERROR,
 	    DIAG_PRIVILEGE_DENIED,
 	    DIAG_UNAUTH_HYBRID,
+	    DIAG_UNAUTH_ONPREM,
 	    DIAG_NOT_APPROVED,
 	    DIAG_UNAUTH_ADDRESS,
 	    DIAG_UNAUTH_RECREATED,

@@ -21,6 +21,7 @@ enum diag_kind {
 	DIAG_UNAUTHORIZED,	   /* §3: 401, cause not stated */
 	DIAG_UNAUTH_ADDRESS,	   /* §3.1: address differs from Exchange's */
 	DIAG_UNAUTH_HYBRID,	   /* §3.2: Hybrid profile, online mailbox */
+	DIAG_UNAUTH_ONPREM,	   /* online profile, on-premises mailbox */
 	DIAG_UNAUTH_LICENCE,	   /* §3.3: no Exchange Online licence */
 	DIAG_UNAUTH_TENANT,	   /* §3.4: different tenants */
 	DIAG_UNAUTH_BASIC_AUTH,	   /* §3.5: EWS Basic authentication off */
@@ -28,7 +29,7 @@ enum diag_kind {
 	DIAG_IMPERSONATION,	   /* §4: profile account cannot impersonate */
 	DIAG_NOT_APPROVED,	   /* email address not approved */
 	DIAG_NO_PROFILE,	   /* no or inactive email server profile */
-	DIAG_DISABLED,		   /* mailbox deactivated or disabled */
+	DIAG_DISABLED,		   /* mailbox deactivated or user disabled */
 	DIAG_DELIVERY,		   /* delivery methods not Server-Side Sync */
 	DIAG_TEST_TIMEOUT,	   /* Test & Enable did not finish in time */
 	DIAG_OTHER,		   /* an error alert we have no rule for */

@@ -6,14 +6,17 @@ set -u
 : "${MBXFIX:=$TOP/mbxfix}" "${DVSIM:=$TOP/dvsim}"
 cd "$TOP" || exit 1
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/mbxfix-e2e.XXXXXX") || exit 1
+T=$(mktemp -d "${TMPDIR:-/tmp}/mbxfix-actions.XXXXXX") || exit 1
 DV_PID=
 URL=
 pass=0 fail=0
 
 cleanup() {
 	if [ -n "$DV_PID" ]; then
-		kill "$DV_PID" 2>/dev/null
+		if ! kill "$DV_PID" 2>/dev/null; then
+			echo "dvsim had stopped; its stderr:"
+			tail -n 20 "$T/dvsim.err"
+		fi
 		wait "$DV_PID" 2>/dev/null
 	fi
 	rm -rf "$T"

@@ -188,7 +188,7 @@ static const struct {
      "MailboxDisabled",
      NULL,
      "",
-     "activate it"},
+     "activate the mailbox"},
     {"unknown error alert",
      {3, "The mailbox location could not be determined.", "", ""},
      DIAG_OTHER,
