@@ -230,7 +230,7 @@ static void parse_prefer(struct ctx *c)
 			len = (size_t)(end - start);
 			while (len && start[len - 1] == ' ')
 				len--;
-			if (len > 19 && !strncasecmp(start,
+			if (len > 18 && !strncasecmp(start,
 						     "odata.maxpagesize=", 18)) {
 				char tmp[32], *ep;
 				size_t n = len - 18 < 31 ? len - 18 : 31;

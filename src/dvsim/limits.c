@@ -170,10 +170,26 @@ const char *limits_code(enum limits_verdict v)
 	return "";
 }
 
+/* 1200000 -> "1,200,000", as Dataverse writes the limit. */
+static void grouped(long v, char *out, size_t outlen)
+{
+	char digits[32];
+	size_t n, j = 0;
+
+	n = (size_t)snprintf(digits, sizeof(digits), "%ld", v);
+	for (size_t i = 0; i < n && j + 2 < outlen; i++) {
+		if (i && (n - i) % 3 == 0 && digits[0] != '-')
+			out[j++] = ',';
+		out[j++] = digits[i];
+	}
+	out[j] = '\0';
+}
+
 int limits_message(enum limits_verdict v, const struct limits_cfg *c, char *out,
 		   size_t outlen)
 {
 	long w = c->window_ms / 1000;
+	char exec[40];
 
 	switch (v) {
 	case LIMITS_REQUESTS:
@@ -182,13 +198,14 @@ int limits_message(enum limits_verdict v, const struct limits_cfg *c, char *out,
 				"over time window of %ld seconds.",
 				c->max_requests, w);
 	case LIMITS_EXEC_TIME:
+		grouped(c->max_exec_ms, exec, sizeof(exec));
 		return snprintf(out, outlen,
 				"Combined execution time of incoming requests "
-				"exceeded limit of %ld milliseconds over time "
+				"exceeded limit of %s milliseconds over time "
 				"window of %ld seconds. Decrease number of "
 				"concurrent requests or reduce the duration of "
 				"requests and try again later.",
-				c->max_exec_ms, w);
+				exec, w);
 	case LIMITS_CONCURRENT:
 		return snprintf(out, outlen,
 				"Number of concurrent requests exceeded the "

@@ -738,13 +738,16 @@ int dv_role_set_privilege(struct dv_org *org, struct dv_row *role,
 		const char *pid = dv_str(p->row->obj, "privilegeid");
 
 		if (pid && !strcmp(pid, prv->id)) {
-			if (dv_int(p->row->obj, "privilegedepthmask", 0) ==
+			/* begin_update drops the index entry 'p' */
+			struct dv_row *row = p->row;
+
+			if (dv_int(row->obj, "privilegedepthmask", 0) ==
 			    DV_MASK(depth))
 				return 0;
-			dv_row_begin_update(org, rp, p->row);
-			dv_set_int(p->row->obj, "privilegedepthmask",
+			dv_row_begin_update(org, rp, row);
+			dv_set_int(row->obj, "privilegedepthmask",
 				   DV_MASK(depth));
-			dv_row_end_update(org, rp, p->row);
+			dv_row_end_update(org, rp, row);
 			return 0;
 		}
 	}

@@ -329,10 +329,13 @@ static void write_alert(struct eval *ev, int level, const char *text,
 
 		if (et && !strcmp(et, text) &&
 		    !strcmp(ty ? ty : "", type ? type : "")) {
-			dv_row_begin_update(org, t, e->row);
-			dv_set_str(e->row->obj, "errordetails",
+			/* begin_update drops the index entry 'e' */
+			struct dv_row *row = e->row;
+
+			dv_row_begin_update(org, t, row);
+			dv_set_str(row->obj, "errordetails",
 				   details && *details ? details : NULL);
-			dv_row_end_update(org, t, e->row);
+			dv_row_end_update(org, t, row);
 			return;
 		}
 	}

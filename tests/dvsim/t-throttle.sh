@@ -1,0 +1,61 @@
+#!/bin/sh
+# Service protection: request count and execution time over the sliding
+# window (429 + Retry-After, the window recovers, requests sent while
+# throttled lengthen the period and are counted), and concurrency.
+. "${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/dvsim/lib.sh"
+
+Q="$API/mailboxes?\$select=name&\$top=1"
+
+start_dvsim r --generate 2 --limit-requests 3 --window-s 2
+TOK=$(token)
+AUTH="Authorization: Bearer $TOK"
+check "1st request" "$(req GET "$Q" -H "$AUTH")" 200
+check "burst remaining after 1" "$(hdr x-ms-ratelimit-burst-remaining-xrm-requests)" 2
+check_match "time remaining header" "$(hdr x-ms-ratelimit-time-remaining-xrm-requests)" '^[0-9]+$'
+check "x-ms-dop-hint" "$(hdr x-ms-dop-hint)" 50
+check "2nd request" "$(req GET "$Q" -H "$AUTH")" 200
+check "3rd request" "$(req GET "$Q" -H "$AUTH")" 200
+check "burst remaining after 3" "$(hdr x-ms-ratelimit-burst-remaining-xrm-requests)" 0
+check "4th request: 429" "$(req GET "$Q" -H "$AUTH")" 429
+RA1=$(hdr Retry-After)
+check_match "Retry-After in whole seconds" "$RA1" '^[12]$'
+check "code 0x80072322" "$(jq -r .error.code "$TMP/body")" 0x80072322
+check "message" "$(jq -r .error.message "$TMP/body")" "Number of requests exceeded the limit of 3 over time window of 2 seconds."
+check "not a violation yet" "$(stat_of .throttled_violations)" 0
+check "5th, sent while throttled: 429" "$(req GET "$Q" -H "$AUTH")" 429
+RA2=$(hdr Retry-After)
+check "the throttled period grew" "$([ "$RA2" -gt "$RA1" ] && echo yes)" yes
+check "violation counted" "$(stat_of .throttled_violations)" 1
+sleep "$RA2"
+sleep 0.2
+check "after Retry-After: the window recovered" "$(req GET "$Q" -H "$AUTH")" 200
+check "429s counted" "$(stat_of .throttled_429)" 2
+check "no further violation" "$(stat_of .throttled_violations)" 1
+
+# combined execution time: each operation costs --op-ms
+start_dvsim x --generate 2 --limit-exec-ms 300 --op-ms 200 --window-s 2
+TOK=$(token)
+AUTH="Authorization: Bearer $TOK"
+check "exec: 1st (200 ms)" "$(req GET "$Q" -H "$AUTH")" 200
+check "exec: 2nd (400 ms in window)" "$(req GET "$Q" -H "$AUTH")" 200
+check "exec: 3rd: 429" "$(req GET "$Q" -H "$AUTH")" 429
+check "exec: code 0x80072321" "$(jq -r .error.code "$TMP/body")" 0x80072321
+check_match "exec: message" "$(jq -r .error.message "$TMP/body")" "^Combined execution time of incoming requests exceeded limit of 300 milliseconds over time window of 2 seconds"
+check_match "exec: Retry-After" "$(hdr Retry-After)" '^[1-3]$'
+
+# concurrency fails at once, without a throttled period
+start_dvsim c --generate 2 --limit-concurrent 2 --latency-ms 800
+TOK=$(token)
+for i in 1 2 3 4; do
+	curl -s -o "$TMP/c$i.body" -D "$TMP/c$i.hdr" -w '%{http_code}\n' \
+		-H "Authorization: Bearer $TOK" "$URL/$Q" >"$TMP/c$i.code" &
+done
+wait_for() { for i in 1 2 3 4; do while [ ! -s "$TMP/c$i.code" ]; do sleep 0.05; done; done; }
+wait_for
+check "concurrency: two served" "$(cat "$TMP"/c?.code | grep -c '^200$')" 2
+check "concurrency: two refused" "$(cat "$TMP"/c?.code | grep -c '^429$')" 2
+check "concurrency: code 0x80072326" "$(for i in 1 2 3 4; do grep -q '^429' "$TMP/c$i.code" && jq -r .error.code "$TMP/c$i.body"; done | sort -u)" 0x80072326
+check "concurrency: message" "$(for i in 1 2 3 4; do grep -q '^429' "$TMP/c$i.code" && jq -r .error.message "$TMP/c$i.body"; done | sort -u)" "Number of concurrent requests exceeded the limit of 2."
+check "concurrency: Retry-After" "$(for i in 1 2 3 4; do grep -q '^429' "$TMP/c$i.code" && grep -i '^Retry-After:' "$TMP/c$i.hdr" | tr -d '\r' | sed 's/.*: //'; done | sort -u)" 1
+check "concurrency: next request is served" "$(req GET "$Q" -H "Authorization: Bearer $TOK")" 200
+finish
