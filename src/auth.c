@@ -248,12 +248,15 @@ int auth_finish(struct auth *a, struct request *r, int64_t now_ms,
 			return 1;
 		}
 		if (odata_parse_error(&oe, r->response.ptr, r->response.len) ==
-		    0)
+		    0) {
+			/* Entra appends trace and correlation ids on lines */
+			oe.message[strcspn(oe.message, "\r\n")] = '\0';
 			return err_set(e, ERR_AUTH,
 				       "sign-in refused by '%s' (HTTP %ld): "
 				       "%s: %s",
 				       a->token_url, r->status, oe.code,
 				       oe.message);
+		}
 		return err_set(e, ERR_AUTH, "sign-in refused by '%s' (HTTP %ld)",
 			       a->token_url, r->status);
 	}

@@ -219,10 +219,12 @@ int batch_encode(const struct batch *b, const char *id, const char *prefix,
 
 		rc |= buf_addf(body, "--%s\r\n", bnd);
 		if (!op->changeset) {
-			rc |= buf_addstr(body,
-					 "Content-Type: application/http\r\n"
-					 "Content-Transfer-Encoding: binary\r\n"
-					 "\r\n");
+			rc |= buf_addf(body,
+				       "Content-Type: application/http\r\n"
+				       "Content-Transfer-Encoding: binary\r\n"
+				       "Content-ID: %lu\r\n"
+				       "\r\n",
+				       batch_content_id(i));
 			rc |= add_request(body, op, prefix, slash);
 			i++;
 			continue;
@@ -738,6 +740,8 @@ const char *batch_fate_name(enum batch_fate fate)
 		return "not executed";
 	case BATCH_UNANSWERED:
 		return "unanswered";
+	case BATCH_UNREPORTED_OK:
+		return "succeeded unreported";
 	}
 	return "?";
 }
@@ -827,25 +831,85 @@ static int map_set(const struct batch_response *r, size_t k, size_t q, size_t i,
 	return 0;
 }
 
+/* The first operation of the unit (change set or single op) holding 'i'. */
+static size_t unit_start(const struct batch *b, size_t i)
+{
+	unsigned cs = b->ops[i].changeset;
+
+	while (cs && i > 0 && b->ops[i - 1].changeset == cs)
+		i--;
+	return i;
+}
+
+static size_t unit_end(const struct batch *b, size_t i)
+{
+	unsigned cs = b->ops[i].changeset;
+
+	if (!cs)
+		return i + 1;
+	while (i < b->n && b->ops[i].changeset == cs)
+		i++;
+	return i;
+}
+
 int batch_map(const struct batch *b, const struct batch_response *r,
 	      struct batch_result *out, struct err *e)
 {
-	size_t i = 0, k = 0;
+	size_t cursor = 0, k = 0;
 	bool last_failed = false;
 
-	while (i < b->n) {
-		const struct batch_answer *a;
-		size_t j;
+	while (k < r->n) {
+		const struct batch_answer *a = &r->answers[k];
+		const char *cid = NULL;
+		bool failed = false;
+		size_t q = k + 1, i, j;
 
-		if (k >= r->n) {
-			for (; i < b->n; i++)
-				set_result(&out[i],
-					   last_failed ? BATCH_NOT_EXECUTED
-						       : BATCH_UNANSWERED,
-					   NULL);
-			break;
+		/* a change-set response is one group of answers */
+		if (a->changeset)
+			while (q < r->n &&
+			       r->answers[q].changeset == a->changeset)
+				q++;
+		for (size_t t = k; t < q; t++) {
+			if (!cid)
+				cid = r->answers[t].content_id;
+			if (r->answers[t].status >= 400)
+				failed = true;
 		}
-		a = &r->answers[k];
+		if (cid) {
+			long who = cid_index(cid);
+
+			if (who < 0 || (size_t)who >= b->n)
+				return err_set(e, ERR_PROTOCOL,
+					       "$batch response: Content-ID "
+					       "'%s' names no operation",
+					       cid);
+			i = unit_start(b, (size_t)who);
+		} else {
+			i = cursor;
+		}
+		if (i >= b->n)
+			return err_set(e, ERR_PROTOCOL,
+				       "$batch response: %zu answers for %zu "
+				       "operations",
+				       r->n, b->n);
+		if (i < cursor)
+			return err_set(e, ERR_PROTOCOL,
+				       "$batch response: answer %zu is out of "
+				       "order or repeated",
+				       k + 1);
+		if (i > cursor) {
+			/* §6.2: a stop-on-error answer holds the failure only
+			 */
+			if (q != r->n || !failed)
+				return err_set(e, ERR_PROTOCOL,
+					       "$batch response: no answer for "
+					       "operation %zu",
+					       cursor + 1);
+			for (; cursor < i; cursor++)
+				set_result(&out[cursor], BATCH_UNREPORTED_OK,
+					   NULL);
+		}
+		j = unit_end(b, i);
 		if (!b->ops[i].changeset) {
 			if (a->changeset)
 				return err_set(e, ERR_PROTOCOL,
@@ -853,49 +917,28 @@ int batch_map(const struct batch *b, const struct batch_response *r,
 					       "answer for operation %zu",
 					       i + 1);
 			set_result(&out[i], BATCH_ANSWERED, a);
-			last_failed = a->status >= 400;
-			i++;
-			k++;
-			continue;
-		}
-		for (j = i;
-		     j < b->n && b->ops[j].changeset == b->ops[i].changeset;
-		     j++)
-			;
-		if (!a->changeset) {
+		} else if (!a->changeset) {
 			/* OData: a failed change set gets a single answer */
-			if (a->status < 400 && j - i != 1)
+			if (!failed && j - i != 1)
 				return err_set(e, ERR_PROTOCOL,
 					       "$batch response: one success "
 					       "for a change set of %zu "
 					       "operations",
 					       j - i);
-			if (a->status < 400)
-				set_result(&out[i], BATCH_ANSWERED, a);
-			else
+			if (failed)
 				failed_set(out, i, j, a);
-			last_failed = a->status >= 400;
-			k++;
-		} else {
-			size_t q = k;
-
-			while (q < r->n &&
-			       r->answers[q].changeset == a->changeset)
-				q++;
-			if (map_set(r, k, q, i, j, out, e) < 0)
-				return -1;
-			last_failed = false;
-			for (size_t t = k; t < q; t++)
-				if (r->answers[t].status >= 400)
-					last_failed = true;
-			k = q;
+			else
+				set_result(&out[i], BATCH_ANSWERED, a);
+		} else if (map_set(r, k, q, i, j, out, e) < 0) {
+			return -1;
 		}
-		i = j;
+		last_failed = failed;
+		cursor = j;
+		k = q;
 	}
-	if (k < r->n)
-		return err_set(
-		    e, ERR_PROTOCOL,
-		    "$batch response: %zu answers for %zu operations", r->n,
-		    b->n);
+	for (; cursor < b->n; cursor++)
+		set_result(&out[cursor],
+			   last_failed ? BATCH_NOT_EXECUTED : BATCH_UNANSWERED,
+			   NULL);
 	return 0;
 }

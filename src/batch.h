@@ -18,10 +18,14 @@
  *
  * Change sets: operations added consecutively with the same non-zero
  * 'changeset' number form one change set (all succeed or all are rolled
- * back). Every operation of a change set gets "Content-ID: <index + 1>",
- * where index is its 0-based position in the batch, so a later operation
- * of the same change set may refer to it as "$<index + 1>". GET is never
- * allowed inside a change set.
+ * back). GET is never allowed inside a change set.
+ *
+ * Content-ID: every operation gets "Content-ID: <index + 1>", where index
+ * is its 0-based position in the batch. Inside a change set a later
+ * operation may refer to an earlier one as "$<index + 1>" (§6.1). Outside
+ * change sets it lets batch_map() tell which operation an answer is for
+ * when the server leaves answers out (a stop-on-error response holds only
+ * the failure, §6.2).
  *
  * Memory: struct batch copies everything given to batch_add(); a parsed
  * struct batch_response owns copies of everything it returns. Both are
@@ -135,7 +139,7 @@ int batch_add(struct batch *b, const struct batch_req *req, struct err *e);
 int batch_encode(const struct batch *b, const char *id, const char *prefix,
 		 struct buf *body, struct buf *content_type, struct err *e);
 
-/* The Content-ID batch_encode() gives operation 'index' in a change set. */
+/* The Content-ID batch_encode() gives operation 'index'. */
 static inline unsigned long batch_content_id(size_t index)
 {
 	return (unsigned long)index + 1;
@@ -225,6 +229,14 @@ enum batch_fate {
 	 * 'status' 0.
 	 */
 	BATCH_UNANSWERED,
+	/*
+	 * Succeeded without an answer: it came before the operation whose
+	 * failure stopped the batch, and the server returned only that
+	 * failure (§6.2: processing stops at the first failure, so
+	 * everything before it succeeded). 'answer' is NULL, 'status' 0. A
+	 * write needs no resend; a read has to be sent again for its data.
+	 */
+	BATCH_UNREPORTED_OK,
 };
 
 struct batch_result {
@@ -238,27 +250,37 @@ struct batch_result {
  * batch_encode() of 'b') back onto the operations of 'b': 'out' must
  * have room for b->n results; out[i] tells what happened to b->ops[i].
  *
- * Independent operations take the top-level answers in order. A change
- * set takes either its change-set response (answers matched to its
- * operations by Content-ID, or by order when they carry none) or, when
- * it failed, a single error answer, at the top level or alone in a
- * change-set response. In a failed change set, the operation whose
- * Content-ID the error answer carries is BATCH_ANSWERED with that error;
- * the others are BATCH_ROLLED_BACK (all of them when the error names no
- * operation). When the answers run out, the remaining operations are
- * BATCH_NOT_EXECUTED if the last answer was a failure (status >= 400),
- * else BATCH_UNANSWERED.
+ * An answer is for the operation its Content-ID names; an answer without
+ * one is for the next operation in order. Independent operations take
+ * top-level answers. A change set takes either its change-set response
+ * (answers matched to its operations the same way) or, when it failed, a
+ * single error answer, at the top level or alone in a change-set
+ * response. In a failed change set, the operation the error answer names
+ * is BATCH_ANSWERED with that error; the others are BATCH_ROLLED_BACK
+ * (all of them when the error names no operation).
+ *
+ * Operations skipped before the last answer, when that answer is a
+ * failure, are BATCH_UNREPORTED_OK. Operations after the last answer are
+ * BATCH_NOT_EXECUTED if that answer was a failure (status >= 400), else
+ * BATCH_UNANSWERED. A server that neither echoes Content-ID nor returns
+ * every answer cannot be mapped exactly: the lone failure is then taken
+ * for the first operation.
  *
  * Returns 0, or -1 with 'e' set (ERR_PROTOCOL) when the answers cannot
- * belong to 'b': more answers than operations, a change-set answer where
- * an independent operation was sent, a successful change-set response
- * with a different number of answers than the change set had
- * operations, or an unknown Content-ID. 'out' is then unspecified.
+ * belong to 'b': more answers than operations, answers out of order or
+ * repeated, a change-set answer where an independent operation was sent,
+ * a successful change-set response with a different number of answers
+ * than the change set had operations, a Content-ID naming no operation,
+ * or operations skipped before an answer that is not the last failure.
+ * 'out' is then unspecified.
  */
 int batch_map(const struct batch *b, const struct batch_response *r,
 	      struct batch_result *out, struct err *e);
 
-/* "answered", "rolled back", "not executed", "unanswered". */
+/*
+ * "answered", "rolled back", "not executed", "unanswered",
+ * "succeeded unreported".
+ */
 const char *batch_fate_name(enum batch_fate fate);
 
 #endif

@@ -82,10 +82,13 @@ int cmd_check(int argc, char **argv)
 	}
 	printf("%s: %zu rows in '%s': %zu valid, %zu invalid", job.path,
 	       valid + invalid, job.input, valid, invalid);
-	for (int a = 0; a < ROWS_NACTIONS; a++)
-		if (acts[a])
-			printf("%s %s %zu", a ? "," : ";",
-			       rows_action_name((enum rows_action)a), acts[a]);
+	for (int a = 0, first = 1; a < ROWS_NACTIONS; a++) {
+		if (!acts[a])
+			continue;
+		printf("%s %s %zu", first ? ";" : ",",
+		       rows_action_name((enum rows_action)a), acts[a]);
+		first = 0;
+	}
 	putchar('\n');
 	fflush(stdout);
 	rc = invalid ? 1 : 0;

@@ -431,14 +431,26 @@ static void fail_action(struct engine *en, struct eng_row *row, int id)
 	}
 }
 
-/* Fail every pending action of a row that never got resolved. */
+/*
+ * A row that could not be resolved: its first action (in run order) fails
+ * with the reason, the others are skipped.
+ */
 static void fail_row(struct engine *en, struct eng_row *row, const char *code,
 		     const char *message, const char *hint)
 {
+	int first = -1;
+
 	set_error(&row->rs, code, message, hint);
+	for (int stage = 0; stage < ACTION_STAGES && first < 0; stage++)
+		for (int i = 0; i < ACTION_COUNT && first < 0; i++)
+			if (action_stage(i) == stage &&
+			    row->rs.act[i].status == ACTION_ST_PENDING)
+				first = i;
 	for (int i = 0; i < ACTION_COUNT; i++)
 		if (row->rs.act[i].status == ACTION_ST_PENDING)
-			row->rs.act[i].status = ACTION_ST_SKIPPED;
+			row->rs.act[i].status = i == first
+							? ACTION_ST_FAILED
+							: ACTION_ST_SKIPPED;
 	row->failed = true;
 	make_ready(en, row);
 }
@@ -1188,6 +1200,13 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 			}
 			op_final(en, op, st, an->body);
 			break;
+		case BATCH_UNREPORTED_OK:
+			/* applied, but a read still needs its data */
+			if (strcmp(op->method, "GET"))
+				op_final(en, op, 204, "");
+			else
+				enqueue(en, op);
+			break;
 		case BATCH_ROLLED_BACK:
 		case BATCH_NOT_EXECUTED:
 			/* nothing of it was applied: send it again as is */
@@ -1533,6 +1552,8 @@ static int loop_once(struct engine *en, long cap_ms)
 	run_timers(en);
 	if (run_ready(en) < 0)
 		return -1;
+	if (en->eof && en->in_flight_rows == 0 && idle_transport(en))
+		return 0; /* nothing left to wait for */
 	if ((en->eof || en->in_flight_rows >= ENGINE_WINDOW ||
 	     idle_transport(en)) &&
 	    !en->ready_head) {
@@ -1622,9 +1643,16 @@ int engine_new(struct engine **out, const struct engine_setup *s,
 		return -1;
 	}
 	sched_init(&en->sched, s->job->parallel, 0);
-	buf_addf(&b, "/api/data/v%s/", s->job->api_version);
+	{
+		/* the URL may carry a path (a proxy prefix, dvsim scenarios) */
+		const char *host = strstr(s->job->url, "://");
+		const char *path = host ? strchr(host + 3, '/') : NULL;
+
+		buf_addf(&b, "%s/api/data/v%s/", path ? path : "",
+			 s->job->api_version);
+	}
 	en->api_path = buf_detach(&b, NULL);
-	buf_addf(&b, "%s%s", s->job->url, en->api_path);
+	buf_addf(&b, "%s/api/data/v%s/", s->job->url, s->job->api_version);
 	en->api_root = buf_detach(&b, NULL);
 	buf_addf(&b, "%s$batch", en->api_root);
 	en->batch_url = buf_detach(&b, NULL);
@@ -1707,9 +1735,11 @@ int engine_connect(struct engine *en, struct err *e)
 {
 	struct buf url = BUF_INIT(BUF_MAX_SMALL);
 	int tries = 0, rc = -1;
+	bool reauthed = false;
 
 	en->err = e;
 	en->now = clock_ms();
+sign_in:
 	while (auth_enabled(&en->auth) && !auth_header(&en->auth, en->now)) {
 		struct request *r = auth_request(&en->auth, en->now, e);
 		int ar;
@@ -1731,6 +1761,7 @@ int engine_connect(struct engine *en, struct err *e)
 			en->now = clock_ms();
 		}
 	}
+	buf_reset(&url);
 	buf_addf(&url, "%smailboxes?$select=mailboxid&$top=1", en->api_root);
 	for (tries = 0;; tries++) {
 		struct request *r = request_new("GET", url.ptr);
@@ -1745,10 +1776,19 @@ int engine_connect(struct engine *en, struct err *e)
 		if (!r)
 			goto out;
 		if (r->result != CURLE_OK) {
-			err_set(e, ERR_NETWORK, "cannot reach '%s': %s",
-				en->api_root, r->error);
+			/* a reset is worth another try; no listener is not */
+			if (r->result == CURLE_COULDNT_CONNECT ||
+			    !retry_is_transient(0, (int)r->result) ||
+			    tries >= 5) {
+				err_set(e, ERR_NETWORK, "cannot reach '%s': %s",
+					en->api_root, r->error);
+				request_free(r);
+				goto out;
+			}
 			request_free(r);
-			goto out;
+			http_poll(&en->http, 200L << tries, NULL);
+			en->now = clock_ms();
+			continue;
 		}
 		en->ever_answered = true;
 		if (r->status == 200) {
@@ -1756,6 +1796,14 @@ int engine_connect(struct engine *en, struct err *e)
 			sched_done(&en->sched, en->now, 200, -1, r->dop_hint);
 			request_free(r);
 			break;
+		}
+		if (r->status == 401 && auth_enabled(&en->auth) &&
+		    !reauthed) {
+			/* a token revoked since it was issued: once more */
+			reauthed = true;
+			request_free(r);
+			auth_invalidate(&en->auth);
+			goto sign_in;
 		}
 		if (r->status == 401 || r->status == 403) {
 			struct odata_error oe;

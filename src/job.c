@@ -39,8 +39,7 @@ static int fail(struct ctx *c, const config_setting_t *s, const char *name,
 }
 
 /* The full name of member 'm' of 'group' (named 'gname', "" at the root). */
-static void fullname(char *out, size_t len, const char *gname,
-		     const char *m)
+static void fullname(char *out, size_t len, const char *gname, const char *m)
 {
 	if (*gname)
 		snprintf(out, len, "%s.%s", gname, m);
@@ -63,7 +62,8 @@ static int check_members(struct ctx *c, const config_setting_t *g,
 		for (const char *const *a = allowed; *a && !ok; a++)
 			ok = mname && !strcmp(mname, *a);
 		if (!ok) {
-			fullname(full, sizeof(full), gname, mname ? mname : "?");
+			fullname(full, sizeof(full), gname,
+				 mname ? mname : "?");
 			return fail(c, m, full, "unknown setting");
 		}
 	}
@@ -137,10 +137,11 @@ static int get_int(struct ctx *c, const config_setting_t *g, const char *gname,
 }
 
 /* An URL: https://HOST[...], or http:// for the loopback host only. */
-static int check_url(struct ctx *c, const config_setting_t *g,
-		     const char *name, char *url)
+static int check_url(struct ctx *c, const config_setting_t *g, const char *name,
+		     char *url)
 {
-	config_setting_t *s = config_setting_get_member(g, strrchr(name, '.') + 1);
+	config_setting_t *s =
+	    config_setting_get_member(g, strrchr(name, '.') + 1);
 	const char *host;
 	size_t len;
 
@@ -196,7 +197,8 @@ int job_check_private_file(const char *path, const char *what, struct err *e)
 			       "%s '%s' is accessible by group or others (mode "
 			       "%04o); make it readable by its owner only: "
 			       "chmod 600 '%s'",
-			       what, path, (unsigned)(st.st_mode & 07777), path);
+			       what, path, (unsigned)(st.st_mode & 07777),
+			       path);
 	return 0;
 }
 
@@ -243,12 +245,11 @@ static int load_environment(struct ctx *c, struct job *j,
 	    get_str(c, g, "environment", "api_version", false, "9.2",
 		    &j->api_version) < 0 ||
 	    get_str(c, g, "environment", "ca_file", false, NULL, &j->ca_file) <
-		    0)
+		0)
 		return -1;
 	p = j->api_version;
-	if (!*p || !strchr(p, '.') ||
-	    strspn(p, "0123456789.") != strlen(p) || *p == '.' ||
-	    p[strlen(p) - 1] == '.')
+	if (!*p || !strchr(p, '.') || strspn(p, "0123456789.") != strlen(p) ||
+	    *p == '.' || p[strlen(p) - 1] == '.')
 		return fail(c, config_setting_get_member(g, "api_version"),
 			    "environment.api_version",
 			    "'%s' is not a version like \"9.2\"", p);
@@ -281,17 +282,16 @@ static int refuse_unused(struct ctx *c, const config_setting_t *g,
 static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 {
 	static const char *const allowed[] = {
-		"method",	"tenant",      "client_id",
-		"secret_env",	"secret_file", "certificate",
-		"private_key",	"authority",   "assertion_alg",
-		NULL};
+	    "method",	     "tenant",	    "client_id",   "secret_env",
+	    "secret_file",   "certificate", "private_key", "authority",
+	    "assertion_alg", NULL};
 	static const char *const cert_only[] = {"certificate", "private_key",
 						"assertion_alg", NULL};
 	static const char *const secret_only[] = {"secret_env", "secret_file",
 						  NULL};
 	static const char *const none_unused[] = {
-		"tenant",      "client_id",   "secret_env",    "secret_file",
-		"certificate", "private_key", "assertion_alg", NULL};
+	    "tenant",	   "client_id",	  "secret_env",	   "secret_file",
+	    "certificate", "private_key", "assertion_alg", NULL};
 	config_setting_t *g;
 	char *method = NULL, *alg = NULL;
 	int rc = -1;
@@ -359,9 +359,10 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 		}
 		if (j->secret_env &&
 		    (!*j->secret_env ||
-		     strspn(j->secret_env,
-			    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			    "0123456789_") != strlen(j->secret_env))) {
+		     strspn(
+			 j->secret_env,
+			 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789_") != strlen(j->secret_env))) {
 			fail(c, config_setting_get_member(g, "secret_env"),
 			     "auth.secret_env",
 			     "'%s' is not an environment variable name",
@@ -416,7 +417,8 @@ static int load_actions(struct ctx *c, struct job *j, const config_setting_t *g)
 		if (rows_parse_actions(config_setting_get_string(s), &mask, why,
 				       sizeof(why)) < 0)
 			return fail(c, s, "defaults.actions", "%s", why);
-	} else if (config_setting_is_aggregate(s) && !config_setting_is_group(s)) {
+	} else if (config_setting_is_aggregate(s) &&
+		   !config_setting_is_group(s)) {
 		int n = config_setting_length(s);
 
 		for (int i = 0; i < n; i++) {
@@ -425,10 +427,12 @@ static int load_actions(struct ctx *c, struct job *j, const config_setting_t *g)
 
 			if (config_setting_type(el) != CONFIG_TYPE_STRING)
 				return fail(c, el, "defaults.actions",
-					    "element %d is not a string", i + 1);
+					    "element %d is not a string",
+					    i + 1);
 			name = config_setting_get_string(el);
 			if (strchr(name, ';') ||
-			    rows_parse_actions(name, &one, why, sizeof(why)) < 0 ||
+			    rows_parse_actions(name, &one, why, sizeof(why)) <
+				0 ||
 			    !one)
 				return fail(c, el, "defaults.actions",
 					    "unknown action '%s'", name);
@@ -445,9 +449,9 @@ static int load_actions(struct ctx *c, struct job *j, const config_setting_t *g)
 static int load_defaults(struct ctx *c, struct job *j,
 			 const config_setting_t *root)
 {
-	static const char *const allowed[] = {"actions",  "profile", "incoming",
-					      "outgoing", "act",     "role",
-					      "privileges", NULL};
+	static const char *const allowed[] = {
+	    "actions", "profile", "incoming",	"outgoing",
+	    "act",     "role",	  "privileges", NULL};
 	static const char *const dnames[ROWS_NDELIVERY] = {"incoming",
 							   "outgoing", "act"};
 	config_setting_t *g;
@@ -467,7 +471,7 @@ static int load_defaults(struct ctx *c, struct job *j,
 	    get_str(c, g, "defaults", "profile", false, "",
 		    &j->defaults.profile) < 0 ||
 	    get_str(c, g, "defaults", "role", false, "", &j->defaults.role) <
-		    0 ||
+		0 ||
 	    get_str(c, g, "defaults", "privileges", false, "server-side-sync",
 		    &j->defaults.privileges) < 0)
 		return -1;
@@ -482,7 +486,7 @@ static int load_defaults(struct ctx *c, struct job *j,
 		}
 		if (*v) {
 			j->defaults.delivery[i] =
-				rows_delivery_value((enum rows_delivery)i, v);
+			    rows_delivery_value((enum rows_delivery)i, v);
 			if (j->defaults.delivery[i] == ROWS_UNSET) {
 				fail(c, config_setting_get_member(g, dnames[i]),
 				     full,
@@ -505,7 +509,8 @@ static int load_defaults(struct ctx *c, struct job *j,
 
 		if (rows_parse_privileges(j->defaults.privileges, &pv, &n, why,
 					  sizeof(why)) < 0)
-			return fail(c, config_setting_get_member(g, "privileges"),
+			return fail(c,
+				    config_setting_get_member(g, "privileges"),
 				    "defaults.privileges", "%s", why);
 		rows_privileges_free(pv, n);
 	}
@@ -514,17 +519,18 @@ static int load_defaults(struct ctx *c, struct job *j,
 
 static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 {
-	static const char *const allowed[] = {"parallel",     "batch_size",
-					      "max_attempts", "test_timeout",
+	static const char *const allowed[] = {"parallel",      "batch_size",
+					      "max_attempts",  "test_timeout",
 					      "poll_interval", NULL};
 	config_setting_t *g;
 
 	if (get_group(c, root, "run", false, &g) < 0 ||
 	    (g && check_members(c, g, "run", allowed) < 0) ||
 	    get_int(c, g, "run", "parallel", 0, 0, 256, &j->parallel) < 0 ||
-	    get_int(c, g, "run", "batch_size", 0, 0, 1000, &j->batch_size) < 0 ||
+	    get_int(c, g, "run", "batch_size", 0, 0, 1000, &j->batch_size) <
+		0 ||
 	    get_int(c, g, "run", "max_attempts", 6, 1, 100, &j->max_attempts) <
-		    0 ||
+		0 ||
 	    get_int(c, g, "run", "test_timeout", 900, 1, 86400,
 		    &j->test_timeout) < 0 ||
 	    get_int(c, g, "run", "poll_interval", 15, 1, 3600,
@@ -548,9 +554,9 @@ static char *default_name(const char *path)
 
 static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 {
-	static const char *const allowed[] = {"name",   "environment", "auth",
-					      "input",  "output",      "defaults",
-					      "run",    NULL};
+	static const char *const allowed[] = {
+	    "name",   "environment", "auth", "input",
+	    "output", "defaults",    "run",  NULL};
 	char *def = default_name(c->path);
 	int rc = check_members(c, root, "", allowed);
 
@@ -560,8 +566,9 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 	if (rc < 0)
 		return -1;
 	if (!*j->name || !strcmp(j->name, ".") || !strcmp(j->name, "..") ||
-	    strspn(j->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "0123456789._-") != strlen(j->name))
+	    strspn(j->name,
+		   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789._-") != strlen(j->name))
 		return fail(c, config_setting_get_member(root, "name"), "name",
 			    "'%s' must be letters, digits, '.', '_' or '-' "
 			    "(it names the output directory)",
@@ -613,12 +620,23 @@ out:
 
 void job_release(struct job *j)
 {
-	char **strs[] = {&j->path,	  &j->name,	   &j->url,
-			 &j->api_version, &j->ca_file,	   &j->tenant,
-			 &j->client_id,	  &j->secret_env,  &j->secret_file,
-			 &j->certificate, &j->private_key, &j->authority,
-			 &j->input,	  &j->output,	   &j->defaults.profile,
-			 &j->defaults.role, &j->defaults.privileges};
+	char **strs[] = {&j->path,
+			 &j->name,
+			 &j->url,
+			 &j->api_version,
+			 &j->ca_file,
+			 &j->tenant,
+			 &j->client_id,
+			 &j->secret_env,
+			 &j->secret_file,
+			 &j->certificate,
+			 &j->private_key,
+			 &j->authority,
+			 &j->input,
+			 &j->output,
+			 &j->defaults.profile,
+			 &j->defaults.role,
+			 &j->defaults.privileges};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);
@@ -635,7 +653,8 @@ void job_set_str(char **field, const char *value)
 
 static void chomp(struct buf *b)
 {
-	while (b->len && (b->ptr[b->len - 1] == '\n' || b->ptr[b->len - 1] == '\r'))
+	while (b->len &&
+	       (b->ptr[b->len - 1] == '\n' || b->ptr[b->len - 1] == '\r'))
 		b->ptr[--b->len] = '\0';
 }
 
@@ -665,7 +684,8 @@ int job_secret(const struct job *j, struct buf *out, struct err *e)
 	}
 	fd = open(j->secret_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return err_set_errno(e, ERR_CONFIG, "cannot open secret file '%s'",
+		return err_set_errno(e, ERR_CONFIG,
+				     "cannot open secret file '%s'",
 				     j->secret_file);
 	if (fstat(fd, &st) < 0) {
 		err_set_errno(e, ERR_CONFIG, "cannot stat secret file '%s'",
@@ -673,11 +693,12 @@ int job_secret(const struct job *j, struct buf *out, struct err *e)
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-		err_set(e, ERR_CONFIG,
-			"secret file '%s' is not a regular file readable by its "
-			"owner only (mode %04o); chmod 600 '%s'",
-			j->secret_file, (unsigned)(st.st_mode & 07777),
-			j->secret_file);
+		err_set(
+		    e, ERR_CONFIG,
+		    "secret file '%s' is not a regular file readable by its "
+		    "owner only (mode %04o); chmod 600 '%s'",
+		    j->secret_file, (unsigned)(st.st_mode & 07777),
+		    j->secret_file);
 		goto out;
 	}
 	while ((n = read(fd, tmp, sizeof(tmp))) > 0) {

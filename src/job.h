@@ -79,12 +79,12 @@ struct job {
 	char *path; /* the job file as given to job_load() */
 	char *name;
 
-	char *url;         /* "https://contoso.crm.dynamics.com", no '/' */
+	char *url;	   /* "https://contoso.crm.dynamics.com", no '/' */
 	char *api_version; /* "9.2" */
-	char *ca_file;     /* NULL: system CAs */
+	char *ca_file;	   /* NULL: system CAs */
 
 	enum job_auth auth;
-	char *tenant;      /* "" for JOB_AUTH_NONE */
+	char *tenant;	   /* "" for JOB_AUTH_NONE */
 	char *client_id;   /* "" for JOB_AUTH_NONE */
 	char *secret_env;  /* NULL unless auth secret from the environment */
 	char *secret_file; /* NULL unless auth secret from a file */
@@ -98,8 +98,8 @@ struct job {
 
 	struct rows_defaults defaults;
 
-	int parallel;      /* 0 = choose */
-	int batch_size;    /* 0 = choose */
+	int parallel;	   /* 0 = choose */
+	int batch_size;	   /* 0 = choose */
 	int max_attempts;  /* >= 1 */
 	int test_timeout;  /* seconds */
 	int poll_interval; /* seconds */

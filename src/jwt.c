@@ -152,9 +152,8 @@ static int add_json_part(struct buf *out, const cJSON *obj, struct err *e)
 	char *s = cJSON_PrintUnformatted(obj);
 	int rc;
 
-	if (!s)
-		BUG("cJSON_PrintUnformatted failed");
-	rc = jwt_base64url_encode(out, s, strlen(s));
+	/* cJSON fails only when out of memory */
+	rc = s ? jwt_base64url_encode(out, s, strlen(s)) : -1;
 	cJSON_free(s);
 	if (rc < 0)
 		return err_set(e, ERR_AUTH, "client assertion too long");

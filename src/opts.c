@@ -28,39 +28,39 @@ static const struct cmdopts {
 	const char *synopsis;
 	const char *what;
 } cmds[] = {
-	{"check", O_INPUT, "[-qv] [--input FILE] JOB.cfg",
-	 "validate the job file and every input row, offline"},
-	{"diagnose", O_INPUT | O_OUTPUT | O_PARALLEL | O_BATCH | O_NOPROGRESS,
-	 "[-qv] [--batch-size N] [--input FILE] [--no-progress]\n"
-	 "       [--output DIR] [--parallel N] JOB.cfg",
-	 "read mailboxes and alerts, explain each problem, write remediation "
-	 "rows"},
-	{"plan", O_INPUT | O_OUTPUT | O_PARALLEL | O_BATCH | O_NOPROGRESS,
-	 "[-qv] [--batch-size N] [--input FILE] [--no-progress]\n"
-	 "       [--output DIR] [--parallel N] JOB.cfg",
-	 "read-only: report what run would change"},
-	{"run", O_ALL,
-	 "[-qv] [--batch-size N] [--input FILE | --rerun-failed] "
-	 "[--no-progress]\n"
-	 "       [--output DIR] [--parallel N] [--resume] JOB.cfg",
-	 "apply the job"},
+    {"check", O_INPUT, "[-qv] [--input FILE] JOB.cfg",
+     "validate the job file and every input row, offline"},
+    {"diagnose", O_INPUT | O_OUTPUT | O_PARALLEL | O_BATCH | O_NOPROGRESS,
+     "[-qv] [--batch-size N] [--input FILE] [--no-progress]\n"
+     "       [--output DIR] [--parallel N] JOB.cfg",
+     "read mailboxes and alerts, explain each problem, write remediation "
+     "rows"},
+    {"plan", O_INPUT | O_OUTPUT | O_PARALLEL | O_BATCH | O_NOPROGRESS,
+     "[-qv] [--batch-size N] [--input FILE] [--no-progress]\n"
+     "       [--output DIR] [--parallel N] JOB.cfg",
+     "read-only: report what run would change"},
+    {"run", O_ALL,
+     "[-qv] [--batch-size N] [--input FILE | --rerun-failed] "
+     "[--no-progress]\n"
+     "       [--output DIR] [--parallel N] [--resume] JOB.cfg",
+     "apply the job"},
 };
 
 static const struct {
 	unsigned bit;
 	const char *text;
 } opt_help[] = {
-	{O_BATCH, "  --batch-size N  operations per $batch (0..1000, 0 = "
-		  "choose)\n"},
-	{O_INPUT, "  --input FILE    input CSV (overrides the job's 'input')\n"},
-	{O_NOPROGRESS, "  --no-progress   no progress line\n"},
-	{O_OUTPUT, "  --output DIR    results directory (overrides 'output')\n"},
-	{O_PARALLEL, "  --parallel N    requests in flight (0..256, 0 = "
-		     "choose)\n"},
-	{O_RERUN, "  --rerun-failed  input = failed.csv of the job's latest "
-		  "run\n"},
-	{O_RESUME, "  --resume        continue the job's latest, interrupted "
-		   "run\n"},
+    {O_BATCH, "  --batch-size N  operations per $batch (0..1000, 0 = "
+	      "choose)\n"},
+    {O_INPUT, "  --input FILE    input CSV (overrides the job's 'input')\n"},
+    {O_NOPROGRESS, "  --no-progress   no progress line\n"},
+    {O_OUTPUT, "  --output DIR    results directory (overrides 'output')\n"},
+    {O_PARALLEL, "  --parallel N    requests in flight (0..256, 0 = "
+		 "choose)\n"},
+    {O_RERUN, "  --rerun-failed  input = failed.csv of the job's latest "
+	      "run\n"},
+    {O_RESUME, "  --resume        continue the job's latest, interrupted "
+	       "run\n"},
 };
 
 static const struct cmdopts *find(const char *cmd)
@@ -90,8 +90,8 @@ void opts_usage(const char *cmd, FILE *fp)
 		      fp);
 }
 
-static int number(const char *opt, const char *arg, int min, int max,
-		  int *out, struct err *e)
+static int number(const char *opt, const char *arg, int min, int max, int *out,
+		  struct err *e)
 {
 	char *end;
 	long v;
@@ -109,20 +109,27 @@ static int number(const char *opt, const char *arg, int min, int max,
 int opts_parse(struct opts *o, const char *cmd, int argc, char **argv,
 	       struct err *e)
 {
-	enum { L_BATCH = 256, L_INPUT, L_NOPROG, L_OUTPUT, L_PARALLEL,
-	       L_RERUN, L_RESUME };
+	enum {
+		L_BATCH = 256,
+		L_INPUT,
+		L_NOPROG,
+		L_OUTPUT,
+		L_PARALLEL,
+		L_RERUN,
+		L_RESUME
+	};
 	static const struct option longopts[] = {
-		{"batch-size", required_argument, NULL, L_BATCH},
-		{"help", no_argument, NULL, 'h'},
-		{"input", required_argument, NULL, L_INPUT},
-		{"no-progress", no_argument, NULL, L_NOPROG},
-		{"output", required_argument, NULL, L_OUTPUT},
-		{"parallel", required_argument, NULL, L_PARALLEL},
-		{"quiet", no_argument, NULL, 'q'},
-		{"rerun-failed", no_argument, NULL, L_RERUN},
-		{"resume", no_argument, NULL, L_RESUME},
-		{"verbose", no_argument, NULL, 'v'},
-		{NULL, 0, NULL, 0},
+	    {"batch-size", required_argument, NULL, L_BATCH},
+	    {"help", no_argument, NULL, 'h'},
+	    {"input", required_argument, NULL, L_INPUT},
+	    {"no-progress", no_argument, NULL, L_NOPROG},
+	    {"output", required_argument, NULL, L_OUTPUT},
+	    {"parallel", required_argument, NULL, L_PARALLEL},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"rerun-failed", no_argument, NULL, L_RERUN},
+	    {"resume", no_argument, NULL, L_RESUME},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {NULL, 0, NULL, 0},
 	};
 	const struct cmdopts *c = find(cmd);
 	int ch;
@@ -170,7 +177,8 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv,
 				o->verbosity++;
 			continue;
 		case ':':
-			return err_set(e, ERR_USAGE, "option '%s' needs a value",
+			return err_set(e, ERR_USAGE,
+				       "option '%s' needs a value",
 				       argv[optind - 1]);
 		default:
 			return err_set(e, ERR_USAGE, "unknown option '%s'",
@@ -198,8 +206,9 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv,
 			break;
 		case L_OUTPUT:
 			if (!*optarg)
-				return err_set(e, ERR_USAGE,
-					       "--output: empty directory name");
+				return err_set(
+				    e, ERR_USAGE,
+				    "--output: empty directory name");
 			o->output = optarg;
 			break;
 		case L_NOPROG:

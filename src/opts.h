@@ -36,8 +36,8 @@ struct opts {
 	const char *job;    /* the JOB.cfg operand */
 	const char *input;  /* NULL: not given */
 	const char *output; /* NULL: not given */
-	int parallel;       /* OPTS_UNSET: not given */
-	int batch_size;     /* OPTS_UNSET: not given */
+	int parallel;	    /* OPTS_UNSET: not given */
+	int batch_size;	    /* OPTS_UNSET: not given */
 	bool rerun_failed;
 	bool resume;
 	bool no_progress;
@@ -68,7 +68,8 @@ void opts_usage(const char *cmd, FILE *fp);
  */
 int opts_apply(const struct opts *o, struct job *j, struct err *e);
 
-/* The log level for o->verbosity: -1 LOG_ERROR, 0 LOG_WARN, 1 INFO, 2+ DEBUG. */
+/* The log level for o->verbosity: -1 LOG_ERROR, 0 LOG_WARN, 1 INFO, 2+ DEBUG.
+ */
 int opts_log_level(const struct opts *o);
 
 #endif

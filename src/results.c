@@ -21,20 +21,20 @@
 static const char *const outcome_names[RESULTS_NOUTCOMES] = {"ok", "failed",
 							     "invalid"};
 static const char *const state_names[RESULTS_NSTATES] = {
-	"", "done", "unchanged", "failed", "skipped", "would-change"};
+    "", "done", "unchanged", "failed", "skipped", "would-change"};
 static const char *const status_names[] = {"not-run", "success", "failure"};
 
 static const char *const result_cols[] = {
-	"result",	 "set_profile",	    "set_delivery",    "fix_owner",
-	"grant_privileges", "approve",	    "test_enable",     "error_code",
-	"error_message", "hint",	    "attempts",	       "incoming_status",
-	"outgoing_status", "act_status",    "mailbox_id",
+    "result",		"set_profile", "set_delivery", "fix_owner",
+    "grant_privileges", "approve",     "test_enable",  "error_code",
+    "error_message",	"hint",	       "attempts",     "incoming_status",
+    "outgoing_status",	"act_status",  "mailbox_id",
 };
 
 struct slot {
 	bool used;
 	size_t num;
-	char *line;  /* results.csv line */
+	char *line; /* results.csv line */
 	size_t len;
 	char *fline; /* failed.csv line, NULL when the row did not fail */
 	size_t flen;
@@ -51,7 +51,7 @@ struct results {
 	size_t ncols;
 	char started[40];
 
-	size_t next;    /* the next row number to write */
+	size_t next;	/* the next row number to write */
 	size_t resumed; /* rows written by an earlier process */
 	struct slot *win;
 	size_t wcap; /* power of two */
@@ -199,8 +199,8 @@ static FILE *open_file(const char *path, const char *mode, struct err *e)
 	return fp;
 }
 
-static int write_flush(FILE *fp, const char *path, const void *data,
-		       size_t len, struct err *e)
+static int write_flush(FILE *fp, const char *path, const void *data, size_t len,
+		       struct err *e)
 {
 	if ((len && fwrite(data, 1, len, fp) != len) || fflush(fp) != 0)
 		return err_set_errno(e, ERR_IO, "cannot write '%s'", path);
@@ -309,7 +309,8 @@ static int scan_results(const char *path, char delim, struct scan *sc,
 
 		while (o < n) {
 			const char *nl = memchr(chunk + o, '\n', n - o);
-			size_t len = nl ? (size_t)(nl - (chunk + o)) + 1 : n - o;
+			size_t len =
+			    nl ? (size_t)(nl - (chunk + o)) + 1 : n - o;
 
 			sc->seg_end = off + (long)(o + len);
 			if (csv_parse(&p, chunk + o, len, scan_field,
@@ -335,8 +336,7 @@ out_close:
 	return rc;
 }
 
-int results_resume_point(const char *run_dir, size_t *rows_done,
-			 struct err *e)
+int results_resume_point(const char *run_dir, size_t *rows_done, struct err *e)
 {
 	char *path = join(run_dir, "results.csv");
 	struct scan sc;
@@ -400,6 +400,13 @@ static int reopen_run(struct results *r, const struct results_setup *s,
 		return err_set_errno(e, ERR_IO, "cannot truncate '%s'",
 				     r->res_path);
 	r->resumed = sc.records ? sc.records - 1 : 0;
+	/* failed.csv too may end in a line cut short */
+	r->failed_path = join(r->dir, "failed.csv");
+	if (scan_results(r->failed_path, r->delim, &sc, e) < 0)
+		return -1;
+	if (truncate(r->failed_path, sc.last_end) < 0)
+		return err_set_errno(e, ERR_IO, "cannot truncate '%s'",
+				     r->failed_path);
 	r->next = r->resumed + 1;
 	{
 		const char *slash = strrchr(r->dir, '/');
@@ -436,7 +443,6 @@ int results_open(struct results **out, const struct results_setup *s,
 	if (s->resume_dir) {
 		if (reopen_run(r, s, hdr.ptr, hdr.len, e) < 0)
 			goto fail;
-		r->failed_path = join(r->dir, "failed.csv");
 		r->log_path = join(r->dir, "run.log");
 		if (!(r->res = open_file(r->res_path, "ab", e)) ||
 		    !(r->failed = open_file(r->failed_path, "ab", e)) ||
@@ -454,8 +460,8 @@ int results_open(struct results **out, const struct results_setup *s,
 			goto fail;
 		if (write_flush(r->res, r->res_path, bom, strlen(bom), e) < 0 ||
 		    write_flush(r->res, r->res_path, hdr.ptr, hdr.len, e) < 0 ||
-		    write_flush(r->failed, r->failed_path, bom, strlen(bom), e) <
-			    0 ||
+		    write_flush(r->failed, r->failed_path, bom, strlen(bom),
+				e) < 0 ||
 		    write_flush(r->failed, r->failed_path, fhdr.ptr, fhdr.len,
 				e) < 0)
 			goto fail;
@@ -677,8 +683,10 @@ int results_log(struct results *r, const struct results_event *ev,
 	/* a line cut by the cap would not be JSON: close it anyway */
 	if (buf_addstr(&b, "}\n") < 0) {
 		buf_reset(&b);
-		buf_addf(&b, "{\"time\":\"%s\",\"level\":\"warn\","
-			     "\"message\":\"log line too long\"}\n", t);
+		buf_addf(&b,
+			 "{\"time\":\"%s\",\"level\":\"warn\","
+			 "\"message\":\"log line too long\"}\n",
+			 t);
 	}
 	rc = write_flush(r->log, r->log_path, b.ptr, b.len, e);
 	buf_release(&b);
@@ -719,23 +727,22 @@ int results_finish(struct results *r, const struct results_summary *s,
 			 rows_action_name((enum rows_action)a));
 		for (int st = RESULTS_DONE; st < RESULTS_NSTATES; st++)
 			buf_addf(&b, "%s\"%s\": %zu",
-				 st != RESULTS_DONE ? ", " : "", state_names[st],
-				 r->counts.by_action[a][st]);
+				 st != RESULTS_DONE ? ", " : "",
+				 state_names[st], r->counts.by_action[a][st]);
 		buf_addch(&b, '}');
 	}
-	buf_addf(&b,
-		 "\n  },\n  \"wall_s\": %.3f,\n  \"cpu_s\": %.3f,"
-		 "\n  \"peak_rss_kb\": %ld,\n  \"requests\": %llu,"
-		 "\n  \"batches\": %llu,\n  \"operations\": %llu,"
-		 "\n  \"retries\": %llu,\n  \"throttled\": %llu,"
-		 "\n  \"throttled_wait_s\": %.3f,\n  \"rows_per_s\": %.1f\n}\n",
-		 s->wall_s, s->cpu_s, s->peak_rss_kb,
-		 (unsigned long long)s->requests,
-		 (unsigned long long)s->batches,
-		 (unsigned long long)s->operations,
-		 (unsigned long long)s->retries,
-		 (unsigned long long)s->throttled, s->throttled_s,
-		 s->wall_s > 0 ? (double)r->counts.rows / s->wall_s : 0.0);
+	buf_addf(
+	    &b,
+	    "\n  },\n  \"wall_s\": %.3f,\n  \"cpu_s\": %.3f,"
+	    "\n  \"peak_rss_kb\": %ld,\n  \"requests\": %llu,"
+	    "\n  \"batches\": %llu,\n  \"operations\": %llu,"
+	    "\n  \"retries\": %llu,\n  \"throttled\": %llu,"
+	    "\n  \"throttled_wait_s\": %.3f,\n  \"rows_per_s\": %.1f\n}\n",
+	    s->wall_s, s->cpu_s, s->peak_rss_kb,
+	    (unsigned long long)s->requests, (unsigned long long)s->batches,
+	    (unsigned long long)s->operations, (unsigned long long)s->retries,
+	    (unsigned long long)s->throttled, s->throttled_s,
+	    s->wall_s > 0 ? (double)r->counts.rows / s->wall_s : 0.0);
 	path = join(r->dir, "summary.json");
 	fp = open_file(path, "wb", e);
 	rc = fp ? write_flush(fp, path, b.ptr, b.len, e) : -1;

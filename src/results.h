@@ -48,19 +48,19 @@
 #include "rows.h"
 
 enum results_outcome {
-	RESULTS_OK = 0,  /* "ok": every asked action done or unchanged */
-	RESULTS_FAILED,  /* "failed" */
+	RESULTS_OK = 0,	 /* "ok": every asked action done or unchanged */
+	RESULTS_FAILED,	 /* "failed" */
 	RESULTS_INVALID, /* "invalid": the row could not be understood */
 	RESULTS_NOUTCOMES
 };
 
 enum results_state {
 	RESULTS_EMPTY = 0,  /* "": not asked */
-	RESULTS_DONE,       /* "done" */
+	RESULTS_DONE,	    /* "done" */
 	RESULTS_UNCHANGED,  /* "unchanged" */
 	RESULTS_FAILED_ACT, /* "failed" */
 	RESULTS_SKIPPED,    /* "skipped" */
-	RESULTS_WOULD,      /* "would-change": plan only, a write is needed */
+	RESULTS_WOULD,	    /* "would-change": plan only, a write is needed */
 	RESULTS_NSTATES
 };
 
@@ -95,17 +95,17 @@ void results_row_invalid(struct results_row *r, const struct row *row);
 
 /* What the engine measured; results_finish() adds the counts it kept. */
 struct results_summary {
-	const char *command;  /* "run", "plan", "diagnose" */
-	double wall_s;        /* start to end */
-	double cpu_s;         /* user + system CPU of the process */
-	long peak_rss_kb;     /* 0 when unknown */
-	uint64_t requests;    /* HTTP requests sent, token requests included */
-	uint64_t batches;     /* of which $batch requests */
-	uint64_t operations;  /* operations inside and outside batches */
-	uint64_t retries;     /* operations sent again */
-	uint64_t throttled;   /* 429 answers (and changesets) received */
-	double throttled_s;   /* time spent waiting for Retry-After */
-	bool interrupted;     /* the run stopped before every row was done */
+	const char *command; /* "run", "plan", "diagnose" */
+	double wall_s;	     /* start to end */
+	double cpu_s;	     /* user + system CPU of the process */
+	long peak_rss_kb;    /* 0 when unknown */
+	uint64_t requests;   /* HTTP requests sent, token requests included */
+	uint64_t batches;    /* of which $batch requests */
+	uint64_t operations; /* operations inside and outside batches */
+	uint64_t retries;    /* operations sent again */
+	uint64_t throttled;  /* 429 answers (and changesets) received */
+	double throttled_s;  /* time spent waiting for Retry-After */
+	bool interrupted;    /* the run stopped before every row was done */
 };
 
 /* Counts kept by results_add(). */
@@ -117,15 +117,15 @@ struct results_counts {
 
 /* What results_open() needs; strings borrowed for the call. */
 struct results_setup {
-	const char *output;       /* the job's output directory */
+	const char *output; /* the job's output directory */
 	const char *job_name;
-	const char *input;        /* the input path, recorded in summary.json */
+	const char *input; /* the input path, recorded in summary.json */
 	const char *const *header; /* the input's header fields as given */
 	size_t ncols;
-	char delim;               /* ',' or ';' (rows_delim()) */
-	bool bom;                 /* write a UTF-8 BOM (rows_has_bom()) */
-	const char *resume_dir;   /* NULL: a new run; else continue this run
-				     directory (see results_resume_point()) */
+	char delim;		/* ',' or ';' (rows_delim()) */
+	bool bom;		/* write a UTF-8 BOM (rows_has_bom()) */
+	const char *resume_dir; /* NULL: a new run; else continue this run
+				   directory (see results_resume_point()) */
 };
 
 struct results;
@@ -165,10 +165,10 @@ const struct results_counts *results_counts(const struct results *r);
 
 /* One run.log line. Strings borrowed; NULL/0 fields are left out. */
 struct results_event {
-	const char *level;   /* "error", "warn", "info", "debug" */
-	size_t row;          /* 0: not about a row */
-	const char *action;  /* "set_delivery", "auth", "batch"... */
-	long http_status;    /* 0: none */
+	const char *level;  /* "error", "warn", "info", "debug" */
+	size_t row;	    /* 0: not about a row */
+	const char *action; /* "set_delivery", "auth", "batch"... */
+	long http_status;   /* 0: none */
 	const char *error_code;
 	const char *message; /* never a secret or token */
 };
@@ -212,8 +212,7 @@ char *results_latest_dir(const char *output, const char *job_name,
  * Lines are written in input order, so they are rows 1..'*rows_done': the
  * engine skips those row numbers. Returns 0 or -1 with 'e' set.
  */
-int results_resume_point(const char *run_dir, size_t *rows_done,
-			 struct err *e);
+int results_resume_point(const char *run_dir, size_t *rows_done, struct err *e);
 
 /*
  * Append one CSV cell to 'out': neutralised as above when 'neutralise',

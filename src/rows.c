@@ -20,8 +20,8 @@
 #define LIBCSV_FIELD_BEGUN 2
 
 static const char *const action_names[ROWS_NACTIONS] = {
-	"set_profile", "set_delivery", "fix_owner",
-	"grant_privileges", "approve", "test_enable",
+    "set_profile",	"set_delivery", "fix_owner",
+    "grant_privileges", "approve",	"test_enable",
 };
 
 enum col {
@@ -38,8 +38,8 @@ enum col {
 };
 
 static const char *const col_names[NCOLS] = {
-	"mailbox", "actions", "profile", "incoming", "outgoing",
-	"act",     "owner",   "role",    "privileges",
+    "mailbox", "actions", "profile", "incoming",   "outgoing",
+    "act",     "owner",	  "role",    "privileges",
 };
 
 struct field {
@@ -142,12 +142,13 @@ int rows_parse_actions(const char *s, unsigned *out, char *why, size_t whylen)
 				if (eq_nocase(w, len, action_names[i]))
 					break;
 			if (i == ROWS_NACTIONS) {
-				snprintf(why, whylen,
-					 "unknown action '%.*s' (expected "
-					 "set_profile, set_delivery, fix_owner, "
-					 "grant_privileges, approve or "
-					 "test_enable)",
-					 (int)(len > 64 ? 64 : len), w);
+				snprintf(
+				    why, whylen,
+				    "unknown action '%.*s' (expected "
+				    "set_profile, set_delivery, fix_owner, "
+				    "grant_privileges, approve or "
+				    "test_enable)",
+				    (int)(len > 64 ? 64 : len), w);
 				return -1;
 			}
 			mask |= ROWS_ACT(i);
@@ -164,11 +165,11 @@ static const struct {
 	const char *name;
 	int v[ROWS_NDELIVERY];
 } delivery_values[] = {
-	/* incoming, outgoing, act: reference §1.1 */
-	{"server-side-sync", {2, 2, 1}},
-	{"outlook", {1, 1, 0}},
-	{"forward", {3, ROWS_UNSET, ROWS_UNSET}},
-	{"none", {0, 0, 2}},
+    /* incoming, outgoing, act: reference §1.1 */
+    {"server-side-sync", {2, 2, 1}},
+    {"outlook", {1, 1, 0}},
+    {"forward", {3, ROWS_UNSET, ROWS_UNSET}},
+    {"none", {0, 0, 2}},
 };
 
 int rows_delivery_value(enum rows_delivery col, const char *name)
@@ -214,8 +215,8 @@ void rows_privileges_free(struct rows_privilege *p, size_t n)
 	free(p);
 }
 
-int rows_parse_privileges(const char *s, struct rows_privilege **out,
-			  size_t *n, char *why, size_t whylen)
+int rows_parse_privileges(const char *s, struct rows_privilege **out, size_t *n,
+			  char *why, size_t whylen)
 {
 	struct rows_privilege *v = NULL;
 	size_t nv = 0, av = 0;
@@ -260,7 +261,8 @@ int rows_parse_privileges(const char *s, struct rows_privilege **out,
 						 "'%.*s' (expected Basic, "
 						 "Local, Deep or Global)",
 						 (int)(dl > 32 ? 32 : dl), d,
-						 (int)(tl > 64 ? 64 : tl), name);
+						 (int)(tl > 64 ? 64 : tl),
+						 name);
 					goto fail;
 				}
 				depth = (enum rows_depth)i;
@@ -345,8 +347,7 @@ bool rows_is_utf8(const char *str, size_t len)
 				return false;
 			cp = (cp << 6) | (s[i + k] & 0x3f);
 		}
-		if (cp < min || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return false;
 		i += n + 1;
 	}
@@ -356,16 +357,16 @@ bool rows_is_utf8(const char *str, size_t len)
 /* A plausible email address: local@domain, no blanks or separators. */
 static bool is_email(const char *s)
 {
-	const char *at = strrchr(s, '@');
+	const char *at = strchr(s, '@');
 	size_t len = strlen(s);
 
-	if (!at || at == s || !at[1] || len > 320)
+	if (!at || at == s || !at[1] || strchr(at + 1, '@') || len > 320)
 		return false;
 	for (const char *p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (c <= ' ' || c == 0x7f || c == ',' || c == ';' ||
-		    c == '<' || c == '>')
+		if (c <= ' ' || c == 0x7f || c == ',' || c == ';' || c == '<' ||
+		    c == '>')
 			return false;
 	}
 	return !strchr(at + 1, '"');
@@ -431,8 +432,7 @@ static void on_record(int term, void *data)
 		return;
 	if (r->qhead + r->qlen == r->qcap) {
 		if (r->qhead) {
-			memmove(r->q, r->q + r->qhead,
-				r->qlen * sizeof(*r->q));
+			memmove(r->q, r->q + r->qhead, r->qlen * sizeof(*r->q));
 			r->qhead = 0;
 		} else {
 			r->qcap = r->qcap ? 2 * r->qcap : 4;
@@ -523,14 +523,14 @@ static int pump(struct rows *r, struct err *e)
 		if (r->rb_off == r->rb_len) {
 			if (r->eof) {
 				bool open_quote =
-					r->p.quoted &&
-					r->p.pstate == LIBCSV_FIELD_BEGUN;
+				    r->p.quoted &&
+				    r->p.pstate == LIBCSV_FIELD_BEGUN;
 
 				csv_fini(&r->p, on_field, on_record, r);
 				r->finished = true;
 				if (open_quote && r->qlen)
 					r->q[r->qhead + r->qlen - 1]
-						.unterminated = true;
+					    .unterminated = true;
 				break;
 			}
 			if (fill(r, e) < 0)
@@ -618,8 +618,8 @@ static int read_header(struct rows *r, struct err *e)
 	return 0;
 }
 
-int rows_open(struct rows **out, const char *path, const struct rows_defaults *d,
-	      struct err *e)
+int rows_open(struct rows **out, const char *path,
+	      const struct rows_defaults *d, struct err *e)
 {
 	struct rows *r = xcalloc(1, sizeof(*r));
 
@@ -635,8 +635,7 @@ int rows_open(struct rows **out, const char *path, const struct rows_defaults *d
 		goto fail;
 	}
 	if (csv_init(&r->p, CSV_APPEND_NULL) != 0) {
-		err_set(e, ERR_INPUT, "%s: cannot set up the CSV parser",
-			path);
+		err_set(e, ERR_INPUT, "%s: cannot set up the CSV parser", path);
 		goto fail;
 	}
 	r->p_init = true;
@@ -684,7 +683,7 @@ static size_t seen_check_add(struct rows *r, const char *key, size_t row)
 		for (size_t i = 0; i < r->set_cap; i++)
 			if (r->set[i].key)
 				*seen_slot(nset, ncap, r->set[i].key) =
-					r->set[i];
+				    r->set[i];
 		free(r->set);
 		r->set = nset;
 		r->set_cap = ncap;
@@ -748,9 +747,9 @@ static void parse_delivery(struct rows *r, const struct record *rec,
 	static const int cols[ROWS_NDELIVERY] = {COL_INCOMING, COL_OUTGOING,
 						 COL_ACT};
 	static const char *const expect[ROWS_NDELIVERY] = {
-		"server-side-sync, outlook, forward or none",
-		"server-side-sync, outlook or none",
-		"server-side-sync, outlook or none",
+	    "server-side-sync, outlook, forward or none",
+	    "server-side-sync, outlook or none",
+	    "server-side-sync, outlook or none",
 	};
 
 	for (int i = 0; i < ROWS_NDELIVERY; i++) {
@@ -760,7 +759,7 @@ static void parse_delivery(struct rows *r, const struct record *rec,
 			row->delivery[i] = r->d.delivery[i];
 		} else {
 			row->delivery[i] =
-				rows_delivery_value((enum rows_delivery)i, v);
+			    rows_delivery_value((enum rows_delivery)i, v);
 			if (row->delivery[i] == ROWS_UNSET)
 				problem(pb,
 					"column '%s': unknown value '%.64s' "
@@ -887,10 +886,16 @@ static struct row *make_row(struct rows *r, struct record *rec)
 				colname(r, i, tmp, sizeof(tmp)));
 	}
 	if (rec->unterminated)
-		problem(&pb, "column '%s': quoted field not closed before the "
-			     "end of the file",
+		problem(&pb,
+			"column '%s': quoted field not closed before the "
+			"end of the file",
 			colname(r, rec->n ? rec->n - 1 : 0, tmp, sizeof(tmp)));
-	if (rec->n != r->ncols)
+	if (rec->n > r->ncols && r->delim == ';')
+		problem(&pb,
+			"%zu fields, the header has %zu (in a ';'-separated "
+			"file, a value holding ';' must be in quotes)",
+			rec->n, r->ncols);
+	else if (rec->n != r->ncols)
 		problem(&pb, "%zu fields, the header has %zu", rec->n,
 			r->ncols);
 	parse_values(r, rec, row, &pb);
@@ -916,8 +921,8 @@ static struct row *make_row(struct rows *r, struct record *rec)
 		struct buf full = BUF_INIT(BUF_MAX_SMALL);
 
 		r->ninvalid++;
-		buf_addf(&full, "%s: row %zu (line %zu): %s", r->path,
-			 row->num, row->line, pb.b.ptr);
+		buf_addf(&full, "%s: row %zu (line %zu): %s", r->path, row->num,
+			 row->line, pb.b.ptr);
 		row->error = buf_detach(&full, NULL);
 		row->reason = buf_detach(&pb.b, NULL);
 	}

@@ -96,7 +96,7 @@ int rows_parse_actions(const char *s, unsigned *out, char *why, size_t whylen);
 /* The three delivery-method columns of the mailbox table. */
 enum rows_delivery {
 	ROWS_INCOMING = 0, /* incomingemaildeliverymethod */
-	ROWS_OUTGOING,     /* outgoingemaildeliverymethod */
+	ROWS_OUTGOING,	   /* outgoingemaildeliverymethod */
 	ROWS_ACTDELIVERY,  /* actdeliverymethod */
 	ROWS_NDELIVERY
 };
@@ -131,7 +131,7 @@ enum rows_depth {
 const char *rows_depth_name(enum rows_depth d);
 
 struct rows_privilege {
-	char *name;            /* "prvReadMailbox" */
+	char *name;	       /* "prvReadMailbox" */
 	enum rows_depth depth; /* ROWS_DEPTH_NONE when not given */
 };
 
@@ -149,8 +149,8 @@ bool rows_privileges_is_template(const char *s);
  * entries, freed with rows_privileges_free(), and 0 is returned. On
  * failure -1 with 'why' set, '*out' NULL and '*n' 0.
  */
-int rows_parse_privileges(const char *s, struct rows_privilege **out,
-			  size_t *n, char *why, size_t whylen);
+int rows_parse_privileges(const char *s, struct rows_privilege **out, size_t *n,
+			  char *why, size_t whylen);
 void rows_privileges_free(struct rows_privilege *p, size_t n);
 
 /*
@@ -159,11 +159,11 @@ void rows_privileges_free(struct rows_privilege *p, size_t n);
  * copies what it is given.
  */
 struct rows_defaults {
-	unsigned actions;       /* ROWS_ACT() bitmask; 0 = none */
-	char *profile;          /* email server profile name or id */
+	unsigned actions;	      /* ROWS_ACT() bitmask; 0 = none */
+	char *profile;		      /* email server profile name or id */
 	int delivery[ROWS_NDELIVERY]; /* option values or ROWS_UNSET */
 	char *role;
-	char *privileges;       /* template name or list; "server-side-sync" */
+	char *privileges; /* template name or list; "server-side-sync" */
 };
 
 /*
@@ -172,22 +172,22 @@ struct rows_defaults {
  * parsed values are whatever could be understood and must not be acted on.
  */
 struct row {
-	size_t num;     /* 1-based data row number (the header is not a row) */
-	size_t line;    /* 1-based file line on which the row starts */
+	size_t num;	/* 1-based data row number (the header is not a row) */
+	size_t line;	/* 1-based file line on which the row starts */
 	size_t nfields; /* may differ from rows_ncols() on a ragged row */
-	char **fields;  /* the raw fields, exactly as given, in input order */
+	char **fields;	/* the raw fields, exactly as given, in input order */
 
 	bool valid;
 	char *error;  /* invalid: "FILE: row N (line L): column 'c': why" */
 	char *reason; /* invalid: the same without "FILE: row N (line L): " */
 
 	/* Effective values: the row's, or the job default where it is empty. */
-	char *mailbox;      /* email as given (trimmed), or lower-case id */
+	char *mailbox;	    /* email as given (trimmed), or lower-case id */
 	bool mailbox_is_id; /* a GUID (braces removed) rather than an email */
 	unsigned actions;   /* ROWS_ACT() bitmask, never 0 on a valid row */
 	char *profile;
 	int delivery[ROWS_NDELIVERY]; /* option values or ROWS_UNSET */
-	char *owner;      /* "" = the mailbox's own user */
+	char *owner;		      /* "" = the mailbox's own user */
 	char *role;
 	char *privileges; /* template name or list; see rows_parse_privileges */
 };
@@ -200,8 +200,8 @@ struct rows;
  * with rows_free() and 0 is returned; on failure -1, '*out' NULL, 'e' set
  * (ERR_INPUT).
  */
-int rows_open(struct rows **out, const char *path, const struct rows_defaults *d,
-	      struct err *e);
+int rows_open(struct rows **out, const char *path,
+	      const struct rows_defaults *d, struct err *e);
 
 /*
  * The next row, in input order. On success returns 0 with '*out' a new

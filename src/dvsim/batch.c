@@ -294,8 +294,11 @@ static enum batch_parse_result parse_request(struct batch *b, struct span s,
 	/* the body, without the line ends that precede the next delimiter */
 	while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
 		end--;
-	op.body = xstrndup(p, (size_t)(end - p));
+	/* a copy of every byte: bodies may hold NULs */
 	op.body_len = (size_t)(end - p);
+	op.body = xmalloc(op.body_len + 1);
+	memcpy(op.body, p, op.body_len);
+	op.body[op.body_len] = '\0';
 	cid = hdr_get(mh, nmh, "Content-ID");
 	if (!cid)
 		cid = hdr_get(op.headers, op.nheaders, "Content-ID");

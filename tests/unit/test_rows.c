@@ -63,9 +63,9 @@ static void assert_contains(const char *s, const char *sub)
 static void test_excel_bom_semicolon_crlf(void **state)
 {
 	static const char csv[] =
-		"\xef\xbb\xbfMailbox;Actions;Incoming;Notes\r\n"
-		"a@contoso.com;set_delivery;server-side-sync;\"x;y\"\r\n"
-		"B@Contoso.com;SET_DELIVERY ; Outlook ;\r\n";
+	    "\xef\xbb\xbfMailbox;Actions;Incoming;Notes\r\n"
+	    "a@contoso.com;set_delivery;server-side-sync;\"x;y\"\r\n"
+	    "B@Contoso.com;SET_DELIVERY ; Outlook ;\r\n";
 	struct rows *r = open_csv(csv, (size_t)-1, NULL);
 	struct row *row;
 
@@ -109,10 +109,10 @@ static void test_google_quoted_newlines(void **state)
 {
 	/* Google Sheets: comma, LF, quotes doubled, newlines in quotes */
 	static const char csv[] =
-		"mailbox,actions,act,comment\n"
-		"a@contoso.com,approve,,\"line one\nline two, \"\"quoted\"\"\"\n"
-		"\"b@contoso.com\",\"approve;test_enable\",none,\"a\r\nb\"\n"
-		"c@contoso.com,approve,,plain\n";
+	    "mailbox,actions,act,comment\n"
+	    "a@contoso.com,approve,,\"line one\nline two, \"\"quoted\"\"\"\n"
+	    "\"b@contoso.com\",\"approve;test_enable\",none,\"a\r\nb\"\n"
+	    "c@contoso.com,approve,,plain\n";
 	struct rows *r = open_csv(csv, (size_t)-1, NULL);
 	struct row *row;
 
@@ -122,8 +122,7 @@ static void test_google_quoted_newlines(void **state)
 	row = next(r);
 	assert_true(row->valid);
 	assert_int_equal(row->line, 2);
-	assert_string_equal(row->fields[3],
-			    "line one\nline two, \"quoted\"");
+	assert_string_equal(row->fields[3], "line one\nline two, \"quoted\"");
 	rows_row_free(row);
 
 	row = next(r);
@@ -147,7 +146,8 @@ static void test_google_quoted_newlines(void **state)
 static void test_delimiter_detected_outside_quotes(void **state)
 {
 	/* semicolons inside the quoted header name must not count */
-	static const char csv[] = "\"a;b;c\",mailbox,actions\nx,a@x.com,approve\n";
+	static const char csv[] =
+	    "\"a;b;c\",mailbox,actions\nx,a@x.com,approve\n";
 	struct rows *r = open_csv(csv, (size_t)-1, NULL);
 	struct row *row;
 
@@ -208,7 +208,8 @@ static void test_ragged_rows(void **state)
 	row = next(r);
 	assert_false(row->valid);
 	assert_int_equal(row->nfields, 2);
-	assert_contains(row->error, "row 1 (line 2): 2 fields, the header has 3");
+	assert_contains(row->error,
+			"row 1 (line 2): 2 fields, the header has 3");
 	rows_row_free(row);
 	row = next(r);
 	assert_false(row->valid);
@@ -220,6 +221,17 @@ static void test_ragged_rows(void **state)
 	rows_row_free(row);
 	assert_int_equal(rows_invalid(r), 2);
 	rows_free(r);
+
+	/* an unquoted action list in a ';' file */
+	r = open_csv("mailbox;actions\na@x.com;approve;test_enable\n",
+		     (size_t)-1, NULL);
+	row = next(r);
+	assert_false(row->valid);
+	assert_contains(row->reason, "3 fields, the header has 2 (in a "
+				     "';'-separated file, a value holding ';' "
+				     "must be in quotes)");
+	rows_row_free(row);
+	rows_free(r);
 }
 
 static void test_unknown_actions_and_values(void **state)
@@ -228,24 +240,30 @@ static void test_unknown_actions_and_values(void **state)
 		const char *line;
 		const char *want;
 	} t[] = {
-		{"a1@x.com,fix_it,,,,", "column 'actions': unknown action 'fix_it'"},
-		{"a2@x.com,approve;bogus,,,,", "unknown action 'bogus'"},
-		{"a3@x.com,set_delivery,sometimes,,,",
-		 "column 'incoming': unknown value 'sometimes'"},
-		{"a4@x.com,set_delivery,,forward,,",
-		 "column 'outgoing': unknown value 'forward'"},
-		{"a5@x.com,set_delivery,,,forward,",
-		 "column 'act': unknown value 'forward'"},
-		{"a6@x.com,set_delivery,,,,", "set_delivery needs at least one"},
-		{"a7@x.com,set_profile,,,,", "column 'profile': set_profile needs"},
-		{"a8@x.com,grant_privileges,,,,", "column 'role': grant_privileges"},
-		{"a9@x.com,,,,,", "column 'actions': no action"},
-		{",approve,,,,", "column 'mailbox': empty"},
-		{"not an address,approve,,,,", "column 'mailbox': 'not an address'"},
-		{"b1@x.com,approve,,,,prvReadMailbox:Everywhere",
-		 "column 'privileges': unknown depth 'Everywhere'"},
-		{"b2@x.com,approve,,,,prv Read;x", "column 'privileges': malformed"},
-		{"b3@x.com,approve,,,,my template!", "column 'privileges'"},
+	    {"a1@x.com,fix_it,,,,",
+	     "column 'actions': unknown action 'fix_it'"},
+	    {"a2@x.com,approve;bogus,,,,", "unknown action 'bogus'"},
+	    {"a3@x.com,set_delivery,sometimes,,,",
+	     "column 'incoming': unknown value 'sometimes'"},
+	    {"a4@x.com,set_delivery,,forward,,",
+	     "column 'outgoing': unknown value 'forward'"},
+	    {"a5@x.com,set_delivery,,,forward,",
+	     "column 'act': unknown value 'forward'"},
+	    {"a6@x.com,set_delivery,,,,", "set_delivery needs at least one"},
+	    {"a7@x.com,set_profile,,,,", "column 'profile': set_profile needs"},
+	    {"a8@x.com,grant_privileges,,,,",
+	     "column 'role': grant_privileges"},
+	    {"a9@x.com,,,,,", "column 'actions': no action"},
+	    {",approve,,,,", "column 'mailbox': empty"},
+	    {"not an address,approve,,,,",
+	     "column 'mailbox': 'not an address'"},
+	    {"a@b@x.com,approve,,,,",
+	     "column 'mailbox': 'a@b@x.com' is neither"},
+	    {"b1@x.com,approve,,,,prvReadMailbox:Everywhere",
+	     "column 'privileges': unknown depth 'Everywhere'"},
+	    {"b2@x.com,approve,,,,prv Read;x",
+	     "column 'privileges': malformed"},
+	    {"b3@x.com,approve,,,,my template!", "column 'privileges'"},
 	};
 	struct buf csv = BUF_INIT(1 << 20);
 
@@ -263,8 +281,8 @@ static void test_unknown_actions_and_values(void **state)
 			assert_non_null(row);
 			assert_false(row->valid);
 			assert_contains(row->reason, t[i].want);
-			snprintf(want, sizeof(want), "row %zu (line %zu): ",
-				 i + 1, i + 2);
+			snprintf(want, sizeof(want),
+				 "row %zu (line %zu): ", i + 1, i + 2);
 			assert_contains(row->error, want);
 			rows_row_free(row);
 		}
@@ -277,18 +295,17 @@ static void test_unknown_actions_and_values(void **state)
 static void test_values_and_defaults(void **state)
 {
 	static const char csv[] =
-		"mailbox,actions,profile,incoming,outgoing,act,owner,role,"
-		"privileges\n"
-		"{0A1B2C3D-0000-4000-8000-00000000ABCD},,,,,,,,\n"
-		"x@y.com,set_profile;grant_privileges,Other,outlook,none,"
-		"outlook,boss@y.com,Sales,prvReadMailbox:Global;prvWriteMailbox\n";
+	    "mailbox,actions,profile,incoming,outgoing,act,owner,role,"
+	    "privileges\n"
+	    "{0A1B2C3D-0000-4000-8000-00000000ABCD},,,,,,,,\n"
+	    "x@y.com,set_profile;grant_privileges,Other,outlook,none,"
+	    "outlook,boss@y.com,Sales,prvReadMailbox:Global;prvWriteMailbox\n";
 	struct rows_defaults d = {
-		.actions = ROWS_ACT(ROWS_SET_PROFILE) |
-			   ROWS_ACT(ROWS_SET_DELIVERY),
-		.profile = (char *)"Microsoft Exchange Online",
-		.delivery = {2, 2, 1},
-		.role = (char *)"Salesperson",
-		.privileges = (char *)"server-side-sync",
+	    .actions = ROWS_ACT(ROWS_SET_PROFILE) | ROWS_ACT(ROWS_SET_DELIVERY),
+	    .profile = (char *)"Microsoft Exchange Online",
+	    .delivery = {2, 2, 1},
+	    .role = (char *)"Salesperson",
+	    .privileges = (char *)"server-side-sync",
 	};
 	struct rows *r = open_csv(csv, (size_t)-1, &d);
 	struct row *row;
@@ -321,9 +338,9 @@ static void test_values_and_defaults(void **state)
 	assert_string_equal(row->owner, "boss@y.com");
 	assert_string_equal(row->role, "Sales");
 	assert_false(rows_privileges_is_template(row->privileges));
-	assert_int_equal(rows_parse_privileges(row->privileges, &pv, &n, why,
-					       sizeof(why)),
-			 0);
+	assert_int_equal(
+	    rows_parse_privileges(row->privileges, &pv, &n, why, sizeof(why)),
+	    0);
 	assert_int_equal(n, 2);
 	assert_string_equal(pv[0].name, "prvReadMailbox");
 	assert_int_equal(pv[0].depth, ROWS_DEPTH_GLOBAL);
@@ -341,20 +358,20 @@ static void test_delivery_values(void **state)
 		const char *name;
 		int want;
 	} t[] = {
-		{ROWS_INCOMING, "server-side-sync", 2},
-		{ROWS_INCOMING, "outlook", 1},
-		{ROWS_INCOMING, "forward", 3},
-		{ROWS_INCOMING, "none", 0},
-		{ROWS_OUTGOING, "Server-Side-Sync", 2},
-		{ROWS_OUTGOING, "outlook", 1},
-		{ROWS_OUTGOING, "forward", ROWS_UNSET},
-		{ROWS_OUTGOING, "none", 0},
-		/* actdeliverymethod numbers its options differently */
-		{ROWS_ACTDELIVERY, "server-side-sync", 1},
-		{ROWS_ACTDELIVERY, "outlook", 0},
-		{ROWS_ACTDELIVERY, "none", 2},
-		{ROWS_ACTDELIVERY, "forward", ROWS_UNSET},
-		{ROWS_INCOMING, "email-router", ROWS_UNSET},
+	    {ROWS_INCOMING, "server-side-sync", 2},
+	    {ROWS_INCOMING, "outlook", 1},
+	    {ROWS_INCOMING, "forward", 3},
+	    {ROWS_INCOMING, "none", 0},
+	    {ROWS_OUTGOING, "Server-Side-Sync", 2},
+	    {ROWS_OUTGOING, "outlook", 1},
+	    {ROWS_OUTGOING, "forward", ROWS_UNSET},
+	    {ROWS_OUTGOING, "none", 0},
+	    /* actdeliverymethod numbers its options differently */
+	    {ROWS_ACTDELIVERY, "server-side-sync", 1},
+	    {ROWS_ACTDELIVERY, "outlook", 0},
+	    {ROWS_ACTDELIVERY, "none", 2},
+	    {ROWS_ACTDELIVERY, "forward", ROWS_UNSET},
+	    {ROWS_INCOMING, "email-router", ROWS_UNSET},
 	};
 
 	(void)state;
@@ -362,23 +379,23 @@ static void test_delivery_values(void **state)
 		assert_int_equal(rows_delivery_value(t[i].col, t[i].name),
 				 t[i].want);
 		if (t[i].want != ROWS_UNSET)
-			assert_true(!strcasecmp(
-				rows_delivery_name(t[i].col, t[i].want),
-				t[i].name));
+			assert_true(
+			    !strcasecmp(rows_delivery_name(t[i].col, t[i].want),
+					t[i].name));
 	}
 }
 
 static void test_duplicate_mailbox_rejected(void **state)
 {
 	static const char csv[] =
-		"mailbox,actions\n"
-		"a@x.com,approve\n"
-		"bad@@,approve\n"
-		"A@X.COM,approve\n"
-		"0a1b2c3d-0000-4000-8000-00000000abcd,approve\n"
-		"{0A1B2C3D-0000-4000-8000-00000000ABCD},approve\n"
-		"z@x.com,nope\n"
-		"z@x.com,approve\n";
+	    "mailbox,actions\n"
+	    "a@x.com,approve\n"
+	    "bad@@,approve\n"
+	    "A@X.COM,approve\n"
+	    "0a1b2c3d-0000-4000-8000-00000000abcd,approve\n"
+	    "{0A1B2C3D-0000-4000-8000-00000000ABCD},approve\n"
+	    "z@x.com,nope\n"
+	    "z@x.com,approve\n";
 	struct rows *r = open_csv(csv, (size_t)-1, NULL);
 	struct row *row;
 
@@ -391,7 +408,8 @@ static void test_duplicate_mailbox_rejected(void **state)
 	rows_row_free(row);
 	row = next(r);
 	assert_false(row->valid);
-	assert_string_equal(row->reason, "column 'mailbox': duplicate of row 1");
+	assert_string_equal(row->reason,
+			    "column 'mailbox': duplicate of row 1");
 	assert_contains(row->error, "row 3 (line 4)");
 	rows_row_free(row);
 	row = next(r);
@@ -399,7 +417,8 @@ static void test_duplicate_mailbox_rejected(void **state)
 	rows_row_free(row);
 	row = next(r);
 	assert_false(row->valid);
-	assert_string_equal(row->reason, "column 'mailbox': duplicate of row 4");
+	assert_string_equal(row->reason,
+			    "column 'mailbox': duplicate of row 4");
 	rows_row_free(row);
 	/* an invalid first row does not shadow a later, valid one */
 	row = next(r);
@@ -414,8 +433,8 @@ static void test_duplicate_mailbox_rejected(void **state)
 static void test_unknown_columns_carried(void **state)
 {
 	static const char csv[] =
-		"Ticket, MAILBOX ,actions,Owner Notes,\n"
-		"  T-1  ,a@x.com,approve,\" spaced, \"\"quoted\"\" \",last\n";
+	    "Ticket, MAILBOX ,actions,Owner Notes,\n"
+	    "  T-1  ,a@x.com,approve,\" spaced, \"\"quoted\"\" \",last\n";
 	struct rows *r = open_csv(csv, (size_t)-1, NULL);
 	struct row *row;
 
@@ -469,8 +488,7 @@ static void test_unterminated_quote(void **state)
 	row = next(r);
 	assert_non_null(row);
 	assert_false(row->valid);
-	assert_contains(row->reason,
-			"column 'notes': quoted field not closed");
+	assert_contains(row->reason, "column 'notes': quoted field not closed");
 	rows_row_free(row);
 	assert_null(next(r));
 	rows_free(r);
@@ -500,18 +518,19 @@ static void test_job_level_errors(void **state)
 		const char *csv;
 		const char *want;
 	} t[] = {
-		{"", "in.csv: empty file: no header line"},
-		{"email,actions\na@x.com,approve\n",
-		 "in.csv: required column 'mailbox' missing"},
-		{"mailbox,Mailbox\n", "column 'mailbox' appears twice"},
-		{"mailbox,\xff\n", "column 2 of the header is not valid UTF-8"},
+	    {"", "in.csv: empty file: no header line"},
+	    {"email,actions\na@x.com,approve\n",
+	     "in.csv: required column 'mailbox' missing"},
+	    {"mailbox,Mailbox\n", "column 'mailbox' appears twice"},
+	    {"mailbox,\xff\n", "column 2 of the header is not valid UTF-8"},
 	};
 	struct err e = ERR_INIT;
 	struct rows *r;
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-		const char *path = io_write(dir, "in.csv", t[i].csv, (size_t)-1);
+		const char *path =
+		    io_write(dir, "in.csv", t[i].csv, (size_t)-1);
 
 		err_clear(&e);
 		assert_int_equal(rows_open(&r, path, NULL, &e), -1);
@@ -576,7 +595,8 @@ static void test_100k_rows_streamed(void **state)
 	assert_non_null(fp);
 	fputs("mailbox;actions;incoming;notes\r\n", fp);
 	for (int i = 0; i < 100000; i++)
-		fprintf(fp, "user%06d@contoso.com;set_delivery;outlook;\"%s\"\r\n",
+		fprintf(fp,
+			"user%06d@contoso.com;set_delivery;outlook;\"%s\"\r\n",
 			i, pad);
 	assert_int_equal(fclose(fp), 0);
 
@@ -600,9 +620,10 @@ static void test_100k_rows_streamed(void **state)
 	 * (~99,000 keys of 22 bytes + slots): well under 8 MB. mallinfo2()
 	 * reports nothing under AddressSanitizer; then only count rows.
 	 */
-	if (at1k)
-		{ print_message("grown %zu\n", grown); assert_true(grown < (size_t)8 * 1024 * 1024); }
-	else
+	if (at1k) {
+		print_message("grown %zu\n", grown);
+		assert_true(grown < (size_t)8 * 1024 * 1024);
+	} else
 		print_message("heap size not measurable here (sanitizer)\n");
 	rows_free(r);
 	unlink(path);
@@ -612,12 +633,12 @@ static void test_utf8_and_guid_helpers(void **state)
 {
 	(void)state;
 	assert_true(rows_is_utf8("plain", 5));
-	assert_true(rows_is_utf8("\xe2\x82\xac", 3));          /* € */
-	assert_true(rows_is_utf8("\xf0\x9f\x98\x80", 4));      /* emoji */
-	assert_false(rows_is_utf8("\xed\xa0\x80", 3));         /* surrogate */
-	assert_false(rows_is_utf8("\xf4\x90\x80\x80", 4));     /* > 10FFFF */
-	assert_false(rows_is_utf8("\xe0\x80\xaf", 3));         /* overlong */
-	assert_false(rows_is_utf8("\xe2\x82", 2));             /* cut */
+	assert_true(rows_is_utf8("\xe2\x82\xac", 3));	   /* € */
+	assert_true(rows_is_utf8("\xf0\x9f\x98\x80", 4));  /* emoji */
+	assert_false(rows_is_utf8("\xed\xa0\x80", 3));	   /* surrogate */
+	assert_false(rows_is_utf8("\xf4\x90\x80\x80", 4)); /* > 10FFFF */
+	assert_false(rows_is_utf8("\xe0\x80\xaf", 3));	   /* overlong */
+	assert_false(rows_is_utf8("\xe2\x82", 2));	   /* cut */
 	assert_true(rows_is_guid("0a1b2c3d-0000-4000-8000-00000000abcd"));
 	assert_true(rows_is_guid("{0A1B2C3D-0000-4000-8000-00000000ABCD}"));
 	assert_false(rows_is_guid("0a1b2c3d-0000-4000-8000-00000000abc"));
@@ -635,16 +656,17 @@ static void test_parse_actions(void **state)
 	assert_int_equal(rows_parse_actions(" Test_Enable ; fix_owner;;", &m,
 					    why, sizeof(why)),
 			 0);
-	assert_int_equal(m, ROWS_ACT(ROWS_TEST_ENABLE) | ROWS_ACT(ROWS_FIX_OWNER));
-	assert_int_equal(rows_parse_actions("approve,test_enable", &m, why,
-					    sizeof(why)),
-			 -1);
+	assert_int_equal(m,
+			 ROWS_ACT(ROWS_TEST_ENABLE) | ROWS_ACT(ROWS_FIX_OWNER));
+	assert_int_equal(
+	    rows_parse_actions("approve,test_enable", &m, why, sizeof(why)),
+	    -1);
 	assert_contains(why, "unknown action 'approve,test_enable'");
 	for (int a = 0; a < ROWS_NACTIONS; a++) {
-		assert_int_equal(rows_parse_actions(
-					 rows_action_name((enum rows_action)a),
-					 &m, why, sizeof(why)),
-				 0);
+		assert_int_equal(
+		    rows_parse_actions(rows_action_name((enum rows_action)a),
+				       &m, why, sizeof(why)),
+		    0);
 		assert_int_equal(m, ROWS_ACT(a));
 	}
 }
@@ -652,24 +674,24 @@ static void test_parse_actions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_excel_bom_semicolon_crlf),
-		cmocka_unit_test(test_google_quoted_newlines),
-		cmocka_unit_test(test_delimiter_detected_outside_quotes),
-		cmocka_unit_test(test_invalid_utf8_names_row_and_column),
-		cmocka_unit_test(test_ragged_rows),
-		cmocka_unit_test(test_unknown_actions_and_values),
-		cmocka_unit_test(test_values_and_defaults),
-		cmocka_unit_test(test_delivery_values),
-		cmocka_unit_test(test_duplicate_mailbox_rejected),
-		cmocka_unit_test(test_unknown_columns_carried),
-		cmocka_unit_test(test_blank_rows_skipped),
-		cmocka_unit_test(test_unterminated_quote),
-		cmocka_unit_test(test_neutralised_values_read_back),
-		cmocka_unit_test(test_job_level_errors),
-		cmocka_unit_test(test_oversized_record_is_job_error),
-		cmocka_unit_test(test_100k_rows_streamed),
-		cmocka_unit_test(test_utf8_and_guid_helpers),
-		cmocka_unit_test(test_parse_actions),
+	    cmocka_unit_test(test_excel_bom_semicolon_crlf),
+	    cmocka_unit_test(test_google_quoted_newlines),
+	    cmocka_unit_test(test_delimiter_detected_outside_quotes),
+	    cmocka_unit_test(test_invalid_utf8_names_row_and_column),
+	    cmocka_unit_test(test_ragged_rows),
+	    cmocka_unit_test(test_unknown_actions_and_values),
+	    cmocka_unit_test(test_values_and_defaults),
+	    cmocka_unit_test(test_delivery_values),
+	    cmocka_unit_test(test_duplicate_mailbox_rejected),
+	    cmocka_unit_test(test_unknown_columns_carried),
+	    cmocka_unit_test(test_blank_rows_skipped),
+	    cmocka_unit_test(test_unterminated_quote),
+	    cmocka_unit_test(test_neutralised_values_read_back),
+	    cmocka_unit_test(test_job_level_errors),
+	    cmocka_unit_test(test_oversized_record_is_job_error),
+	    cmocka_unit_test(test_100k_rows_streamed),
+	    cmocka_unit_test(test_utf8_and_guid_helpers),
+	    cmocka_unit_test(test_parse_actions),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
