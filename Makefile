@@ -85,6 +85,11 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBMBXFIX)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(CMOCKA) $(LIBS)
 
+# test_opts also tests 'mbxfix check', whose cmd_check.c is not in the library.
+$(BUILD)/tests/test_opts: tests/unit/test_opts.c $(BUILD)/src/cmd_check.o $(LIBMBXFIX)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(CMOCKA) $(LIBS)
+
 unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
 

@@ -1,0 +1,312 @@
+#include "compat.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "act_util.h"
+#include "diagnose.h"
+#include "odata.h"
+
+#include "banned.h"
+
+const char *actu_str(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int actu_int(const cJSON *o, const char *name, int def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsNumber(v) ? v->valueint : def;
+}
+
+bool actu_bool(const cJSON *o, const char *name, bool def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
+}
+
+bool actu_guid_eq(const char *a, const char *b)
+{
+	return a && b && *a && !strcasecmp(a, b);
+}
+
+int actu_query(struct buf *url, const char *set, const char *select,
+	       const char *expr)
+{
+	if (buf_addf(url, "%s?$select=%s&$filter=", set, select) < 0)
+		return -1;
+	return odata_url_encode(url, expr, strlen(expr));
+}
+
+int actu_eq(struct buf *expr, const char *prop, const char *value, bool is_guid)
+{
+	if (buf_addf(expr, "%s eq ", prop) < 0)
+		return -1;
+	if (is_guid) {
+		char g[ODATA_GUID_LEN + 1];
+
+		if (odata_guid_normalize(g, value) < 0)
+			return -1;
+		return buf_addstr(expr, g);
+	}
+	return odata_quote(expr, value);
+}
+
+enum actu_res actu_fail_lookup(struct action_ctx *c, struct row_state *rs,
+			       const char *what, const char *err)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "cannot look up %s: %s", what,
+		 err && *err ? err : "no answer");
+	action_fail(c, rs, "LookupFailed", msg, NULL);
+	return ACTU_FAILED;
+}
+
+/*
+ * Run the GET 'url' through the engine's cache; on ACTU_FOUND '*value' is
+ * the answer's "value" array.
+ */
+static enum actu_res lookup(struct action_ctx *c, struct row_state *rs,
+			    const char *url, const char *what,
+			    const cJSON **value)
+{
+	bool pending = false;
+	const char *err = NULL;
+	const cJSON *j = action_lookup(c, url, &pending, &err);
+
+	if (!j)
+		return pending ? ACTU_WAIT : actu_fail_lookup(c, rs, what, err);
+	*value = cJSON_GetObjectItemCaseSensitive(j, "value");
+	if (!cJSON_IsArray(*value))
+		return actu_fail_lookup(c, rs, what, "answer without 'value'");
+	return ACTU_FOUND;
+}
+
+static enum actu_res query(struct action_ctx *c, struct row_state *rs,
+			   const char *set, const char *select,
+			   const char *prop, const char *value, bool is_guid,
+			   const char *what, const cJSON **arr)
+{
+	struct buf expr = BUF_INIT(BUF_MAX_SMALL),
+		   url = BUF_INIT(BUF_MAX_SMALL);
+	enum actu_res r;
+
+	if (actu_eq(&expr, prop, value, is_guid) < 0 ||
+	    actu_query(&url, set, select, expr.ptr) < 0) {
+		r = actu_fail_lookup(c, rs, what, "value too long");
+		goto out;
+	}
+	r = lookup(c, rs, url.ptr, what, arr);
+out:
+	buf_release(&expr);
+	buf_release(&url);
+	return r;
+}
+
+#define PROFILE_SELECT "emailserverprofileid,name,statecode,servertype"
+
+enum actu_res actu_profile(struct action_ctx *c, struct row_state *rs,
+			   const char *name_or_id, const cJSON **row)
+{
+	bool is_id = odata_is_guid(name_or_id);
+	const cJSON *arr, *it;
+	enum actu_res r;
+	char msg[512];
+	int n;
+
+	r = query(c, rs, "emailserverprofiles", PROFILE_SELECT,
+		  is_id ? "emailserverprofileid" : "name", name_or_id, is_id,
+		  "the email server profile", &arr);
+	if (r != ACTU_FOUND)
+		return r;
+	n = cJSON_GetArraySize(arr);
+	if (n == 0) {
+		snprintf(msg, sizeof(msg), "no email server profile '%s'",
+			 name_or_id);
+		action_fail(c, rs, "UnknownProfile", msg,
+			    "name an existing email server profile (its "
+			    "name or id) in the profile column");
+		return ACTU_FAILED;
+	}
+	if (n > 1) {
+		snprintf(msg, sizeof(msg),
+			 "%d email server profiles are named '%s'", n,
+			 name_or_id);
+		action_fail(c, rs, "AmbiguousProfile", msg,
+			    "name the profile by its id "
+			    "(emailserverprofileid) instead");
+		return ACTU_FAILED;
+	}
+	it = cJSON_GetArrayItem(arr, 0);
+	if (actu_int(it, "statecode", 0) != 0) {
+		snprintf(
+		    msg, sizeof(msg), "email server profile '%s' is inactive",
+		    actu_str(it, "name") ? actu_str(it, "name") : name_or_id);
+		action_fail(c, rs, "InactiveProfile", msg,
+			    "activate the profile in Dynamics 365 or name "
+			    "an active one");
+		return ACTU_FAILED;
+	}
+	*row = it;
+	return ACTU_FOUND;
+}
+
+#define USER_SELECT "systemuserid,fullname,domainname,internalemailaddress"
+
+enum actu_res actu_user(struct action_ctx *c, struct row_state *rs,
+			const char *who, const cJSON **row)
+{
+	const cJSON *arr, *it, *first = NULL;
+	struct buf expr = BUF_INIT(BUF_MAX_SMALL),
+		   url = BUF_INIT(BUF_MAX_SMALL);
+	enum actu_res r;
+	char msg[512];
+	int distinct = 0;
+
+	if (odata_is_guid(who)) {
+		r = query(c, rs, "systemusers", USER_SELECT, "systemuserid",
+			  who, true, "the owner", &arr);
+	} else {
+		/* UPN or primary email, whichever the admin wrote */
+		if (actu_eq(&expr, "domainname", who, false) < 0 ||
+		    buf_addstr(&expr, " or ") < 0 ||
+		    actu_eq(&expr, "internalemailaddress", who, false) < 0 ||
+		    actu_query(&url, "systemusers", USER_SELECT, expr.ptr) < 0)
+			r = actu_fail_lookup(c, rs, "the owner",
+					     "value too long");
+		else
+			r = lookup(c, rs, url.ptr, "the owner", &arr);
+	}
+	buf_release(&expr);
+	buf_release(&url);
+	if (r != ACTU_FOUND)
+		return r;
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (!first) {
+			first = it;
+			distinct = 1;
+		} else if (!actu_guid_eq(actu_str(first, "systemuserid"),
+					 actu_str(it, "systemuserid"))) {
+			distinct++;
+		}
+	}
+	if (!first) {
+		snprintf(msg, sizeof(msg), "no user '%s'", who);
+		action_fail(c, rs, "UnknownUser", msg,
+			    "name the owner by UPN, primary email or "
+			    "systemuserid");
+		return ACTU_FAILED;
+	}
+	if (distinct > 1) {
+		snprintf(msg, sizeof(msg), "%d users match '%s'", distinct,
+			 who);
+		action_fail(c, rs, "AmbiguousUser", msg,
+			    "name the owner by its systemuserid instead");
+		return ACTU_FAILED;
+	}
+	*row = first;
+	return ACTU_FOUND;
+}
+
+enum actu_res actu_regarding_is_user(struct action_ctx *c, struct row_state *rs,
+				     bool *is_user)
+{
+	const char *id = actu_str(rs->mailbox, "_regardingobjectid_value");
+	const char *kind = actu_str(
+	    rs->mailbox, "_regardingobjectid_value@Microsoft.Dynamics.CRM."
+			 "lookuplogicalname");
+	const cJSON *arr;
+	enum actu_res r;
+
+	if (!id || !odata_is_guid(id)) {
+		action_fail(c, rs, "NoMailboxUser",
+			    "the mailbox has no user or queue (regarding "
+			    "object)",
+			    "name the owner in the owner column");
+		return ACTU_FAILED;
+	}
+	if (kind) {
+		*is_user = !strcmp(kind, "systemuser");
+		return ACTU_FOUND;
+	}
+	r = query(c, rs, "systemusers", "systemuserid", "systemuserid", id,
+		  true, "the mailbox's user", &arr);
+	if (r == ACTU_FOUND)
+		*is_user = cJSON_GetArraySize(arr) > 0;
+	return r;
+}
+
+#define ROLE_SELECT "roleid,name,_businessunitid_value,_parentrootroleid_value"
+
+static bool is_root_role(const cJSON *it)
+{
+	const char *root = actu_str(it, "_parentrootroleid_value");
+
+	/* no parentrootroleid at all: nothing says it is a copy */
+	return !root || actu_guid_eq(root, actu_str(it, "roleid"));
+}
+
+enum actu_res actu_role(struct action_ctx *c, struct row_state *rs,
+			const char *name_or_id, const cJSON **row)
+{
+	bool is_id = odata_is_guid(name_or_id);
+	const cJSON *arr, *it, *found = NULL;
+	enum actu_res r;
+	char msg[512];
+	int roots = 0;
+
+	r = query(c, rs, "roles", ROLE_SELECT, is_id ? "roleid" : "name",
+		  name_or_id, is_id, "the security role", &arr);
+	if (r != ACTU_FOUND)
+		return r;
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (is_root_role(it)) {
+			roots++;
+			found = it;
+		}
+	}
+	if (is_id && !found && cJSON_GetArraySize(arr) == 1) {
+		/* a business unit's copy, named by id: go to its root */
+		const char *root = actu_str(cJSON_GetArrayItem(arr, 0),
+					    "_parentrootroleid_value");
+
+		return actu_role(c, rs, root, row);
+	}
+	if (!roots) {
+		snprintf(msg, sizeof(msg), "no security role '%s'", name_or_id);
+		action_fail(c, rs, "UnknownRole", msg,
+			    "name an existing security role (its name or "
+			    "id) in the role column");
+		return ACTU_FAILED;
+	}
+	if (roots > 1) {
+		snprintf(msg, sizeof(msg),
+			 "%d security roles named '%s' are not business "
+			 "unit copies of one role",
+			 roots, name_or_id);
+		action_fail(c, rs, "AmbiguousRole", msg,
+			    "name the role of the root business unit by its "
+			    "roleid instead");
+		return ACTU_FAILED;
+	}
+	*row = found;
+	return ACTU_FOUND;
+}
+
+enum action_step actu_fail_write(struct action_ctx *c, struct row_state *rs,
+				 const struct action_answer *a,
+				 const char *action)
+{
+	struct diag d;
+
+	diagnose_write_error(a->code, a->message, action, &d);
+	return action_fail_answer(c, rs, a, *d.hint ? d.hint : NULL);
+}

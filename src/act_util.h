@@ -1,0 +1,85 @@
+/*
+ * act_util.h: helpers shared by the remediation actions (action_*.c):
+ * reading the JSON Dataverse answers, building lookup URLs, resolving
+ * profiles, users and roles by name through the engine's cached lookups,
+ * and failing a row with the hint diagnose.h gives.
+ */
+#ifndef MBXFIX_ACT_UTIL_H
+#define MBXFIX_ACT_UTIL_H
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
+#include "action.h"
+#include "buf.h"
+
+/* Member 'name' of 'o' as a string, or NULL (absent, null, not a string). */
+const char *actu_str(const cJSON *o, const char *name);
+
+/* Member 'name' of 'o' as an int, or 'def' when absent or not a number. */
+int actu_int(const cJSON *o, const char *name, int def);
+
+/* Member 'name' as a boolean; 'def' when absent or not a boolean. */
+bool actu_bool(const cJSON *o, const char *name, bool def);
+
+/* GUIDs compare case-insensitively; NULL equals nothing. */
+bool actu_guid_eq(const char *a, const char *b);
+
+/*
+ * Append "SET?$select=SELECT&$filter=" and 'expr' percent-encoded to
+ * 'url'. Returns 0, or -1 when 'url' would pass its cap.
+ */
+int actu_query(struct buf *url, const char *set, const char *select,
+	       const char *expr);
+
+/* Append "prop eq 'value'" (value quoted) or "prop eq <guid>" to 'expr'. */
+int actu_eq(struct buf *expr, const char *prop, const char *value,
+	    bool is_guid);
+
+/*
+ * The outcome of a by-name resolution: ACTU_FOUND with the row in 'row'
+ * (borrowed from the engine's lookup cache), ACTU_WAIT (plan() returns
+ * ACTION_WAIT), or ACTU_FAILED (action_fail() was called for the row).
+ */
+enum actu_res { ACTU_FOUND, ACTU_WAIT, ACTU_FAILED };
+
+/*
+ * Email server profile by name or id: an error when unknown, when a name
+ * matches several profiles, or when the profile is inactive.
+ */
+enum actu_res actu_profile(struct action_ctx *c, struct row_state *rs,
+			   const char *name_or_id, const cJSON **row);
+
+/* User by UPN (domainname), primary email or id; unknown/ambiguous fail. */
+enum actu_res actu_user(struct action_ctx *c, struct row_state *rs,
+			const char *who, const cJSON **row);
+
+/*
+ * Whether 'id' (a mailbox's regarding object) is a systemuser; '*is_user'
+ * is set on ACTU_FOUND ('row' not used). Uses the mailbox's lookup
+ * annotation when the read carried it.
+ */
+enum actu_res actu_regarding_is_user(struct action_ctx *c, struct row_state *rs,
+				     bool *is_user);
+
+/*
+ * Security role by name or id, the root business unit's copy (the one
+ * whose parentrootroleid is itself; child copies cannot be edited).
+ */
+enum actu_res actu_role(struct action_ctx *c, struct row_state *rs,
+			const char *name_or_id, const cJSON **row);
+
+/*
+ * Fail the row for a write answered with an error: the answer's code and
+ * message, and the hint diagnose_write_error() gives for 'action'.
+ */
+enum action_step actu_fail_write(struct action_ctx *c, struct row_state *rs,
+				 const struct action_answer *a,
+				 const char *action);
+
+/* Fail the row for a lookup that failed for good ('err' may be NULL). */
+enum actu_res actu_fail_lookup(struct action_ctx *c, struct row_state *rs,
+			       const char *what, const char *err);
+
+#endif

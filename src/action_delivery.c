@@ -1,0 +1,58 @@
+/*
+ * set_delivery: the mailbox's three delivery methods.
+ *
+ * rows.c has turned the names into option values (reference §1.1; note
+ * actdeliverymethod's own numbering) and refused the values a column
+ * does not allow. Only the columns that differ are written.
+ */
+#include "compat.h"
+
+#include "action.h"
+
+#include "banned.h"
+
+static const char *const attributes[ROWS_NDELIVERY] = {
+	[ROWS_INCOMING] = "incomingemaildeliverymethod",
+	[ROWS_OUTGOING] = "outgoingemaildeliverymethod",
+	[ROWS_ACTDELIVERY] = "actdeliverymethod",
+};
+
+static enum action_step plan(struct action_ctx *c, struct row_state *rs)
+{
+	int changes = 0;
+
+	for (size_t i = 0; i < ROWS_NDELIVERY; i++) {
+		int want = rs->row->delivery[i];
+		const cJSON *have;
+
+		if (want == ROWS_UNSET)
+			continue; /* neither the row nor the job asks */
+		have = cJSON_GetObjectItemCaseSensitive(rs->mailbox,
+							attributes[i]);
+		if (cJSON_IsNumber(have) && have->valueint == want)
+			continue;
+		action_patch_mailbox(c, attributes[i],
+				     cJSON_CreateNumber(want));
+		changes++;
+	}
+	return changes ? ACTION_SENT : ACTION_UNCHANGED;
+}
+
+static enum action_step answer(struct action_ctx *c, struct row_state *rs,
+			       const struct action_answer *a)
+{
+	if (a->status >= 200 && a->status < 300)
+		return ACTION_DONE;
+	return action_fail_answer(c, rs, a, NULL);
+}
+
+const struct action action_set_delivery = {
+	.name = "set_delivery",
+	.id = ACTION_SET_DELIVERY,
+	.stage = 1,
+	.columns = "incomingemaildeliverymethod,outgoingemaildeliverymethod,"
+		   "actdeliverymethod",
+	.plan = plan,
+	.answer = answer,
+	.release = NULL,
+};

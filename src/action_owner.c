@@ -1,0 +1,74 @@
+/*
+ * fix_owner: make the mailbox's owner its own user (KB 4346733,
+ * UserPrivilegeError), or the user the row's owner column names.
+ *
+ * A queue mailbox has no "own user": its owner changes only when the row
+ * names one; otherwise the action is unchanged. Assigning is a PATCH of
+ * ownerid@odata.bind (reference §1.4), alone in stage 0.
+ */
+#include "compat.h"
+
+#include <stdio.h>
+
+#include "act_util.h"
+#include "action.h"
+
+#include "banned.h"
+
+static enum action_step plan(struct action_ctx *c, struct row_state *rs)
+{
+	const char *want = NULL, *have;
+	char bind[128];
+
+	if (*rs->row->owner) {
+		const cJSON *user = NULL;
+
+		switch (actu_user(c, rs, rs->row->owner, &user)) {
+		case ACTU_WAIT:
+			return ACTION_WAIT;
+		case ACTU_FAILED:
+			return ACTION_FAILED;
+		case ACTU_FOUND:
+			break;
+		}
+		want = actu_str(user, "systemuserid");
+	} else {
+		bool is_user = false;
+
+		switch (actu_regarding_is_user(c, rs, &is_user)) {
+		case ACTU_WAIT:
+			return ACTION_WAIT;
+		case ACTU_FAILED:
+			return ACTION_FAILED;
+		case ACTU_FOUND:
+			break;
+		}
+		if (!is_user)
+			return ACTION_UNCHANGED; /* a queue's: leave it */
+		want = actu_str(rs->mailbox, "_regardingobjectid_value");
+	}
+	have = actu_str(rs->mailbox, "_ownerid_value");
+	if (actu_guid_eq(want, have))
+		return ACTION_UNCHANGED;
+	snprintf(bind, sizeof(bind), "/systemusers(%s)", want);
+	action_patch_mailbox(c, "ownerid@odata.bind", cJSON_CreateString(bind));
+	return ACTION_SENT;
+}
+
+static enum action_step answer(struct action_ctx *c, struct row_state *rs,
+			       const struct action_answer *a)
+{
+	if (a->status >= 200 && a->status < 300)
+		return ACTION_DONE;
+	return actu_fail_write(c, rs, a, "fix_owner");
+}
+
+const struct action action_fix_owner = {
+    .name = "fix_owner",
+    .id = ACTION_FIX_OWNER,
+    .stage = 0,
+    .columns = "_ownerid_value,_regardingobjectid_value",
+    .plan = plan,
+    .answer = answer,
+    .release = NULL,
+};

@@ -1,0 +1,58 @@
+/*
+ * set_profile: the mailbox's email server profile.
+ *
+ * The profile is named by name or id on the row (or the job's default)
+ * and resolved once per run through the engine's lookup cache; an
+ * unknown, ambiguous or inactive profile fails the row. The bind goes
+ * into the same mailbox PATCH as set_delivery's columns (stage 1).
+ */
+#include "compat.h"
+
+#include <stdio.h>
+
+#include "act_util.h"
+#include "action.h"
+
+#include "banned.h"
+
+static enum action_step plan(struct action_ctx *c, struct row_state *rs)
+{
+	const cJSON *profile = NULL;
+	const char *want, *have;
+	char bind[128];
+
+	switch (actu_profile(c, rs, rs->row->profile, &profile)) {
+	case ACTU_WAIT:
+		return ACTION_WAIT;
+	case ACTU_FAILED:
+		return ACTION_FAILED;
+	case ACTU_FOUND:
+		break;
+	}
+	want = actu_str(profile, "emailserverprofileid");
+	have = actu_str(rs->mailbox, "_emailserverprofile_value");
+	if (actu_guid_eq(want, have))
+		return ACTION_UNCHANGED;
+	snprintf(bind, sizeof(bind), "/emailserverprofiles(%s)", want);
+	action_patch_mailbox(c, "emailserverprofile@odata.bind",
+			     cJSON_CreateString(bind));
+	return ACTION_SENT;
+}
+
+static enum action_step answer(struct action_ctx *c, struct row_state *rs,
+			       const struct action_answer *a)
+{
+	if (a->status >= 200 && a->status < 300)
+		return ACTION_DONE;
+	return actu_fail_write(c, rs, a, "set_profile");
+}
+
+const struct action action_set_profile = {
+    .name = "set_profile",
+    .id = ACTION_SET_PROFILE,
+    .stage = 1,
+    .columns = "_emailserverprofile_value",
+    .plan = plan,
+    .answer = answer,
+    .release = NULL,
+};

@@ -1,0 +1,304 @@
+/*
+ * test_enable: Test & Enable the mailbox and report what it found.
+ *
+ * There is no Web API message for Test & Enable (reference §1.5): setting
+ * testemailconfigurationscheduled = true asks the service to test, which
+ * it does asynchronously. So the action
+ *   step 0  PATCHes the flag (remembering when, and the previous
+ *           testmailboxaccesscompletedon),
+ *   step 1  polls the mailbox every poll_interval (a GET per mailbox; the
+ *           engine packs the GETs of all mailboxes under test into
+ *           $batch requests) until the flag is back to false and the
+ *           completion time advanced, or test_timeout passes,
+ *   step 2  reads the alerts written since it scheduled the test and
+ *           explains them (diagnose.h). An alert that recurs for the same
+ *           mailbox is not written again: its modifiedon advances
+ *           (reference §5), so the alerts are chosen by modifiedon.
+ * The three statuses are reported on the row whatever the outcome.
+ * This is a request to test, not a state, so it is never "unchanged".
+ */
+#include "compat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "act_util.h"
+#include "action.h"
+#include "diagnose.h"
+#include "job.h"
+#include "results.h"
+
+#include "banned.h"
+
+enum { STEP_SCHEDULE, STEP_POLL, STEP_ALERTS };
+enum { TAG_SCHEDULE = 1, TAG_POLL, TAG_ALERTS };
+
+#define STATUS_NOT_RUN 0
+#define STATUS_SUCCESS 1
+#define STATUS_FAILURE 2
+
+#define POLL_SELECT                                                            \
+	"testemailconfigurationscheduled,testmailboxaccesscompletedon,"        \
+	"incomingemailstatus,outgoingemailstatus,actstatus,"                   \
+	"incomingemaildeliverymethod,outgoingemaildeliverymethod,"             \
+	"actdeliverymethod"
+
+struct test {
+	char since[32];	    /* UTC time the test was asked, for the alerts */
+	char prev_done[48]; /* testmailboxaccesscompletedon before */
+	bool prev_not_run;  /* the three statuses were Not Run before */
+	int64_t deadline_ms;
+	int status[3]; /* incoming, outgoing, act as last read */
+	int in_method, out_method, act_method;
+};
+
+static struct test *test_of(struct row_state *rs)
+{
+	struct test *t = rs->priv[ACTION_TEST_ENABLE];
+
+	if (!t) {
+		t = xcalloc(1, sizeof(*t));
+		rs->priv[ACTION_TEST_ENABLE] = t;
+	}
+	return t;
+}
+
+static void release(struct row_state *rs)
+{
+	free(rs->priv[ACTION_TEST_ENABLE]);
+	rs->priv[ACTION_TEST_ENABLE] = NULL;
+}
+
+static void timing(struct action_ctx *c, long *timeout_s, long *poll_s)
+{
+	const struct job *j = action_job(c);
+
+	*timeout_s = j && j->test_timeout > 0 ? j->test_timeout : 900;
+	*poll_s = j && j->poll_interval > 0 ? j->poll_interval : 15;
+}
+
+static void read_statuses(struct test *t, const cJSON *m)
+{
+	t->status[0] = actu_int(m, "incomingemailstatus", -1);
+	t->status[1] = actu_int(m, "outgoingemailstatus", -1);
+	t->status[2] = actu_int(m, "actstatus", -1);
+	t->in_method = actu_int(m, "incomingemaildeliverymethod", -1);
+	t->out_method = actu_int(m, "outgoingemaildeliverymethod", -1);
+	t->act_method = actu_int(m, "actdeliverymethod", t->act_method);
+}
+
+static void report_statuses(struct row_state *rs, const struct test *t)
+{
+	char *cells[3] = {rs->status_incoming, rs->status_outgoing,
+			  rs->status_act};
+
+	for (int i = 0; i < 3; i++) {
+		const char *s = t->status[i] >= 0
+				    ? results_status_name(t->status[i])
+				    : NULL;
+
+		snprintf(cells[i], sizeof(rs->status_incoming), "%s",
+			 s ? s : "");
+	}
+}
+
+static enum action_step schedule(struct action_ctx *c, struct row_state *rs,
+				 struct test *t)
+{
+	const char *prev =
+	    actu_str(rs->mailbox, "testmailboxaccesscompletedon");
+	time_t now = time(NULL);
+	struct tm tm;
+	long timeout_s, poll_s;
+
+	timing(c, &timeout_s, &poll_s);
+	gmtime_r(&now, &tm);
+	strftime(t->since, sizeof(t->since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(t->prev_done, sizeof(t->prev_done), "%s", prev ? prev : "");
+	t->prev_not_run =
+	    actu_int(rs->mailbox, "incomingemailstatus", 0) == 0 &&
+	    actu_int(rs->mailbox, "outgoingemailstatus", 0) == 0 &&
+	    actu_int(rs->mailbox, "actstatus", 0) == 0;
+	t->act_method = actu_int(rs->mailbox, "actdeliverymethod", -1);
+	if (rs->row->delivery[ROWS_ACTDELIVERY] != ROWS_UNSET &&
+	    (rs->asked & (1u << ACTION_SET_DELIVERY)))
+		t->act_method = rs->row->delivery[ROWS_ACTDELIVERY];
+	t->deadline_ms = action_now_ms(c) + timeout_s * 1000;
+	action_patch_mailbox(c, "testemailconfigurationscheduled",
+			     cJSON_CreateTrue());
+	return ACTION_SENT;
+}
+
+static void emit_poll(struct action_ctx *c, struct row_state *rs)
+{
+	char url[512];
+
+	snprintf(url, sizeof(url), "mailboxes(%s)?$select=" POLL_SELECT,
+		 rs->mailbox_id);
+	action_emit(c, "GET", url, NULL, NULL, TAG_POLL, 0);
+}
+
+static void emit_alerts(struct action_ctx *c, struct row_state *rs,
+			const struct test *t)
+{
+	struct buf expr = BUF_INIT(BUF_MAX_SMALL),
+		   url = BUF_INIT(BUF_MAX_SMALL);
+
+	buf_addf(&expr, "_regardingobjectid_value eq %s and modifiedon ge %s",
+		 rs->mailbox_id, t->since);
+	actu_query(&url, "tracelogs",
+		   "level,text,errortypedisplay,errordetails,modifiedon",
+		   expr.ptr);
+	buf_addstr(&url, "&$orderby=modifiedon%20desc");
+	action_emit(c, "GET", url.ptr, NULL, NULL, TAG_ALERTS, 0);
+	buf_release(&expr);
+	buf_release(&url);
+}
+
+static enum action_step plan(struct action_ctx *c, struct row_state *rs)
+{
+	struct test *t = test_of(rs);
+
+	switch (rs->act[ACTION_TEST_ENABLE].step) {
+	case STEP_SCHEDULE:
+		return schedule(c, rs, t);
+	case STEP_POLL:
+		emit_poll(c, rs);
+		return ACTION_SENT;
+	default:
+		emit_alerts(c, rs, t);
+		return ACTION_SENT;
+	}
+}
+
+static bool completed(const struct test *t, const cJSON *m)
+{
+	const char *done = actu_str(m, "testmailboxaccesscompletedon");
+	bool any_run = t->status[0] > 0 || t->status[1] > 0 || t->status[2] > 0;
+
+	if (actu_bool(m, "testemailconfigurationscheduled", true))
+		return false;
+	if (done && strcmp(done, t->prev_done))
+		return true;
+	return t->prev_not_run && any_run;
+}
+
+/* ACT counts only where it is configured for Server-Side Sync (value 1). */
+static bool all_success(const struct test *t)
+{
+	bool act_ok = t->status[2] == STATUS_SUCCESS ||
+		      (t->act_method != 1 && t->status[2] != STATUS_FAILURE);
+
+	return t->status[0] == STATUS_SUCCESS &&
+	       t->status[1] == STATUS_SUCCESS && act_ok;
+}
+
+static enum action_step explain(struct action_ctx *c, struct row_state *rs,
+				struct test *t, const cJSON *json)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(json, "value");
+	const cJSON *it;
+	struct diag_alert *alerts;
+	struct diag_mailbox m;
+	struct diag d;
+	size_t n = 0;
+	char msg[512] = "";
+	enum action_step st;
+
+	report_statuses(rs, t);
+	alerts = xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*alerts));
+	cJSON_ArrayForEach(it, arr)
+	{
+		alerts[n].level = actu_int(it, "level", 3);
+		alerts[n].text = actu_str(it, "text");
+		alerts[n].errortype = actu_str(it, "errortypedisplay");
+		alerts[n].details = actu_str(it, "errordetails");
+		/* the details say which cause, e.g. of a 401 */
+		if (!*msg && alerts[n].level >= 2 && alerts[n].text)
+			snprintf(msg, sizeof(msg), "%s%s%s", alerts[n].text,
+				 alerts[n].details ? " " : "",
+				 alerts[n].details ? alerts[n].details : "");
+		n++;
+	}
+	if (all_success(t)) {
+		st = ACTION_DONE;
+		goto out;
+	}
+	diagnose_mailbox_init(&m);
+	m.incoming_status = t->status[0];
+	m.outgoing_status = t->status[1];
+	m.act_status = t->status[2];
+	m.incoming_method = t->in_method;
+	m.outgoing_method = t->out_method;
+	/* ACT off is a choice, not a fault, unless nothing was tested */
+	if (t->status[0] != STATUS_NOT_RUN || t->status[1] != STATUS_NOT_RUN)
+		m.act_method = -1;
+	else
+		m.act_method = t->act_method;
+	if (diagnose_mailbox(&m, alerts, n, &d) == DIAG_NONE)
+		diagnose_mailbox(&m, NULL, 0, &d);
+	if (!*msg)
+		snprintf(msg, sizeof(msg),
+			 "Test & Enable: incoming %s, outgoing %s, ACT %s",
+			 rs->status_incoming, rs->status_outgoing,
+			 rs->status_act);
+	action_fail(c, rs, *d.code ? d.code : "TestFailed", msg,
+		    *d.hint ? d.hint : NULL);
+	st = ACTION_FAILED;
+out:
+	free(alerts);
+	return st;
+}
+
+static enum action_step answer(struct action_ctx *c, struct row_state *rs,
+			       const struct action_answer *a)
+{
+	struct test *t = test_of(rs);
+	struct action_state *as = &rs->act[ACTION_TEST_ENABLE];
+	long timeout_s, poll_s;
+
+	if (a->status < 200 || a->status >= 300)
+		return actu_fail_write(c, rs, a, "test_enable");
+	timing(c, &timeout_s, &poll_s);
+	switch (as->step) {
+	case STEP_SCHEDULE:
+		as->step = STEP_POLL;
+		as->wake_ms = action_now_ms(c) + poll_s * 1000;
+		return ACTION_WAIT;
+	case STEP_POLL:
+		read_statuses(t, a->json);
+		if (completed(t, a->json)) {
+			as->step = STEP_ALERTS;
+			return ACTION_AGAIN;
+		}
+		if (action_now_ms(c) >= t->deadline_ms) {
+			char msg[160];
+
+			report_statuses(rs, t);
+			snprintf(msg, sizeof(msg),
+				 "Test & Enable did not finish within %ld s",
+				 timeout_s);
+			action_fail(c, rs, "TestTimeout", msg,
+				    "run test_enable again later or raise "
+				    "run.test_timeout");
+			return ACTION_FAILED;
+		}
+		as->wake_ms = action_now_ms(c) + poll_s * 1000;
+		return ACTION_WAIT;
+	default:
+		return explain(c, rs, t, a->json);
+	}
+}
+
+const struct action action_test_enable = {
+    .name = "test_enable",
+    .id = ACTION_TEST_ENABLE,
+    .stage = 4,
+    .columns = "testmailboxaccesscompletedon,incomingemailstatus,"
+	       "outgoingemailstatus,actstatus,actdeliverymethod",
+    .plan = plan,
+    .answer = answer,
+    .release = release,
+};

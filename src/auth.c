@@ -1,0 +1,308 @@
+#include "compat.h"
+
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+
+#include "auth.h"
+#include "jwt.h"
+#include "log.h"
+#include "odata.h"
+#include "retry.h"
+
+#include "banned.h"
+
+/* Lifetime of a client assertion: short, as §9.2 advises. */
+#define ASSERTION_LIFETIME_S 600
+
+static int load_pem(struct auth *a, const struct job *j, struct err *e)
+{
+	FILE *f;
+
+	f = fopen(j->certificate, "r");
+	if (!f)
+		return err_set_errno(e, ERR_CONFIG,
+				     "cannot open certificate '%s'",
+				     j->certificate);
+	a->cert = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!a->cert)
+		return err_set(e, ERR_CONFIG,
+			       "'%s' holds no PEM certificate", j->certificate);
+	f = fopen(j->private_key, "r");
+	if (!f)
+		return err_set_errno(e, ERR_CONFIG,
+				     "cannot open private key '%s'",
+				     j->private_key);
+	a->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!a->key)
+		return err_set(e, ERR_CONFIG,
+			       "'%s' holds no unencrypted PEM private key",
+			       j->private_key);
+	if (X509_check_private_key(a->cert, a->key) != 1)
+		return err_set(e, ERR_CONFIG,
+			       "private key '%s' does not belong to "
+			       "certificate '%s'",
+			       j->private_key, j->certificate);
+	return 0;
+}
+
+int auth_init(struct auth *a, const struct job *j, struct err *e)
+{
+	struct buf b = BUF_INIT(BUF_MAX_SMALL);
+
+	memset(a, 0, sizeof(*a));
+	a->job = j;
+	a->method = j->auth;
+	if (a->method == JOB_AUTH_NONE)
+		return 0;
+	buf_addf(&b, "%s/", j->authority);
+	odata_url_encode(&b, j->tenant, strlen(j->tenant));
+	buf_addstr(&b, "/oauth2/v2.0/token");
+	a->token_url = buf_detach(&b, NULL);
+	buf_addf(&b, "%s/.default", j->url);
+	a->scope = buf_detach(&b, NULL);
+	if (a->method == JOB_AUTH_CERTIFICATE && load_pem(a, j, e) < 0) {
+		auth_release(a);
+		return -1;
+	}
+	return 0;
+}
+
+static void drop_token(struct auth *a)
+{
+	if (a->token) {
+		memset(a->token, 0, strlen(a->token));
+		free(a->token);
+		a->token = NULL;
+	}
+}
+
+void auth_release(struct auth *a)
+{
+	drop_token(a);
+	free(a->token_url);
+	free(a->scope);
+	EVP_PKEY_free(a->key);
+	X509_free(a->cert);
+	memset(a, 0, sizeof(*a));
+}
+
+bool auth_enabled(const struct auth *a)
+{
+	return a->method != JOB_AUTH_NONE;
+}
+
+const char *auth_header(const struct auth *a, int64_t now_ms)
+{
+	if (!a->token || now_ms >= a->expires_ms)
+		return NULL;
+	return a->token;
+}
+
+bool auth_should_request(const struct auth *a, int64_t now_ms)
+{
+	if (!auth_enabled(a) || a->in_flight || now_ms < a->retry_ms)
+		return false;
+	return !a->token || now_ms >= a->renew_ms;
+}
+
+static void form_field(struct buf *b, const char *name, const char *value,
+		       size_t len)
+{
+	if (b->len)
+		buf_addch(b, '&');
+	buf_addstr(b, name);
+	buf_addch(b, '=');
+	odata_url_encode(b, value, len);
+}
+
+static int new_guid(char out[37])
+{
+	unsigned char r[16];
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return -1;
+	r[6] = (r[6] & 0x0f) | 0x40;
+	r[8] = (r[8] & 0x3f) | 0x80;
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+		 r[10], r[11], r[12], r[13], r[14], r[15]);
+	return 0;
+}
+
+static int add_credential(struct auth *a, struct buf *form, struct err *e)
+{
+	struct buf cred = BUF_INIT(BUF_MAX_SMALL);
+	int rc = -1;
+
+	if (a->method == JOB_AUTH_SECRET) {
+		if (job_secret(a->job, &cred, e) < 0)
+			goto out;
+		form_field(form, "client_secret", cred.ptr, cred.len);
+	} else {
+		struct jwt_assertion as = {0};
+		char jti[37];
+
+		if (new_guid(jti) < 0) {
+			err_set(e, ERR_INTERNAL, "no random bytes for a jti");
+			goto out;
+		}
+		as.alg = a->job->assertion_alg == JOB_ALG_PS256 ? JWT_PS256
+								: JWT_RS256;
+		as.audience = a->token_url;
+		as.client_id = a->job->client_id;
+		as.jti = jti;
+		as.now = (long long)time(NULL);
+		as.lifetime_s = ASSERTION_LIFETIME_S;
+		if (jwt_client_assertion(&cred, &as, a->key, a->cert, e) < 0)
+			goto out;
+		form_field(form, "client_assertion_type",
+			   "urn:ietf:params:oauth:client-assertion-type:"
+			   "jwt-bearer",
+			   strlen("urn:ietf:params:oauth:client-assertion-type:"
+				  "jwt-bearer"));
+		form_field(form, "client_assertion", cred.ptr, cred.len);
+	}
+	rc = 0;
+out:
+	job_secret_wipe(&cred);
+	return rc;
+}
+
+struct request *auth_request(struct auth *a, int64_t now_ms, struct err *e)
+{
+	struct buf form = BUF_INIT(BUF_MAX_SMALL);
+	struct request *r;
+	char *body;
+	size_t len;
+
+	(void)now_ms;
+	form_field(&form, "client_id", a->job->client_id,
+		   strlen(a->job->client_id));
+	form_field(&form, "scope", a->scope, strlen(a->scope));
+	form_field(&form, "grant_type", "client_credentials",
+		   strlen("client_credentials"));
+	if (add_credential(a, &form, e) < 0) {
+		job_secret_wipe(&form);
+		return NULL;
+	}
+	r = request_new("POST", a->token_url);
+	if (!r) {
+		job_secret_wipe(&form);
+		err_set(e, ERR_INTERNAL, "cannot create a token request");
+		return NULL;
+	}
+	request_add_header(
+		r, "Content-Type: application/x-www-form-urlencoded");
+	request_add_header(r, "Accept: application/json");
+	body = buf_detach(&form, &len);
+	request_set_body(r, body, len);
+	a->in_flight = true;
+	a->requests++;
+	return r;
+}
+
+static void transient(struct auth *a, int64_t now_ms)
+{
+	struct retry_policy p = RETRY_POLICY_INIT;
+	long d;
+
+	a->failures++;
+	p.max_attempts = 0;
+	d = retry_next_delay_ms(&p, a->failures, 503, -1,
+				(unsigned)(now_ms & 0xffff));
+	a->retry_ms = now_ms + (d > 0 ? d : 1000);
+}
+
+int auth_finish(struct auth *a, struct request *r, int64_t now_ms,
+		struct err *e)
+{
+	cJSON *json = NULL, *tok, *exp;
+	struct odata_error oe;
+	int64_t ttl_ms, early;
+
+	a->in_flight = false;
+	if (r->result != CURLE_OK) {
+		if (!a->ever_reached || !retry_is_transient(0, r->result))
+			return err_set(e, ERR_NETWORK,
+				       "cannot reach the token endpoint '%s': "
+				       "%s",
+				       a->token_url, r->error);
+		log_warn("token request failed: %s; trying again", r->error);
+		transient(a, now_ms);
+		return 1;
+	}
+	a->ever_reached = true;
+	if (r->status != 200) {
+		if (retry_is_transient(r->status, 0) && a->failures < 6) {
+			log_warn("token endpoint answered %ld; trying again",
+				 r->status);
+			transient(a, now_ms);
+			return 1;
+		}
+		if (odata_parse_error(&oe, r->response.ptr, r->response.len) ==
+		    0) {
+			/* Entra appends trace and correlation ids on lines */
+			oe.message[strcspn(oe.message, "\r\n")] = '\0';
+			return err_set(e, ERR_AUTH,
+				       "sign-in refused by '%s' (HTTP %ld): "
+				       "%s: %s",
+				       a->token_url, r->status, oe.code,
+				       oe.message);
+		}
+		return err_set(e, ERR_AUTH, "sign-in refused by '%s' (HTTP %ld)",
+			       a->token_url, r->status);
+	}
+	json = cJSON_ParseWithLength(r->response.ptr, r->response.len);
+	tok = cJSON_GetObjectItemCaseSensitive(json, "access_token");
+	exp = cJSON_GetObjectItemCaseSensitive(json, "expires_in");
+	if (!cJSON_IsString(tok) || !*tok->valuestring) {
+		cJSON_Delete(json);
+		return err_set(e, ERR_PROTOCOL,
+			       "the token endpoint '%s' answered without an "
+			       "access_token",
+			       a->token_url);
+	}
+	drop_token(a);
+	{
+		struct buf h = BUF_INIT(BUF_MAX_SMALL);
+
+		buf_addstr(&h, "Authorization: Bearer ");
+		if (buf_addstr(&h, tok->valuestring) < 0) {
+			cJSON_Delete(json);
+			return err_set(e, ERR_PROTOCOL, "access token too long");
+		}
+		a->token = buf_detach(&h, NULL);
+	}
+	/* expires_in is a number, or a string in some older answers */
+	ttl_ms = 3600 * 1000;
+	if (cJSON_IsNumber(exp) && exp->valuedouble > 0)
+		ttl_ms = (int64_t)(exp->valuedouble * 1000);
+	else if (cJSON_IsString(exp) && strtol(exp->valuestring, NULL, 10) > 0)
+		ttl_ms = (int64_t)strtol(exp->valuestring, NULL, 10) * 1000;
+	/* wipe the token text in the parsed tree too */
+	memset(tok->valuestring, 0, strlen(tok->valuestring));
+	cJSON_Delete(json);
+	early = ttl_ms / 4;
+	if (early > 300 * 1000)
+		early = 300 * 1000;
+	a->renew_ms = now_ms + ttl_ms - early;
+	/* stop using it a little before the end: requests take time */
+	a->expires_ms = now_ms + ttl_ms - ttl_ms / 10;
+	a->failures = 0;
+	a->retry_ms = 0;
+	return 0;
+}
+
+void auth_invalidate(struct auth *a)
+{
+	drop_token(a);
+	a->renew_ms = a->expires_ms = 0;
+}

@@ -1,0 +1,109 @@
+/*
+ * diagnose.h: what a mailbox's alerts and columns say is wrong, and what to
+ * do next (pure).
+ *
+ * The causes, texts and fixes are those of
+ * reference/server-side-sync.md: a Test & Enable alert (tracelog text,
+ * errortypedisplay, errordetails) or a failed write's error code becomes
+ * an `error_code` and a `hint` for the results, and, where mbxfix can fix
+ * it, the action to put in the row's `actions` column.
+ */
+#ifndef MBXFIX_DIAGNOSE_H
+#define MBXFIX_DIAGNOSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum diag_kind {
+	DIAG_NONE = 0,		   /* nothing wrong found */
+	DIAG_PRIVILEGE_DENIED,	   /* §1: the user's roles lack prvX */
+	DIAG_USER_PRIVILEGE_ERROR, /* §2: owner is not the mailbox's user */
+	DIAG_UNAUTHORIZED,	   /* §3: 401, cause not stated */
+	DIAG_UNAUTH_ADDRESS,	   /* §3.1: address differs from Exchange's */
+	DIAG_UNAUTH_HYBRID,	   /* §3.2: Hybrid profile, online mailbox */
+	DIAG_UNAUTH_ONPREM,	   /* online profile, on-premises mailbox */
+	DIAG_UNAUTH_LICENCE,	   /* §3.3: no Exchange Online licence */
+	DIAG_UNAUTH_TENANT,	   /* §3.4: different tenants */
+	DIAG_UNAUTH_BASIC_AUTH,	   /* §3.5: EWS Basic authentication off */
+	DIAG_UNAUTH_RECREATED,	   /* §3.6: user deleted and recreated */
+	DIAG_IMPERSONATION,	   /* §4: profile account cannot impersonate */
+	DIAG_NOT_APPROVED,	   /* email address not approved */
+	DIAG_NO_PROFILE,	   /* no or inactive email server profile */
+	DIAG_DISABLED,		   /* mailbox deactivated or user disabled */
+	DIAG_DELIVERY,		   /* delivery methods not Server-Side Sync */
+	DIAG_TEST_TIMEOUT,	   /* Test & Enable did not finish in time */
+	DIAG_OTHER,		   /* an error alert we have no rule for */
+};
+
+#define DIAG_HINT_MAX 1024
+#define DIAG_PRIVS_MAX 256
+
+struct diag {
+	enum diag_kind kind;
+	const char *code;   /* for error_code; static; "" for DIAG_NONE */
+	const char *action; /* the mbxfix action that fixes it, or NULL */
+	char privileges[DIAG_PRIVS_MAX]; /* "prvA;prvB" for PrivilegeDenied */
+	char hint[DIAG_HINT_MAX];
+};
+
+/* One tracelog row; NULL members read as "". */
+struct diag_alert {
+	int level; /* 1 Information, 2 Warning, 3 Error */
+	const char *text;
+	const char *errortype; /* errortypedisplay */
+	const char *details;   /* errordetails */
+};
+
+/* The mailbox columns that matter; -1 where a value was not read. */
+struct diag_mailbox {
+	int statecode;	     /* 0 Active, 1 Inactive */
+	int approval;	     /* emailrouteraccessapproval: 1 Approved */
+	int incoming_status; /* 0 Not Run, 1 Success, 2 Failure */
+	int outgoing_status;
+	int act_status;
+	int incoming_method; /* incomingemaildeliverymethod */
+	int outgoing_method;
+	int act_method;
+	bool has_profile;    /* _emailserverprofile_value set */
+	bool profile_active; /* the profile's statecode is 0 */
+	bool owner_is_user;  /* _ownerid_value == _regardingobjectid_value */
+	bool is_queue;	     /* regarding object is a queue */
+};
+
+/* Every member -1 / false, except has_profile, profile_active and
+ * owner_is_user which start true. */
+void diagnose_mailbox_init(struct diag_mailbox *m);
+
+/*
+ * Classify one alert. Returns its kind (DIAG_NONE for information alerts
+ * and texts that report no error) and fills 'out'.
+ */
+enum diag_kind diagnose_alert(const struct diag_alert *a, struct diag *out);
+
+/*
+ * The diagnosis of a mailbox: its alerts (newest first, may be empty)
+ * and columns. The most useful next step wins: alerts that name a cause
+ * first (PrivilegeDenied collects every privilege named), then what the
+ * columns show (inactive, no profile, not approved, owner, delivery).
+ * Returns the kind; DIAG_NONE when nothing is wrong.
+ */
+enum diag_kind diagnose_mailbox(const struct diag_mailbox *m,
+				const struct diag_alert *alerts, size_t n,
+				struct diag *out);
+
+/*
+ * A failed write: Dataverse's error code ("0x8009000B") and message.
+ * Fills 'out' with the code as given and a hint for the known codes
+ * (approval refused, missing privilege of the caller, not found, depth).
+ * 'action' is the mbxfix action that was refused (for the hint), or NULL.
+ */
+void diagnose_write_error(const char *code, const char *message,
+			  const char *action, struct diag *out);
+
+/*
+ * The privilege a PrivilegeDenied message names ("is missing prvX
+ * privilege"), copied to 'out'. Returns false when there is none.
+ */
+bool diagnose_missing_privilege(const char *text, char *out, size_t size);
+
+#endif

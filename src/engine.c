@@ -1,0 +1,1861 @@
+#include "compat.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "action.h"
+#include "batch.h"
+#include "engine.h"
+#include "log.h"
+#include "odata.h"
+#include "progress.h"
+#include "retry.h"
+#include "sched.h"
+
+#include "banned.h"
+
+/* Engine-only operation flag (next to action.h's ACTION_OP_*). */
+#define OP_ANNOTATIONS 0x100 /* Prefer: odata.include-annotations="*" */
+
+/* What a timer in the sched heap points at: an op or a row. */
+enum titem { TI_OP = 1, TI_ROW };
+
+enum op_kind {
+	OP_RESOLVE, /* GET mailboxes In(...) for a group of rows */
+	OP_LOOKUP,  /* a cached GET asked by action_lookup() */
+	OP_PATCH,   /* the merged mailbox PATCH of a row's stage */
+	OP_ROW,	    /* one operation of one row's action */
+	OP_SHARED,  /* one operation for every row with the same key */
+};
+
+struct eng_row;
+struct lookup;
+struct shared;
+
+struct op {
+	enum titem ti; /* first: see struct timer items */
+	enum op_kind kind;
+	struct op *next;
+	char *method, *url, *body;
+	unsigned flags;
+	int attempts; /* times sent */
+	bool reauthed;	  /* a 401 was seen: sign in again once */
+	unsigned reauth_gen; /* the token generation that got the 401 */
+	/* OP_PATCH, OP_ROW */
+	struct eng_row *row;
+	int action;
+	int tag;
+	unsigned contributors; /* OP_PATCH: actions that added to it */
+	/* OP_RESOLVE */
+	struct eng_row **group;
+	size_t ngroup;
+	/* OP_LOOKUP, OP_SHARED */
+	struct lookup *lookup;
+	struct shared *shared;
+	/* last failure */
+	long status;
+	char code[64];
+	char message[512];
+};
+
+struct eng_row {
+	enum titem ti;	    /* first: TI_ROW */
+	struct row_state rs; /* what actions see */
+	struct eng_row *next_ready;
+	bool ready;
+	bool failed;
+	bool finished;
+	bool resolved;
+	unsigned verify; /* actions whose PATCH fate is unknown: re-read */
+	int verify_attempts;
+	unsigned would; /* readonly: actions that would write */
+	int timers;	/* timers pending for this row */
+	struct eng_row *prev_all, *next_all;
+};
+
+struct waiter {
+	struct eng_row *row;
+	int action;
+	int tag;
+};
+
+struct lookup {
+	char *url;
+	bool done;
+	cJSON *json;
+	char *error;
+	struct waiter *w;
+	size_t nw, aw;
+};
+
+struct shared {
+	char *key;
+	bool done;
+	long status;
+	char *body;
+	char code[64];
+	char message[512];
+	int attempts;
+	struct waiter *w;
+	size_t nw, aw;
+};
+
+/* A string-keyed table for lookups and shared operations. */
+struct table {
+	char **keys;
+	void **vals;
+	size_t n, cap;
+};
+
+/* A shared answer that arrived before a row asked for it. */
+struct delivery {
+	struct delivery *next;
+	struct shared *sh;
+	struct waiter w;
+};
+
+struct flight {
+	struct batch b;
+	struct op **ops;
+	size_t n;
+	bool token;
+	unsigned token_gen; /* which token the request carried */
+};
+
+struct queue {
+	struct op *head, *tail;
+	size_t n;
+};
+
+struct engine {
+	const struct job *job;
+	bool readonly;
+	struct rows *rows;
+	struct progress *progress;
+	size_t total_rows, skip_rows;
+	struct results *res;
+
+	struct http http;
+	struct auth auth;
+	struct sched sched;
+	struct retry_policy policy;
+	int batch_size;
+
+	char *api_root; /* "https://host/api/data/v9.2/" */
+	char *api_path; /* "/api/data/v9.2/" */
+	char *batch_url;
+	char *select;	/* mailbox $select list */
+
+	struct queue reads, writes;
+	struct eng_row *ready_head, *ready_tail;
+	struct eng_row *all; /* every row in flight */
+	size_t in_flight_rows;
+	struct delivery *deliveries;
+
+	/* rows waiting to be resolved */
+	struct eng_row *pend_addr[ENGINE_RESOLVE_GROUP];
+	size_t npend_addr;
+	struct eng_row *pend_id[ENGINE_RESOLVE_GROUP];
+	size_t npend_id;
+
+	struct table lookups, shares;
+	bool eof;
+	bool ever_answered;
+	unsigned long batch_seq;
+	unsigned token_gen; /* bumped with every new token */
+	int64_t now;
+	int64_t gate_start; /* when the current gate closed */
+	bool aborting;
+	struct err *err;
+	struct engine_stats st;
+};
+
+struct action_ctx {
+	struct engine *en;
+	struct eng_row *row;
+	int cur;
+	cJSON *patch;
+	unsigned contributed;
+};
+
+static int64_t clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Table.
+ */
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void **table_slot(struct table *t, const char *key, bool insert)
+{
+	size_t i;
+
+	if (insert && (t->n + 1) * 2 > t->cap) {
+		struct table nt = {0};
+
+		nt.cap = t->cap ? 2 * t->cap : 64;
+		nt.keys = xcalloc(nt.cap, sizeof(*nt.keys));
+		nt.vals = xcalloc(nt.cap, sizeof(*nt.vals));
+		for (size_t k = 0; k < t->cap; k++) {
+			if (!t->keys[k])
+				continue;
+			i = hash(t->keys[k]) & (nt.cap - 1);
+			while (nt.keys[i])
+				i = (i + 1) & (nt.cap - 1);
+			nt.keys[i] = t->keys[k];
+			nt.vals[i] = t->vals[k];
+		}
+		nt.n = t->n;
+		free(t->keys);
+		free(t->vals);
+		*t = nt;
+	}
+	if (!t->cap)
+		return NULL;
+	i = hash(key) & (t->cap - 1);
+	while (t->keys[i]) {
+		if (!strcmp(t->keys[i], key))
+			return &t->vals[i];
+		i = (i + 1) & (t->cap - 1);
+	}
+	if (!insert)
+		return NULL;
+	t->keys[i] = xstrdup(key);
+	t->n++;
+	return &t->vals[i];
+}
+
+static void table_release(struct table *t, void (*fn)(void *))
+{
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->keys[i])
+			continue;
+		free(t->keys[i]);
+		fn(t->vals[i]);
+	}
+	free(t->keys);
+	free(t->vals);
+	memset(t, 0, sizeof(*t));
+}
+
+static void add_waiter(struct waiter **w, size_t *n, size_t *a,
+		       struct eng_row *row, int action, int tag)
+{
+	if (*n == *a) {
+		*a = *a ? 2 * *a : 4;
+		*w = xrealloc(*w, *a * sizeof(**w));
+	}
+	(*w)[*n].row = row;
+	(*w)[*n].action = action;
+	(*w)[*n].tag = tag;
+	(*n)++;
+}
+
+static void lookup_free(void *p)
+{
+	struct lookup *l = p;
+
+	free(l->url);
+	cJSON_Delete(l->json);
+	free(l->error);
+	free(l->w);
+	free(l);
+}
+
+static void shared_free(void *p)
+{
+	struct shared *s = p;
+
+	free(s->key);
+	free(s->body);
+	free(s->w);
+	free(s);
+}
+
+/*
+ * Operations and queues.
+ */
+static struct op *op_new(enum op_kind kind, const char *method,
+			 const char *url, char *body)
+{
+	struct op *op = xcalloc(1, sizeof(*op));
+
+	op->ti = TI_OP;
+	op->kind = kind;
+	op->method = xstrdup(method);
+	op->url = xstrdup(url);
+	op->body = body;
+	return op;
+}
+
+static void op_free(struct op *op)
+{
+	if (!op)
+		return;
+	free(op->method);
+	free(op->url);
+	free(op->body);
+	free(op->group);
+	free(op);
+}
+
+static void enqueue(struct engine *en, struct op *op)
+{
+	struct queue *q = !strcmp(op->method, "GET") ? &en->reads : &en->writes;
+
+	op->next = NULL;
+	if (q->tail)
+		q->tail->next = op;
+	else
+		q->head = op;
+	q->tail = op;
+	q->n++;
+}
+
+static struct op *dequeue(struct queue *q)
+{
+	struct op *op = q->head;
+
+	if (!op)
+		return NULL;
+	q->head = op->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->n--;
+	op->next = NULL;
+	return op;
+}
+
+/*
+ * Rows.
+ */
+static void make_ready(struct engine *en, struct eng_row *row)
+{
+	if (row->ready || row->finished)
+		return;
+	row->ready = true;
+	row->next_ready = NULL;
+	if (en->ready_tail)
+		en->ready_tail->next_ready = row;
+	else
+		en->ready_head = row;
+	en->ready_tail = row;
+}
+
+static void row_free(struct engine *en, struct eng_row *row)
+{
+	for (int i = 0; i < ACTION_COUNT; i++) {
+		const struct action *a = action_get(i);
+
+		if (a && a->release && row->rs.priv[i])
+			a->release(&row->rs);
+	}
+	if (row->timers > 0)
+		sched_timer_cancel(&en->sched, row);
+	if (row->prev_all)
+		row->prev_all->next_all = row->next_all;
+	else
+		en->all = row->next_all;
+	if (row->next_all)
+		row->next_all->prev_all = row->prev_all;
+	cJSON_Delete(row->rs.mailbox);
+	rows_row_free(row->rs.row);
+	free(row);
+	en->in_flight_rows--;
+}
+
+static const struct action *stage_action(int id, int stage)
+{
+	const struct action *a = action_get(id);
+
+	return a && a->stage == stage ? a : NULL;
+}
+
+/* The stage an action runs in, also when it is not built in. */
+static int action_stage(int id)
+{
+	static const int stages[ACTION_COUNT] = {
+		[ACTION_FIX_OWNER] = 0,	       [ACTION_SET_PROFILE] = 1,
+		[ACTION_SET_DELIVERY] = 1,     [ACTION_GRANT_PRIVILEGES] = 2,
+		[ACTION_APPROVE] = 3,	       [ACTION_TEST_ENABLE] = 4,
+	};
+	const struct action *a = action_get(id);
+
+	return a ? a->stage : stages[id];
+}
+
+static void set_error(struct row_state *rs, const char *code,
+		      const char *message, const char *hint)
+{
+	if (rs->error_code[0] || rs->error_message[0])
+		return; /* the first failure of a row is the one reported */
+	snprintf(rs->error_code, sizeof(rs->error_code), "%s",
+		 code ? code : "");
+	snprintf(rs->error_message, sizeof(rs->error_message), "%s",
+		 message ? message : "");
+	snprintf(rs->hint, sizeof(rs->hint), "%s", hint ? hint : "");
+}
+
+/* Mark action 'id' failed and skip what cannot run any more. */
+static void fail_action(struct engine *en, struct eng_row *row, int id)
+{
+	struct row_state *rs = &row->rs;
+
+	(void)en;
+	rs->act[id].status = ACTION_ST_FAILED;
+	if (!rs->error_code[0] && !rs->error_message[0])
+		set_error(rs, "Failed", "the action failed", NULL);
+	row->failed = true;
+	for (int i = 0; i < ACTION_COUNT; i++) {
+		if (i == id || rs->act[i].status != ACTION_ST_PENDING)
+			continue;
+		if (rs->act[i].outstanding > 0)
+			continue; /* its answer will still be reported */
+		rs->act[i].status = ACTION_ST_SKIPPED;
+	}
+}
+
+/*
+ * A row that could not be resolved: its first action (in run order) fails
+ * with the reason, the others are skipped.
+ */
+static void fail_row(struct engine *en, struct eng_row *row, const char *code,
+		     const char *message, const char *hint)
+{
+	int first = -1;
+
+	set_error(&row->rs, code, message, hint);
+	for (int stage = 0; stage < ACTION_STAGES && first < 0; stage++)
+		for (int i = 0; i < ACTION_COUNT && first < 0; i++)
+			if (action_stage(i) == stage &&
+			    row->rs.act[i].status == ACTION_ST_PENDING)
+				first = i;
+	for (int i = 0; i < ACTION_COUNT; i++)
+		if (row->rs.act[i].status == ACTION_ST_PENDING)
+			row->rs.act[i].status = i == first
+							? ACTION_ST_FAILED
+							: ACTION_ST_SKIPPED;
+	row->failed = true;
+	make_ready(en, row);
+}
+
+static enum results_state result_state(enum action_status s)
+{
+	switch (s) {
+	case ACTION_ST_NONE:
+		return RESULTS_EMPTY;
+	case ACTION_ST_DONE:
+		return RESULTS_DONE;
+	case ACTION_ST_WOULD:
+		return RESULTS_WOULD;
+	case ACTION_ST_UNCHANGED:
+		return RESULTS_UNCHANGED;
+	case ACTION_ST_SKIPPED:
+		return RESULTS_SKIPPED;
+	default:
+		return RESULTS_FAILED_ACT;
+	}
+}
+
+static int status_value(const char *name)
+{
+	for (int v = 0; v <= 2; v++)
+		if (*name && !strcmp(name, results_status_name(v)))
+			return v;
+	return RESULTS_STATUS_UNKNOWN;
+}
+
+static int finish_row(struct engine *en, struct eng_row *row)
+{
+	struct row_state *rs = &row->rs;
+	struct results_row rr;
+	bool failed = row->failed;
+	int rc;
+
+	results_row_init(&rr);
+	for (int i = 0; i < ACTION_COUNT; i++) {
+		if (rs->act[i].status == ACTION_ST_PENDING) {
+			rs->act[i].status = ACTION_ST_FAILED;
+			failed = true;
+		}
+		if (rs->act[i].status == ACTION_ST_FAILED)
+			failed = true;
+		rr.action[i] = result_state(rs->act[i].status);
+	}
+	rr.result = failed ? RESULTS_FAILED : RESULTS_OK;
+	if (failed && !rs->error_code[0] && !rs->error_message[0])
+		set_error(rs, "Failed", "the row did not complete", NULL);
+	rr.error_code = rs->error_code;
+	rr.error_message = rs->error_message;
+	rr.hint = rs->hint;
+	rr.attempts = rs->attempts;
+	rr.status[ROWS_INCOMING] = status_value(rs->status_incoming);
+	rr.status[ROWS_OUTGOING] = status_value(rs->status_outgoing);
+	rr.status[ROWS_ACTDELIVERY] = status_value(rs->status_act);
+	rr.mailbox_id = rs->mailbox_id;
+	row->finished = true;
+	if (failed) {
+		struct results_event ev = {
+			.level = "error",
+			.row = rs->row->num,
+			.error_code = rs->error_code,
+			.message = rs->error_message,
+		};
+
+		en->st.rows_failed++;
+		results_log(en->res, &ev, NULL);
+	}
+	en->st.rows_done++;
+	rc = results_add(en->res, rs->row, &rr, en->err);
+	row_free(en, row);
+	return rc;
+}
+
+/*
+ * Resolution.
+ */
+static void flush_group(struct engine *en, bool ids)
+{
+	struct eng_row **pend = ids ? en->pend_id : en->pend_addr;
+	size_t *n = ids ? &en->npend_id : &en->npend_addr;
+	const char *values[ENGINE_RESOLVE_GROUP];
+	struct buf expr = BUF_INIT(BUF_MAX_BODY), url = BUF_INIT(BUF_MAX_BODY);
+	struct err e = ERR_INIT;
+	struct op *op;
+
+	if (!*n)
+		return;
+	for (size_t i = 0; i < *n; i++)
+		values[i] = pend[i]->rs.row->mailbox;
+	if (ids) {
+		/* GUIDs are bare in OData; In() takes them quoted, too */
+		odata_in_filter(&expr, "mailboxid", values, *n, &e);
+	} else {
+		odata_in_filter(&expr, "emailaddress", values, *n, &e);
+	}
+	buf_addf(&url, "mailboxes?$select=%s&$filter=", en->select);
+	odata_url_encode(&url, expr.ptr, expr.len);
+	op = op_new(OP_RESOLVE, "GET", url.ptr, NULL);
+	op->flags = OP_ANNOTATIONS;
+	op->group = xmalloc(*n * sizeof(*op->group));
+	memcpy(op->group, pend, *n * sizeof(*op->group));
+	op->ngroup = *n;
+	*n = 0;
+	buf_release(&expr);
+	buf_release(&url);
+	enqueue(en, op);
+}
+
+static void want_resolve(struct engine *en, struct eng_row *row)
+{
+	bool ids = row->rs.row->mailbox_is_id;
+
+	if (ids) {
+		en->pend_id[en->npend_id++] = row;
+		if (en->npend_id == ENGINE_RESOLVE_GROUP)
+			flush_group(en, true);
+	} else {
+		en->pend_addr[en->npend_addr++] = row;
+		if (en->npend_addr == ENGINE_RESOLVE_GROUP)
+			flush_group(en, false);
+	}
+}
+
+static bool same_mailbox(const struct row *row, const cJSON *mb)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+		mb, row->mailbox_is_id ? "mailboxid" : "emailaddress");
+
+	return cJSON_IsString(v) && !strcasecmp(v->valuestring, row->mailbox);
+}
+
+static void resolved(struct engine *en, struct op *op, const cJSON *json)
+{
+	const cJSON *value = cJSON_GetObjectItemCaseSensitive(json, "value");
+	char msg[512];
+
+	for (size_t i = 0; i < op->ngroup; i++) {
+		struct eng_row *row = op->group[i];
+		const cJSON *mb, *found = NULL;
+		int n = 0;
+
+		cJSON_ArrayForEach(mb, value)
+		{
+			if (same_mailbox(row->rs.row, mb)) {
+				found = mb;
+				n++;
+			}
+		}
+		if (n != 1) {
+			if (n)
+				snprintf(msg, sizeof(msg),
+					 "%d mailboxes have the address '%s'",
+					 n, row->rs.row->mailbox);
+			else
+				snprintf(msg, sizeof(msg),
+					 "mailbox '%s' does not exist",
+					 row->rs.row->mailbox);
+			fail_row(en, row, n ? "AmbiguousMailbox" : "0x80040217",
+				 msg,
+				 n ? "name the mailbox by its id (mailboxid)"
+				   : "check the address or id; the user or "
+				     "queue may not have a mailbox yet");
+			continue;
+		}
+		{
+			const cJSON *id =
+				cJSON_GetObjectItemCaseSensitive(found,
+								 "mailboxid");
+
+			if (cJSON_IsString(id))
+				snprintf(row->rs.mailbox_id,
+					 sizeof(row->rs.mailbox_id), "%s",
+					 id->valuestring);
+		}
+		cJSON_Delete(row->rs.mailbox);
+		row->rs.mailbox = cJSON_Duplicate(found, true);
+		row->resolved = true;
+		make_ready(en, row);
+	}
+}
+
+/*
+ * Services for actions (action.h).
+ */
+bool action_readonly(const struct action_ctx *c)
+{
+	return c->en->readonly;
+}
+
+const struct job *action_job(const struct action_ctx *c)
+{
+	return c->en->job;
+}
+
+int64_t action_now_ms(const struct action_ctx *c)
+{
+	return c->en->now;
+}
+
+void action_patch_mailbox(struct action_ctx *c, const char *name,
+			  cJSON *value)
+{
+	if (!c->patch)
+		c->patch = cJSON_CreateObject();
+	cJSON_DeleteItemFromObjectCaseSensitive(c->patch, name);
+	cJSON_AddItemToObject(c->patch, name, value);
+	c->contributed |= 1u << c->cur;
+}
+
+static char *print_body(cJSON *body)
+{
+	char *s, *copy;
+
+	if (!body)
+		return NULL;
+	s = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	if (!s)
+		BUG("cJSON_PrintUnformatted failed");
+	copy = xstrdup(s);
+	cJSON_free(s);
+	return copy;
+}
+
+static void deliver_later(struct engine *en, struct shared *sh,
+			  struct eng_row *row, int action, int tag)
+{
+	struct delivery *d = xcalloc(1, sizeof(*d));
+
+	d->sh = sh;
+	d->w.row = row;
+	d->w.action = action;
+	d->w.tag = tag;
+	d->next = en->deliveries;
+	en->deliveries = d;
+}
+
+void action_emit(struct action_ctx *c, const char *method, const char *url,
+		 cJSON *body, const char *share_key, int tag, unsigned flags)
+{
+	struct engine *en = c->en;
+	struct eng_row *row = c->row;
+	struct action_state *st = &row->rs.act[c->cur];
+	struct op *op;
+
+	if (en->readonly && strcmp(method, "GET")) {
+		cJSON_Delete(body);
+		row->would |= 1u << c->cur;
+		return;
+	}
+	st->outstanding++;
+	if (share_key) {
+		void **slot = table_slot(&en->shares, share_key, true);
+		struct shared *sh = *slot;
+
+		if (sh) {
+			cJSON_Delete(body);
+			if (sh->done)
+				deliver_later(en, sh, row, c->cur, tag);
+			else
+				add_waiter(&sh->w, &sh->nw, &sh->aw, row,
+					   c->cur, tag);
+			return;
+		}
+		sh = xcalloc(1, sizeof(*sh));
+		sh->key = xstrdup(share_key);
+		*slot = sh;
+		add_waiter(&sh->w, &sh->nw, &sh->aw, row, c->cur, tag);
+		op = op_new(OP_SHARED, method, url, print_body(body));
+		op->shared = sh;
+	} else {
+		op = op_new(OP_ROW, method, url, print_body(body));
+		op->row = row;
+		op->action = c->cur;
+		op->tag = tag;
+	}
+	op->flags = flags;
+	enqueue(en, op);
+}
+
+const cJSON *action_lookup(struct action_ctx *c, const char *url,
+			   bool *pending, const char **err)
+{
+	struct engine *en = c->en;
+	void **slot = table_slot(&en->lookups, url, true);
+	struct lookup *l = *slot;
+	struct op *op;
+
+	*pending = false;
+	if (err)
+		*err = NULL;
+	if (l && l->done) {
+		if (!l->json && err)
+			*err = l->error;
+		return l->json;
+	}
+	*pending = true;
+	c->row->rs.act[c->cur].outstanding++;
+	if (l) {
+		add_waiter(&l->w, &l->nw, &l->aw, c->row, c->cur, 0);
+		return NULL;
+	}
+	l = xcalloc(1, sizeof(*l));
+	l->url = xstrdup(url);
+	*slot = l;
+	add_waiter(&l->w, &l->nw, &l->aw, c->row, c->cur, 0);
+	op = op_new(OP_LOOKUP, "GET", url, NULL);
+	op->lookup = l;
+	enqueue(en, op);
+	return NULL;
+}
+
+void action_fail(struct action_ctx *c, struct row_state *rs, const char *code,
+		 const char *message, const char *hint)
+{
+	(void)c;
+	set_error(rs, code, message, hint);
+}
+
+enum action_step action_fail_answer(struct action_ctx *c, struct row_state *rs,
+				    const struct action_answer *a,
+				    const char *hint)
+{
+	char code[32];
+
+	if (a->code && *a->code) {
+		action_fail(c, rs, a->code, a->message, hint);
+	} else {
+		snprintf(code, sizeof(code), "HTTP %ld", a->status);
+		action_fail(c, rs, code,
+			    a->message && *a->message ? a->message
+						      : "the service refused",
+			    hint);
+	}
+	return ACTION_FAILED;
+}
+
+/*
+ * Planning: walk a row's stages.
+ */
+static void wake_at(struct engine *en, struct eng_row *row, int64_t at)
+{
+	row->timers++;
+	sched_timer_add(&en->sched, at, row);
+}
+
+/* Apply what plan() or answer() returned for action 'id'. */
+static void apply_step(struct engine *en, struct eng_row *row, int id,
+		       enum action_step step, bool from_plan)
+{
+	struct action_state *st = &row->rs.act[id];
+
+	switch (step) {
+	case ACTION_UNCHANGED:
+		/* a write of unknown fate that now holds was ours */
+		st->status = (row->verify & (1u << id)) ? ACTION_ST_DONE
+							 : ACTION_ST_UNCHANGED;
+		row->verify &= ~(1u << id);
+		break;
+	case ACTION_SENT:
+		if (st->outstanding == 0 && row->would & (1u << id))
+			st->status = ACTION_ST_WOULD;
+		break;
+	case ACTION_WAIT:
+		if (st->outstanding == 0 && st->wake_ms > en->now)
+			wake_at(en, row, st->wake_ms);
+		break;
+	case ACTION_AGAIN:
+		break;
+	case ACTION_DONE:
+		st->status = ACTION_ST_DONE;
+		break;
+	case ACTION_FAILED:
+		fail_action(en, row, id);
+		break;
+	}
+	(void)from_plan;
+}
+
+static bool stage_pending(const struct eng_row *row, int stage)
+{
+	for (int i = 0; i < ACTION_COUNT; i++)
+		if (action_stage(i) == stage &&
+		    row->rs.act[i].status == ACTION_ST_PENDING)
+			return true;
+	return false;
+}
+
+static bool row_busy(const struct eng_row *row)
+{
+	for (int i = 0; i < ACTION_COUNT; i++)
+		if (row->rs.act[i].outstanding > 0)
+			return true;
+	/* a failed row's timers are cancelled when it is freed */
+	return row->timers > 0 && !row->failed;
+}
+
+static int advance(struct engine *en, struct eng_row *row)
+{
+	struct row_state *rs = &row->rs;
+
+	if (row->failed)
+		return row_busy(row) ? 0 : finish_row(en, row);
+	if (!row->resolved)
+		return 0;
+	while (rs->stage < ACTION_STAGES) {
+		struct action_ctx c = {.en = en, .row = row};
+		int loops = 0;
+
+		for (int id = 0; id < ACTION_COUNT && !row->failed; id++) {
+			struct action_state *st = &rs->act[id];
+			const struct action *a;
+			enum action_step step;
+
+			if (action_stage(id) != rs->stage ||
+			    st->status != ACTION_ST_PENDING ||
+			    st->outstanding > 0 ||
+			    (st->wake_ms && st->wake_ms > en->now))
+				continue;
+			a = stage_action(id, rs->stage);
+			if (!a) {
+				char msg[128];
+
+				snprintf(msg, sizeof(msg),
+					 "action '%s' is not available in "
+					 "this build",
+					 action_name(id));
+				set_error(rs, "NotImplemented", msg, NULL);
+				fail_action(en, row, id);
+				break;
+			}
+			st->wake_ms = 0;
+			c.cur = id;
+			step = a->plan(&c, rs);
+			apply_step(en, row, id, step, true);
+			if (step == ACTION_AGAIN && ++loops < 100)
+				id--; /* plan it again at once */
+		}
+		if (c.patch && !row->failed) {
+			if (en->readonly) {
+				for (int i = 0; i < ACTION_COUNT; i++)
+					if (c.contributed & (1u << i) &&
+					    rs->act[i].status ==
+						    ACTION_ST_PENDING &&
+					    !rs->act[i].outstanding)
+						rs->act[i].status =
+							ACTION_ST_WOULD;
+				cJSON_Delete(c.patch);
+			} else {
+				struct buf url = BUF_INIT(BUF_MAX_SMALL);
+				struct op *op;
+
+				buf_addf(&url, "mailboxes(%s)", rs->mailbox_id);
+				op = op_new(OP_PATCH, "PATCH", url.ptr,
+					    print_body(c.patch));
+				buf_release(&url);
+				op->flags = ACTION_OP_IF_MATCH;
+				op->row = row;
+				op->contributors = c.contributed;
+				op->attempts = row->verify_attempts;
+				row->verify_attempts = 0;
+				for (int i = 0; i < ACTION_COUNT; i++)
+					if (c.contributed & (1u << i))
+						rs->act[i].outstanding++;
+				enqueue(en, op);
+			}
+		} else {
+			cJSON_Delete(c.patch);
+		}
+		if (row->failed)
+			break;
+		if (stage_pending(row, rs->stage))
+			return 0;
+		rs->stage++;
+	}
+	if (row_busy(row))
+		return 0;
+	return finish_row(en, row);
+}
+
+/*
+ * Answers.
+ */
+static void answer_action(struct engine *en, struct eng_row *row, int id,
+			  const struct action_answer *a)
+{
+	struct action_ctx c = {.en = en, .row = row, .cur = id};
+	struct action_state *st = &row->rs.act[id];
+	const struct action *act = action_get(id);
+	enum action_step step;
+
+	if (st->outstanding > 0)
+		st->outstanding--;
+	if (a->attempts > row->rs.attempts)
+		row->rs.attempts = a->attempts;
+	if (st->status != ACTION_ST_PENDING) {
+		/* skipped or failed meanwhile: the answer changes nothing */
+		make_ready(en, row);
+		return;
+	}
+	step = act->answer(&c, &row->rs, a);
+	if (c.patch) /* answer() may not add to a PATCH */
+		cJSON_Delete(c.patch);
+	apply_step(en, row, id, step, false);
+	make_ready(en, row);
+}
+
+static void fill_answer(struct action_answer *a, cJSON **json, long status,
+			const char *body, const char *code,
+			const char *message, int tag, int attempts)
+{
+	memset(a, 0, sizeof(*a));
+	a->tag = tag;
+	a->status = status;
+	a->body = body ? body : "";
+	*json = body && *body ? cJSON_Parse(body) : NULL;
+	a->json = *json;
+	a->code = code ? code : "";
+	a->message = message ? message : "";
+	a->attempts = attempts;
+}
+
+static void deliver_shared(struct engine *en, struct shared *sh,
+			   const struct waiter *w)
+{
+	struct action_answer a;
+	cJSON *json;
+
+	fill_answer(&a, &json, sh->status, sh->body, sh->code, sh->message,
+		    w->tag, sh->attempts);
+	answer_action(en, w->row, w->action, &a);
+	cJSON_Delete(json);
+}
+
+/* The operation's final answer: success or a definitive failure. */
+static void op_final(struct engine *en, struct op *op, long status,
+		     const char *body)
+{
+	struct action_answer a;
+	cJSON *json = NULL;
+	const char *code = status >= 300 ? op->code : "";
+	const char *msg = status >= 300 ? op->message : "";
+
+	switch (op->kind) {
+	case OP_RESOLVE:
+		if (status >= 200 && status < 300) {
+			json = cJSON_Parse(body ? body : "");
+			if (json) {
+				resolved(en, op, json);
+				break;
+			}
+			code = "BadResponse";
+			msg = "the mailbox lookup answered no JSON";
+		}
+		for (size_t i = 0; i < op->ngroup; i++)
+			fail_row(en, op->group[i], code, msg, NULL);
+		break;
+	case OP_LOOKUP: {
+		struct lookup *l = op->lookup;
+
+		l->done = true;
+		if (status >= 200 && status < 300)
+			l->json = cJSON_Parse(body ? body : "");
+		if (!l->json) {
+			struct buf b = BUF_INIT(BUF_MAX_SMALL);
+
+			buf_addf(&b, "%s%s%s", code, *code ? ": " : "",
+				 *msg ? msg : "lookup failed");
+			l->error = buf_detach(&b, NULL);
+		}
+		for (size_t i = 0; i < l->nw; i++) {
+			struct eng_row *row = l->w[i].row;
+			struct action_state *st = &row->rs.act[l->w[i].action];
+
+			if (st->outstanding > 0)
+				st->outstanding--;
+			make_ready(en, row);
+		}
+		free(l->w);
+		l->w = NULL;
+		l->nw = l->aw = 0;
+		break;
+	}
+	case OP_PATCH:
+		fill_answer(&a, &json, status, body, code, msg, 0,
+			    op->attempts);
+		for (int i = 0; i < ACTION_COUNT; i++)
+			if (op->contributors & (1u << i))
+				answer_action(en, op->row, i, &a);
+		break;
+	case OP_ROW:
+		fill_answer(&a, &json, status, body, code, msg, op->tag,
+			    op->attempts);
+		answer_action(en, op->row, op->action, &a);
+		break;
+	case OP_SHARED: {
+		struct shared *sh = op->shared;
+
+		sh->done = true;
+		sh->status = status;
+		sh->body = xstrdup(body ? body : "");
+		snprintf(sh->code, sizeof(sh->code), "%s", code);
+		snprintf(sh->message, sizeof(sh->message), "%s", msg);
+		sh->attempts = op->attempts;
+		for (size_t i = 0; i < sh->nw; i++)
+			deliver_shared(en, sh, &sh->w[i]);
+		free(sh->w);
+		sh->w = NULL;
+		sh->nw = sh->aw = 0;
+		break;
+	}
+	}
+	cJSON_Delete(json);
+	op_free(op);
+}
+
+static void record_error(struct op *op, long status, const char *body,
+			 size_t len, const char *fallback)
+{
+	struct odata_error oe;
+
+	op->status = status;
+	if (body && odata_parse_error(&oe, body, len) == 0) {
+		snprintf(op->code, sizeof(op->code), "%s", oe.code);
+		snprintf(op->message, sizeof(op->message), "%s", oe.message);
+	} else {
+		if (status)
+			snprintf(op->code, sizeof(op->code), "HTTP %ld",
+				 status);
+		else
+			snprintf(op->code, sizeof(op->code), "Transport");
+		snprintf(op->message, sizeof(op->message), "%s", fallback);
+	}
+}
+
+/*
+ * Try 'op' again after a failure, or give it its final (failed) answer.
+ * 'unknown': the operation may have been applied (reset, cut answer).
+ */
+static void retry_op(struct engine *en, struct op *op, long status,
+		     long retry_after_s, bool unknown)
+{
+	long delay = retry_next_delay_ms(&en->policy, op->attempts, status,
+					 retry_after_s, (unsigned)rand());
+
+	if (delay < 0) {
+		op_final(en, op, op->status ? op->status : 599, NULL);
+		return;
+	}
+	en->st.retries++;
+	if (unknown && op->kind == OP_PATCH) {
+		/*
+		 * Do not send a write twice: read the mailbox again and let
+		 * the actions decide (the PATCH may have been applied).
+		 */
+		struct eng_row *row = op->row;
+
+		for (int i = 0; i < ACTION_COUNT; i++)
+			if (op->contributors & (1u << i) &&
+			    row->rs.act[i].outstanding > 0)
+				row->rs.act[i].outstanding--;
+		row->verify |= op->contributors;
+		row->verify_attempts = op->attempts;
+		row->resolved = false;
+		op_free(op);
+		row->timers++;
+		sched_timer_add(&en->sched, en->now + delay, row);
+		return;
+	}
+	sched_timer_add(&en->sched, en->now + delay, op);
+}
+
+static long parse_retry_after(const char *v)
+{
+	long s;
+
+	if (!v || !*v || retry_parse_after(v, time(NULL), &s) < 0)
+		return -1;
+	return s;
+}
+
+/*
+ * A 401: the token was refused. Sign in again and send the operation once
+ * more; a second 401 with a newer token is final. Returns true when the
+ * operation was queued again.
+ */
+static bool reauth(struct engine *en, const struct flight *f, struct op *op)
+{
+	if (op->reauthed && f->token_gen != op->reauth_gen)
+		return false;
+	op->reauthed = true;
+	op->reauth_gen = f->token_gen;
+	if (f->token_gen == en->token_gen)
+		auth_invalidate(&en->auth);
+	enqueue(en, op);
+	return true;
+}
+
+static void handle_batch_answer(struct engine *en, struct flight *f,
+				struct request *r)
+{
+	struct batch_response resp = BATCH_RESPONSE_INIT;
+	struct batch_result *res = xcalloc(f->n, sizeof(*res));
+	struct err e = ERR_INIT;
+
+	if (batch_parse(&resp, r->content_type, r->response.ptr,
+			r->response.len, &e) < 0 ||
+	    batch_map(&f->b, &resp, res, &e) < 0) {
+		log_warn("unusable $batch answer: %s", e.msg);
+		for (size_t i = 0; i < f->n; i++) {
+			record_error(f->ops[i], 502, NULL, 0, e.msg);
+			retry_op(en, f->ops[i], 502, -1, true);
+		}
+		goto out;
+	}
+	for (size_t i = 0; i < f->n; i++) {
+		struct op *op = f->ops[i];
+		const struct batch_answer *an = res[i].answer;
+		long st = res[i].status;
+
+		switch (res[i].fate) {
+		case BATCH_ANSWERED:
+			if (st >= 200 && st < 300) {
+				op_final(en, op, st, an->body);
+				break;
+			}
+			record_error(op, st, an->body, an->body_len,
+				     "the operation failed");
+			if (st == 401 && reauth(en, f, op))
+				break;
+			if (st == 429) {
+				long ra = parse_retry_after(
+					batch_answer_header(an, "Retry-After"));
+
+				en->st.throttled++;
+				sched_throttled(&en->sched, en->now,
+						ra >= 0 ? ra * 1000 : -1);
+				retry_op(en, op, st, ra, false);
+				break;
+			}
+			if (retry_is_transient(st, 0)) {
+				retry_op(en, op, st, -1, false);
+				break;
+			}
+			op_final(en, op, st, an->body);
+			break;
+		case BATCH_UNREPORTED_OK:
+			/* applied, but a read still needs its data */
+			if (strcmp(op->method, "GET"))
+				op_final(en, op, 204, "");
+			else
+				enqueue(en, op);
+			break;
+		case BATCH_ROLLED_BACK:
+		case BATCH_NOT_EXECUTED:
+			/* nothing of it was applied: send it again as is */
+			enqueue(en, op);
+			break;
+		case BATCH_UNANSWERED:
+			record_error(op, 502, NULL, 0,
+				     "no answer for the operation");
+			retry_op(en, op, 502, -1, true);
+			break;
+		}
+	}
+out:
+	batch_response_release(&resp);
+	free(res);
+}
+
+static void flight_free(struct flight *f)
+{
+	batch_release(&f->b);
+	free(f->ops);
+	free(f);
+}
+
+static int handle_done(struct engine *en, struct request *r)
+{
+	struct flight *f = r->owner;
+	long ra_s, status = r->result == CURLE_OK ? r->status : 0;
+
+	if (f->token) {
+		int rc = auth_finish(&en->auth, r, en->now, en->err);
+
+		if (rc == 0)
+			en->token_gen++;
+		flight_free(f);
+		request_free(r);
+		return rc < 0 ? -1 : 0;
+	}
+	ra_s = parse_retry_after(r->retry_after);
+	sched_done(&en->sched, en->now, status, ra_s >= 0 ? ra_s * 1000 : -1,
+		   r->dop_hint);
+	if (r->result != CURLE_OK) {
+		if (!en->ever_answered &&
+		    !retry_is_transient(0, (int)r->result)) {
+			err_set(en->err, ERR_NETWORK, "cannot reach '%s': %s",
+				en->batch_url, r->error);
+			for (size_t i = 0; i < f->n; i++)
+				op_free(f->ops[i]);
+			flight_free(f);
+			request_free(r);
+			return -1;
+		}
+		log_info("request failed: %s; retrying its operations",
+			 r->error);
+		for (size_t i = 0; i < f->n; i++) {
+			record_error(f->ops[i], 0, NULL, 0, r->error);
+			retry_op(en, f->ops[i], 0, -1, true);
+		}
+		goto out;
+	}
+	en->ever_answered = true;
+	if (status == 200 && !strncasecmp(r->content_type, "multipart/", 10)) {
+		handle_batch_answer(en, f, r);
+		goto out;
+	}
+	if (status == 429)
+		en->st.throttled++;
+	for (size_t i = 0; i < f->n; i++) {
+		struct op *op = f->ops[i];
+
+		record_error(op, status, r->response.ptr, r->response.len,
+			     "the $batch request failed");
+		if (status == 401 && reauth(en, f, op)) {
+			continue;
+		} else if (retry_is_transient(status, 0)) {
+			/* a 5xx of the whole batch: its fate is unknown */
+			retry_op(en, op, status, ra_s, status != 429);
+		} else {
+			op_final(en, op, status, r->response.ptr);
+		}
+	}
+out:
+	flight_free(f);
+	request_free(r);
+	return 0;
+}
+
+/*
+ * Sending.
+ */
+static size_t chosen_batch(struct engine *en)
+{
+	size_t queued = en->reads.n + en->writes.n, per;
+
+	if (en->batch_size > 0)
+		return (size_t)en->batch_size;
+	per = (queued + (size_t)en->sched.limit - 1) / (size_t)en->sched.limit;
+	if (per < ENGINE_BATCH_MIN)
+		per = ENGINE_BATCH_MIN;
+	if (per > ENGINE_BATCH_MAX)
+		per = ENGINE_BATCH_MAX;
+	return per;
+}
+
+static void common_headers(struct engine *en, struct request *r)
+{
+	const char *auth = auth_header(&en->auth, en->now);
+
+	if (auth)
+		request_add_header(r, auth);
+	request_add_header(r, "Accept: application/json");
+	request_add_header(r, "OData-MaxVersion: 4.0");
+	request_add_header(r, "OData-Version: 4.0");
+}
+
+static int send_batch(struct engine *en)
+{
+	size_t max = chosen_batch(en);
+	struct flight *f = xcalloc(1, sizeof(*f));
+	struct buf body = BUF_INIT(BUF_MAX_BODY), ct = BUF_INIT(BUF_MAX_SMALL);
+	struct request *r;
+	char id[32];
+	struct err e = ERR_INIT;
+
+	batch_init(&f->b);
+	f->ops = xmalloc(max * sizeof(*f->ops));
+	while (f->n < max) {
+		struct queue *q = en->reads.head ? &en->reads : &en->writes;
+		struct op *op = q->head;
+		static const char *const if_match[] = {"If-Match: *", NULL};
+		static const char *const annotations[] = {
+			"Prefer: odata.include-annotations=\"*\"", NULL};
+		struct batch_req br = {0};
+
+		if (!op)
+			break;
+		if (op->flags & ACTION_OP_ALONE && f->n)
+			break;
+		br.method = op->method;
+		br.url = op->url;
+		br.headers = op->flags & ACTION_OP_IF_MATCH  ? if_match
+			     : op->flags & OP_ANNOTATIONS ? annotations
+							  : NULL;
+		br.body = op->body;
+		br.data = op;
+		dequeue(q);
+		if (batch_add(&f->b, &br, &e) < 0) {
+			/* our own operation is malformed: a bug, not data */
+			BUG("batch_add: %s", e.msg);
+		}
+		op->attempts++;
+		f->ops[f->n++] = op;
+		if (op->flags & ACTION_OP_ALONE)
+			break;
+	}
+	snprintf(id, sizeof(id), "mbx%lu", ++en->batch_seq);
+	if (batch_encode(&f->b, id, en->api_path, &body, &ct, &e) < 0)
+		BUG("batch_encode: %s", e.msg);
+	r = request_new("POST", en->batch_url);
+	if (!r)
+		BUG("cannot create a request");
+	common_headers(en, r);
+	request_add_header(r, "Prefer: odata.continue-on-error");
+	{
+		struct buf h = BUF_INIT(BUF_MAX_SMALL);
+
+		buf_addf(&h, "Content-Type: %s", ct.ptr);
+		request_add_header(r, h.ptr);
+		buf_release(&h);
+	}
+	{
+		size_t len;
+		char *p = buf_detach(&body, &len);
+
+		request_set_body(r, p, len);
+	}
+	buf_release(&ct);
+	r->owner = f;
+	f->token_gen = en->token_gen;
+	if (log_get_level() >= LOG_DEBUG)
+		log_debug("POST $batch %s: %zu operations", id, f->n);
+	if (http_start(&en->http, r, en->now, en->err) < 0) {
+		request_free(r);
+		return -1;
+	}
+	sched_sent(&en->sched);
+	en->st.requests++;
+	en->st.batches++;
+	en->st.operations += f->n;
+	return 0;
+}
+
+static int start_token(struct engine *en)
+{
+	struct request *r = auth_request(&en->auth, en->now, en->err);
+	struct flight *f;
+
+	if (!r)
+		return -1;
+	f = xcalloc(1, sizeof(*f));
+	batch_init(&f->b);
+	f->token = true;
+	r->owner = f;
+	if (http_start(&en->http, r, en->now, en->err) < 0) {
+		flight_free(f);
+		request_free(r);
+		return -1;
+	}
+	en->st.requests++;
+	return 0;
+}
+
+/*
+ * The loop.
+ */
+static int take_rows(struct engine *en)
+{
+	size_t window = ENGINE_WINDOW;
+
+	while (!en->eof &&
+	       en->in_flight_rows + (en->res ? results_pending(en->res) : 0) <
+		       window) {
+		struct row *row;
+		struct eng_row *er;
+
+		if (rows_next(en->rows, &row, en->err) < 0)
+			return -1;
+		if (!row) {
+			en->eof = true;
+			break;
+		}
+		if (row->num <= en->skip_rows) {
+			rows_row_free(row);
+			continue;
+		}
+		if (!row->valid) {
+			struct results_row rr;
+			int rc;
+
+			results_row_invalid(&rr, row);
+			en->st.rows_invalid++;
+			en->st.rows_done++;
+			rc = results_add(en->res, row, &rr, en->err);
+			rows_row_free(row);
+			if (rc < 0)
+				return -1;
+			continue;
+		}
+		er = xcalloc(1, sizeof(*er));
+		er->ti = TI_ROW;
+		er->rs.row = row;
+		er->rs.lineno = row->num;
+		er->rs.asked = row->actions;
+		for (int i = 0; i < ACTION_COUNT; i++)
+			if (row->actions & ROWS_ACT(i))
+				er->rs.act[i].status = ACTION_ST_PENDING;
+		er->next_all = en->all;
+		if (en->all)
+			en->all->prev_all = er;
+		en->all = er;
+		en->in_flight_rows++;
+		want_resolve(en, er);
+	}
+	return 0;
+}
+
+static void run_timers(struct engine *en)
+{
+	void *item;
+
+	while ((item = sched_timer_pop(&en->sched, en->now))) {
+		if (*(enum titem *)item == TI_OP) {
+			enqueue(en, item);
+		} else {
+			struct eng_row *row = item;
+
+			row->timers--;
+			if (!row->resolved && !row->failed)
+				want_resolve(en, row); /* verify a write */
+			else
+				make_ready(en, row);
+		}
+	}
+}
+
+static int run_ready(struct engine *en)
+{
+	while (en->deliveries) {
+		struct delivery *d = en->deliveries;
+
+		en->deliveries = d->next;
+		deliver_shared(en, d->sh, &d->w);
+		free(d);
+	}
+	while (en->ready_head) {
+		struct eng_row *row = en->ready_head;
+
+		en->ready_head = row->next_ready;
+		if (!en->ready_head)
+			en->ready_tail = NULL;
+		row->ready = false;
+		if (advance(en, row) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static bool idle_transport(const struct engine *en)
+{
+	return en->http.in_flight == 0 && !en->reads.head && !en->writes.head;
+}
+
+static void progress_now(struct engine *en, bool final)
+{
+	struct progress_counts pc = {
+		.done = en->st.rows_done,
+		.total = en->total_rows,
+		.failed = en->st.rows_failed + en->st.rows_invalid,
+		.retries = en->st.retries,
+		.throttled = en->sched.gate_waits,
+	};
+
+	if (en->progress)
+		progress_update(en->progress, en->now, &pc, final);
+}
+
+static int loop_once(struct engine *en, long cap_ms)
+{
+	long wait;
+	struct request *r;
+	bool gated;
+
+	en->now = clock_ms();
+	gated = sched_gated(&en->sched, en->now);
+	if (gated && !en->gate_start)
+		en->gate_start = en->now;
+	if (!gated && en->gate_start) {
+		en->st.throttled_s += (double)(en->now - en->gate_start) / 1e3;
+		en->gate_start = 0;
+	}
+	if (auth_should_request(&en->auth, en->now) && start_token(en) < 0)
+		return -1;
+	run_timers(en);
+	if (run_ready(en) < 0)
+		return -1;
+	if (en->eof && en->in_flight_rows == 0 && idle_transport(en))
+		return 0; /* nothing left to wait for */
+	if ((en->eof || en->in_flight_rows >= ENGINE_WINDOW ||
+	     idle_transport(en)) &&
+	    !en->ready_head) {
+		flush_group(en, false);
+		flush_group(en, true);
+	}
+	while ((en->reads.head || en->writes.head) &&
+	       (!auth_enabled(&en->auth) || auth_header(&en->auth, en->now)) &&
+	       sched_can_send(&en->sched, en->now))
+		if (send_batch(en) < 0)
+			return -1;
+	en->st.throttled_waits = en->sched.gate_waits;
+	wait = en->ready_head || en->deliveries ? 0
+						 : sched_wait_ms(&en->sched,
+								 en->now,
+								 cap_ms);
+	if (auth_enabled(&en->auth) && !en->auth.in_flight &&
+	    en->auth.retry_ms > en->now && en->auth.retry_ms - en->now < wait)
+		wait = (long)(en->auth.retry_ms - en->now);
+	if (http_poll(&en->http, wait, en->err) < 0)
+		return -1;
+	en->now = clock_ms();
+	while ((r = http_next_done(&en->http)))
+		if (handle_done(en, r) < 0) {
+			/* finish collecting so nothing is left in flight */
+			while ((r = http_next_done(&en->http))) {
+				struct flight *f = r->owner;
+
+				for (size_t i = 0; i < f->n; i++)
+					op_free(f->ops[i]);
+				flight_free(f);
+				request_free(r);
+			}
+			return -1;
+		}
+	return 0;
+}
+
+static void drain(struct engine *en)
+{
+	/* stop every transfer still running; the run is over */
+	struct request *r;
+
+	(void)en;
+	while (en->http.in_flight > 0) {
+		if (http_poll(&en->http, 100, NULL) < 0)
+			break;
+		while ((r = http_next_done(&en->http))) {
+			struct flight *f = r->owner;
+
+			for (size_t i = 0; i < f->n; i++)
+				op_free(f->ops[i]);
+			flight_free(f);
+			request_free(r);
+		}
+	}
+}
+
+int engine_new(struct engine **out, const struct engine_setup *s,
+	       struct err *e)
+{
+	struct engine *en = xcalloc(1, sizeof(*en));
+	struct http_opts ho = {0};
+	struct buf b = BUF_INIT(BUF_MAX_SMALL);
+	struct retry_policy p = RETRY_POLICY_INIT;
+
+	*out = NULL;
+	en->job = s->job;
+	en->readonly = s->readonly;
+	en->rows = s->rows;
+	en->progress = s->progress;
+	en->total_rows = s->total_rows;
+	en->skip_rows = s->skip_rows;
+	en->batch_size = s->job->batch_size;
+	p.max_attempts = s->job->max_attempts;
+	en->policy = p;
+	ho.ca_file = s->job->ca_file;
+	ho.timeout_ms = ENGINE_TIMEOUT_MS;
+	ho.connect_timeout_ms = 10000;
+	if (http_init(&en->http, &ho, e) < 0) {
+		free(en);
+		return -1;
+	}
+	if (auth_init(&en->auth, s->job, e) < 0) {
+		http_release(&en->http);
+		free(en);
+		return -1;
+	}
+	sched_init(&en->sched, s->job->parallel, 0);
+	{
+		/* the URL may carry a path (a proxy prefix, dvsim scenarios) */
+		const char *host = strstr(s->job->url, "://");
+		const char *path = host ? strchr(host + 3, '/') : NULL;
+
+		buf_addf(&b, "%s/api/data/v%s/", path ? path : "",
+			 s->job->api_version);
+	}
+	en->api_path = buf_detach(&b, NULL);
+	buf_addf(&b, "%s/api/data/v%s/", s->job->url, s->job->api_version);
+	en->api_root = buf_detach(&b, NULL);
+	buf_addf(&b, "%s$batch", en->api_root);
+	en->batch_url = buf_detach(&b, NULL);
+	buf_addstr(&b, "mailboxid,emailaddress");
+	for (int i = 0; i < ACTION_COUNT; i++) {
+		const struct action *a = action_get(i);
+
+		if (a && a->columns && *a->columns)
+			buf_addf(&b, ",%s", a->columns);
+	}
+	en->select = buf_detach(&b, NULL);
+	*out = en;
+	return 0;
+}
+
+void engine_free(struct engine *en)
+{
+	struct op *op;
+
+	if (!en)
+		return;
+	drain(en);
+	while ((op = dequeue(&en->reads)))
+		op_free(op);
+	while ((op = dequeue(&en->writes)))
+		op_free(op);
+	{
+		void *item;
+
+		while ((item = sched_timer_pop(&en->sched, INT64_MAX)))
+			if (*(enum titem *)item == TI_OP)
+				op_free(item);
+	}
+	while (en->deliveries) {
+		struct delivery *d = en->deliveries;
+
+		en->deliveries = d->next;
+		free(d);
+	}
+	while (en->all)
+		row_free(en, en->all);
+	table_release(&en->lookups, lookup_free);
+	table_release(&en->shares, shared_free);
+	sched_release(&en->sched);
+	auth_release(&en->auth);
+	http_release(&en->http);
+	free(en->api_path);
+	free(en->api_root);
+	free(en->batch_url);
+	free(en->select);
+	free(en);
+}
+
+const struct engine_stats *engine_stats(const struct engine *en)
+{
+	return &en->st;
+}
+
+/* Run one request to completion (nothing else in flight). */
+static struct request *call(struct engine *en, struct request *r,
+			    struct err *e)
+{
+	struct request *done = NULL;
+
+	if (http_start(&en->http, r, en->now, e) < 0) {
+		request_free(r);
+		return NULL;
+	}
+	en->st.requests++;
+	while (!done) {
+		if (http_poll(&en->http, 1000, e) < 0)
+			break;
+		done = http_next_done(&en->http);
+	}
+	en->now = clock_ms();
+	return done;
+}
+
+int engine_connect(struct engine *en, struct err *e)
+{
+	struct buf url = BUF_INIT(BUF_MAX_SMALL);
+	int tries = 0, rc = -1;
+	bool reauthed = false;
+
+	en->err = e;
+	en->now = clock_ms();
+sign_in:
+	while (auth_enabled(&en->auth) && !auth_header(&en->auth, en->now)) {
+		struct request *r = auth_request(&en->auth, en->now, e);
+		int ar;
+
+		if (!r)
+			goto out;
+		r = call(en, r, e);
+		if (!r)
+			goto out;
+		ar = auth_finish(&en->auth, r, en->now, e);
+		request_free(r);
+		if (ar < 0)
+			goto out;
+		if (ar > 0) {
+			if (++tries > 4)
+				goto out_unreached;
+			http_poll(&en->http,
+				  (long)(en->auth.retry_ms - en->now), NULL);
+			en->now = clock_ms();
+		}
+	}
+	buf_reset(&url);
+	buf_addf(&url, "%smailboxes?$select=mailboxid&$top=1", en->api_root);
+	for (tries = 0;; tries++) {
+		struct request *r = request_new("GET", url.ptr);
+		long ra;
+
+		if (!r) {
+			err_set(e, ERR_INTERNAL, "cannot create a request");
+			goto out;
+		}
+		common_headers(en, r);
+		r = call(en, r, e);
+		if (!r)
+			goto out;
+		if (r->result != CURLE_OK) {
+			/* a reset is worth another try; no listener is not */
+			if (r->result == CURLE_COULDNT_CONNECT ||
+			    !retry_is_transient(0, (int)r->result) ||
+			    tries >= 5) {
+				err_set(e, ERR_NETWORK, "cannot reach '%s': %s",
+					en->api_root, r->error);
+				request_free(r);
+				goto out;
+			}
+			request_free(r);
+			http_poll(&en->http, 200L << tries, NULL);
+			en->now = clock_ms();
+			continue;
+		}
+		en->ever_answered = true;
+		if (r->status == 200) {
+			sched_sent(&en->sched);
+			sched_done(&en->sched, en->now, 200, -1, r->dop_hint);
+			request_free(r);
+			break;
+		}
+		if (r->status == 401 && auth_enabled(&en->auth) &&
+		    !reauthed) {
+			/* a token revoked since it was issued: once more */
+			reauthed = true;
+			request_free(r);
+			auth_invalidate(&en->auth);
+			goto sign_in;
+		}
+		if (r->status == 401 || r->status == 403) {
+			struct odata_error oe;
+
+			odata_parse_error(&oe, r->response.ptr,
+					  r->response.len);
+			err_set(e, ERR_AUTH,
+				"the Web API at '%s' refused the sign-in "
+				"(HTTP %ld)%s%s",
+				en->api_root, r->status, *oe.message ? ": " : "",
+				oe.message);
+			request_free(r);
+			goto out;
+		}
+		ra = parse_retry_after(r->retry_after);
+		if (!retry_is_transient(r->status, 0) || tries >= 5) {
+			err_set(e, ERR_PROTOCOL,
+				"the Web API at '%s' answered HTTP %ld",
+				en->api_root, r->status);
+			request_free(r);
+			goto out;
+		}
+		request_free(r);
+		/* honour Retry-After before the first real request */
+		http_poll(&en->http, ra >= 0 ? ra * 1000 : 1000, NULL);
+		en->now = clock_ms();
+	}
+	rc = 0;
+	goto out;
+out_unreached:
+	err_set(e, ERR_NETWORK, "cannot get a token from '%s'",
+		en->auth.token_url);
+out:
+	buf_release(&url);
+	return rc;
+}
+
+int engine_run(struct engine *en, struct results *res, struct err *e)
+{
+	en->res = res;
+	en->err = e;
+	en->now = clock_ms();
+	for (;;) {
+		if (take_rows(en) < 0)
+			return -1;
+		if (loop_once(en, 1000) < 0)
+			return -1;
+		progress_now(en, false);
+		if (en->eof && en->in_flight_rows == 0 && idle_transport(en) &&
+		    !en->ready_head && !en->deliveries)
+			break;
+	}
+	progress_now(en, true);
+	return 0;
+}

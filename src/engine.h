@@ -1,0 +1,87 @@
+/*
+ * engine.h: the loop behind `mbxfix run` and `mbxfix plan`.
+ *
+ * One thread, one CURLM (http.h). Rows stream in from rows.h; only rows
+ * in flight have state (struct row_state, action.h), bounded by a window,
+ * so memory does not grow with the number of rows. Each row is resolved
+ * with batched lookups (Microsoft.Dynamics.CRM.In over up to
+ * ENGINE_RESOLVE_GROUP addresses or ids per GET, GETs inside $batch),
+ * then its actions run stage by stage (action.h). Operations are packed
+ * into $batch requests of batch_size with Prefer: odata.continue-on-error,
+ * up to 'parallel' requests in flight (sched.h), transient failures are
+ * retried (retry.h) and only the operations that failed are sent again;
+ * a write whose fate is unknown (connection reset, cut answer) is not
+ * sent blindly again: the mailbox is read again and the action re-planned.
+ * Every row ends with exactly one results_add().
+ *
+ * Use: engine_new(), engine_connect() (token and one probe request: the
+ * endpoint and the sign-in work, nothing written yet), then open the
+ * results and engine_run().
+ */
+#ifndef MBXFIX_ENGINE_H
+#define MBXFIX_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "err.h"
+#include "http.h"
+#include "job.h"
+#include "results.h"
+#include "rows.h"
+
+#define ENGINE_RESOLVE_GROUP 50	  /* addresses per In() lookup */
+#define ENGINE_WINDOW 2000	  /* rows in flight at most */
+#define ENGINE_BATCH_MIN 10	  /* batch_size = 0: the range chosen in */
+#define ENGINE_BATCH_MAX 100
+#define ENGINE_TIMEOUT_MS 120000  /* per request */
+
+struct progress;
+
+struct engine_setup {
+	const struct job *job; /* borrowed for the engine's life */
+	bool readonly;	       /* plan: resolve and read, write nothing */
+	struct rows *rows;     /* borrowed */
+	struct progress *progress; /* NULL: none */
+	size_t total_rows;	   /* for progress; 0 = unknown */
+	size_t skip_rows;	   /* --resume: rows 1..skip_rows are done */
+};
+
+/* What the engine measured, for the summary. */
+struct engine_stats {
+	uint64_t requests;   /* HTTP requests, token requests included */
+	uint64_t batches;    /* $batch requests */
+	uint64_t operations; /* operations sent (each try counts) */
+	uint64_t retries;    /* operations sent again */
+	uint64_t throttled;  /* 429 answers (outer and inside batches) */
+	uint64_t throttled_waits; /* times sending was held by Retry-After */
+	double throttled_s;	  /* time the gate was closed */
+	size_t rows_done, rows_failed, rows_invalid;
+};
+
+struct engine;
+
+/* A new engine; -1 with 'e' set when the transport cannot be set up. */
+int engine_new(struct engine **out, const struct engine_setup *s,
+	       struct err *e);
+void engine_free(struct engine *en);
+
+/*
+ * Sign in and make one small read so that a refused sign-in or an
+ * unreachable endpoint stops the run before anything is written.
+ * -1 with 'e' set: ERR_AUTH, ERR_NETWORK, ERR_PROTOCOL (exit 3).
+ */
+int engine_connect(struct engine *en, struct err *e);
+
+/*
+ * Run every row to its result line in 'res'. Returns 0 when every row got
+ * its line (some may have failed), -1 with 'e' set when the run could not
+ * go on (results not writable, sign-in refused mid-run...).
+ */
+int engine_run(struct engine *en, struct results *res, struct err *e);
+
+const struct engine_stats *engine_stats(const struct engine *en);
+
+#endif

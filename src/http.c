@@ -1,0 +1,256 @@
+#include "compat.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+
+#include "banned.h"
+
+int http_init(struct http *h, const struct http_opts *o, struct err *e)
+{
+	memset(h, 0, sizeof(*h));
+	h->multi = curl_multi_init();
+	if (!h->multi)
+		return err_set(e, ERR_INTERNAL, "cannot initialise libcurl");
+	/* HTTP/2 streams share one connection instead of opening many */
+	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	if (o->max_connections > 0)
+		curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+				  (long)o->max_connections);
+	h->ca_file = o->ca_file && *o->ca_file ? xstrdup(o->ca_file) : NULL;
+	h->timeout_ms = o->timeout_ms;
+	h->connect_timeout_ms = o->connect_timeout_ms;
+	h->max_response = o->max_response ? o->max_response : BUF_MAX_BODY;
+	return 0;
+}
+
+void http_release(struct http *h)
+{
+	if (h->in_flight)
+		BUG("http_release with %d requests in flight", h->in_flight);
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
+	free(h->ca_file);
+	memset(h, 0, sizeof(*h));
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *p)
+{
+	struct request *r = p;
+
+	/* a short count makes libcurl fail the transfer: the cap held */
+	if (buf_add(&r->response, data, size * n) < 0)
+		return 0;
+	return size * n;
+}
+
+static void header_value(char *dst, size_t dstlen, const char *v, size_t len)
+{
+	while (len && (*v == ' ' || *v == '\t')) {
+		v++;
+		len--;
+	}
+	while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' ||
+		       v[len - 1] == ' '))
+		len--;
+	if (len >= dstlen)
+		len = dstlen - 1;
+	memcpy(dst, v, len);
+	dst[len] = '\0';
+}
+
+static bool is_header(const char *line, size_t len, const char *name,
+		      size_t *vstart)
+{
+	size_t n = strlen(name);
+
+	if (len <= n || line[n] != ':' || strncasecmp(line, name, n))
+		return false;
+	*vstart = n + 1;
+	return true;
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *p)
+{
+	struct request *r = p;
+	size_t len = size * n, v;
+	char num[16];
+
+	if (len >= 5 && !strncmp(line, "HTTP/", 5)) {
+		/* a new response (after a 100 Continue): forget the last */
+		r->content_type[0] = r->retry_after[0] = '\0';
+		r->dop_hint = 0;
+	} else if (is_header(line, len, "content-type", &v)) {
+		header_value(r->content_type, sizeof(r->content_type),
+			     line + v, len - v);
+	} else if (is_header(line, len, "retry-after", &v)) {
+		header_value(r->retry_after, sizeof(r->retry_after), line + v,
+			     len - v);
+	} else if (is_header(line, len, "x-ms-dop-hint", &v)) {
+		char *end;
+		long d;
+
+		header_value(num, sizeof(num), line + v, len - v);
+		d = strtol(num, &end, 10);
+		if (end != num && !*end && d > 0 && d < 10000)
+			r->dop_hint = (int)d;
+	}
+	return len;
+}
+
+struct request *request_new(const char *method, const char *url)
+{
+	struct request *r = xcalloc(1, sizeof(*r));
+
+	buf_init(&r->response, BUF_MAX_BODY);
+	r->easy = curl_easy_init();
+	if (!r->easy) {
+		free(r);
+		return NULL;
+	}
+	curl_easy_setopt(r->easy, CURLOPT_URL, url);
+	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+	if (!strcmp(method, "GET"))
+		curl_easy_setopt(r->easy, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->error);
+	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_HTTP_VERSION,
+			 (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* an answer is never fetched from elsewhere */
+	curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	return r;
+}
+
+void request_free(struct request *r)
+{
+	if (!r)
+		return;
+	if (r->easy)
+		curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->headers);
+	if (r->body) {
+		/* bodies may hold a client secret or assertion */
+		memset(r->body, 0, r->body_len);
+		free(r->body);
+	}
+	buf_release(&r->response);
+	free(r);
+}
+
+int request_add_header(struct request *r, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(r->headers, line);
+
+	if (!l)
+		return -1;
+	r->headers = l;
+	return 0;
+}
+
+void request_set_body(struct request *r, char *body, size_t len)
+{
+	free(r->body);
+	r->body = body;
+	r->body_len = len;
+}
+
+int http_start(struct http *h, struct request *r, int64_t now_ms,
+	       struct err *e)
+{
+	CURLMcode mc;
+
+	if (h->ca_file)
+		curl_easy_setopt(r->easy, CURLOPT_CAINFO, h->ca_file);
+	if (h->timeout_ms > 0)
+		curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+	if (h->connect_timeout_ms > 0)
+		curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
+				 h->connect_timeout_ms);
+	r->response.max = h->max_response;
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	if (r->body) {
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)r->body_len);
+	}
+	r->started_ms = now_ms;
+	r->status = 0;
+	r->result = CURLE_OK;
+	r->error[0] = '\0';
+	buf_reset(&r->response);
+	mc = curl_multi_add_handle(h->multi, r->easy);
+	if (mc != CURLM_OK)
+		return err_set(e, ERR_INTERNAL, "cannot start a request: %s",
+			       curl_multi_strerror(mc));
+	h->in_flight++;
+	h->sent++;
+	return 0;
+}
+
+int http_poll(struct http *h, long timeout_ms, struct err *e)
+{
+	CURLMcode mc;
+
+	if (timeout_ms > 0) {
+		mc = curl_multi_poll(h->multi, NULL, 0, (int)timeout_ms, NULL);
+		if (mc != CURLM_OK)
+			return err_set(e, ERR_INTERNAL, "curl_multi_poll: %s",
+				       curl_multi_strerror(mc));
+	}
+	mc = curl_multi_perform(h->multi, &h->running);
+	if (mc != CURLM_OK)
+		return err_set(e, ERR_INTERNAL, "curl_multi_perform: %s",
+			       curl_multi_strerror(mc));
+	return 0;
+}
+
+struct request *http_next_done(struct http *h)
+{
+	struct request *r = NULL;
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(h->multi, &left))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+				  (char **)&r);
+		r->result = m->data.result;
+		if (r->result == CURLE_OK)
+			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE,
+					  &r->status);
+		else if (!r->error[0])
+			snprintf(r->error, sizeof(r->error), "%s",
+				 curl_easy_strerror(r->result));
+		curl_multi_remove_handle(h->multi, r->easy);
+		h->in_flight--;
+		return r;
+	}
+	return NULL;
+}
+
+bool http_is_transport_transient(CURLcode c)
+{
+	switch (c) {
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_COULDNT_CONNECT:
+		return true;
+	default:
+		return false;
+	}
+}

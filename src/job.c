@@ -1,0 +1,753 @@
+#include "compat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+
+#include "job.h"
+
+#include "banned.h"
+
+/* What is being loaded: for messages. */
+struct ctx {
+	const char *path;
+	struct err *e;
+};
+
+ATTR_PRINTF(4, 5)
+static int fail(struct ctx *c, const config_setting_t *s, const char *name,
+		const char *fmt, ...)
+{
+	char why[256];
+	int line = s ? config_setting_source_line(s) : 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		return err_set(c->e, ERR_CONFIG, "%s:%d: setting '%s': %s",
+			       c->path, line, name, why);
+	return err_set(c->e, ERR_CONFIG, "%s: setting '%s': %s", c->path, name,
+		       why);
+}
+
+/* The full name of member 'm' of 'group' (named 'gname', "" at the root). */
+static void fullname(char *out, size_t len, const char *gname, const char *m)
+{
+	if (*gname)
+		snprintf(out, len, "%s.%s", gname, m);
+	else
+		snprintf(out, len, "%s", m);
+}
+
+/* Refuse members of 'g' not in 'allowed'. */
+static int check_members(struct ctx *c, const config_setting_t *g,
+			 const char *gname, const char *const *allowed)
+{
+	int n = config_setting_length(g);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *m = config_setting_get_elem(g, i);
+		const char *mname = config_setting_name(m);
+		char full[128];
+		bool ok = false;
+
+		for (const char *const *a = allowed; *a && !ok; a++)
+			ok = mname && !strcmp(mname, *a);
+		if (!ok) {
+			fullname(full, sizeof(full), gname,
+				 mname ? mname : "?");
+			return fail(c, m, full, "unknown setting");
+		}
+	}
+	return 0;
+}
+
+/* Member 'm' of group 'g' as a group, or NULL when absent. */
+static int get_group(struct ctx *c, const config_setting_t *g, const char *m,
+		     bool required, config_setting_t **out)
+{
+	config_setting_t *s = config_setting_get_member(g, m);
+
+	*out = NULL;
+	if (!s)
+		return required ? fail(c, g, m, "required group missing") : 0;
+	if (!config_setting_is_group(s))
+		return fail(c, s, m, "must be a group { ... }");
+	*out = s;
+	return 0;
+}
+
+/*
+ * String member 'm' of 'g' into '*out' (a copy). Absent: 'def' (copied,
+ * NULL stays NULL), or an error when 'def' is NULL and 'required'.
+ */
+static int get_str(struct ctx *c, const config_setting_t *g, const char *gname,
+		   const char *m, bool required, const char *def, char **out)
+{
+	config_setting_t *s = g ? config_setting_get_member(g, m) : NULL;
+	char full[128];
+
+	fullname(full, sizeof(full), gname, m);
+	free(*out);
+	*out = NULL;
+	if (!s) {
+		if (required)
+			return fail(c, g, full, "required, missing");
+		*out = def ? xstrdup(def) : NULL;
+		return 0;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(c, s, full, "must be a string");
+	*out = xstrdup(config_setting_get_string(s));
+	if (required && !**out)
+		return fail(c, s, full, "must not be empty");
+	return 0;
+}
+
+static int get_int(struct ctx *c, const config_setting_t *g, const char *gname,
+		   const char *m, int def, int min, int max, int *out)
+{
+	config_setting_t *s = g ? config_setting_get_member(g, m) : NULL;
+	char full[128];
+	long long v;
+
+	fullname(full, sizeof(full), gname, m);
+	*out = def;
+	if (!s)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = config_setting_get_int64(s);
+	else
+		return fail(c, s, full, "must be an integer");
+	if (v < min || v > max)
+		return fail(c, s, full, "%lld is out of range (%d to %d)", v,
+			    min, max);
+	*out = (int)v;
+	return 0;
+}
+
+/* An URL: https://HOST[...], or http:// for the loopback host only. */
+static int check_url(struct ctx *c, const config_setting_t *g, const char *name,
+		     char *url)
+{
+	config_setting_t *s =
+	    config_setting_get_member(g, strrchr(name, '.') + 1);
+	const char *host;
+	size_t len;
+
+	if (!strncasecmp(url, "https://", 8)) {
+		host = url + 8;
+	} else if (!strncasecmp(url, "http://", 7)) {
+		static const char *const loop[] = {"127.0.0.1", "localhost",
+						   "[::1]"};
+		bool ok = false;
+
+		host = url + 7;
+		for (size_t i = 0; i < ARRAY_SIZE(loop) && !ok; i++) {
+			size_t n = strlen(loop[i]);
+
+			ok = !strncasecmp(host, loop[i], n) &&
+			     (!host[n] || host[n] == ':' || host[n] == '/');
+		}
+		if (!ok)
+			return fail(c, s, name,
+				    "'%s': plain http is allowed for "
+				    "127.0.0.1, localhost and [::1] only; use "
+				    "https://",
+				    url);
+	} else {
+		return fail(c, s, name, "'%s' is not an https:// URL", url);
+	}
+	if (!*host || *host == '/' || *host == ':')
+		return fail(c, s, name, "'%s' has no host", url);
+	for (const char *p = url; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '?' || *p == '#')
+			return fail(c, s, name,
+				    "'%s' must not hold blanks, a query or "
+				    "a fragment",
+				    url);
+	len = strlen(url);
+	while (len && url[len - 1] == '/')
+		url[--len] = '\0';
+	return 0;
+}
+
+int job_check_private_file(const char *path, const char *what, struct err *e)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return err_set_errno(e, ERR_CONFIG, "cannot use %s '%s'", what,
+				     path);
+	if (!S_ISREG(st.st_mode))
+		return err_set(e, ERR_CONFIG, "%s '%s' is not a regular file",
+			       what, path);
+	if (st.st_mode & 077)
+		return err_set(e, ERR_CONFIG,
+			       "%s '%s' is accessible by group or others (mode "
+			       "%04o); make it readable by its owner only: "
+			       "chmod 600 '%s'",
+			       what, path, (unsigned)(st.st_mode & 07777),
+			       path);
+	return 0;
+}
+
+/* A file setting that must exist and be readable. */
+static int check_readable(struct ctx *c, const config_setting_t *g,
+			  const char *gname, const char *m, const char *path)
+{
+	char full[128];
+
+	fullname(full, sizeof(full), gname, m);
+	if (access(path, R_OK) < 0)
+		return fail(c, config_setting_get_member(g, m), full,
+			    "cannot read '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* Same, for a secret file: the message of job_check_private_file(). */
+static int check_private(struct ctx *c, const config_setting_t *g,
+			 const char *gname, const char *m, const char *path,
+			 const char *what)
+{
+	struct err e2 = ERR_INIT;
+	char full[128];
+
+	fullname(full, sizeof(full), gname, m);
+	if (job_check_private_file(path, what, &e2) < 0)
+		return fail(c, config_setting_get_member(g, m), full, "%s",
+			    e2.msg);
+	return 0;
+}
+
+static int load_environment(struct ctx *c, struct job *j,
+			    const config_setting_t *root)
+{
+	static const char *const allowed[] = {"url", "api_version", "ca_file",
+					      NULL};
+	config_setting_t *g;
+	const char *p;
+
+	if (get_group(c, root, "environment", true, &g) < 0 ||
+	    check_members(c, g, "environment", allowed) < 0 ||
+	    get_str(c, g, "environment", "url", true, NULL, &j->url) < 0 ||
+	    check_url(c, g, "environment.url", j->url) < 0 ||
+	    get_str(c, g, "environment", "api_version", false, "9.2",
+		    &j->api_version) < 0 ||
+	    get_str(c, g, "environment", "ca_file", false, NULL, &j->ca_file) <
+		0)
+		return -1;
+	p = j->api_version;
+	if (!*p || !strchr(p, '.') || strspn(p, "0123456789.") != strlen(p) ||
+	    *p == '.' || p[strlen(p) - 1] == '.')
+		return fail(c, config_setting_get_member(g, "api_version"),
+			    "environment.api_version",
+			    "'%s' is not a version like \"9.2\"", p);
+	if (j->ca_file && !*j->ca_file) {
+		free(j->ca_file);
+		j->ca_file = NULL;
+	}
+	if (j->ca_file &&
+	    check_readable(c, g, "environment", "ca_file", j->ca_file) < 0)
+		return -1;
+	return 0;
+}
+
+/* Refuse settings of group 'g' that 'method' does not use. */
+static int refuse_unused(struct ctx *c, const config_setting_t *g,
+			 const char *method, const char *const *names)
+{
+	for (; *names; names++) {
+		config_setting_t *s = config_setting_get_member(g, *names);
+		char full[128];
+
+		fullname(full, sizeof(full), "auth", *names);
+		if (s)
+			return fail(c, s, full, "not used with method '%s'",
+				    method);
+	}
+	return 0;
+}
+
+static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
+{
+	static const char *const allowed[] = {
+	    "method",	     "tenant",	    "client_id",   "secret_env",
+	    "secret_file",   "certificate", "private_key", "authority",
+	    "assertion_alg", NULL};
+	static const char *const cert_only[] = {"certificate", "private_key",
+						"assertion_alg", NULL};
+	static const char *const secret_only[] = {"secret_env", "secret_file",
+						  NULL};
+	static const char *const none_unused[] = {
+	    "tenant",	   "client_id",	  "secret_env",	   "secret_file",
+	    "certificate", "private_key", "assertion_alg", NULL};
+	config_setting_t *g;
+	char *method = NULL, *alg = NULL;
+	int rc = -1;
+
+	if (get_group(c, root, "auth", true, &g) < 0 ||
+	    check_members(c, g, "auth", allowed) < 0 ||
+	    get_str(c, g, "auth", "method", false, "secret", &method) < 0)
+		goto out;
+	if (!strcmp(method, "secret")) {
+		j->auth = JOB_AUTH_SECRET;
+	} else if (!strcmp(method, "certificate")) {
+		j->auth = JOB_AUTH_CERTIFICATE;
+	} else if (!strcmp(method, "none")) {
+		j->auth = JOB_AUTH_NONE;
+	} else {
+		fail(c, config_setting_get_member(g, "method"), "auth.method",
+		     "unknown method '%s' (expected secret, certificate or "
+		     "none)",
+		     method);
+		goto out;
+	}
+	if (get_str(c, g, "auth", "authority", false,
+		    "https://login.microsoftonline.com", &j->authority) < 0 ||
+	    (config_setting_get_member(g, "authority") &&
+	     check_url(c, g, "auth.authority", j->authority) < 0))
+		goto out;
+
+	if (j->auth == JOB_AUTH_NONE) {
+		if (refuse_unused(c, g, method, none_unused) < 0)
+			goto out;
+		j->tenant = xstrdup("");
+		j->client_id = xstrdup("");
+		rc = 0;
+		goto out;
+	}
+	if (get_str(c, g, "auth", "tenant", true, NULL, &j->tenant) < 0 ||
+	    get_str(c, g, "auth", "client_id", true, NULL, &j->client_id) < 0)
+		goto out;
+	if (strspn(j->tenant, "abcdefghijklmnopqrstuvwxyz"
+			      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+	    strlen(j->tenant)) {
+		fail(c, config_setting_get_member(g, "tenant"), "auth.tenant",
+		     "'%s' is not a tenant name or id", j->tenant);
+		goto out;
+	}
+	if (strlen(j->client_id) != 36 || !rows_is_guid(j->client_id)) {
+		fail(c, config_setting_get_member(g, "client_id"),
+		     "auth.client_id", "'%s' is not a GUID", j->client_id);
+		goto out;
+	}
+
+	if (j->auth == JOB_AUTH_SECRET) {
+		if (refuse_unused(c, g, method, cert_only) < 0 ||
+		    get_str(c, g, "auth", "secret_env", false, NULL,
+			    &j->secret_env) < 0 ||
+		    get_str(c, g, "auth", "secret_file", false, NULL,
+			    &j->secret_file) < 0)
+			goto out;
+		if (!!j->secret_env == !!j->secret_file) {
+			fail(c, g, "auth",
+			     "method 'secret' needs exactly one of secret_env "
+			     "and secret_file (the secret itself never goes "
+			     "in the job file)");
+			goto out;
+		}
+		if (j->secret_env &&
+		    (!*j->secret_env ||
+		     strspn(
+			 j->secret_env,
+			 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789_") != strlen(j->secret_env))) {
+			fail(c, config_setting_get_member(g, "secret_env"),
+			     "auth.secret_env",
+			     "'%s' is not an environment variable name",
+			     j->secret_env);
+			goto out;
+		}
+		if (j->secret_file &&
+		    check_private(c, g, "auth", "secret_file", j->secret_file,
+				  "secret file") < 0)
+			goto out;
+	} else {
+		if (refuse_unused(c, g, method, secret_only) < 0 ||
+		    get_str(c, g, "auth", "certificate", true, NULL,
+			    &j->certificate) < 0 ||
+		    get_str(c, g, "auth", "private_key", true, NULL,
+			    &j->private_key) < 0 ||
+		    get_str(c, g, "auth", "assertion_alg", false, "RS256",
+			    &alg) < 0 ||
+		    check_readable(c, g, "auth", "certificate",
+				   j->certificate) < 0 ||
+		    check_private(c, g, "auth", "private_key", j->private_key,
+				  "private key") < 0)
+			goto out;
+		if (!strcmp(alg, "RS256")) {
+			j->assertion_alg = JOB_ALG_RS256;
+		} else if (!strcmp(alg, "PS256")) {
+			j->assertion_alg = JOB_ALG_PS256;
+		} else {
+			fail(c, config_setting_get_member(g, "assertion_alg"),
+			     "auth.assertion_alg",
+			     "unknown algorithm '%s' (expected RS256 or PS256)",
+			     alg);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(method);
+	free(alg);
+	return rc;
+}
+
+static int load_actions(struct ctx *c, struct job *j, const config_setting_t *g)
+{
+	config_setting_t *s = config_setting_get_member(g, "actions");
+	char why[256];
+	unsigned mask = 0, one;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		if (rows_parse_actions(config_setting_get_string(s), &mask, why,
+				       sizeof(why)) < 0)
+			return fail(c, s, "defaults.actions", "%s", why);
+	} else if (config_setting_is_aggregate(s) &&
+		   !config_setting_is_group(s)) {
+		int n = config_setting_length(s);
+
+		for (int i = 0; i < n; i++) {
+			config_setting_t *el = config_setting_get_elem(s, i);
+			const char *name;
+
+			if (config_setting_type(el) != CONFIG_TYPE_STRING)
+				return fail(c, el, "defaults.actions",
+					    "element %d is not a string",
+					    i + 1);
+			name = config_setting_get_string(el);
+			if (strchr(name, ';') ||
+			    rows_parse_actions(name, &one, why, sizeof(why)) <
+				0 ||
+			    !one)
+				return fail(c, el, "defaults.actions",
+					    "unknown action '%s'", name);
+			mask |= one;
+		}
+	} else {
+		return fail(c, s, "defaults.actions",
+			    "must be an array of action names");
+	}
+	j->defaults.actions = mask;
+	return 0;
+}
+
+static int load_defaults(struct ctx *c, struct job *j,
+			 const config_setting_t *root)
+{
+	static const char *const allowed[] = {
+	    "actions", "profile", "incoming",	"outgoing",
+	    "act",     "role",	  "privileges", NULL};
+	static const char *const dnames[ROWS_NDELIVERY] = {"incoming",
+							   "outgoing", "act"};
+	config_setting_t *g;
+	char why[256];
+
+	j->defaults.profile = xstrdup("");
+	j->defaults.role = xstrdup("");
+	j->defaults.privileges = xstrdup("server-side-sync");
+	for (int i = 0; i < ROWS_NDELIVERY; i++)
+		j->defaults.delivery[i] = ROWS_UNSET;
+	if (get_group(c, root, "defaults", false, &g) < 0)
+		return -1;
+	if (!g)
+		return 0;
+	if (check_members(c, g, "defaults", allowed) < 0 ||
+	    load_actions(c, j, g) < 0 ||
+	    get_str(c, g, "defaults", "profile", false, "",
+		    &j->defaults.profile) < 0 ||
+	    get_str(c, g, "defaults", "role", false, "", &j->defaults.role) <
+		0 ||
+	    get_str(c, g, "defaults", "privileges", false, "server-side-sync",
+		    &j->defaults.privileges) < 0)
+		return -1;
+	for (int i = 0; i < ROWS_NDELIVERY; i++) {
+		char *v = NULL;
+		char full[64];
+
+		snprintf(full, sizeof(full), "defaults.%s", dnames[i]);
+		if (get_str(c, g, "defaults", dnames[i], false, "", &v) < 0) {
+			free(v);
+			return -1;
+		}
+		if (*v) {
+			j->defaults.delivery[i] =
+			    rows_delivery_value((enum rows_delivery)i, v);
+			if (j->defaults.delivery[i] == ROWS_UNSET) {
+				fail(c, config_setting_get_member(g, dnames[i]),
+				     full,
+				     "unknown value '%s' (expected "
+				     "server-side-sync, outlook, %snone)",
+				     v, i == ROWS_INCOMING ? "forward, " : "");
+				free(v);
+				return -1;
+			}
+		}
+		free(v);
+	}
+	if (!*j->defaults.privileges) {
+		free(j->defaults.privileges);
+		j->defaults.privileges = xstrdup("server-side-sync");
+	}
+	if (!rows_privileges_is_template(j->defaults.privileges)) {
+		struct rows_privilege *pv;
+		size_t n;
+
+		if (rows_parse_privileges(j->defaults.privileges, &pv, &n, why,
+					  sizeof(why)) < 0)
+			return fail(c,
+				    config_setting_get_member(g, "privileges"),
+				    "defaults.privileges", "%s", why);
+		rows_privileges_free(pv, n);
+	}
+	return 0;
+}
+
+static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
+{
+	static const char *const allowed[] = {"parallel",      "batch_size",
+					      "max_attempts",  "test_timeout",
+					      "poll_interval", NULL};
+	config_setting_t *g;
+
+	if (get_group(c, root, "run", false, &g) < 0 ||
+	    (g && check_members(c, g, "run", allowed) < 0) ||
+	    get_int(c, g, "run", "parallel", 0, 0, 256, &j->parallel) < 0 ||
+	    get_int(c, g, "run", "batch_size", 0, 0, 1000, &j->batch_size) <
+		0 ||
+	    get_int(c, g, "run", "max_attempts", 6, 1, 100, &j->max_attempts) <
+		0 ||
+	    get_int(c, g, "run", "test_timeout", 900, 1, 86400,
+		    &j->test_timeout) < 0 ||
+	    get_int(c, g, "run", "poll_interval", 15, 1, 3600,
+		    &j->poll_interval) < 0)
+		return -1;
+	return 0;
+}
+
+/* The job file's base name without ".cfg". */
+static char *default_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	size_t len;
+
+	b = b ? b + 1 : path;
+	len = strlen(b);
+	if (len > 4 && !strcmp(b + len - 4, ".cfg"))
+		len -= 4;
+	return xstrndup(b, len);
+}
+
+static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
+{
+	static const char *const allowed[] = {
+	    "name",   "environment", "auth", "input",
+	    "output", "defaults",    "run",  NULL};
+	char *def = default_name(c->path);
+	int rc = check_members(c, root, "", allowed);
+
+	if (!rc)
+		rc = get_str(c, root, "", "name", false, def, &j->name);
+	free(def);
+	if (rc < 0)
+		return -1;
+	if (!*j->name || !strcmp(j->name, ".") || !strcmp(j->name, "..") ||
+	    strspn(j->name,
+		   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789._-") != strlen(j->name))
+		return fail(c, config_setting_get_member(root, "name"), "name",
+			    "'%s' must be letters, digits, '.', '_' or '-' "
+			    "(it names the output directory)",
+			    j->name);
+	if (get_str(c, root, "", "input", false, NULL, &j->input) < 0 ||
+	    get_str(c, root, "", "output", false, "output", &j->output) < 0)
+		return -1;
+	if (j->input && !*j->input) {
+		free(j->input);
+		j->input = NULL;
+	}
+	if (!*j->output)
+		return fail(c, config_setting_get_member(root, "output"),
+			    "output", "must not be empty");
+	if (load_environment(c, j, root) < 0 || load_auth(c, j, root) < 0 ||
+	    load_defaults(c, j, root) < 0 || load_run(c, j, root) < 0)
+		return -1;
+	return 0;
+}
+
+int job_load(struct job *out, const char *path, struct err *e)
+{
+	struct ctx c = {.path = path, .e = e};
+	config_t cfg;
+	FILE *fp;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	fp = fopen(path, "r");
+	if (!fp)
+		return err_set_errno(e, ERR_CONFIG, "cannot open '%s'", path);
+	config_init(&cfg);
+	if (config_read(&cfg, fp) != CONFIG_TRUE) {
+		err_set(e, ERR_CONFIG, "%s:%d: %s", path,
+			config_error_line(&cfg), config_error_text(&cfg));
+		goto out;
+	}
+	out->path = xstrdup(path);
+	if (load_root(&c, out, config_root_setting(&cfg)) < 0)
+		goto out;
+	rc = 0;
+out:
+	config_destroy(&cfg);
+	fclose(fp);
+	if (rc < 0)
+		job_release(out);
+	return rc;
+}
+
+void job_release(struct job *j)
+{
+	char **strs[] = {&j->path,
+			 &j->name,
+			 &j->url,
+			 &j->api_version,
+			 &j->ca_file,
+			 &j->tenant,
+			 &j->client_id,
+			 &j->secret_env,
+			 &j->secret_file,
+			 &j->certificate,
+			 &j->private_key,
+			 &j->authority,
+			 &j->input,
+			 &j->output,
+			 &j->defaults.profile,
+			 &j->defaults.role,
+			 &j->defaults.privileges};
+
+	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
+	memset(j, 0, sizeof(*j));
+}
+
+void job_set_str(char **field, const char *value)
+{
+	free(*field);
+	*field = value ? xstrdup(value) : NULL;
+}
+
+static void chomp(struct buf *b)
+{
+	while (b->len &&
+	       (b->ptr[b->len - 1] == '\n' || b->ptr[b->len - 1] == '\r'))
+		b->ptr[--b->len] = '\0';
+}
+
+int job_secret(const struct job *j, struct buf *out, struct err *e)
+{
+	struct stat st;
+	char tmp[512];
+	ssize_t n;
+	int fd, rc = -1;
+
+	if (j->auth != JOB_AUTH_SECRET)
+		BUG("job_secret() on a job without a client secret");
+	if (j->secret_env) {
+		const char *v = getenv(j->secret_env);
+
+		if (!v || !*v)
+			return err_set(e, ERR_CONFIG,
+				       "%s: environment variable '%s' (auth."
+				       "secret_env) is not set or empty",
+				       j->path, j->secret_env);
+		if (buf_addstr(out, v) < 0)
+			return err_set(e, ERR_CONFIG,
+				       "%s: the secret in '%s' is too long",
+				       j->path, j->secret_env);
+		chomp(out);
+		return 0;
+	}
+	fd = open(j->secret_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return err_set_errno(e, ERR_CONFIG,
+				     "cannot open secret file '%s'",
+				     j->secret_file);
+	if (fstat(fd, &st) < 0) {
+		err_set_errno(e, ERR_CONFIG, "cannot stat secret file '%s'",
+			      j->secret_file);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		err_set(
+		    e, ERR_CONFIG,
+		    "secret file '%s' is not a regular file readable by its "
+		    "owner only (mode %04o); chmod 600 '%s'",
+		    j->secret_file, (unsigned)(st.st_mode & 07777),
+		    j->secret_file);
+		goto out;
+	}
+	while ((n = read(fd, tmp, sizeof(tmp))) > 0) {
+		if (buf_add(out, tmp, (size_t)n) < 0) {
+			err_set(e, ERR_CONFIG, "secret file '%s' is too large",
+				j->secret_file);
+			goto out;
+		}
+	}
+	if (n < 0) {
+		err_set_errno(e, ERR_CONFIG, "cannot read secret file '%s'",
+			      j->secret_file);
+		goto out;
+	}
+	chomp(out);
+	if (!out->len) {
+		err_set(e, ERR_CONFIG, "secret file '%s' is empty",
+			j->secret_file);
+		goto out;
+	}
+	rc = 0;
+out:
+	memset(tmp, 0, sizeof(tmp));
+	close(fd);
+	if (rc < 0)
+		job_secret_wipe(out);
+	return rc;
+}
+
+void job_secret_wipe(struct buf *b)
+{
+	if (b->cap) {
+		volatile char *p = b->ptr;
+
+		for (size_t i = 0; i < b->cap; i++)
+			p[i] = 0;
+	}
+	buf_release(b);
+}
+
+const char *job_auth_name(enum job_auth a)
+{
+	switch (a) {
+	case JOB_AUTH_SECRET:
+		return "secret";
+	case JOB_AUTH_CERTIFICATE:
+		return "certificate";
+	case JOB_AUTH_NONE:
+		return "none";
+	}
+	return "?";
+}

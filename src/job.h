@@ -1,0 +1,151 @@
+/*
+ * job.h: the job file (libconfig) -> struct job, defaults applied and
+ * every setting validated once, before any request.
+ *
+ * Settings (DESIGN.md "The job file"); all optional unless marked:
+ *
+ *   name          directory name under 'output': letters, digits, '.', '_',
+ *                 '-'; default: the job file's base name without ".cfg"
+ *   environment = {
+ *     url         required; "https://..." ("http://" only for 127.0.0.1,
+ *                 localhost or [::1]); a trailing '/' is removed
+ *     api_version default "9.2" (digits '.' digits)
+ *     ca_file     PEM bundle of a private CA; "" = the system's CAs
+ *   }
+ *   auth = {
+ *     method      "secret" (default), "certificate" or "none"
+ *     tenant      required unless method is "none"
+ *     client_id   required unless method is "none"; a GUID
+ *     secret_env  secret: the environment variable holding the secret
+ *     secret_file secret: a file holding it, readable by its owner only
+ *                 (exactly one of secret_env and secret_file)
+ *     certificate certificate: PEM certificate (required)
+ *     private_key certificate: PEM private key, readable by its owner only
+ *                 (required)
+ *     assertion_alg  certificate: "RS256" (default, x5t) or "PS256"
+ *                 (x5t#S256)
+ *     authority   default "https://login.microsoftonline.com" (same URL
+ *                 rule as environment.url); trailing '/' removed
+ *   }
+ *   input         the CSV (--input overrides); may be absent here
+ *   output        default "output"
+ *   defaults = {  used where a row leaves a column empty
+ *     actions     array or list of action names, or one ';'-separated
+ *                 string; default none (each row must then name its own)
+ *     profile     default ""
+ *     incoming, outgoing, act   server-side-sync | outlook | forward
+ *                 (incoming only) | none; default "" (unset)
+ *     role        default ""
+ *     privileges  template name or "prvX[:depth];..."; default
+ *                 "server-side-sync"
+ *   }
+ *   run = {
+ *     parallel      0..256, default 0 (choose)
+ *     batch_size    0..1000, default 0 (choose)
+ *     max_attempts  1..100, default 6
+ *     test_timeout  seconds, 1..86400, default 900
+ *     poll_interval seconds, 1..3600, default 15
+ *   }
+ *
+ * Any other setting, at any level, is an error naming it. Integers must
+ * be integers, strings strings.
+ *
+ * Relative paths (input, output, ca_file, secret_file, certificate,
+ * private_key) are kept as written and so resolve against the current
+ * directory of the process, not the job file's directory.
+ *
+ * Secrets never live in the job file and are never kept in struct job:
+ * job_secret() reads the secret when it is needed. job_load() refuses a
+ * secret_file or private_key that is missing, not a regular file, or
+ * accessible by group or others (the message names the file and its mode).
+ *
+ * Every error is "FILE:LINE: setting 'a.b': why" (kind ERR_CONFIG, exit 2).
+ */
+#ifndef MBXFIX_JOB_H
+#define MBXFIX_JOB_H
+
+#include "buf.h"
+#include "err.h"
+#include "rows.h"
+
+enum job_auth { JOB_AUTH_SECRET = 0, JOB_AUTH_CERTIFICATE, JOB_AUTH_NONE };
+enum job_alg { JOB_ALG_RS256 = 0, JOB_ALG_PS256 };
+
+/*
+ * Owned strings are never NULL unless said so; "" where a setting is
+ * unset. All belong to the job and are freed by job_release().
+ */
+struct job {
+	char *path; /* the job file as given to job_load() */
+	char *name;
+
+	char *url;	   /* "https://contoso.crm.dynamics.com", no '/' */
+	char *api_version; /* "9.2" */
+	char *ca_file;	   /* NULL: system CAs */
+
+	enum job_auth auth;
+	char *tenant;	   /* "" for JOB_AUTH_NONE */
+	char *client_id;   /* "" for JOB_AUTH_NONE */
+	char *secret_env;  /* NULL unless auth secret from the environment */
+	char *secret_file; /* NULL unless auth secret from a file */
+	char *certificate; /* NULL unless JOB_AUTH_CERTIFICATE */
+	char *private_key; /* NULL unless JOB_AUTH_CERTIFICATE */
+	enum job_alg assertion_alg;
+	char *authority; /* "https://login.microsoftonline.com", no '/' */
+
+	char *input; /* NULL when the job file names none */
+	char *output;
+
+	struct rows_defaults defaults;
+
+	int parallel;	   /* 0 = choose */
+	int batch_size;	   /* 0 = choose */
+	int max_attempts;  /* >= 1 */
+	int test_timeout;  /* seconds */
+	int poll_interval; /* seconds */
+};
+
+/*
+ * Read and validate the job file 'path' into 'out' (which need not be
+ * initialised). On success returns 0 and 'out' must be released with
+ * job_release(). On failure returns -1, 'e' set, and 'out' holds nothing
+ * to release (job_release() on it is still safe).
+ */
+int job_load(struct job *out, const char *path, struct err *e);
+
+/* Free what 'j' owns and zero it; safe on a zeroed or released job. */
+void job_release(struct job *j);
+
+/*
+ * Replace an owned string setting, e.g. job_set_str(&j->input, "x.csv")
+ * for a command-line override; 'value' is copied, NULL stores NULL.
+ */
+void job_set_str(char **field, const char *value);
+
+/*
+ * Append the client secret of a JOB_AUTH_SECRET job to 'out' (trailing
+ * CR/LF removed), read now from the environment variable or the file
+ * (open, then fstat: the mode check is made on the file actually read).
+ * Returns 0, or -1 with 'e' set (ERR_CONFIG: variable unset or empty,
+ * file unreadable or readable by others, secret empty). The secret is
+ * never part of any message. Caller wipes and releases 'out'
+ * (job_secret_wipe()).
+ */
+int job_secret(const struct job *j, struct buf *out, struct err *e);
+
+/* Overwrite the bytes of 'b' with zeros, then buf_release() it. */
+void job_secret_wipe(struct buf *b);
+
+/*
+ * Check that 'path' is a regular file that neither group nor others may
+ * access (mode & 077 == 0). 'what' names it in the message ("secret
+ * file"). Returns 0, or -1 with 'e' set (ERR_CONFIG) naming the file and
+ * its mode, e.g. "private key 'k.pem' is accessible by group or others
+ * (mode 0644); run: chmod 600 'k.pem'".
+ */
+int job_check_private_file(const char *path, const char *what, struct err *e);
+
+/* "secret", "certificate", "none". */
+const char *job_auth_name(enum job_auth a);
+
+#endif

@@ -1,0 +1,229 @@
+/*
+ * results.h: the files of one run, under OUTPUT/JOB/RUN-ID/.
+ *
+ * RUN-ID is the UTC start time and the process id, "20261120T231500Z-4242"
+ * (sorts by time; "-2", "-3"... is appended in the unlikely case the
+ * directory exists). OUTPUT/JOB/latest is a relative symlink to the newest
+ * run, replaced atomically when a run starts (results_open()).
+ *
+ *   results.csv  one line per input row, in INPUT ORDER: the input fields
+ *                as given (padded with empty cells or cut to the header's
+ *                width so the result columns stay aligned), then
+ *                result,set_profile,set_delivery,fix_owner,grant_privileges,
+ *                approve,test_enable,error_code,error_message,hint,attempts,
+ *                incoming_status,outgoing_status,act_status,mailbox_id
+ *   failed.csv   the failed and invalid rows: the input header and the raw
+ *                input fields as given (a ragged row stays ragged so it can
+ *                be seen and fixed); usable as input again
+ *   summary.json counts by result and per action, timings, requests...
+ *   run.log      one JSON object per line
+ *
+ * Rows complete out of order; results_add() keeps them in a reorder window
+ * and writes each line as soon as every earlier row is written, flushing
+ * each line, so an interrupted run leaves a valid prefix of results.csv.
+ * Memory held is the lines of the rows completed ahead of the oldest row
+ * still in flight.
+ *
+ * Both CSV files use the input's delimiter, start with a UTF-8 BOM when
+ * the input did, end lines with CRLF (RFC 4180; the reader takes both),
+ * and quote a cell holding the delimiter, a quote, CR or LF (quotes
+ * doubled). A cell starting with '=', '+', '-', '@', TAB or CR is
+ * neutralised with a leading single quote, in every column of both files,
+ * so a spreadsheet shows it as text. The reader (rows.h) removes that
+ * quote again from known columns, so a neutralised mailbox such as
+ * "'-bob@contoso.com" in failed.csv is read back as "-bob@contoso.com".
+ *
+ * Status cells: "not-run", "success", "failure" (option values 0/1/2),
+ * empty when unknown.
+ */
+#ifndef MBXFIX_RESULTS_H
+#define MBXFIX_RESULTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+#include "rows.h"
+
+enum results_outcome {
+	RESULTS_OK = 0,	 /* "ok": every asked action done or unchanged */
+	RESULTS_FAILED,	 /* "failed" */
+	RESULTS_INVALID, /* "invalid": the row could not be understood */
+	RESULTS_NOUTCOMES
+};
+
+enum results_state {
+	RESULTS_EMPTY = 0,  /* "": not asked */
+	RESULTS_DONE,	    /* "done" */
+	RESULTS_UNCHANGED,  /* "unchanged" */
+	RESULTS_FAILED_ACT, /* "failed" */
+	RESULTS_SKIPPED,    /* "skipped" */
+	RESULTS_WOULD,	    /* "would-change": plan only, a write is needed */
+	RESULTS_NSTATES
+};
+
+/* Status value not known: written as an empty cell. */
+#define RESULTS_STATUS_UNKNOWN (-1)
+
+/*
+ * The outcome of one row, filled by the engine. Strings are borrowed for
+ * the call; NULL is written as an empty cell.
+ */
+struct results_row {
+	enum results_outcome result;
+	enum results_state action[ROWS_NACTIONS]; /* by enum rows_action */
+	const char *error_code;
+	const char *error_message;
+	const char *hint;
+	int attempts;
+	int status[ROWS_NDELIVERY]; /* incoming/outgoing/act status, or
+				       RESULTS_STATUS_UNKNOWN */
+	const char *mailbox_id;
+};
+
+/* Initialise 'r': outcome ok, every action empty, statuses unknown. */
+void results_row_init(struct results_row *r);
+
+/*
+ * Fill 'r' for an invalid row: result invalid, error_code "InvalidRow",
+ * error_message = row->reason (borrowed from 'row'), hint telling to fix
+ * the row and run failed.csv again.
+ */
+void results_row_invalid(struct results_row *r, const struct row *row);
+
+/* What the engine measured; results_finish() adds the counts it kept. */
+struct results_summary {
+	const char *command; /* "run", "plan", "diagnose" */
+	double wall_s;	     /* start to end */
+	double cpu_s;	     /* user + system CPU of the process */
+	long peak_rss_kb;    /* 0 when unknown */
+	uint64_t requests;   /* HTTP requests sent, token requests included */
+	uint64_t batches;    /* of which $batch requests */
+	uint64_t operations; /* operations inside and outside batches */
+	uint64_t retries;    /* operations sent again */
+	uint64_t throttled;  /* 429 answers (and changesets) received */
+	double throttled_s;  /* time spent waiting for Retry-After */
+	bool interrupted;    /* the run stopped before every row was done */
+};
+
+/* Counts kept by results_add(). */
+struct results_counts {
+	size_t rows;
+	size_t by_outcome[RESULTS_NOUTCOMES];
+	size_t by_action[ROWS_NACTIONS][RESULTS_NSTATES];
+};
+
+/* What results_open() needs; strings borrowed for the call. */
+struct results_setup {
+	const char *output; /* the job's output directory */
+	const char *job_name;
+	const char *input; /* the input path, recorded in summary.json */
+	const char *const *header; /* the input's header fields as given */
+	size_t ncols;
+	char delim;		/* ',' or ';' (rows_delim()) */
+	bool bom;		/* write a UTF-8 BOM (rows_has_bom()) */
+	const char *resume_dir; /* NULL: a new run; else continue this run
+				   directory (see results_resume_point()) */
+};
+
+struct results;
+
+/*
+ * Create OUTPUT/JOB/RUN-ID/ (parents too), write the headers of
+ * results.csv and failed.csv, open run.log and point OUTPUT/JOB/latest at
+ * the new run. With 'resume_dir', reopen that run instead: results.csv is
+ * cut after its last complete line and appended to, and the first row
+ * expected is the one after the rows it holds (the header must match).
+ * Returns 0 with '*out' to free with results_free(), or -1 with 'e' set
+ * (ERR_IO, exit 3: not writable; ERR_INPUT: resume header mismatch).
+ */
+int results_open(struct results **out, const struct results_setup *s,
+		 struct err *e);
+
+/* The run directory "OUTPUT/JOB/RUN-ID"; borrowed. */
+const char *results_dir(const struct results *r);
+
+/*
+ * Record the outcome of 'row'. Rows may come in any order but each row
+ * number from the first expected one up must come exactly once (BUG()
+ * otherwise). Lines are written as soon as all earlier rows are written.
+ * Returns 0, or -1 with 'e' set (ERR_IO) when a write fails.
+ */
+int results_add(struct results *r, const struct row *row,
+		const struct results_row *res, struct err *e);
+
+/* Rows written to results.csv so far (resumed rows included). */
+size_t results_written(const struct results *r);
+
+/* Rows added but waiting for an earlier one. */
+size_t results_pending(const struct results *r);
+
+/* Counts of the rows added in this process (not the resumed ones). */
+const struct results_counts *results_counts(const struct results *r);
+
+/* One run.log line. Strings borrowed; NULL/0 fields are left out. */
+struct results_event {
+	const char *level;  /* "error", "warn", "info", "debug" */
+	size_t row;	    /* 0: not about a row */
+	const char *action; /* "set_delivery", "auth", "batch"... */
+	long http_status;   /* 0: none */
+	const char *error_code;
+	const char *message; /* never a secret or token */
+};
+
+/*
+ * Append {"time":"2026-11-20T23:15:00.123Z","level":...,"row":N,
+ * "action":...,"http_status":N,"error_code":...,"message":...} and a
+ * newline to run.log, flushed. Returns 0, or -1 with 'e' set (ERR_IO).
+ */
+int results_log(struct results *r, const struct results_event *ev,
+		struct err *e);
+
+/*
+ * Write summary.json from 's' and the counts (rows, by result, per
+ * action, throughput = rows / wall_s) and flush everything. Rows still
+ * pending are not written (an interrupted run). Returns 0 or -1 (ERR_IO).
+ */
+int results_finish(struct results *r, const struct results_summary *s,
+		   struct err *e);
+
+/* Close the files and free; NULL does nothing. */
+void results_free(struct results *r);
+
+/*
+ * Path of the newest run's failed.csv, "OUTPUT/JOB/latest/failed.csv",
+ * for --rerun-failed. Returns a new string (free()) or NULL with 'e' set
+ * (ERR_INPUT) when there is no previous run or it has no failed.csv.
+ */
+char *results_latest_failed(const char *output, const char *job_name,
+			    struct err *e);
+
+/*
+ * The newest run's directory, resolved through 'latest' (for --resume).
+ * Returns a new string (free()) or NULL with 'e' set (ERR_INPUT).
+ */
+char *results_latest_dir(const char *output, const char *job_name,
+			 struct err *e);
+
+/*
+ * For --resume: how many data rows 'run_dir'/results.csv holds complete.
+ * Lines are written in input order, so they are rows 1..'*rows_done': the
+ * engine skips those row numbers. Returns 0 or -1 with 'e' set.
+ */
+int results_resume_point(const char *run_dir, size_t *rows_done, struct err *e);
+
+/*
+ * Append one CSV cell to 'out': neutralised as above when 'neutralise',
+ * then quoted when needed. Returns 0 or -1 when 'out' is full.
+ */
+int results_csv_cell(struct buf *out, const char *s, size_t len, char delim,
+		     bool neutralise);
+
+/* "ok"/"failed"/"invalid", "done"/..., "not-run"/"success"/"failure". */
+const char *results_outcome_name(enum results_outcome o);
+const char *results_state_name(enum results_state s);
+const char *results_status_name(int status);
+
+#endif

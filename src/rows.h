@@ -1,0 +1,246 @@
+/*
+ * rows.h: the input CSV, streamed one row at a time.
+ *
+ * The reader sits on libcsv. It reads the file in small chunks and hands
+ * out rows one by one (rows_next()), so memory does not grow with the
+ * number of rows; the only per-row state it keeps is the set of mailboxes
+ * already seen (for duplicate detection, below).
+ *
+ * What it accepts (what Excel and Google Sheets export):
+ *   - UTF-8 with or without a byte-order mark;
+ *   - comma or semicolon delimiter, detected from the header line: the one
+ *     that occurs more often outside quotes (comma on a tie);
+ *   - CRLF or LF line ends;
+ *   - quoted fields holding delimiters, doubled quotes and newlines;
+ *   - header names matched case-insensitively, ignoring surrounding
+ *     blanks. Known columns: mailbox (required), actions, profile,
+ *     incoming, outgoing, act, owner, role, privileges. Any other column
+ *     is carried through untouched: every row keeps all its fields as
+ *     given, in input order, for results.csv and failed.csv.
+ *
+ * Rows that are skipped: a record whose fields are all empty (a blank
+ * line, or ";;;" that spreadsheets write for formatted empty rows). It
+ * gets no row number and produces no result line.
+ *
+ * Job-level errors (rows_open()/rows_next() return -1, err kind
+ * ERR_INPUT, exit 2): the file cannot be opened or read, no header line,
+ * invalid UTF-8 or a duplicate known column in the header, the required
+ * 'mailbox' column missing, a record larger than ROWS_MAX_RECORD bytes.
+ * Messages name the file.
+ *
+ * Row-level problems make the row invalid (row->valid false, row->error
+ * says why) and never stop the reader: invalid UTF-8 in a field, a NUL
+ * byte, too many or too few fields, an empty or malformed mailbox, an
+ * unknown action, an unknown delivery value ('forward' is allowed for
+ * incoming only), a malformed privilege list, an action that lacks what
+ * it needs (set_profile without a profile, set_delivery without any of
+ * incoming/outgoing/act, grant_privileges without a role), no action at
+ * all, a quoted field not closed at end of file.
+ *
+ * Duplicates: the same mailbox (compared case-insensitively; an id with
+ * or without braces) on two rows is not merged: the second and later
+ * rows are invalid with "duplicate of row N". The first row is processed
+ * normally.
+ *
+ * Spreadsheet neutralisation: results.csv and failed.csv prefix a cell
+ * starting with '=', '+', '-', '@', TAB or CR with a single quote (see
+ * results.h). So that failed.csv stays re-runnable, the reader strips one
+ * leading quote from the value of a KNOWN column when the next character
+ * is one of those: "'-bob@contoso.com" is read as mailbox
+ * "-bob@contoso.com". Raw fields (row->fields) are kept exactly as given.
+ * The consequence: a value of a known column that really starts with
+ * "'=" (or "'+", ...) loses its quote.
+ *
+ * Values of known columns are trimmed of surrounding blanks; raw fields
+ * are not.
+ */
+#ifndef MBXFIX_ROWS_H
+#define MBXFIX_ROWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+/* A single record (all its fields) may not be larger than this. */
+#define ROWS_MAX_RECORD ((size_t)1024 * 1024)
+
+/*
+ * The actions, in the order of their columns in results.csv (the order
+ * they run in is the engine's business: DESIGN.md). A set of actions is
+ * a bitmask of ROWS_ACT(a).
+ */
+enum rows_action {
+	ROWS_SET_PROFILE = 0,
+	ROWS_SET_DELIVERY,
+	ROWS_FIX_OWNER,
+	ROWS_GRANT_PRIVILEGES,
+	ROWS_APPROVE,
+	ROWS_TEST_ENABLE,
+	ROWS_NACTIONS
+};
+#define ROWS_ACT(a) (1u << (a))
+#define ROWS_ACT_ALL ((1u << ROWS_NACTIONS) - 1)
+
+/* "set_profile", ...; NULL for a value out of range. */
+const char *rows_action_name(enum rows_action a);
+
+/*
+ * Parse a ';'-separated list of action names (case-insensitive, blanks
+ * around names and empty items ignored) into '*out'. "" gives 0.
+ * Returns 0, or -1 with '*out' untouched and 'why' (size 'whylen') set to
+ * e.g. "unknown action 'foo'".
+ */
+int rows_parse_actions(const char *s, unsigned *out, char *why, size_t whylen);
+
+/* The three delivery-method columns of the mailbox table. */
+enum rows_delivery {
+	ROWS_INCOMING = 0, /* incomingemaildeliverymethod */
+	ROWS_OUTGOING,	   /* outgoingemaildeliverymethod */
+	ROWS_ACTDELIVERY,  /* actdeliverymethod */
+	ROWS_NDELIVERY
+};
+
+/* A delivery value that is not set (neither by the row nor the job). */
+#define ROWS_UNSET (-1)
+
+/*
+ * Option value of 'name' for column 'col' (reference §1.1), or ROWS_UNSET
+ * when the name is not allowed there. Names are case-insensitive:
+ *   server-side-sync  incoming 2, outgoing 2, act 1
+ *   outlook           incoming 1, outgoing 1, act 0
+ *   forward           incoming 3 (incoming only)
+ *   none              incoming 0, outgoing 0, act 2
+ * Note actdeliverymethod's different numbering.
+ */
+int rows_delivery_value(enum rows_delivery col, const char *name);
+
+/* The name of option value 'v' in column 'col'; NULL when unknown. */
+const char *rows_delivery_name(enum rows_delivery col, int v);
+
+/* Privilege depths, numbered as the PrivilegeDepth enum (reference §3.1). */
+enum rows_depth {
+	ROWS_DEPTH_NONE = -1, /* not given: the engine picks one */
+	ROWS_DEPTH_BASIC = 0,
+	ROWS_DEPTH_LOCAL = 1,
+	ROWS_DEPTH_DEEP = 2,
+	ROWS_DEPTH_GLOBAL = 3
+};
+
+/* "Basic", "Local", "Deep", "Global"; NULL for NONE or out of range. */
+const char *rows_depth_name(enum rows_depth d);
+
+struct rows_privilege {
+	char *name;	       /* "prvReadMailbox" */
+	enum rows_depth depth; /* ROWS_DEPTH_NONE when not given */
+};
+
+/*
+ * True when 's' names a privilege template (templates/privileges/NAME.cfg)
+ * rather than a list: no ':' or ';', and not starting with "prv".
+ * Whether the template exists is not checked here.
+ */
+bool rows_privileges_is_template(const char *s);
+
+/*
+ * Parse a ';'-separated list "prvName[:depth];..." (depth Basic, Local,
+ * Deep or Global, case-insensitive; names must start with "prv" and hold
+ * only letters, digits and '_'). On success '*out' is a new array of '*n'
+ * entries, freed with rows_privileges_free(), and 0 is returned. On
+ * failure -1 with 'why' set, '*out' NULL and '*n' 0.
+ */
+int rows_parse_privileges(const char *s, struct rows_privilege **out, size_t *n,
+			  char *why, size_t whylen);
+void rows_privileges_free(struct rows_privilege *p, size_t n);
+
+/*
+ * Values a row falls back to when it leaves a column empty: the job's
+ * 'defaults' group. Strings are never NULL ("" when unset). The reader
+ * copies what it is given.
+ */
+struct rows_defaults {
+	unsigned actions;	      /* ROWS_ACT() bitmask; 0 = none */
+	char *profile;		      /* email server profile name or id */
+	int delivery[ROWS_NDELIVERY]; /* option values or ROWS_UNSET */
+	char *role;
+	char *privileges; /* template name or list; "server-side-sync" */
+};
+
+/*
+ * One data row. Every string is owned by the row and is never NULL ("" when
+ * empty); free the whole row with rows_row_free(). For an invalid row the
+ * parsed values are whatever could be understood and must not be acted on.
+ */
+struct row {
+	size_t num;	/* 1-based data row number (the header is not a row) */
+	size_t line;	/* 1-based file line on which the row starts */
+	size_t nfields; /* may differ from rows_ncols() on a ragged row */
+	char **fields;	/* the raw fields, exactly as given, in input order */
+
+	bool valid;
+	char *error;  /* invalid: "FILE: row N (line L): column 'c': why" */
+	char *reason; /* invalid: the same without "FILE: row N (line L): " */
+
+	/* Effective values: the row's, or the job default where it is empty. */
+	char *mailbox;	    /* email as given (trimmed), or lower-case id */
+	bool mailbox_is_id; /* a GUID (braces removed) rather than an email */
+	unsigned actions;   /* ROWS_ACT() bitmask, never 0 on a valid row */
+	char *profile;
+	int delivery[ROWS_NDELIVERY]; /* option values or ROWS_UNSET */
+	char *owner;		      /* "" = the mailbox's own user */
+	char *role;
+	char *privileges; /* template name or list; see rows_parse_privileges */
+};
+
+struct rows;
+
+/*
+ * Open 'path' and read its header. 'd' (copied) supplies the defaults
+ * for empty cells; NULL means none. On success '*out' is a reader to free
+ * with rows_free() and 0 is returned; on failure -1, '*out' NULL, 'e' set
+ * (ERR_INPUT).
+ */
+int rows_open(struct rows **out, const char *path,
+	      const struct rows_defaults *d, struct err *e);
+
+/*
+ * The next row, in input order. On success returns 0 with '*out' a new
+ * row (free with rows_row_free()), or NULL at the end of the input. On a
+ * job-level error (read error, oversized record) returns -1 with 'e' set
+ * and '*out' NULL; call rows_free() then.
+ */
+int rows_next(struct rows *r, struct row **out, struct err *e);
+
+/* Free a row from rows_next(); NULL does nothing. */
+void rows_row_free(struct row *row);
+
+/* The path as given to rows_open(); borrowed. */
+const char *rows_path(const struct rows *r);
+
+/* The header fields exactly as given (BOM removed); borrowed, 'ncols'. */
+const char *const *rows_header(const struct rows *r);
+size_t rows_ncols(const struct rows *r);
+
+/* The detected delimiter, ',' or ';'. */
+char rows_delim(const struct rows *r);
+
+/* Whether the file started with a UTF-8 byte-order mark. */
+bool rows_has_bom(const struct rows *r);
+
+/* Rows handed out so far, and how many of them were invalid. */
+size_t rows_count(const struct rows *r);
+size_t rows_invalid(const struct rows *r);
+
+/* Close and free; NULL does nothing. Rows already handed out stay valid. */
+void rows_free(struct rows *r);
+
+/* Whether 's' is a GUID, 8-4-4-4-12 hex digits, optionally in braces. */
+bool rows_is_guid(const char *s);
+
+/*
+ * Whether '[s, s+len)' is valid UTF-8 (no overlong forms, surrogates or
+ * code points past U+10FFFF). A NUL byte counts as valid here.
+ */
+bool rows_is_utf8(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,360 @@
+#include "compat.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "job.h"
+
+#include "io_util.h"
+
+#include "banned.h"
+
+static char dir[256];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", io_tmpdir());
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	io_rmrf(dir);
+	return 0;
+}
+
+static void assert_contains(const char *s, const char *sub)
+{
+	if (!strstr(s, sub))
+		fail_msg("'%s' does not contain '%s'", s, sub);
+}
+
+static const char *cfgpath(const char *name)
+{
+	static char p[512];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return p;
+}
+
+static void test_full_job_loads(void **state)
+{
+	static const char cfg[] =
+	    "name = \"wave-3\";\n"
+	    "environment = { url = \"https://contoso.crm.dynamics.com/\";"
+	    " api_version = \"9.1\"; ca_file = \"\"; };\n"
+	    "auth = {\n"
+	    "  method = \"secret\";\n"
+	    "  tenant = \"contoso.onmicrosoft.com\";\n"
+	    "  client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+	    "  secret_env = \"MBXFIX_CLIENT_SECRET\";\n"
+	    "};\n"
+	    "input = \"input/wave-3.csv\";\n"
+	    "defaults = {\n"
+	    "  actions = [\"set_profile\", \"set_delivery\", \"approve\"];\n"
+	    "  profile = \"Microsoft Exchange Online\";\n"
+	    "  incoming = \"server-side-sync\"; outgoing = \"outlook\";"
+	    " act = \"server-side-sync\";\n"
+	    "  role = \"Salesperson\";\n"
+	    "};\n"
+	    "run = { parallel = 8; batch_size = 100; max_attempts = 3; };\n";
+	struct err e = ERR_INIT;
+	struct job j;
+
+	(void)state;
+	io_write(dir, "wave.cfg", cfg, (size_t)-1);
+	if (job_load(&j, cfgpath("wave.cfg"), &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_string_equal(j.name, "wave-3");
+	assert_string_equal(j.url, "https://contoso.crm.dynamics.com");
+	assert_string_equal(j.api_version, "9.1");
+	assert_null(j.ca_file);
+	assert_int_equal(j.auth, JOB_AUTH_SECRET);
+	assert_string_equal(j.tenant, "contoso.onmicrosoft.com");
+	assert_string_equal(j.secret_env, "MBXFIX_CLIENT_SECRET");
+	assert_null(j.secret_file);
+	assert_string_equal(j.authority, "https://login.microsoftonline.com");
+	assert_string_equal(j.input, "input/wave-3.csv");
+	assert_string_equal(j.output, "output");
+	assert_int_equal(j.defaults.actions, ROWS_ACT(ROWS_SET_PROFILE) |
+						 ROWS_ACT(ROWS_SET_DELIVERY) |
+						 ROWS_ACT(ROWS_APPROVE));
+	assert_string_equal(j.defaults.profile, "Microsoft Exchange Online");
+	assert_int_equal(j.defaults.delivery[ROWS_INCOMING], 2);
+	assert_int_equal(j.defaults.delivery[ROWS_OUTGOING], 1);
+	assert_int_equal(j.defaults.delivery[ROWS_ACTDELIVERY], 1);
+	assert_string_equal(j.defaults.role, "Salesperson");
+	assert_string_equal(j.defaults.privileges, "server-side-sync");
+	assert_int_equal(j.parallel, 8);
+	assert_int_equal(j.batch_size, 100);
+	assert_int_equal(j.max_attempts, 3);
+	assert_int_equal(j.test_timeout, 900);
+	assert_int_equal(j.poll_interval, 15);
+	job_release(&j);
+	job_release(&j); /* safe twice */
+}
+
+static void test_minimal_job_defaults(void **state)
+{
+	static const char cfg[] =
+	    "environment = { url = \"http://127.0.0.1:8580\"; };\n"
+	    "auth = { method = \"none\"; };\n";
+	struct err e = ERR_INIT;
+	struct job j;
+
+	(void)state;
+	io_write(dir, "mini.cfg", cfg, (size_t)-1);
+	if (job_load(&j, cfgpath("mini.cfg"), &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_string_equal(j.name, "mini"); /* the file's base name */
+	assert_string_equal(j.url, "http://127.0.0.1:8580");
+	assert_string_equal(j.api_version, "9.2");
+	assert_int_equal(j.auth, JOB_AUTH_NONE);
+	assert_null(j.input);
+	assert_int_equal(j.defaults.actions, 0);
+	for (int i = 0; i < ROWS_NDELIVERY; i++)
+		assert_int_equal(j.defaults.delivery[i], ROWS_UNSET);
+	assert_int_equal(j.parallel, 0);
+	assert_int_equal(j.batch_size, 0);
+	assert_int_equal(j.max_attempts, 6);
+	job_release(&j);
+}
+
+#define ENV "environment = { url = \"https://x.crm.dynamics.com\"; };\n"
+#define AUTH                                                                   \
+	"auth = { tenant = \"t\"; client_id = "                                \
+	"\"51f81489-12ee-4a9e-aaae-a2591f45987d\"; secret_env = \"S\"; };\n"
+
+static void test_errors_name_file_line_setting(void **state)
+{
+	static const struct {
+		const char *cfg;
+		const char *want; /* after "DIR/bad.cfg" */
+	} t[] = {
+	    {ENV AUTH "colour = \"blue\";\n",
+	     ":3: setting 'colour': unknown setting"},
+	    {"environment = {\n  url = \"https://x\";\n  urll = "
+	     "\"y\";\n};\n" AUTH,
+	     ":3: setting 'environment.urll': unknown setting"},
+	    {"environment = {\n  api_version = \"9.2\";\n};\n" AUTH,
+	     ":1: setting 'environment.url': required, missing"},
+	    {AUTH, ": setting 'environment': required group missing"},
+	    {"environment = { url = \"http://contoso.crm.dynamics.com\"; "
+	     "};\n" AUTH,
+	     ":1: setting 'environment.url': "
+	     "'http://contoso.crm.dynamics.com': "
+	     "plain http is allowed for 127.0.0.1"},
+	    {"environment = { url = \"ftp://x\"; };\n" AUTH,
+	     ":1: setting 'environment.url': 'ftp://x' is not an https:// URL"},
+	    {"environment = { url = \"https://x\"; api_version = \"v9\"; "
+	     "};\n" AUTH,
+	     ":1: setting 'environment.api_version': 'v9' is not a version"},
+	    {ENV AUTH "run = {\n  parallel = 300;\n};\n",
+	     ":4: setting 'run.parallel': 300 is out of range (0 to 256)"},
+	    {ENV AUTH "run = {\n  batch_size = \"10\";\n};\n",
+	     ":4: setting 'run.batch_size': must be an integer"},
+	    {ENV AUTH "run = { max_attempts = 0; };\n",
+	     ":3: setting 'run.max_attempts': 0 is out of range (1 to 100)"},
+	    {ENV AUTH "run = { speed = 1; };\n",
+	     ":3: setting 'run.speed': unknown setting"},
+	    {ENV "auth = {\n method = \"password\";\n};\n",
+	     ":3: setting 'auth.method': unknown method 'password'"},
+	    {ENV "auth = {\n tenant = \"t\";\n client_id = \"abc\";\n"
+		 " secret_env = \"S\";\n};\n",
+	     ":4: setting 'auth.client_id': 'abc' is not a GUID"},
+	    {ENV "auth = {\n client_id = "
+		 "\"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+		 " secret_env = \"S\";\n};\n",
+	     ":2: setting 'auth.tenant': required, missing"},
+	    {ENV "auth = {\n tenant = \"t\";\n"
+		 " client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n};\n",
+	     ":2: setting 'auth': method 'secret' needs exactly one of "
+	     "secret_env and secret_file"},
+	    {ENV "auth = {\n tenant = \"t\";\n"
+		 " client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+		 " secret_env = \"S\";\n certificate = \"c.pem\";\n};\n",
+	     ":6: setting 'auth.certificate': not used with method 'secret'"},
+	    {ENV "auth = {\n tenant = \"t\";\n"
+		 " client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+		 " secret_env = \"MY SECRET\";\n};\n",
+	     ":5: setting 'auth.secret_env': 'MY SECRET' is not an "
+	     "environment variable name"},
+	    {ENV "auth = { method = \"none\";\n tenant = \"t\"; };\n",
+	     ":3: setting 'auth.tenant': not used with method 'none'"},
+	    {ENV AUTH "defaults = {\n incoming = \"email-router\";\n};\n",
+	     ":4: setting 'defaults.incoming': unknown value 'email-router'"},
+	    {ENV AUTH "defaults = {\n act = \"forward\";\n};\n",
+	     ":4: setting 'defaults.act': unknown value 'forward'"},
+	    {ENV AUTH
+	     "defaults = {\n actions = [\"approve\",\n \"fly\"];\n};\n",
+	     ":5: setting 'defaults.actions': unknown action 'fly'"},
+	    {ENV AUTH "defaults = { privileges = \"prvReadMailbox:All\"; };\n",
+	     ":3: setting 'defaults.privileges': unknown depth 'All'"},
+	    {ENV AUTH "name = \"../etc\";\n",
+	     ":3: setting 'name': '../etc' must be letters"},
+	    {ENV AUTH "input = 42;\n", ":3: setting 'input': must be a string"},
+	    {ENV AUTH "environment2 = ;\n", ":3: syntax error"},
+	    {ENV AUTH "run = 5;\n", ":3: setting 'run': must be a group"},
+	};
+	struct err e = ERR_INIT;
+	struct job j;
+	char want[512];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		io_write(dir, "bad.cfg", t[i].cfg, (size_t)-1);
+		err_clear(&e);
+		if (job_load(&j, cfgpath("bad.cfg"), &e) == 0)
+			fail_msg("case %zu loaded", i);
+		assert_int_equal(e.kind, ERR_CONFIG);
+		assert_int_equal(err_exit_code(&e), 2);
+		snprintf(want, sizeof(want), "%s%s", cfgpath("bad.cfg"),
+			 t[i].want);
+		if (!strstr(e.msg, want))
+			fail_msg("case %zu: '%s' does not contain '%s'", i,
+				 e.msg, want);
+		job_release(&j);
+	}
+	err_clear(&e);
+	assert_int_equal(job_load(&j, cfgpath("missing.cfg"), &e), -1);
+	assert_contains(e.msg, "cannot open '");
+	assert_contains(e.msg, "missing.cfg': No such file or directory");
+}
+
+static void test_private_files_refused_when_readable(void **state)
+{
+	static const char cfg_secret[] =
+	    ENV "auth = { tenant = \"t\"; client_id = "
+		"\"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+		" secret_file = \"%s/secret.txt\"; };\n";
+	static const char cfg_cert[] = ENV
+	    "auth = { method = \"certificate\"; tenant = \"t\";\n"
+	    " client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+	    " certificate = \"%s/app.pem\";\n"
+	    " private_key = \"%s/app.key\"; assertion_alg = \"PS256\"; };\n";
+	char cfg[1024], want[512];
+	struct err e = ERR_INIT;
+	struct job j;
+	struct buf secret = BUF_INIT(4096);
+	const char *p;
+
+	(void)state;
+	p = io_write(dir, "secret.txt", "s3cr3t-value\n", (size_t)-1);
+	chmod(p, 0640);
+	snprintf(cfg, sizeof(cfg), cfg_secret, dir);
+	io_write(dir, "sec.cfg", cfg, (size_t)-1);
+	assert_int_equal(job_load(&j, cfgpath("sec.cfg"), &e), -1);
+	snprintf(want, sizeof(want),
+		 ":3: setting 'auth.secret_file': secret file '%s/secret.txt' "
+		 "is accessible by group or others (mode 0640)",
+		 dir);
+	assert_contains(e.msg, want);
+	assert_null(strstr(e.msg, "s3cr3t"));
+
+	/* owner-only: loads, and job_secret() reads it (newline dropped) */
+	chmod(cfgpath("secret.txt"), 0600);
+	err_clear(&e);
+	if (job_load(&j, cfgpath("sec.cfg"), &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(job_secret(&j, &secret, &e), 0);
+	assert_string_equal(secret.ptr, "s3cr3t-value");
+	job_secret_wipe(&secret);
+	assert_string_equal(secret.ptr, "");
+	/* made readable after load: refused at the time of reading */
+	chmod(cfgpath("secret.txt"), 0604);
+	assert_int_equal(job_secret(&j, &secret, &e), -1);
+	assert_contains(e.msg, "mode 0604");
+	assert_null(strstr(e.msg, "s3cr3t"));
+	job_release(&j);
+
+	io_write(dir, "app.pem", "CERT", (size_t)-1);
+	p = io_write(dir, "app.key", "KEY", (size_t)-1);
+	chmod(p, 0644);
+	snprintf(cfg, sizeof(cfg), cfg_cert, dir, dir);
+	io_write(dir, "cert.cfg", cfg, (size_t)-1);
+	err_clear(&e);
+	assert_int_equal(job_load(&j, cfgpath("cert.cfg"), &e), -1);
+	snprintf(want, sizeof(want),
+		 ":5: setting 'auth.private_key': private key '%s/app.key' is "
+		 "accessible by group or others (mode 0644); make it readable "
+		 "by its owner only: chmod 600",
+		 dir);
+	assert_contains(e.msg, want);
+	chmod(cfgpath("app.key"), 0400);
+	err_clear(&e);
+	if (job_load(&j, cfgpath("cert.cfg"), &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(j.auth, JOB_AUTH_CERTIFICATE);
+	assert_int_equal(j.assertion_alg, JOB_ALG_PS256);
+	job_release(&j);
+
+	/* a missing private key is named too */
+	unlink(cfgpath("app.key"));
+	err_clear(&e);
+	assert_int_equal(job_load(&j, cfgpath("cert.cfg"), &e), -1);
+	assert_contains(e.msg, "setting 'auth.private_key': cannot use private "
+			       "key");
+	assert_contains(e.msg, "No such file or directory");
+}
+
+static void test_secret_from_environment(void **state)
+{
+	static const char cfg[] = ENV AUTH;
+	struct err e = ERR_INIT;
+	struct job j;
+	struct buf secret = BUF_INIT(4096);
+
+	(void)state;
+	io_write(dir, "env.cfg", cfg, (size_t)-1);
+	if (job_load(&j, cfgpath("env.cfg"), &e) < 0)
+		fail_msg("%s", e.msg);
+	unsetenv("S");
+	assert_int_equal(job_secret(&j, &secret, &e), -1);
+	assert_int_equal(e.kind, ERR_CONFIG);
+	assert_contains(e.msg, "environment variable 'S' (auth.secret_env) is "
+			       "not set");
+	setenv("S", "from-env\r\n", 1);
+	err_clear(&e);
+	assert_int_equal(job_secret(&j, &secret, &e), 0);
+	assert_string_equal(secret.ptr, "from-env");
+	job_secret_wipe(&secret);
+	unsetenv("S");
+	job_release(&j);
+}
+
+static void test_set_str_override(void **state)
+{
+	static const char cfg[] = ENV AUTH "input = \"a.csv\";\n";
+	struct err e = ERR_INIT;
+	struct job j;
+
+	(void)state;
+	io_write(dir, "o.cfg", cfg, (size_t)-1);
+	assert_int_equal(job_load(&j, cfgpath("o.cfg"), &e), 0);
+	job_set_str(&j.input, "b.csv");
+	assert_string_equal(j.input, "b.csv");
+	job_set_str(&j.ca_file, NULL);
+	assert_null(j.ca_file);
+	job_release(&j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_full_job_loads),
+	    cmocka_unit_test(test_minimal_job_defaults),
+	    cmocka_unit_test(test_errors_name_file_line_setting),
+	    cmocka_unit_test(test_private_files_refused_when_readable),
+	    cmocka_unit_test(test_secret_from_environment),
+	    cmocka_unit_test(test_set_str_override),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
