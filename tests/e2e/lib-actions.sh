@@ -114,3 +114,16 @@ finish() {
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
 }
+
+# token: an access token for the demo client (for setting up state).
+token() {
+	curl -sf -d "client_id=${CLIENT_ID:-51f81489-12ee-4a9e-aaae-a2591f45987d}&client_secret=${CLIENT_SECRET:-dvsim-demo-secret}&grant_type=client_credentials&scope=$URL/.default" \
+		"$URL/contoso.onmicrosoft.com/oauth2/v2.0/token" | jq -r .access_token
+}
+
+# api_patch PATH JSON: PATCH an entity through the Web API (setup only).
+api_patch() {
+	curl -sf -o /dev/null -X PATCH -H "Authorization: Bearer $(token)" \
+		-H "Content-Type: application/json" -H "If-Match: *" \
+		-d "$2" "$URL/api/data/v9.2/$1"
+}
