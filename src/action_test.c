@@ -33,7 +33,7 @@
 #include "banned.h"
 
 enum { STEP_SCHEDULE, STEP_POLL, STEP_ALERTS };
-enum { TAG_SCHEDULE = 1, TAG_POLL, TAG_ALERTS };
+enum { TAG_SCHEDULE = 1, TAG_POLL, TAG_ALERTS, TAG_DIAGNOSE };
 
 #define STATUS_NOT_RUN 0
 #define STATUS_SUCCESS 1
@@ -52,6 +52,7 @@ struct test {
 	int64_t deadline_ms;
 	int status[3]; /* incoming, outgoing, act as last read */
 	int in_method, out_method, act_method;
+	int profile_state; /* diagnose: the profile's statecode, 1 unknown */
 };
 
 static struct test *test_of(struct row_state *rs)
@@ -157,9 +158,116 @@ static void emit_alerts(struct action_ctx *c, struct row_state *rs,
 	buf_release(&url);
 }
 
+/*
+ * `mbxfix diagnose`: explain what the mailbox's columns and the alerts of
+ * its last test say, without testing. The profile's state comes from a
+ * cached lookup (one per profile for the whole run).
+ */
+static enum action_step diagnose_plan(struct action_ctx *c,
+				      struct row_state *rs)
+{
+	const char *pid = actu_str(rs->mailbox, "_emailserverprofile_value");
+	const char *done =
+	    actu_str(rs->mailbox, "testmailboxaccesscompletedon");
+	struct test *t = test_of(rs);
+	struct buf expr = BUF_INIT(BUF_MAX_SMALL),
+		   url = BUF_INIT(BUF_MAX_SMALL);
+
+	t->act_method = -1;
+	if (pid) {
+		bool pending = false;
+		const cJSON *j;
+
+		buf_addf(&url, "emailserverprofiles(%s)?$select=statecode,name",
+			 pid);
+		j = action_lookup(c, url.ptr, &pending, NULL);
+		buf_release(&url);
+		if (!j && pending)
+			return ACTION_WAIT;
+		/* a profile that cannot be read counts as missing */
+		t->profile_state = j ? actu_int(j, "statecode", 1) : 1;
+	}
+	buf_addf(&expr, "_regardingobjectid_value eq %s", rs->mailbox_id);
+	if (done)
+		buf_addf(&expr, " and modifiedon ge %s", done);
+	actu_query(&url, "tracelogs",
+		   "level,text,errortypedisplay,errordetails,modifiedon",
+		   expr.ptr);
+	buf_addstr(&url, "&$orderby=modifiedon%20desc");
+	action_emit(c, "GET", url.ptr, NULL, NULL, TAG_DIAGNOSE, 0);
+	buf_release(&expr);
+	buf_release(&url);
+	return ACTION_SENT;
+}
+
+static enum action_step diagnose_answer(struct action_ctx *c,
+					struct row_state *rs, const cJSON *json)
+{
+	const cJSON *mb = rs->mailbox, *arr, *it;
+	const char *pid = actu_str(mb, "_emailserverprofile_value");
+	const char *kind =
+	    actu_str(mb, "_regardingobjectid_value@Microsoft.Dynamics.CRM."
+			 "lookuplogicalname");
+	struct test *t = test_of(rs);
+	struct diag_alert *alerts;
+	struct diag_mailbox m;
+	struct diag d;
+	char msg[512] = "";
+	size_t n = 0;
+	enum action_step st = ACTION_UNCHANGED;
+
+	t->status[0] = actu_int(mb, "incomingemailstatus", -1);
+	t->status[1] = actu_int(mb, "outgoingemailstatus", -1);
+	t->status[2] = actu_int(mb, "actstatus", -1);
+	report_statuses(rs, t);
+
+	diagnose_mailbox_init(&m);
+	m.statecode = actu_int(mb, "statecode", -1);
+	m.approval = actu_int(mb, "emailrouteraccessapproval", -1);
+	m.incoming_status = t->status[0];
+	m.outgoing_status = t->status[1];
+	m.act_status = t->status[2];
+	m.incoming_method = actu_int(mb, "incomingemaildeliverymethod", -1);
+	m.outgoing_method = actu_int(mb, "outgoingemaildeliverymethod", -1);
+	m.is_queue = kind && strcmp(kind, "systemuser");
+	/* queues synchronise email only: their ACT setting is no fault */
+	m.act_method = m.is_queue ? -1 : actu_int(mb, "actdeliverymethod", -1);
+	m.has_profile = pid != NULL;
+	m.profile_active = pid && t->profile_state == 0;
+	m.owner_is_user =
+	    actu_guid_eq(actu_str(mb, "_ownerid_value"),
+			 actu_str(mb, "_regardingobjectid_value"));
+
+	arr = cJSON_GetObjectItemCaseSensitive(json, "value");
+	alerts = xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*alerts));
+	cJSON_ArrayForEach(it, arr)
+	{
+		alerts[n].level = actu_int(it, "level", 3);
+		alerts[n].text = actu_str(it, "text");
+		alerts[n].errortype = actu_str(it, "errortypedisplay");
+		alerts[n].details = actu_str(it, "errordetails");
+		if (!*msg && alerts[n].level >= 2 && alerts[n].text)
+			snprintf(msg, sizeof(msg), "%s%s%s", alerts[n].text,
+				 alerts[n].details ? " " : "",
+				 alerts[n].details ? alerts[n].details : "");
+		n++;
+	}
+	if (diagnose_mailbox(&m, alerts, n, &d) != DIAG_NONE) {
+		if (!*msg)
+			snprintf(msg, sizeof(msg), "%s", d.code);
+		action_fail(c, rs, d.code, msg, d.hint);
+		st = ACTION_FAILED;
+	}
+	free(alerts);
+	return st;
+}
+
 static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 {
 	struct test *t = test_of(rs);
+
+	if (action_readonly(c) && actu_diagnosing())
+		return diagnose_plan(c, rs);
 
 	switch (rs->act[ACTION_TEST_ENABLE].step) {
 	case STEP_SCHEDULE:
@@ -261,6 +369,8 @@ static enum action_step answer(struct action_ctx *c, struct row_state *rs,
 
 	if (a->status < 200 || a->status >= 300)
 		return actu_fail_write(c, rs, a, "test_enable");
+	if (a->tag == TAG_DIAGNOSE)
+		return diagnose_answer(c, rs, a->json);
 	timing(c, &timeout_s, &poll_s);
 	switch (as->step) {
 	case STEP_SCHEDULE:
