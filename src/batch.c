@@ -180,7 +180,8 @@ static int add_request(struct buf *out, const struct batch_op *op,
 int batch_encode(const struct batch *b, const char *id, const char *prefix,
 		 struct buf *body, struct buf *content_type, struct err *e)
 {
-	char bnd[8 + ID_MAX + 1], cs_mark[12 + ID_MAX + 1];
+	char bnd[8 + ID_MAX + 1], mark[10 + ID_MAX + 1],
+	    cs_mark[12 + ID_MAX + 1];
 	size_t plen;
 	bool slash;
 	unsigned nset = 0;
@@ -197,6 +198,7 @@ int batch_encode(const struct batch *b, const char *id, const char *prefix,
 			       prefix);
 	slash = prefix[plen - 1] != '/';
 	snprintf(bnd, sizeof(bnd), "batch_%s", id);
+	snprintf(mark, sizeof(mark), "--%s", bnd);
 	snprintf(cs_mark, sizeof(cs_mark), "--changeset_%s_", id);
 
 	for (size_t i = 0; i < b->n; i++) {
@@ -206,7 +208,7 @@ int batch_encode(const struct batch *b, const char *id, const char *prefix,
 		 * RFC 2046 §5.1.1: the boundary must not occur in the
 		 * content; ours cannot unless a body quotes it.
 		 */
-		if (bd && (strstr(bd, bnd) || strstr(bd, cs_mark)))
+		if (bd && (strstr(bd, mark) || strstr(bd, cs_mark)))
 			return err_set(e, ERR_INTERNAL,
 				       "$batch: the body for '%s' contains "
 				       "the boundary",

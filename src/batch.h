@@ -13,7 +13,8 @@
  *   3. batch_map() the answers back onto the operations: each operation
  *      was answered (its own status and body), rolled back with its
  *      failed change set, not executed (processing stopped at an earlier
- *      failure), or left unanswered by a server that broke the protocol.
+ *      failure), succeeded before that failure without an answer of its
+ *      own, or was left unanswered by a server that broke the protocol.
  *      The engine retries only the operations that need it.
  *
  * Change sets: operations added consecutively with the same non-zero

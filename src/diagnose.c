@@ -300,7 +300,9 @@ static void add_privilege(char *list, size_t size, const char *p)
 	}
 	if (len + n + 2 > size)
 		return;
-	snprintf(list + len, size - len, "%s%s", len ? ";" : "", p);
+	if (len)
+		list[len++] = ';';
+	memcpy(list + len, p, n + 1);
 }
 
 enum diag_kind diagnose_mailbox(const struct diag_mailbox *m,

@@ -2,6 +2,12 @@
  * dvsim: a local simulator of the Dataverse Web API and the Entra ID
  * token endpoint, for mbxfix's tests, benchmarks and demo. The command
  * line is DESIGN.md's; see server.h for the routes and test scenarios.
+ *
+ * Clients: --client and --client-cert register application users with
+ * System Administrator and Delegated Mailbox Approver, --client-limited
+ * with System Administrator only. Without any of them the documented demo
+ * pair (DEMO_CLIENT_ID, DEMO_SECRET) is registered. Defaults: --generate
+ * 10 when neither --org nor --generate is given, --seed 1.
  */
 #include "compat.h"
 

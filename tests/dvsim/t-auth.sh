@@ -4,7 +4,7 @@
 . "${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/dvsim/lib.sh"
 
 Q="$API/mailboxes?\$select=name&\$top=1"
-start_dvsim a --generate 2 --token-ttl 1
+start_dvsim a --generate 2 --token-ttl 2
 TOK=$(token)
 check "fresh token works" "$(req GET "$Q" -H "Authorization: Bearer $TOK")" 200
 check "no bearer: 401" "$(req GET "$Q")" 401
@@ -14,7 +14,7 @@ check "garbage bearer: 401" "$(req GET "$Q" -H "Authorization: Bearer abc.def.gh
 TAMPERED=$(printf '%s' "$TOK" | sed 's/\.\(.\)/.X\1/')
 check "tampered token: 401" "$(req GET "$Q" -H "Authorization: Bearer $TAMPERED")" 401
 check "Basic on the API: 401" "$(req GET "$Q" -u "$DEMO_ID:$DEMO_SECRET")" 401
-sleep 1.2
+sleep 2.2
 check "expired token: 401" "$(req GET "$Q" -H "Authorization: Bearer $TOK")" 401
 check "expired token: code" "$(jq -r .error.code "$TMP/body")" 0x8005f101
 check "expired token: message" "$(jq -r .error.message "$TMP/body")" "The access token has expired."

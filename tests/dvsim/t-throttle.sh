@@ -44,7 +44,7 @@ check_match "exec: message" "$(jq -r .error.message "$TMP/body")" "^Combined exe
 check_match "exec: Retry-After" "$(hdr Retry-After)" '^[1-3]$'
 
 # concurrency fails at once, without a throttled period
-start_dvsim c --generate 2 --limit-concurrent 2 --latency-ms 800
+start_dvsim c --generate 2 --limit-concurrent 2 --latency-ms 1200
 TOK=$(token)
 for i in 1 2 3 4; do
 	curl -s -o "$TMP/c$i.body" -D "$TMP/c$i.hdr" -w '%{http_code}\n' \

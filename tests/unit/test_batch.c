@@ -333,6 +333,23 @@ static void test_encode_rejects(void **state)
 	assert_int_equal(
 	    batch_encode(&b, "m1", "/api/data/v9.2/", &body, &ct, &e), -1);
 	assert_non_null(strstr(e.msg, "boundary"));
+	err_clear(&e);
+	batch_release(&b);
+
+	/* ... a change set's too; the bare name without "--" is harmless */
+	add_op(&b, "PATCH", "mailboxes(1)", NULL,
+	       "{\"name\":\"--changeset_m1_7\"}", 0);
+	buf_reset(&body);
+	assert_int_equal(
+	    batch_encode(&b, "m1", "/api/data/v9.2/", &body, &ct, &e), -1);
+	err_clear(&e);
+	batch_release(&b);
+	add_op(&b, "PATCH", "mailboxes(1)", NULL,
+	       "{\"name\":\"batch_m1 and changeset_m1_1\"}", 0);
+	buf_reset(&body);
+	buf_reset(&ct);
+	assert_int_equal(
+	    batch_encode(&b, "m1", "/api/data/v9.2/", &body, &ct, &e), 0);
 	batch_release(&b);
 	buf_release(&body);
 	buf_release(&ct);

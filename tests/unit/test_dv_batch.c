@@ -317,7 +317,7 @@ static size_t count(const char *hay, const char *needle)
 
 static void test_stop_at_first_failure(void **state)
 {
-	struct fake f;
+	struct fake f = {0};
 	struct dv_response out;
 	struct batch_result res[3];
 
@@ -344,7 +344,7 @@ static void test_stop_at_first_failure(void **state)
 
 static void test_continue_on_error(void **state)
 {
-	struct fake f;
+	struct fake f = {0};
 	struct dv_response out;
 	struct batch_result res[3];
 	char bnd[128], *p;
@@ -384,7 +384,7 @@ static const char cs_ok[] =
 
 static void test_changeset_refs(void **state)
 {
-	struct fake f;
+	struct fake f = {0};
 	struct dv_response out;
 	struct batch_result res[2];
 
@@ -420,7 +420,7 @@ static void test_changeset_rollback(void **state)
 	    "PATCH /api/data/v9.2/fail(1) HTTP/1.1\r\n\r\n{}\r\n"
 	    "--c--\r\n" PART("PATCH", "/api/data/v9.2/mailboxes(9)",
 			     "{}") "--b--\r\n";
-	struct fake f;
+	struct fake f = {0};
 	struct dv_response out;
 	struct batch_result res[3];
 
@@ -461,7 +461,7 @@ static void test_changeset_errors(void **state)
 	    "--c\r\nContent-Type: application/http\r\n\r\n"
 	    "POST $7/x HTTP/1.1\r\n\r\n{}\r\n"
 	    "--c--\r\n--b--\r\n";
-	struct fake f;
+	struct fake f = {0};
 	struct dv_response out;
 	struct batch_result res[2];
 
