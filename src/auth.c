@@ -30,8 +30,8 @@ static int load_pem(struct auth *a, const struct job *j, struct err *e)
 	a->cert = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	if (!a->cert)
-		return err_set(e, ERR_CONFIG,
-			       "'%s' holds no PEM certificate", j->certificate);
+		return err_set(e, ERR_CONFIG, "'%s' holds no PEM certificate",
+			       j->certificate);
 	f = fopen(j->private_key, "r");
 	if (!f)
 		return err_set_errno(e, ERR_CONFIG,
@@ -199,8 +199,8 @@ struct request *auth_request(struct auth *a, int64_t now_ms, struct err *e)
 		err_set(e, ERR_INTERNAL, "cannot create a token request");
 		return NULL;
 	}
-	request_add_header(
-		r, "Content-Type: application/x-www-form-urlencoded");
+	request_add_header(r,
+			   "Content-Type: application/x-www-form-urlencoded");
 	request_add_header(r, "Accept: application/json");
 	body = buf_detach(&form, &len);
 	request_set_body(r, body, len);
@@ -257,7 +257,8 @@ int auth_finish(struct auth *a, struct request *r, int64_t now_ms,
 				       a->token_url, r->status, oe.code,
 				       oe.message);
 		}
-		return err_set(e, ERR_AUTH, "sign-in refused by '%s' (HTTP %ld)",
+		return err_set(e, ERR_AUTH,
+			       "sign-in refused by '%s' (HTTP %ld)",
 			       a->token_url, r->status);
 	}
 	json = cJSON_ParseWithLength(r->response.ptr, r->response.len);
@@ -277,7 +278,8 @@ int auth_finish(struct auth *a, struct request *r, int64_t now_ms,
 		buf_addstr(&h, "Authorization: Bearer ");
 		if (buf_addstr(&h, tok->valuestring) < 0) {
 			cJSON_Delete(json);
-			return err_set(e, ERR_PROTOCOL, "access token too long");
+			return err_set(e, ERR_PROTOCOL,
+				       "access token too long");
 		}
 		a->token = buf_detach(&h, NULL);
 	}

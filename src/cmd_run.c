@@ -90,15 +90,14 @@ static void print_summary(FILE *fp, const char *cmd, struct results *res,
 			s[RESULTS_UNCHANGED], s[RESULTS_FAILED_ACT],
 			s[RESULTS_SKIPPED]);
 	}
-	fprintf(fp,
-		"  requests    %llu ($batch %llu, operations %llu, retries "
-		"%llu, throttled %llu, throttled waits %llu)\n",
-		(unsigned long long)st->requests,
-		(unsigned long long)st->batches,
-		(unsigned long long)st->operations,
-		(unsigned long long)st->retries,
-		(unsigned long long)st->throttled,
-		(unsigned long long)st->throttled_waits);
+	fprintf(
+	    fp,
+	    "  requests    %llu ($batch %llu, operations %llu, retries "
+	    "%llu, throttled %llu, throttled waits %llu)\n",
+	    (unsigned long long)st->requests, (unsigned long long)st->batches,
+	    (unsigned long long)st->operations, (unsigned long long)st->retries,
+	    (unsigned long long)st->throttled,
+	    (unsigned long long)st->throttled_waits);
 	fprintf(fp, "  rate        %.1f rows/s\n",
 		wall > 0 ? (double)c->rows / wall : 0.0);
 	fprintf(fp, "  results     %s\n", results_dir(res));
@@ -161,8 +160,7 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		progress_init(&prog, stderr, prog.enabled, prog.tty,
-			      (int64_t)ts.tv_sec * 1000 +
-				      ts.tv_nsec / 1000000);
+			      (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	}
 
 	rs.output = job.output;
@@ -212,9 +210,9 @@ out:
 		const struct results_counts *c = results_counts(res);
 
 		rc = c->by_outcome[RESULTS_FAILED] ||
-				     c->by_outcome[RESULTS_INVALID]
-			     ? 1
-			     : 0;
+			     c->by_outcome[RESULTS_INVALID]
+			 ? 1
+			 : 0;
 	}
 	engine_free(en);
 	results_free(res);
