@@ -33,7 +33,7 @@
 #include "banned.h"
 
 enum { STEP_SCHEDULE, STEP_POLL, STEP_ALERTS };
-enum { TAG_SCHEDULE = 1, TAG_POLL, TAG_ALERTS, TAG_DIAGNOSE };
+enum { TAG_SCHEDULE = 1, TAG_POLL, TAG_ALERTS, TAG_DIAGNOSE, TAG_ROLES };
 
 #define STATUS_NOT_RUN 0
 #define STATUS_SUCCESS 1
@@ -58,6 +58,10 @@ struct test {
 	int status[3]; /* incoming, outgoing, act as last read */
 	int in_method, out_method, act_method;
 	int profile_state; /* diagnose: the profile's statecode, 1 unknown */
+	/* a PrivilegeDenied failure waiting for the user's role names */
+	char code[64];
+	char msg[512];
+	char hint[DIAG_HINT_MAX];
 };
 
 static struct test *test_of(struct row_state *rs)
@@ -205,6 +209,73 @@ static void emit_alerts(struct action_ctx *c, struct row_state *rs,
 	buf_release(&url);
 }
 
+/* The placeholder diagnose.h's PrivilegeDenied hint has for the role. */
+#define ROLE_PLACEHOLDER "<the user's role>"
+
+/*
+ * Fail the row with 'd'. For PrivilegeDenied the hint should name the
+ * role to grant to: read the user's roles first (TAG_ROLES), then fail.
+ */
+static enum action_step conclude(struct action_ctx *c, struct row_state *rs,
+				 struct test *t, const struct diag *d,
+				 const char *msg)
+{
+	const char *user = actu_str(rs->mailbox, "_regardingobjectid_value");
+	char url[256];
+
+	if (d->kind != DIAG_PRIVILEGE_DENIED || !user ||
+	    !strstr(d->hint, ROLE_PLACEHOLDER)) {
+		action_fail(c, rs, d->code, msg, d->hint);
+		return ACTION_FAILED;
+	}
+	snprintf(t->code, sizeof(t->code), "%s", d->code);
+	snprintf(t->msg, sizeof(t->msg), "%s", msg);
+	snprintf(t->hint, sizeof(t->hint), "%s", d->hint);
+	snprintf(url, sizeof(url),
+		 "systemusers(%s)/systemuserroles_association?$select=name,"
+		 "roleid",
+		 user);
+	action_emit(c, "GET", url, NULL, NULL, TAG_ROLES, 0);
+	return ACTION_SENT;
+}
+
+/* Put the user's role name(s) into the saved hint, and fail the row. */
+static enum action_step conclude_roles(struct action_ctx *c,
+				       struct row_state *rs, struct test *t,
+				       const cJSON *json)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(json, "value"), *it;
+	struct buf names = BUF_INIT(DIAG_HINT_MAX), hint = BUF_INIT(4096);
+	const char *at = strstr(t->hint, ROLE_PLACEHOLDER);
+	int n = 0;
+
+	cJSON_ArrayForEach(it, arr)
+	{
+		const char *name = actu_str(it, "name");
+
+		if (!name)
+			continue;
+		if (n == 1)
+			buf_addstr(&names,
+				   " (or another of the user's roles: ");
+		buf_addf(&names, "%s%s", n > 1 ? ", " : "", name);
+		n++;
+	}
+	if (n > 1)
+		buf_addch(&names, ')');
+	if (at && n) {
+		buf_add(&hint, t->hint, (size_t)(at - t->hint));
+		buf_addstr(&hint, names.ptr);
+		buf_addstr(&hint, at + strlen(ROLE_PLACEHOLDER));
+	} else {
+		buf_addstr(&hint, t->hint);
+	}
+	action_fail(c, rs, t->code, t->msg, hint.ptr);
+	buf_release(&names);
+	buf_release(&hint);
+	return ACTION_FAILED;
+}
+
 /*
  * `mbxfix diagnose`: explain what the mailbox's columns and the alerts of
  * its last test say, without testing. The profile's state comes from a
@@ -302,8 +373,7 @@ static enum action_step diagnose_answer(struct action_ctx *c,
 	if (diagnose_mailbox(&m, alerts, n, &d) != DIAG_NONE) {
 		if (!*msg)
 			snprintf(msg, sizeof(msg), "%s", d.code);
-		action_fail(c, rs, d.code, msg, d.hint);
-		st = ACTION_FAILED;
+		st = conclude(c, rs, t, &d, msg);
 	}
 	free(alerts);
 	return st;
@@ -404,9 +474,9 @@ static enum action_step explain(struct action_ctx *c, struct row_state *rs,
 			 "Test & Enable: incoming %s, outgoing %s, ACT %s",
 			 rs->status_incoming, rs->status_outgoing,
 			 rs->status_act);
-	action_fail(c, rs, *d.code ? d.code : "TestFailed", msg,
-		    *d.hint ? d.hint : NULL);
-	st = ACTION_FAILED;
+	if (!*d.code)
+		d.code = "TestFailed";
+	st = conclude(c, rs, t, &d, msg);
 out:
 	free(alerts);
 	return st;
@@ -419,6 +489,9 @@ static enum action_step answer(struct action_ctx *c, struct row_state *rs,
 	struct action_state *as = &rs->act[ACTION_TEST_ENABLE];
 	long timeout_s, poll_s;
 
+	if (a->tag == TAG_ROLES) /* unreadable roles: the hint stays general */
+		return conclude_roles(c, rs, t,
+				      a->status < 300 ? a->json : NULL);
 	if (a->status < 200 || a->status >= 300)
 		return actu_fail_write(c, rs, a, "test_enable");
 	if (a->tag == TAG_DIAGNOSE)

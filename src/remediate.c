@@ -26,10 +26,10 @@ static const enum rows_action run_order[] = {
 };
 
 struct layout {
-	size_t ninput;	       /* input columns: 0 .. ninput-1 */
-	size_t col[NRESULT];   /* index of each result column */
-	long mailbox, actions; /* input columns, -1 when absent */
-	long diagnosis;	       /* an input 'diagnosis' column, or -1 */
+	size_t ninput;		     /* input columns: 0 .. ninput-1 */
+	size_t col[NRESULT];	     /* index of each result column */
+	long mailbox, actions, role; /* input columns, -1 when absent */
+	long diagnosis;		     /* an input 'diagnosis' column, or -1 */
 };
 
 static int find_layout(struct layout *l, const char *const *h, size_t n,
@@ -47,12 +47,14 @@ static int find_layout(struct layout *l, const char *const *h, size_t n,
 				       h[l->ninput + i], result_cols[i]);
 		l->col[i] = l->ninput + i;
 	}
-	l->mailbox = l->actions = l->diagnosis = -1;
+	l->mailbox = l->actions = l->role = l->diagnosis = -1;
 	for (size_t i = 0; i < l->ninput; i++) {
 		if (!strcasecmp(h[i], "mailbox"))
 			l->mailbox = (long)i;
 		else if (!strcasecmp(h[i], "actions"))
 			l->actions = (long)i;
+		else if (!strcasecmp(h[i], "role"))
+			l->role = (long)i;
 		else if (!strcasecmp(h[i], "diagnosis"))
 			l->diagnosis = (long)i;
 	}
@@ -114,6 +116,8 @@ static int write_header(FILE *out, const char *const *h, const struct layout *l,
 		if ((long)i == l->mailbox && l->actions < 0)
 			rc |= cell(&line, "actions", delim, false, false);
 	}
+	if (l->role < 0)
+		rc |= cell(&line, "role", delim, false, false);
 	if (l->diagnosis < 0)
 		rc |= cell(&line, "diagnosis", delim, false, false);
 	rc |= buf_addstr(&line, "\r\n");
@@ -123,12 +127,33 @@ static int write_header(FILE *out, const char *const *h, const struct layout *l,
 	return rc;
 }
 
+/*
+ * The role a PrivilegeDenied hint names: "... with role=Sales Restricted
+ * and privileges=..." (or "role=X (or another of ..."). Empty when the
+ * hint names none.
+ */
+static void hinted_role(const char *hint, struct buf *out)
+{
+	const char *p = strstr(hint, "with role="), *end, *e2;
+
+	if (!p)
+		return;
+	p += strlen("with role=");
+	end = strstr(p, " and privileges=");
+	e2 = strstr(p, " (or another");
+	if (e2 && (!end || e2 < end))
+		end = e2;
+	if (!end || end == p || *p == '<')
+		return;
+	buf_add(out, p, (size_t)(end - p));
+}
+
 /* 0: nothing to do for this row; 1: written; -1: write error. */
 static int write_row(FILE *out, const struct row *r, const struct layout *l,
 		     char delim)
 {
 	struct buf line = BUF_INIT(BUF_MAX_BODY), acts = BUF_INIT(4096),
-		   diag = BUF_INIT(4096);
+		   diag = BUF_INIT(4096), role = BUF_INIT(4096);
 	const char *result = rcol(r, l, "result");
 	const char *code = rcol(r, l, "error_code");
 	const char *hint = rcol(r, l, "hint");
@@ -168,6 +193,11 @@ static int write_row(FILE *out, const struct row *r, const struct layout *l,
 			}
 	}
 
+	if (l->role >= 0)
+		buf_addstr(&role, field(r, (size_t)l->role));
+	if (!role.len && (set & ROWS_ACT(ROWS_GRANT_PRIVILEGES)))
+		hinted_role(hint, &role);
+
 	for (size_t i = 0; i < l->ninput; i++) {
 		const char *v = field(r, i);
 
@@ -175,11 +205,15 @@ static int write_row(FILE *out, const struct row *r, const struct layout *l,
 			rc |= cell(&line, acts.ptr, delim, i == 0, true);
 		else if ((long)i == l->diagnosis)
 			rc |= cell(&line, diag.ptr, delim, i == 0, true);
+		else if ((long)i == l->role && !*v && role.len)
+			rc |= cell(&line, role.ptr, delim, i == 0, true);
 		else
 			rc |= cell(&line, v, delim, i == 0, false);
 		if ((long)i == l->mailbox && l->actions < 0)
 			rc |= cell(&line, acts.ptr, delim, false, true);
 	}
+	if (l->role < 0)
+		rc |= cell(&line, role.ptr, delim, false, true);
 	if (l->diagnosis < 0)
 		rc |= cell(&line, diag.ptr, delim, false, true);
 	rc |= buf_addstr(&line, "\r\n");
@@ -190,6 +224,7 @@ out:
 	buf_release(&line);
 	buf_release(&acts);
 	buf_release(&diag);
+	buf_release(&role);
 	return rc;
 }
 

@@ -9,6 +9,8 @@
  *     when the input had none) set to the actions that would change
  *     something, plus the action the diagnosis names (its hint says
  *     "action <name>"), plus test_enable to confirm; in DESIGN.md order;
+ *   - 'role' (added when the input had none): the role a PrivilegeDenied
+ *     diagnosis names, where the row names none;
  *   - a 'diagnosis' column: "error_code: hint", carried through by `run`;
  *   - only the rows with something to do: rows whose every action is
  *     unchanged and whose diagnosis found nothing are left out, and so are

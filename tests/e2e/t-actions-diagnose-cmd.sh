@@ -16,8 +16,10 @@ run_job tested
 check "setup: some mailboxes fail Test & Enable" jqt "$R" 'any(.[]; .result == "failed")'
 stats >"$T/s1.json"
 
-# 2. diagnose, with the remediation the job would apply
-write_job diag "$T/all.csv"
+# 2. diagnose a plain list of mailboxes (no roles given), with the
+# remediation the job would apply
+cut -d, -f1-5 "$T/all.csv" >"$T/list.csv"
+write_job diag "$T/list.csv" "fix_owner;set_profile;set_delivery;approve;test_enable"
 E2E_SECRET=dvsim-demo-secret "$MBXFIX" diagnose --no-progress "$T/diag.cfg" >"$T/diag.out" 2>"$T/diag.err"
 RC=$?
 stats >"$T/s2.json"
@@ -35,11 +37,13 @@ check "owner problems diagnosed as UserPrivilegeError with fix_owner" jqt "$T/re
 	'[.[] | select(.diagnosis | startswith("UserPrivilegeError"))] | length > 0 and all(.[]; .actions | test("fix_owner"))'
 check "approval problems get approve" jqt "$T/rem.json" \
 	'[.[] | select(.diagnosis | startswith("EmailAddressNotApproved"))] | length > 0 and all(.[]; .actions | test("approve"))'
+check "privilege problems get grant_privileges and the user's role" jqt "$T/rem.json" \
+	'[.[] | select(.diagnosis | startswith("PrivilegeDenied"))] | length > 0 and all(.[]; (.actions | test("grant_privileges")) and (.role == "Sales Restricted" or .role == "Field Service Lite"))'
 check "unfixable ones explained" jqt "$T/rem.json" \
 	'[.[] | select(.diagnosis | test("licence|impersonat|recreated|differs from the Exchange|enable the user"))] | length > 0'
 
 # 3. run the remediation
-write_job fix "$rem"
+write_job fix "$rem" "fix_owner;set_profile;set_delivery;approve;test_enable"
 run_job fix
 check "remediation run: every row that only needed fixes ends ok" jqt "$R" \
 	'all(.[] | select(.diagnosis | test("^(Unauthorized|ImpersonationError|MailboxDisabled|NoUserFoundWithGivenClaims)") | not); .result == "ok")'

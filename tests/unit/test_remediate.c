@@ -114,10 +114,60 @@ static void test_existing_actions_column_replaced(void **state)
 		       "approve);1;;;;id\n");
 	assert_int_equal(remediate_file(in, out, NULL, &e), 0);
 	assert_string_equal(read_file(out),
-			    "Actions;Mailbox;diagnosis\r\n"
-			    "\"approve;test_enable\";q@x.com;"
+			    "Actions;Mailbox;role;diagnosis\r\n"
+			    "\"approve;test_enable\";q@x.com;;"
 			    "EmailAddressNotApproved: approve it (action "
 			    "approve)\r\n");
+	unlink(in);
+	unlink(out);
+}
+
+static void test_role_from_privilege_diagnosis(void **state)
+{
+	char in[] = "/tmp/test_remediate_in_XXXXXX";
+	char out[] = "/tmp/test_remediate_out_XXXXXX";
+	struct err e = ERR_INIT;
+	int fd1 = mkstemp(in), fd2 = mkstemp(out);
+
+	(void)state;
+	assert_true(fd1 >= 0 && fd2 >= 0);
+	close(fd1);
+	close(fd2);
+	write_file(in, "mailbox,role," RESULT_COLS "\n"
+		       /* the row names no role: the hint's is used */
+		       "a@x.com,,failed,,,,,,failed,PrivilegeDenied,m,"
+		       "\"lacks prvA: grant it (action grant_privileges "
+		       "with role=Sales Restricted and privileges=prvA)\",1,"
+		       ",,,id\n"
+		       /* several roles: the first one */
+		       "b@x.com,,failed,,,,,,failed,PrivilegeDenied,m,"
+		       "\"(action grant_privileges with role=Lite (or another "
+		       "of the user's roles: Sales) and privileges=prvA)\",1,"
+		       ",,,id\n"
+		       /* the row's own role wins */
+		       "c@x.com,Mine,failed,,,,,,failed,PrivilegeDenied,m,"
+		       "\"(action grant_privileges with role=Lite and "
+		       "privileges=prvA)\",1,,,,id\n"
+		       /* the placeholder is no role */
+		       "d@x.com,,failed,,,,,,failed,PrivilegeDenied,m,"
+		       "\"(action grant_privileges with role=<the user's "
+		       "role> and privileges=prvA)\",1,,,,id\n");
+	assert_int_equal(remediate_file(in, out, NULL, &e), 0);
+	assert_string_equal(
+	    read_file(out),
+	    "mailbox,actions,role,diagnosis\r\n"
+	    "a@x.com,grant_privileges;test_enable,Sales Restricted,"
+	    "PrivilegeDenied: lacks prvA: grant it (action grant_privileges "
+	    "with role=Sales Restricted and privileges=prvA)\r\n"
+	    "b@x.com,grant_privileges;test_enable,Lite,PrivilegeDenied: "
+	    "(action grant_privileges with role=Lite (or another of the "
+	    "user's roles: Sales) and privileges=prvA)\r\n"
+	    "c@x.com,grant_privileges;test_enable,Mine,PrivilegeDenied: "
+	    "(action grant_privileges with role=Lite and "
+	    "privileges=prvA)\r\n"
+	    "d@x.com,grant_privileges;test_enable,,PrivilegeDenied: (action "
+	    "grant_privileges with role=<the user's role> and "
+	    "privileges=prvA)\r\n");
 	unlink(in);
 	unlink(out);
 }
@@ -142,6 +192,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rows_with_something_to_do),
 	    cmocka_unit_test(test_existing_actions_column_replaced),
+	    cmocka_unit_test(test_role_from_privilege_diagnosis),
 	    cmocka_unit_test(test_not_a_results_file),
 	};
 
