@@ -194,11 +194,6 @@ struct request *auth_request(struct auth *a, int64_t now_ms, struct err *e)
 		return NULL;
 	}
 	r = request_new("POST", a->token_url);
-	if (!r) {
-		job_secret_wipe(&form);
-		err_set(e, ERR_INTERNAL, "cannot create a token request");
-		return NULL;
-	}
 	request_add_header(r,
 			   "Content-Type: application/x-www-form-urlencoded");
 	request_add_header(r, "Accept: application/json");

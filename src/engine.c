@@ -1363,8 +1363,6 @@ static int send_batch(struct engine *en)
 	if (batch_encode(&f->b, id, en->api_path, &body, &ct, &e) < 0)
 		BUG("batch_encode: %s", e.msg);
 	r = request_new("POST", en->batch_url);
-	if (!r)
-		BUG("cannot create a request");
 	common_headers(en, r);
 	request_add_header(r, "Prefer: odata.continue-on-error");
 	{
@@ -1761,10 +1759,6 @@ sign_in:
 		struct request *r = request_new("GET", url.ptr);
 		long ra;
 
-		if (!r) {
-			err_set(e, ERR_INTERNAL, "cannot create a request");
-			goto out;
-		}
 		common_headers(en, r);
 		r = call(en, r, e);
 		if (!r)

@@ -106,8 +106,9 @@ struct request *request_new(const char *method, const char *url)
 	buf_init(&r->response, BUF_MAX_BODY);
 	r->easy = curl_easy_init();
 	if (!r->easy) {
-		free(r);
-		return NULL;
+		/* libcurl fails here only when out of memory */
+		fputs("fatal: out of memory creating a transfer\n", stderr);
+		abort();
 	}
 	curl_easy_setopt(r->easy, CURLOPT_URL, url);
 	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);

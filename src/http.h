@@ -67,8 +67,9 @@ int http_init(struct http *h, const struct http_opts *o, struct err *e);
 void http_release(struct http *h);
 
 /*
- * A new request for 'method' on 'url' (both copied). NULL only on a
- * libcurl failure. Free with request_free() (NULL is fine).
+ * A new request for 'method' on 'url' (both copied); never NULL (out of
+ * memory aborts, as xmalloc() does). Free with request_free() (NULL is
+ * fine).
  */
 struct request *request_new(const char *method, const char *url);
 void request_free(struct request *r);
