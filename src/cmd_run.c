@@ -14,12 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "act_util.h"
 #include "cmds.h"
 #include "engine.h"
 #include "job.h"
 #include "log.h"
 #include "opts.h"
 #include "progress.h"
+#include "remediate.h"
 #include "results.h"
 #include "rows.h"
 
@@ -212,6 +214,15 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		goto out;
 	if (o.verbosity >= 0)
 		print_summary(stdout, cmd, res, engine_stats(en), sum.wall_s);
+	if (!strcmp(cmd, "diagnose")) {
+		size_t n = 0;
+
+		if (remediate_write(results_dir(res), &n, &e) < 0)
+			goto out;
+		if (o.verbosity >= 0)
+			printf("  remediation %s/remediation.csv (%zu rows)\n",
+			       results_dir(res), n);
+	}
 out:
 	if (err_is_set(&e)) {
 		fprintf(stderr, "mbxfix: %s\n", e.msg);
@@ -244,10 +255,6 @@ int cmd_plan(int argc, char **argv)
 
 int cmd_diagnose(int argc, char **argv)
 {
-	/* TODO(cl-actions): read mailboxes and alerts, write remediation rows
-	 */
-	(void)argc;
-	(void)argv;
-	fputs("mbxfix: diagnose is not available in this build\n", stderr);
-	return 2;
+	actu_set_diagnose(true);
+	return run_job("diagnose", true, argc, argv);
 }
