@@ -19,7 +19,7 @@
 #include "banned.h"
 
 /* Engine-only operation flag (next to action.h's ACTION_OP_*). */
-#define OP_ANNOTATIONS 0x100 /* Prefer: odata.include-annotations="*" */
+#define OP_ANNOTATIONS 0x100 /* Prefer: odata.include-annotations=... */
 
 /* What a timer in the sched heap points at: an op or a row. */
 enum titem { TI_OP = 1, TI_ROW };
@@ -148,7 +148,6 @@ struct engine {
 	char *api_root; /* "https://host/api/data/v9.2/" */
 	char *api_path; /* "/api/data/v9.2/" */
 	char *batch_url;
-	char *select; /* mailbox $select list */
 
 	struct queue reads, writes;
 	struct eng_row *ready_head, *ready_tail;
@@ -530,6 +529,41 @@ static int finish_row(struct engine *en, struct eng_row *row)
 /*
  * Resolution.
  */
+/*
+ * The mailbox columns the actions in 'asked' read, each once: a smaller
+ * answer to parse than every action's columns.
+ */
+static void add_select(struct buf *b, unsigned asked)
+{
+	size_t start = b->len;
+
+	buf_addstr(b, "mailboxid,emailaddress");
+	for (int i = 0; i < ACTION_COUNT; i++) {
+		const struct action *a = action_get(i);
+		const char *p;
+
+		if (!(asked & (1u << i)) || !a || !a->columns)
+			continue;
+		for (p = a->columns; *p;) {
+			size_t len = strcspn(p, ",");
+			const char *have = b->ptr + start;
+			bool dup = false;
+
+			while (*have && !dup) {
+				size_t hl = strcspn(have, ",");
+
+				dup = hl == len && !strncmp(have, p, len);
+				have += hl + (have[hl] == ',');
+			}
+			if (len && !dup) {
+				buf_addch(b, ',');
+				buf_add(b, p, len);
+			}
+			p += len + (p[len] == ',');
+		}
+	}
+}
+
 static void flush_group(struct engine *en, bool ids)
 {
 	struct eng_row **pend = ids ? en->pend_id : en->pend_addr;
@@ -549,7 +583,15 @@ static void flush_group(struct engine *en, bool ids)
 	} else {
 		odata_in_filter(&expr, "emailaddress", values, *n, &e);
 	}
-	buf_addf(&url, "mailboxes?$select=%s&$filter=", en->select);
+	{
+		unsigned asked = 0;
+
+		for (size_t i = 0; i < *n; i++)
+			asked |= pend[i]->rs.asked;
+		buf_addstr(&url, "mailboxes?$select=");
+		add_select(&url, asked);
+		buf_addstr(&url, "&$filter=");
+	}
 	odata_url_encode(&url, expr.ptr, expr.len);
 	op = op_new(OP_RESOLVE, "GET", url.ptr, NULL);
 	op->flags = OP_ANNOTATIONS;
@@ -585,14 +627,14 @@ static bool same_mailbox(const struct row *row, const cJSON *mb)
 	return cJSON_IsString(v) && !strcasecmp(v->valuestring, row->mailbox);
 }
 
-static void resolved(struct engine *en, struct op *op, const cJSON *json)
+static void resolved(struct engine *en, struct op *op, cJSON *json)
 {
-	const cJSON *value = cJSON_GetObjectItemCaseSensitive(json, "value");
+	cJSON *value = cJSON_GetObjectItemCaseSensitive(json, "value");
 	char msg[512];
 
 	for (size_t i = 0; i < op->ngroup; i++) {
 		struct eng_row *row = op->group[i];
-		const cJSON *mb, *found = NULL;
+		cJSON *mb, *found = NULL;
 		int n = 0;
 
 		cJSON_ArrayForEach(mb, value)
@@ -628,7 +670,8 @@ static void resolved(struct engine *en, struct op *op, const cJSON *json)
 					 id->valuestring);
 		}
 		cJSON_Delete(row->rs.mailbox);
-		row->rs.mailbox = cJSON_Duplicate(found, true);
+		/* the row takes the object out of the answer: no copy */
+		row->rs.mailbox = cJSON_DetachItemViaPointer(value, found);
 		row->resolved = true;
 		make_ready(en, row);
 	}
@@ -1347,7 +1390,10 @@ static int send_batch(struct engine *en)
 		struct op *op = q->head;
 		static const char *const if_match[] = {"If-Match: *", NULL};
 		static const char *const annotations[] = {
-		    "Prefer: odata.include-annotations=\"*\"", NULL};
+		    /* only what actions read: "*" triples the answer */
+		    "Prefer: odata.include-annotations="
+		    "\"Microsoft.Dynamics.CRM.lookuplogicalname\"",
+		    NULL};
 		struct batch_req br = {0};
 
 		if (!op)
@@ -1662,14 +1708,6 @@ int engine_new(struct engine **out, const struct engine_setup *s, struct err *e)
 	en->api_root = buf_detach(&b, NULL);
 	buf_addf(&b, "%s$batch", en->api_root);
 	en->batch_url = buf_detach(&b, NULL);
-	buf_addstr(&b, "mailboxid,emailaddress");
-	for (int i = 0; i < ACTION_COUNT; i++) {
-		const struct action *a = action_get(i);
-
-		if (a && a->columns && *a->columns)
-			buf_addf(&b, ",%s", a->columns);
-	}
-	en->select = buf_detach(&b, NULL);
 	*out = en;
 	return 0;
 }
@@ -1708,7 +1746,6 @@ void engine_free(struct engine *en)
 	free(en->api_path);
 	free(en->api_root);
 	free(en->batch_url);
-	free(en->select);
 	free(en);
 }
 

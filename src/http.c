@@ -75,7 +75,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *p)
 {
 	struct request *r = p;
 	size_t len = size * n, v;
-	char num[16];
+	char num[24];
 
 	if (len >= 5 && !strncmp(line, "HTTP/", 5)) {
 		/* a new response (after a 100 Continue): forget the last */
@@ -87,6 +87,16 @@ static size_t on_header(char *line, size_t size, size_t n, void *p)
 	} else if (is_header(line, len, "retry-after", &v)) {
 		header_value(r->retry_after, sizeof(r->retry_after), line + v,
 			     len - v);
+	} else if (is_header(line, len, "content-length", &v)) {
+		char *end;
+		long long cl;
+
+		/* one allocation for the body instead of doubling into it */
+		header_value(num, sizeof(num), line + v, len - v);
+		cl = strtoll(num, &end, 10);
+		if (end != num && !*end && cl > 0 &&
+		    (unsigned long long)cl < r->response.max)
+			buf_grow(&r->response, (size_t)cl);
 	} else if (is_header(line, len, "x-ms-dop-hint", &v)) {
 		char *end;
 		long d;
