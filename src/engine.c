@@ -72,8 +72,10 @@ struct eng_row {
 	bool resolved;
 	unsigned verify; /* actions whose PATCH fate is unknown: re-read */
 	int verify_attempts;
-	unsigned would; /* readonly: actions that would write */
-	int timers;	/* timers pending for this row */
+	unsigned would;	      /* readonly: actions that would write */
+	cJSON *patch;	      /* a stage PATCH held back, see patch_waits() */
+	unsigned contributed; /* the actions that added to it */
+	int timers;	      /* timers pending for this row */
 	struct eng_row *prev_all, *next_all;
 };
 
@@ -375,6 +377,7 @@ static void row_free(struct engine *en, struct eng_row *row)
 	if (row->next_all)
 		row->next_all->prev_all = row->prev_all;
 	cJSON_Delete(row->rs.mailbox);
+	cJSON_Delete(row->patch);
 	rows_row_free(row->rs.row);
 	free(row);
 	en->in_flight_rows--;
@@ -529,10 +532,7 @@ static int finish_row(struct engine *en, struct eng_row *row)
 /*
  * Resolution.
  */
-/*
- * The mailbox columns the actions in 'asked' read, each once: a smaller
- * answer to parse than every action's columns.
- */
+/* The mailbox columns the actions in 'asked' read, each once. */
 static void add_select(struct buf *b, unsigned asked)
 {
 	size_t start = b->len;
@@ -583,15 +583,13 @@ static void flush_group(struct engine *en, bool ids)
 	} else {
 		odata_in_filter(&expr, "emailaddress", values, *n, &e);
 	}
-	{
-		unsigned asked = 0;
-
-		for (size_t i = 0; i < *n; i++)
-			asked |= pend[i]->rs.asked;
-		buf_addstr(&url, "mailboxes?$select=");
-		add_select(&url, asked);
-		buf_addstr(&url, "&$filter=");
-	}
+	/*
+	 * Every action's columns, not only the asked ones': diagnosis and
+	 * hints read the whole picture of the mailbox.
+	 */
+	buf_addstr(&url, "mailboxes?$select=");
+	add_select(&url, ~0u);
+	buf_addstr(&url, "&$filter=");
 	odata_url_encode(&url, expr.ptr, expr.len);
 	op = op_new(OP_RESOLVE, "GET", url.ptr, NULL);
 	op->flags = OP_ANNOTATIONS;
@@ -892,6 +890,26 @@ static bool row_busy(const struct eng_row *row)
 	return row->timers > 0 && !row->failed;
 }
 
+/*
+ * Should the stage's PATCH wait? Yes while an action of the stage that
+ * has not added to it yet is still waiting (a lookup, a timer), so that
+ * set_profile and set_delivery go in one PATCH.
+ */
+static bool patch_waits(const struct eng_row *row, const struct action_ctx *c)
+{
+	for (int i = 0; i < ACTION_COUNT; i++) {
+		const struct action_state *st = &row->rs.act[i];
+
+		if (action_stage(i) != row->rs.stage ||
+		    c->contributed & (1u << i) ||
+		    st->status != ACTION_ST_PENDING)
+			continue;
+		if (st->outstanding > 0 || st->wake_ms > c->en->now)
+			return true;
+	}
+	return false;
+}
+
 static int advance(struct engine *en, struct eng_row *row)
 {
 	struct row_state *rs = &row->rs;
@@ -901,8 +919,15 @@ static int advance(struct engine *en, struct eng_row *row)
 	if (!row->resolved)
 		return 0;
 	while (rs->stage < ACTION_STAGES) {
-		struct action_ctx c = {.en = en, .row = row};
+		/* a PATCH held while another action of the stage waited */
+		struct action_ctx c = {.en = en,
+				       .row = row,
+				       .patch = row->patch,
+				       .contributed = row->contributed};
 		int loops = 0;
+
+		row->patch = NULL;
+		row->contributed = 0;
 
 		for (int id = 0; id < ACTION_COUNT && !row->failed; id++) {
 			struct action_state *st = &rs->act[id];
@@ -911,6 +936,7 @@ static int advance(struct engine *en, struct eng_row *row)
 
 			if (action_stage(id) != rs->stage ||
 			    st->status != ACTION_ST_PENDING ||
+			    (c.contributed & (1u << id)) ||
 			    st->outstanding > 0 ||
 			    (st->wake_ms && st->wake_ms > en->now))
 				continue;
@@ -932,6 +958,12 @@ static int advance(struct engine *en, struct eng_row *row)
 			apply_step(en, row, id, step, true);
 			if (step == ACTION_AGAIN && ++loops < 100)
 				id--; /* plan it again at once */
+		}
+		if (c.patch && !row->failed && patch_waits(row, &c)) {
+			/* one PATCH per stage: wait for the others' lookups */
+			row->patch = c.patch;
+			row->contributed = c.contributed;
+			return 0;
 		}
 		if (c.patch && !row->failed) {
 			if (en->readonly) {
