@@ -378,7 +378,7 @@ static void add_user(struct gen *g, const char *first, const char *last,
 	dv_row_insert(g->org, dv_table(g->org, DV_USERS), o);
 }
 
-static void set_exchange(struct gen *g, const char *userid,
+static cJSON *set_exchange(struct gen *g, const char *userid,
 			 const char *location, bool licensed,
 			 const char *address, bool recreated)
 {
@@ -391,6 +391,7 @@ static void set_exchange(struct gen *g, const char *userid,
 	cJSON_AddItemToObject(
 		cJSON_GetObjectItemCaseSensitive(g->org->sim, "exchange"),
 		userid, x);
+	return x;
 }
 
 static cJSON *mailbox_new(struct gen *g, const char *name,
@@ -450,11 +451,10 @@ static void link_mailbox(struct gen *g, enum dv_set set, const char *ownerid,
 }
 
 static void apply_problem(struct gen *g, enum problem pb, cJSON *mbx,
-			  const char *userid, size_t ui)
+			  const char *userid, size_t ui, cJSON *x)
 {
 	struct dv_table *ut = dv_table(g->org, DV_USERS);
 	struct dv_row *u = dv_row_get(ut, userid);
-	cJSON *x = dv_sim_exchange(g->org, userid);
 	const char *upn = dv_str(u->obj, "domainname");
 	char alt[256];
 
@@ -547,6 +547,7 @@ int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 	struct dv_table *mt = dv_table(org, DV_MAILBOXES);
 	cJSON *o;
 	enum problem *pbs;
+	cJSON **xs;
 	unsigned nq;
 
 	memset(&g, 0, sizeof(g));
@@ -608,6 +609,7 @@ int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 
 	g.users = xcalloc(n ? n : 1, sizeof(*g.users));
 	pbs = xcalloc(n ? n : 1, sizeof(*pbs));
+	xs = xcalloc(n ? n : 1, sizeof(*xs));
 	for (unsigned i = 0; i < n; i++) {
 		const char *first = first_names[pick(&g, ARRAY_SIZE(first_names))];
 		const char *last = last_names[pick(&g, ARRAY_SIZE(last_names))];
@@ -619,7 +621,7 @@ int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 			 i + 1);
 		dv_lower(upn);
 		add_user(&g, first, last, upn, bu, id);
-		set_exchange(&g, id, "online", true, upn, false);
+		xs[i] = set_exchange(&g, id, "online", true, upn, false);
 		g.users[g.nusers++] = xstrdup(id);
 		pbs[i] = draw(&g);
 		dv_org_link_role(org, id,
@@ -637,7 +639,7 @@ int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 		o = mailbox_new(&g, dv_str(u->obj, "fullname"),
 				dv_str(u->obj, "domainname"), u->id, u->id,
 				dv_str(u->obj, "_businessunitid_value"), mid);
-		apply_problem(&g, pbs[i], o, u->id, i);
+		apply_problem(&g, pbs[i], o, u->id, i, xs[i]);
 		dv_row_insert(org, mt, o);
 		link_mailbox(&g, DV_USERS, u->id, mid);
 	}
@@ -676,5 +678,7 @@ int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 		free(g.users[i]);
 	free(g.users);
 	free(pbs);
+	free(xs);
+	dv_sim_reindex(org);
 	return 0;
 }

@@ -140,9 +140,14 @@ static const struct dv_nav n_mailbox[] = {
 	{"emailaddressapprovedby_mailbox", "_emailaddressapprovedby_value",
 	 "systemusers", false},
 };
+/*
+ * Indexes: columns looked up by value with many distinct values. A column
+ * shared by most rows (a profile, a business unit) is left out: its chain
+ * would make every update of such a row walk all of them.
+ */
 static const char *const i_mailbox[] = {
 	"emailaddress", "name", "_regardingobjectid_value", "_ownerid_value",
-	"_emailserverprofile_value", NULL};
+	NULL};
 
 static const struct dv_attr a_profile[] = {
 	{"emailserverprofileid", DV_GUID, 0},
@@ -188,9 +193,8 @@ static const struct dv_nav n_user[] = {
 	{"defaultmailbox", "_defaultmailbox_value", "mailboxes", false},
 	{"queueid", "_queueid_value", "queues", false},
 };
-static const char *const i_user[] = {
-	"domainname", "internalemailaddress", "applicationid",
-	"_businessunitid_value", NULL};
+static const char *const i_user[] = {"domainname", "internalemailaddress",
+				     "applicationid", NULL};
 
 static const struct dv_attr a_bu[] = {
 	{"businessunitid", DV_GUID, 0},
@@ -273,7 +277,7 @@ static const struct dv_attr a_userroles[] = {
 	{"roleid", DV_GUID, 0},
 	{"versionnumber", DV_BIGINT, DV_RO},
 };
-static const char *const i_userroles[] = {"systemuserid", "roleid", NULL};
+static const char *const i_userroles[] = {"systemuserid", NULL};
 
 static const struct dv_attr a_tracelog[] = {
 	{"tracelogid", DV_GUID, 0},

@@ -446,6 +446,8 @@ void dv_org_txn_rollback(struct dv_org *org)
 	org->in_txn = false;
 }
 
+static void simx_release(struct dv_org *org);
+
 /* ---- lifecycle ------------------------------------------------------ */
 
 struct dv_org *dv_org_new(void)
@@ -492,6 +494,7 @@ void dv_org_free(struct dv_org *org)
 		for (size_t j = 0; j < t->nidx; j++)
 			hmap_release(&t->idx[j].map);
 	}
+	simx_release(org);
 	cJSON_Delete(org->sim);
 	free(org->tests);
 	free(org->undo);
@@ -530,10 +533,47 @@ void dv_schedule_test(struct dv_org *org, const char *mailboxid,
 	p->due_ms = dv_now_ms(org) + org->test_delay_ms;
 }
 
+static void simx_release(struct dv_org *org)
+{
+	for (size_t i = 0; i < org->nsimx; i++)
+		free(org->simx_rows[i]);
+	free(org->simx_rows);
+	org->simx_rows = NULL;
+	org->nsimx = 0;
+	hmap_release(&org->simx);
+}
+
+void dv_sim_reindex(struct dv_org *org)
+{
+	cJSON *x = cJSON_GetObjectItemCaseSensitive(org->sim, "exchange");
+	cJSON *it;
+	size_t n = (size_t)cJSON_GetArraySize(x);
+
+	simx_release(org);
+	org->simx_rows = xcalloc(n ? n : 1, sizeof(*org->simx_rows));
+	cJSON_ArrayForEach(it, x)
+	{
+		struct dv_row *r = xcalloc(1, sizeof(*r));
+
+		r->obj = it;
+		snprintf(r->id, sizeof(r->id), "%s", it->string);
+		org->simx_rows[org->nsimx++] = r;
+		hmap_put(&org->simx, r->id, r);
+	}
+}
+
+/* The user's Exchange side; a linear scan only before the first
+ * dv_sim_reindex() (while generating). */
 cJSON *dv_sim_exchange(struct dv_org *org, const char *userid)
 {
-	return cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(org->sim, "exchange"), userid);
+	struct hent *e;
+
+	if (!org->nsimx)
+		return cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(org->sim, "exchange"),
+			userid);
+	e = hmap_get(&org->simx, userid);
+	return e ? e->row->obj : NULL;
 }
 
 cJSON *dv_sim_profile(struct dv_org *org, const char *profileid)
@@ -971,6 +1011,7 @@ static int load_json(struct dv_org *org, const cJSON *root, struct err *e)
 				dv_schedule_test(org, m, dv_str(p, "scheduler"));
 		}
 	}
+	dv_sim_reindex(org);
 	return dv_org_seed_catalogue(org);
 }
 
