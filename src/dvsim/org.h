@@ -199,8 +199,7 @@ void dv_row_begin_update(struct dv_org *org, struct dv_table *t,
 			 struct dv_row *row);
 void dv_row_end_update(struct dv_org *org, struct dv_table *t,
 		       struct dv_row *row);
-void dv_row_delete(struct dv_org *org, struct dv_table *t,
-		   struct dv_row *row);
+void dv_row_delete(struct dv_org *org, struct dv_table *t, struct dv_row *row);
 /* Index of column 'col' of 't', or NULL. */
 struct dv_index *dv_table_index(struct dv_table *t, const char *col);
 /* Candidate rows with 'col' equal (case-insensitively) to 'val'. */
