@@ -320,12 +320,28 @@ static const struct dv_nav n_org[] = {
      "emailserverprofiles", true},
 };
 
+/*
+ * sdkmessagefilters lists which tables a message supports; reference §10
+ * probes it for UpdateMultiple on mailbox. dvsim has none for mailbox
+ * (the mailbox reference does not list UpdateMultiple), so that probe
+ * answers an empty collection.
+ */
 static const struct dv_attr a_sdkfilter[] = {
     {"sdkmessagefilterid", DV_GUID, 0},
     {"primaryobjecttypecode", DV_STR, 0},
     {"_sdkmessageid_value", DV_LOOKUP, 0},
     {"versionnumber", DV_BIGINT, DV_RO},
 };
+static const struct dv_nav n_sdkfilter[] = {
+    {"sdkmessageid", "_sdkmessageid_value", "sdkmessages", false},
+};
+
+static const struct dv_attr a_sdkmessage[] = {
+    {"sdkmessageid", DV_GUID, 0},
+    {"name", DV_STR, 0},
+    {"versionnumber", DV_BIGINT, DV_RO},
+};
+static const char *const i_sdkmessage[] = {"name", NULL};
 
 const struct dv_entity dv_entities[DV_NSETS] = {
     [DV_MAILBOXES] = {"mailboxes", "mailbox", "mailboxid", "name", 9606,
@@ -359,7 +375,10 @@ const struct dv_entity dv_entities[DV_NSETS] = {
 		 NULL},
     [DV_SDKFILTERS] = {"sdkmessagefilters", "sdkmessagefilter",
 		       "sdkmessagefilterid", NULL, 4607, NULL, false, true,
-		       OPTS(a_sdkfilter), NULL, 0, NULL},
+		       OPTS(a_sdkfilter), OPTS(n_sdkfilter), NULL},
+    [DV_SDKMESSAGES] = {"sdkmessages", "sdkmessage", "sdkmessageid", "name",
+			4606, NULL, false, true, OPTS(a_sdkmessage), NULL, 0,
+			i_sdkmessage},
 };
 
 const struct dv_entity *dv_entity_by_set(const char *set)

@@ -649,6 +649,9 @@ static const struct {
     {"prvReadTraceLog", 1, P_ORG},
 };
 
+static const char *const bulk_messages[] = {"CreateMultiple", "UpdateMultiple",
+					    "UpsertMultiple"};
+
 int dv_org_seed_catalogue(struct dv_org *org)
 {
 	struct dv_table *t = dv_table(org, DV_PRIVILEGES);
@@ -675,6 +678,20 @@ int dv_org_seed_catalogue(struct dv_org *org)
 		dv_set_bool(o, "canbeentityreference", false);
 		dv_set_bool(o, "canbeparententityreference", false);
 		dv_row_insert(org, t, o);
+	}
+	/* the bulk messages exist, but no filter enables them for mailbox */
+	for (size_t i = 0; i < ARRAY_SIZE(bulk_messages); i++) {
+		struct dv_table *mt = dv_table(org, DV_SDKMESSAGES);
+		char id[37];
+		cJSON *o;
+
+		if (dv_index_find(dv_table_index(mt, "name"), bulk_messages[i]))
+			continue;
+		dv_name_guid(bulk_messages[i], id);
+		o = cJSON_CreateObject();
+		dv_set_str(o, "sdkmessageid", id);
+		dv_set_str(o, "name", bulk_messages[i]);
+		dv_row_insert(org, mt, o);
 	}
 	return 0;
 }

@@ -90,6 +90,7 @@ enum dv_set {
 	DV_TRACELOGS,
 	DV_ORGS,
 	DV_SDKFILTERS,
+	DV_SDKMESSAGES,
 	DV_NSETS
 };
 
