@@ -98,8 +98,8 @@ static char *pct_decode(const char *s, size_t len, bool plus_space)
 	char *out = xmalloc(len + 1), *o = out;
 
 	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len &&
-		    hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
+		    hexval(s[i + 2]) >= 0) {
 			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
 			i += 2;
 		} else if (s[i] == '+' && plus_space) {
@@ -150,10 +150,10 @@ static void ctx_release(struct ctx *c)
 	}
 }
 
-static int error(struct ctx *c, int status, const char *code,
-		 const char *fmt, ...) ATTR_PRINTF(4, 5);
-static int error(struct ctx *c, int status, const char *code,
-		 const char *fmt, ...)
+static int error(struct ctx *c, int status, const char *code, const char *fmt,
+		 ...) ATTR_PRINTF(4, 5);
+static int error(struct ctx *c, int status, const char *code, const char *fmt,
+		 ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -165,8 +165,7 @@ static int error(struct ctx *c, int status, const char *code,
 	return status;
 }
 
-static int not_found(struct ctx *c, const struct dv_entity *ent,
-		     const char *id)
+static int not_found(struct ctx *c, const struct dv_entity *ent, const char *id)
 {
 	return error(c, 404, "0x80040217", "%s With Id = %s Does Not Exist",
 		     ent->logical, id);
@@ -230,8 +229,8 @@ static void parse_prefer(struct ctx *c)
 			len = (size_t)(end - start);
 			while (len && start[len - 1] == ' ')
 				len--;
-			if (len > 18 && !strncasecmp(start,
-						     "odata.maxpagesize=", 18)) {
+			if (len > 18 &&
+			    !strncasecmp(start, "odata.maxpagesize=", 18)) {
 				char tmp[32], *ep;
 				size_t n = len - 18 < 31 ? len - 18 : 31;
 				long m;
@@ -240,11 +239,12 @@ static void parse_prefer(struct ctx *c)
 				tmp[n] = '\0';
 				m = strtol(tmp, &ep, 10);
 				if (!*ep && m > 0)
-					c->maxpagesize = m > MAX_PAGE ? MAX_PAGE
-								      : m;
+					c->maxpagesize =
+					    m > MAX_PAGE ? MAX_PAGE : m;
 			} else if (len > 26 &&
-				   !strncasecmp(start,
-						"odata.include-annotations=", 26)) {
+				   !strncasecmp(
+				       start,
+				       "odata.include-annotations=", 26)) {
 				const char *a = start + 26;
 				size_t n = len - 26;
 
@@ -280,8 +280,7 @@ static bool want_annotation(const struct ctx *c, const char *name)
 		}
 		if (len == 1 && *p == '*')
 			return true;
-		if (len >= 2 && p[len - 1] == '*' &&
-		    !strncmp(p, name, len - 1))
+		if (len >= 2 && p[len - 1] == '*' && !strncmp(p, name, len - 1))
 			return true;
 		if (strlen(name) == len && !strncmp(p, name, len))
 			return true;
@@ -346,12 +345,12 @@ static int parse_query(struct ctx *c)
 			if (c->nq == MAX_QPARAMS)
 				return -1;
 			eq = memchr(p, '=', len);
-			c->q[c->nq].key = pct_decode(
-				p, eq ? (size_t)(eq - p) : len, true);
+			c->q[c->nq].key =
+			    pct_decode(p, eq ? (size_t)(eq - p) : len, true);
 			c->q[c->nq].val =
-				eq ? pct_decode(eq + 1, len - (size_t)(eq - p) - 1,
-						true)
-				   : xstrdup("");
+			    eq ? pct_decode(eq + 1, len - (size_t)(eq - p) - 1,
+					    true)
+			       : xstrdup("");
 			c->nq++;
 		}
 		p += len;
@@ -395,8 +394,8 @@ static bool bu_within(struct dv_org *org, const char *bu, const char *top)
  * do)? Basic covers rows the caller owns, Local rows owned in the
  * caller's business unit, Deep that unit and its children, Global all.
  */
-static bool allowed(struct ctx *c, const char *prv,
-		    const struct dv_entity *ent, const struct dv_row *row)
+static bool allowed(struct ctx *c, const char *prv, const struct dv_entity *ent,
+		    const struct dv_row *row)
 {
 	const char *caller = c->req->caller;
 	enum dv_depth d;
@@ -480,8 +479,8 @@ static void annotate(struct ctx *c, const struct dv_entity *ent,
 		return;
 	if (a->type == DV_LOOKUP && cJSON_IsString(v)) {
 		const struct dv_nav *nav = NULL;
-		struct dv_row *r = lookup_target(c->org, ent, a->name,
-						 v->valuestring, &nav);
+		struct dv_row *r =
+		    lookup_target(c->org, ent, a->name, v->valuestring, &nav);
 		const struct dv_entity *te;
 		const char *pn;
 
@@ -494,9 +493,10 @@ static void annotate(struct ctx *c, const struct dv_entity *ent,
 			 a->name);
 		if (pn && want_annotation(c, key + strlen(a->name) + 1))
 			cJSON_AddStringToObject(out, key, pn);
-		snprintf(key, sizeof(key),
-			 "%s@Microsoft.Dynamics.CRM.associatednavigationproperty",
-			 a->name);
+		snprintf(
+		    key, sizeof(key),
+		    "%s@Microsoft.Dynamics.CRM.associatednavigationproperty",
+		    a->name);
 		if (want_annotation(c, key + strlen(a->name) + 1))
 			cJSON_AddStringToObject(out, key, nav->nav);
 		snprintf(key, sizeof(key),
@@ -527,7 +527,7 @@ static void add_etag(cJSON *out, const cJSON *row)
 
 	snprintf(etag, sizeof(etag), "W/\"%.0f\"",
 		 cJSON_GetNumberValue(
-			 cJSON_GetObjectItemCaseSensitive(row, "versionnumber")));
+		     cJSON_GetObjectItemCaseSensitive(row, "versionnumber")));
 	cJSON_AddStringToObject(out, "@odata.etag", etag);
 }
 
@@ -544,7 +544,7 @@ static cJSON *render(struct ctx *c, const struct dv_entity *ent,
 	if (nsel) {
 		for (size_t i = 0; i < nsel; i++) {
 			const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-				row->obj, sel[i]->name);
+			    row->obj, sel[i]->name);
 
 			if (cJSON_HasObjectItem(out, sel[i]->name))
 				continue;
@@ -558,7 +558,7 @@ static cJSON *render(struct ctx *c, const struct dv_entity *ent,
 	} else {
 		for (size_t i = 0; i < ent->nattrs; i++) {
 			const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-				row->obj, ent->attrs[i].name);
+			    row->obj, ent->attrs[i].name);
 
 			cJSON_AddItemToObject(out, ent->attrs[i].name,
 					      v ? cJSON_Duplicate(v, 1)
@@ -570,16 +570,15 @@ static cJSON *render(struct ctx *c, const struct dv_entity *ent,
 	if (!key_done)
 		cJSON_AddStringToObject(out, ent->key, row->id);
 	for (size_t i = 0; i < nex; i++) {
-		const char *id =
-			dv_str(row->obj, ex[i].nav->attr);
+		const char *id = dv_str(row->obj, ex[i].nav->attr);
 		struct dv_table *t = dv_table_by_set(c->org, ex[i].nav->target);
 		struct dv_row *r = id && t ? dv_row_get(t, id) : NULL;
 
 		if (r)
 			cJSON_AddItemToObject(out, ex[i].nav->nav,
 					      render(c, ex[i].target, r,
-						     ex[i].sel, ex[i].nsel, NULL,
-						     0, NULL));
+						     ex[i].sel, ex[i].nsel,
+						     NULL, 0, NULL));
 		else
 			cJSON_AddNullToObject(out, ex[i].nav->nav);
 	}
@@ -826,8 +825,7 @@ static void rv_push(struct rowvec *rv, struct dv_row *r)
 
 /* Candidates from an index when the filter allows it, else every row. */
 static void candidates(struct ctx *c, struct dv_table *t,
-		       const struct dv_filter *f, struct rowvec *out,
-		       bool *all)
+		       const struct dv_filter *f, struct rowvec *out, bool *all)
 {
 	const char *col;
 	const char *const *vals;
@@ -856,8 +854,7 @@ static void candidates(struct ctx *c, struct dv_table *t,
 				bool dup = false;
 
 				/* the same value twice in In() */
-				for (size_t j = 0; j < before && nvals > 1;
-				     j++)
+				for (size_t j = 0; j < before && nvals > 1; j++)
 					dup |= out->v[j] == e->row;
 				if (!dup)
 					rv_push(out, e->row);
@@ -907,10 +904,10 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 	for (size_t i = 0; i < c->nq; i++) {
 		const char *k = c->q[i].key;
 
-		if (k[0] == '$' && strcmp(k, "$select") && strcmp(k, "$filter") &&
-		    strcmp(k, "$expand") && strcmp(k, "$top") &&
-		    strcmp(k, "$orderby") && strcmp(k, "$skiptoken") &&
-		    strcmp(k, "$count"))
+		if (k[0] == '$' && strcmp(k, "$select") &&
+		    strcmp(k, "$filter") && strcmp(k, "$expand") &&
+		    strcmp(k, "$top") && strcmp(k, "$orderby") &&
+		    strcmp(k, "$skiptoken") && strcmp(k, "$count"))
 			return error(c, 400, "0x80060888",
 				     "The query parameter '%s' is not "
 				     "supported.",
@@ -986,8 +983,8 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 		match.n = (size_t)top;
 
 	root = cJSON_CreateObject();
-	buf_addf(&ctxurl, "%s$metadata#%s", c->req->base_url ? c->req->base_url : "",
-		 c->segs[0].name);
+	buf_addf(&ctxurl, "%s$metadata#%s",
+		 c->req->base_url ? c->req->base_url : "", c->segs[0].name);
 	if (nsel || nex) {
 		buf_addch(&ctxurl, '(');
 		for (size_t i = 0; i < nsel; i++)
@@ -1006,12 +1003,13 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 	buf_release(&ctxurl);
 	if (count)
 		cJSON_AddNumberToObject(root, "@odata.count",
-					match.n > 5000 ? 5000 : (double)match.n);
+					match.n > 5000 ? 5000
+						       : (double)match.n);
 	arr = cJSON_AddArrayToObject(root, "value");
 	for (size_t i = (size_t)offset;
 	     i < match.n && i < (size_t)offset + (size_t)pagesize; i++)
-		cJSON_AddItemToArray(arr, render(c, ent, match.v[i], sel, nsel,
-						 ex, nex, NULL));
+		cJSON_AddItemToArray(
+		    arr, render(c, ent, match.v[i], sel, nsel, ex, nex, NULL));
 	if ((size_t)offset + (size_t)pagesize < match.n) {
 		struct buf next = BUF_INIT(BUF_MAX_SMALL);
 		char cookie[96];
@@ -1019,8 +1017,9 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 		const char *path = c->req->url;
 		size_t plen = strcspn(path, "?");
 
-		buf_addf(&next, "%s%.*s?", c->req->base_url ? c->req->base_url : "",
-			 (int)plen, path);
+		buf_addf(&next, "%s%.*s?",
+			 c->req->base_url ? c->req->base_url : "", (int)plen,
+			 path);
 		while (q && *q) {
 			size_t len = strcspn(q, "&");
 
@@ -1046,9 +1045,10 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 	json_reply(c, 200, root);
 	if (c->maxpagesize || c->annotations[0]) {
 		if (c->maxpagesize)
-			buf_addf(&c->resp->headers,
-				 "Preference-Applied: odata.maxpagesize=%ld\r\n",
-				 c->maxpagesize);
+			buf_addf(
+			    &c->resp->headers,
+			    "Preference-Applied: odata.maxpagesize=%ld\r\n",
+			    c->maxpagesize);
 		if (c->annotations[0])
 			buf_addf(&c->resp->headers,
 				 "Preference-Applied: "
@@ -1098,9 +1098,10 @@ static int serve_row(struct ctx *c, struct dv_table *t, struct dv_row *row)
 	buf_release(&ctxurl);
 	json_reply(c, 200, out);
 	if (c->annotations[0])
-		buf_addf(&c->resp->headers,
-			 "Preference-Applied: odata.include-annotations=\"%s\"\r\n",
-			 c->annotations);
+		buf_addf(
+		    &c->resp->headers,
+		    "Preference-Applied: odata.include-annotations=\"%s\"\r\n",
+		    c->annotations);
 	return 200;
 }
 
@@ -1222,8 +1223,8 @@ static int check_value(struct ctx *c, const struct dv_entity *ent,
 	}
 	snprintf(detail, sizeof(detail),
 		 "Cannot convert the literal '%s' to the expected type '%s'.",
-		 cJSON_IsString(v)	 ? v->valuestring
-		 : cJSON_IsBool(v)	 ? (cJSON_IsTrue(v) ? "True" : "False")
+		 cJSON_IsString(v)   ? v->valuestring
+		 : cJSON_IsBool(v)   ? (cJSON_IsTrue(v) ? "True" : "False")
 		 : cJSON_IsNumber(v) ? "number"
 				     : "value",
 		 edm_name(a->type));
@@ -1323,14 +1324,14 @@ static int collect(struct ctx *c, const struct dv_entity *ent,
 			    !parse_bind_url(it->valuestring, set, sizeof(set),
 					    id) ||
 			    strcmp(set, nav->target))
-				return error(c, 400, "0x80090800",
-					     "The URL '%s' in the "
-					     "'%s@odata.bind' annotation is "
-					     "not valid: expected "
-					     "/%s(<guid>).",
-					     cJSON_IsString(it) ? it->valuestring
-								: "",
-					     navname, nav->target);
+				return error(
+				    c, 400, "0x80090800",
+				    "The URL '%s' in the "
+				    "'%s@odata.bind' annotation is "
+				    "not valid: expected "
+				    "/%s(<guid>).",
+				    cJSON_IsString(it) ? it->valuestring : "",
+				    navname, nav->target);
 			tt = dv_table_by_set(c->org, set);
 			if (!dv_row_get(tt, id))
 				return not_found(c, tt->ent, id);
@@ -1355,9 +1356,9 @@ static int collect(struct ctx *c, const struct dv_entity *ent,
 					   strlen(it->valuestring), g) ||
 			    (rowid && strcmp(g, rowid)))
 				return payload_error(
-					c, ent,
-					"The key in the request body does not "
-					"match the key in the URL.");
+				    c, ent,
+				    "The key in the request body does not "
+				    "match the key in the URL.");
 			continue;
 		}
 		if (a->flags & DV_RO) {
@@ -1411,8 +1412,8 @@ static int approval_auth(struct ctx *c, const struct dv_entity *ent)
 	return 0;
 }
 
-static void set_approval(struct dv_org *org, enum dv_set s,
-			 const char *id, int value)
+static void set_approval(struct dv_org *org, enum dv_set s, const char *id,
+			 int value)
 {
 	struct dv_table *t = dv_table(org, s);
 	struct dv_row *r = id ? dv_row_get(t, id) : NULL;
@@ -1525,8 +1526,8 @@ static int write_row(struct ctx *c, struct dv_table *t, struct dv_row *row,
 		if (own && ent->user_owned &&
 		    strcmp(own->val->valuestring,
 			   dv_str(row->obj, "_ownerid_value")
-				   ? dv_str(row->obj, "_ownerid_value")
-				   : "") &&
+			       ? dv_str(row->obj, "_ownerid_value")
+			       : "") &&
 		    (rc = need(c, "Assign", ent, row)))
 			return rc;
 	} else if ((rc = need(c, "Create", ent, NULL))) {
@@ -1545,9 +1546,9 @@ static int write_row(struct ctx *c, struct dv_table *t, struct dv_row *row,
 				     "code %sState.%s on %s with Id %s.",
 				     u, ent->logical, s ? "Inactive" : "Active",
 				     ent->logical, id);
-		if (!sc && (rc = add_change(c, ch,
-					    dv_entity_attr(ent, "statuscode"),
-					    cJSON_CreateNumber(u))))
+		if (!sc &&
+		    (rc = add_change(c, ch, dv_entity_attr(ent, "statuscode"),
+				     cJSON_CreateNumber(u))))
 			return rc;
 	}
 
@@ -1632,7 +1633,7 @@ static int write_row(struct ctx *c, struct dv_table *t, struct dv_row *row,
 
 			set_approval(c->org,
 				     ent == &dv_entities[DV_QUEUES] ? DV_QUEUES
-								   : DV_USERS,
+								    : DV_USERS,
 				     row->id, 2);
 			if (m) {
 				dv_row_begin_update(c->org, mt, m);
@@ -1651,7 +1652,7 @@ static int write_row(struct ctx *c, struct dv_table *t, struct dv_row *row,
 
 			set_approval(c->org,
 				     ent == &dv_entities[DV_QUEUES] ? DV_QUEUES
-								   : DV_USERS,
+								    : DV_USERS,
 				     row->id, ch->approval_value);
 			if (m)
 				mailbox_approval(c, m, ch->approval_value,
@@ -1669,7 +1670,8 @@ static int write_reply(struct ctx *c, struct dv_table *t, struct dv_row *row,
 	char url[512];
 
 	snprintf(url, sizeof(url), "%s%s(%s)",
-		 c->req->base_url ? c->req->base_url : "", t->ent->set, row->id);
+		 c->req->base_url ? c->req->base_url : "", t->ent->set,
+		 row->id);
 	if (c->return_repr) {
 		int st = serve_row(c, t, row);
 
@@ -1725,8 +1727,8 @@ static int do_patch(struct ctx *c, struct dv_table *t, const char *id)
 
 			snprintf(want, sizeof(want), "W/\"%.0f\"",
 				 cJSON_GetNumberValue(
-					 cJSON_GetObjectItemCaseSensitive(
-						 row->obj, "versionnumber")));
+				     cJSON_GetObjectItemCaseSensitive(
+					 row->obj, "versionnumber")));
 			if (strcmp(im, want) && strcmp(im, want + 2))
 				return error(c, 412, "0x80060882",
 					     "The version of the existing "
@@ -1796,8 +1798,8 @@ static struct dv_row *user_role_link(struct dv_org *org, const char *userid,
 {
 	struct dv_table *ur = dv_table(org, DV_USERROLES);
 
-	for (struct hent *e = dv_index_find(dv_table_index(ur, "systemuserid"),
-					    userid);
+	for (struct hent *e =
+		 dv_index_find(dv_table_index(ur, "systemuserid"), userid);
 	     e; e = hmap_next(e->next, userid)) {
 		const char *r = dv_str(e->row->obj, "roleid");
 
@@ -1822,7 +1824,7 @@ static int user_roles(struct ctx *c, struct dv_row *user, const char *verb,
 		    (rc = need(c, "Read", roles->ent, NULL)))
 			return rc;
 		for (struct hent *e = dv_index_find(
-			     dv_table_index(ur, "systemuserid"), user->id);
+			 dv_table_index(ur, "systemuserid"), user->id);
 		     e; e = hmap_next(e->next, user->id)) {
 			const char *rid = dv_str(e->row->obj, "roleid");
 			struct dv_row *r = rid ? dv_row_get(roles, rid) : NULL;
@@ -1998,8 +2000,8 @@ static int add_privileges(struct ctx *c, struct dv_row *role)
 		int d;
 
 		if (!cJSON_IsObject(it)) {
-			rc = payload_error(c, rent,
-					   "A RolePrivilege must be an object.");
+			rc = payload_error(
+			    c, rent, "A RolePrivilege must be an object.");
 			break;
 		}
 		if (pid) {
@@ -2043,17 +2045,17 @@ static int add_privileges(struct ctx *c, struct dv_row *role)
 		}
 		d = parse_depth(cJSON_GetObjectItemCaseSensitive(it, "Depth"));
 		if (d < 0) {
-			const cJSON *dv = cJSON_GetObjectItemCaseSensitive(
-				it, "Depth");
+			const cJSON *dv =
+			    cJSON_GetObjectItemCaseSensitive(it, "Depth");
 
 			rc = payload_error(
-				c, rent,
-				cJSON_IsString(dv)
-					? "The value of Depth is not a valid "
-					  "PrivilegeDepth (Basic, Local, Deep, "
-					  "Global)."
-					: "Depth is missing or not a "
-					  "PrivilegeDepth.");
+			    c, rent,
+			    cJSON_IsString(dv)
+				? "The value of Depth is not a valid "
+				  "PrivilegeDepth (Basic, Local, Deep, "
+				  "Global)."
+				: "Depth is missing or not a "
+				  "PrivilegeDepth.");
 			break;
 		}
 		if (!depth_allowed(prv->obj, (enum dv_depth)d)) {
@@ -2110,14 +2112,15 @@ static int retrieve_role_privileges(struct ctx *c, const char *args)
 		return rc;
 	root = dv_role_root(c->org, role);
 	out = cJSON_CreateObject();
-	buf_addf(&ctxurl, "%s$metadata#Microsoft.Dynamics.CRM."
-			  "RetrieveRolePrivilegesRoleResponse",
+	buf_addf(&ctxurl,
+		 "%s$metadata#Microsoft.Dynamics.CRM."
+		 "RetrieveRolePrivilegesRoleResponse",
 		 c->req->base_url ? c->req->base_url : "");
 	cJSON_AddStringToObject(out, "@odata.context", ctxurl.ptr);
 	buf_release(&ctxurl);
 	arr = cJSON_AddArrayToObject(out, "RolePrivileges");
-	for (struct hent *e = dv_index_find(dv_table_index(rp, "roleid"),
-					    root->id);
+	for (struct hent *e =
+		 dv_index_find(dv_table_index(rp, "roleid"), root->id);
 	     e; e = hmap_next(e->next, root->id)) {
 		const char *pid = dv_str(e->row->obj, "privilegeid");
 		struct dv_row *prv = pid ? dv_row_get(pt, pid) : NULL;
@@ -2134,10 +2137,10 @@ static int retrieve_role_privileges(struct ctx *c, const char *args)
 		cJSON_AddStringToObject(o, "Depth", depth_names[d]);
 		cJSON_AddStringToObject(o, "PrivilegeId", prv->id);
 		cJSON_AddStringToObject(
-			o, "BusinessUnitId",
-			dv_str(role->obj, "_businessunitid_value")
-				? dv_str(role->obj, "_businessunitid_value")
-				: "");
+		    o, "BusinessUnitId",
+		    dv_str(role->obj, "_businessunitid_value")
+			? dv_str(role->obj, "_businessunitid_value")
+			: "");
 		cJSON_AddStringToObject(o, "PrivilegeName",
 					dv_str(prv->obj, "name"));
 		cJSON_AddNullToObject(o, "RecordFilterId");
@@ -2159,8 +2162,7 @@ static int who_am_i(struct ctx *c)
 		return error(c, 401, "0x80040204",
 			     "The user is not a member of the organization.");
 	out = cJSON_CreateObject();
-	buf_addf(&ctxurl,
-		 "%s$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+	buf_addf(&ctxurl, "%s$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
 		 c->req->base_url ? c->req->base_url : "");
 	cJSON_AddStringToObject(out, "@odata.context", ctxurl.ptr);
 	buf_release(&ctxurl);
@@ -2260,8 +2262,8 @@ static int route(struct ctx *c)
 			goto bad_method;
 		if ((rc = need(c, "Read", t->ent, row)))
 			return rc;
-		for (struct hent *e = dv_index_find(dv_table_index(rp, "roleid"),
-						    root->id);
+		for (struct hent *e =
+			 dv_index_find(dv_table_index(rp, "roleid"), root->id);
 		     e; e = hmap_next(e->next, root->id)) {
 			const char *pid = dv_str(e->row->obj, "privilegeid");
 			struct dv_row *p = pid ? dv_row_get(pt, pid) : NULL;
@@ -2284,8 +2286,8 @@ static int route(struct ctx *c)
 		if ((rc = need(c, "Read", tl->ent, NULL)))
 			return rc;
 		for (struct hent *e = dv_index_find(
-			     dv_table_index(tl, "_regardingobjectid_value"),
-			     row->id);
+			 dv_table_index(tl, "_regardingobjectid_value"),
+			 row->id);
 		     e; e = hmap_next(e->next, row->id))
 			rv_push(&rv, e->row);
 		qsort(rv.v, rv.n, sizeof(*rv.v), cmp_pos);
@@ -2297,9 +2299,11 @@ static int route(struct ctx *c)
 		const struct dv_nav *nav = dv_entity_nav(t->ent, s1->name);
 
 		if (nav) {
-			struct dv_table *tt = dv_table_by_set(c->org, nav->target);
+			struct dv_table *tt =
+			    dv_table_by_set(c->org, nav->target);
 			const char *tid = dv_str(row->obj, nav->attr);
-			struct dv_row *target = tid ? dv_row_get(tt, tid) : NULL;
+			struct dv_row *target =
+			    tid ? dv_row_get(tt, tid) : NULL;
 
 			if (strcmp(m, "GET"))
 				goto bad_method;
@@ -2316,7 +2320,8 @@ static int route(struct ctx *c)
 		     "Resource not found for the segment '%s'.", s1->name);
 bad_method:
 	return error(c, 405, "0x80060888",
-		     "The HTTP method '%s' is not allowed on this resource.", m);
+		     "The HTTP method '%s' is not allowed on this resource.",
+		     m);
 }
 
 int dv_api_handle(struct dv_org *org, const struct dv_request *req,
@@ -2332,17 +2337,15 @@ int dv_api_handle(struct dv_org *org, const struct dv_request *req,
 	c.resp = resp;
 	dv_response_reset(resp);
 	q = strchr(req->url, '?');
-	c.path = pct_decode(req->url, q ? (size_t)(q - req->url)
-					: strlen(req->url),
-			    false);
+	c.path = pct_decode(
+	    req->url, q ? (size_t)(q - req->url) : strlen(req->url), false);
 	c.rawquery = q ? q + 1 : NULL;
 	parse_prefer(&c);
 	if (parse_path(&c) < 0)
 		rc = error(&c, 404, "0x80060888",
 			   "Resource not found for the segment '%s'.", c.path);
 	else if (parse_query(&c) < 0)
-		rc = error(&c, 400, "0x80060888",
-			   "Too many query parameters.");
+		rc = error(&c, 400, "0x80060888", "Too many query parameters.");
 	else
 		rc = route(&c);
 	ctx_release(&c);
