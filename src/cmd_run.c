@@ -27,6 +27,25 @@
 
 #include "banned.h"
 
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 static double wall_now(void)
 {
 	struct timespec ts;
@@ -146,6 +165,8 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	es.readonly = readonly;
 	es.rows = rows;
 	es.skip_rows = skip;
+	es.stop = &stop;
+	catch_signals();
 	progress_init(&prog, stderr, !o.no_progress && o.verbosity >= 0,
 		      isatty(STDERR_FILENO), 0);
 	if (prog.enabled) {

@@ -171,6 +171,7 @@ struct engine {
 	int64_t gate_start; /* when the current gate closed */
 	bool aborting;
 	struct err *err;
+	volatile sig_atomic_t *stop;
 	struct engine_stats st;
 };
 
@@ -1269,6 +1270,17 @@ static int handle_done(struct engine *en, struct request *r)
 		handle_batch_answer(en, f, r);
 		goto out;
 	}
+	if (status >= 200 && status < 300) {
+		/* a $batch answer that is not multipart cannot be mapped */
+		log_warn("$batch answered HTTP %ld with '%s'", status,
+			 r->content_type);
+		for (size_t i = 0; i < f->n; i++) {
+			record_error(f->ops[i], 502, NULL, 0,
+				     "the $batch answer was not multipart");
+			retry_op(en, f->ops[i], 502, -1, true);
+		}
+		goto out;
+	}
 	if (status == 429)
 		en->st.throttled++;
 	for (size_t i = 0; i < f->n; i++) {
@@ -1620,6 +1632,7 @@ int engine_new(struct engine **out, const struct engine_setup *s, struct err *e)
 	en->progress = s->progress;
 	en->total_rows = s->total_rows;
 	en->skip_rows = s->skip_rows;
+	en->stop = s->stop;
 	en->batch_size = s->job->batch_size;
 	p.max_attempts = s->job->max_attempts;
 	en->policy = p;
@@ -1834,6 +1847,9 @@ int engine_run(struct engine *en, struct results *res, struct err *e)
 	en->err = e;
 	en->now = clock_ms();
 	for (;;) {
+		if (en->stop && *en->stop)
+			return err_set(e, ERR_INTERNAL,
+				       "interrupted; continue with --resume");
 		if (take_rows(en) < 0)
 			return -1;
 		if (loop_once(en, 1000) < 0)

@@ -21,6 +21,7 @@
 #ifndef MBXFIX_ENGINE_H
 #define MBXFIX_ENGINE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,8 @@ struct engine_setup {
 	struct progress *progress; /* NULL: none */
 	size_t total_rows;	   /* for progress; 0 = unknown */
 	size_t skip_rows;	   /* --resume: rows 1..skip_rows are done */
+	/* set (by a signal handler) to stop the run; may be NULL */
+	volatile sig_atomic_t *stop;
 };
 
 /* What the engine measured, for the summary. */
@@ -78,7 +81,9 @@ int engine_connect(struct engine *en, struct err *e);
 /*
  * Run every row to its result line in 'res'. Returns 0 when every row got
  * its line (some may have failed), -1 with 'e' set when the run could not
- * go on (results not writable, sign-in refused mid-run...).
+ * go on (results not writable, sign-in refused mid-run, stopped by a
+ * signal: ERR_INTERNAL "interrupted"). Rows in flight then get no line:
+ * results.csv stays a valid prefix for --resume.
  */
 int engine_run(struct engine *en, struct results *res, struct err *e);
 
