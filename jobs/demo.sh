@@ -7,6 +7,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 3
 work=$(mktemp -d "${TMPDIR:-/tmp}/mbxfix-demo.XXXXXX") || exit 3
 pid=
+# The test suite runs the demo with its own builds (make asan).
+dvsim=${DVSIM:-./dvsim}
+mbxfix=${MBXFIX:-./mbxfix}
+output=${DEMO_OUTPUT:-output}
 
 cleanup() {
 	if [ -n "$pid" ]; then
@@ -19,7 +23,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Seed 42 is the organisation input/demo.csv lists (jobs/demo-input.sh).
-./dvsim --listen 127.0.0.1:0 --generate 500 --seed 42 --test-delay-ms 500 \
+"$dvsim" --listen 127.0.0.1:0 --generate 500 --seed 42 --test-delay-ms 500 \
 	>"$work/dvsim.out" 2>"$work/dvsim.err" &
 pid=$!
 
@@ -43,18 +47,19 @@ port=${url##*:}
 echo "demo: dvsim serves a generated organisation of 500 users at $url"
 
 # The committed job names port 8580; run a copy naming the one dvsim took.
-sed "s/127\.0\.0\.1:8580/127.0.0.1:$port/g" jobs/demo.cfg >"$work/demo.cfg"
+sed -e "s/127\.0\.0\.1:8580/127.0.0.1:$port/g" \
+	-e "s|^output = .*|output = \"$output\";|" jobs/demo.cfg >"$work/demo.cfg"
 
-MBXFIX_CLIENT_SECRET=dvsim-demo-secret ./mbxfix run "$work/demo.cfg"
+MBXFIX_CLIENT_SECRET=dvsim-demo-secret "$mbxfix" run "$work/demo.cfg"
 rc=$?
 
-run=$(cd output/demo/latest 2>/dev/null && pwd -P)
+run=$(cd "$output/demo/latest" 2>/dev/null && pwd -P)
 if [ "$rc" -ge 2 ] || [ -z "$run" ]; then
 	echo "demo: mbxfix run failed (exit $rc)" >&2
 	exit "$rc"
 fi
 echo
-echo "Results of this run are in output/demo/latest/ ($run):"
+echo "Results of this run are in $output/demo/latest/ ($run):"
 echo "  results.csv   one line per input row: outcome, per-action status, error_code, hint"
 echo "  failed.csv    the rows still failing, ready to run again"
 echo "  summary.json  counts and timings; run.log, one JSON line per event"

@@ -9,6 +9,19 @@
 
 #include "banned.h"
 
+/* The one piece of process state the actions share: set before a run. */
+static bool diagnosing;
+
+void actu_set_diagnose(bool on)
+{
+	diagnosing = on;
+}
+
+bool actu_diagnosing(void)
+{
+	return diagnosing;
+}
+
 const char *actu_str(const cJSON *o, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);

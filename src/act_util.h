@@ -14,6 +14,14 @@
 #include "action.h"
 #include "buf.h"
 
+/*
+ * `mbxfix diagnose`: a read-only run in which test_enable explains each
+ * mailbox's current alerts and columns instead of asking for a test. Set
+ * once by the command before the run.
+ */
+void actu_set_diagnose(bool on);
+bool actu_diagnosing(void);
+
 /* Member 'name' of 'o' as a string, or NULL (absent, null, not a string). */
 const char *actu_str(const cJSON *o, const char *name);
 

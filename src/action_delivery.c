@@ -12,9 +12,9 @@
 #include "banned.h"
 
 static const char *const attributes[ROWS_NDELIVERY] = {
-	[ROWS_INCOMING] = "incomingemaildeliverymethod",
-	[ROWS_OUTGOING] = "outgoingemaildeliverymethod",
-	[ROWS_ACTDELIVERY] = "actdeliverymethod",
+    [ROWS_INCOMING] = "incomingemaildeliverymethod",
+    [ROWS_OUTGOING] = "outgoingemaildeliverymethod",
+    [ROWS_ACTDELIVERY] = "actdeliverymethod",
 };
 
 static enum action_step plan(struct action_ctx *c, struct row_state *rs)
@@ -47,12 +47,12 @@ static enum action_step answer(struct action_ctx *c, struct row_state *rs,
 }
 
 const struct action action_set_delivery = {
-	.name = "set_delivery",
-	.id = ACTION_SET_DELIVERY,
-	.stage = 1,
-	.columns = "incomingemaildeliverymethod,outgoingemaildeliverymethod,"
-		   "actdeliverymethod",
-	.plan = plan,
-	.answer = answer,
-	.release = NULL,
+    .name = "set_delivery",
+    .id = ACTION_SET_DELIVERY,
+    .stage = 1,
+    .columns = "incomingemaildeliverymethod,outgoingemaildeliverymethod,"
+	       "actdeliverymethod",
+    .plan = plan,
+    .answer = answer,
+    .release = NULL,
 };

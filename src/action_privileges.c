@@ -16,9 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "act_util.h"
 #include "action.h"
+#include "job.h"
 #include "odata.h"
 #include "privs.h"
 
@@ -32,24 +34,49 @@ struct grant {
 	char notes[512]; /* depths raised, reported on the row */
 };
 
-static const char *templates_dir(void)
+/*
+ * Where templates are: $MBXFIX_TEMPLATES, else templates/privileges under
+ * the current directory, else next to the job file's directory (a job in
+ * jobs/ run from elsewhere finds ../templates/privileges). 'buf' holds
+ * the path built for the last case.
+ */
+static const char *templates_dir(const struct action_ctx *c, struct buf *buf)
 {
 	const char *d = getenv("MBXFIX_TEMPLATES");
+	const struct job *j = action_job(c);
+	const char *slash;
+	struct stat st;
 
-	return d && *d ? d : DEFAULT_TEMPLATES;
+	if (d && *d)
+		return d;
+	if (stat(DEFAULT_TEMPLATES, &st) == 0 && S_ISDIR(st.st_mode))
+		return DEFAULT_TEMPLATES;
+	if (!j || !j->path)
+		return DEFAULT_TEMPLATES;
+	slash = strrchr(j->path, '/');
+	if (slash)
+		buf_addf(buf, "%.*s/../" DEFAULT_TEMPLATES,
+			 (int)(slash - j->path), j->path);
+	else
+		buf_addstr(buf, "../" DEFAULT_TEMPLATES);
+	return buf->ptr;
 }
 
 static struct grant *grant_of(struct action_ctx *c, struct row_state *rs)
 {
 	struct grant *g = rs->priv[ACTION_GRANT_PRIVILEGES];
+	struct buf dir = BUF_INIT(4096);
 	struct err e = ERR_INIT;
+	int rc;
 
 	if (g)
 		return g;
 	g = xcalloc(1, sizeof(*g));
 	privs_list_init(&g->want);
-	if (privs_resolve(&g->want, rs->row->privileges, templates_dir(), &e) <
-	    0) {
+	rc = privs_resolve(&g->want, rs->row->privileges,
+			   templates_dir(c, &dir), &e);
+	buf_release(&dir);
+	if (rc < 0) {
 		privs_list_release(&g->want);
 		free(g);
 		action_fail(c, rs, "InvalidPrivileges", e.msg,
@@ -131,25 +158,30 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 
 	if (!g)
 		return ACTION_FAILED;
-	switch (actu_role(c, rs, rs->row->role, &role)) {
-	case ACTU_WAIT:
-		return ACTION_WAIT;
-	case ACTU_FAILED:
-		return ACTION_FAILED;
-	case ACTU_FOUND:
-		break;
-	}
-	roleid = actu_str(role, "roleid");
-	buid = actu_str(role, "_businessunitid_value");
-
+	/* the catalog and the role are independent: ask for both at once */
 	if (catalog_url(&url, &g->want, &e) < 0) {
 		action_fail(c, rs, "InvalidPrivileges", e.msg, NULL);
 		st = ACTION_FAILED;
 		goto out;
 	}
 	st = lookup_json(c, rs, url.ptr, "the privileges", &cat_json);
+	if (st == ACTION_FAILED)
+		goto out;
+	switch (actu_role(c, rs, rs->row->role, &role)) {
+	case ACTU_WAIT:
+		st = ACTION_WAIT;
+		goto out;
+	case ACTU_FAILED:
+		st = ACTION_FAILED;
+		goto out;
+	case ACTU_FOUND:
+		break;
+	}
 	if (st != ACTION_DONE)
 		goto out;
+	roleid = actu_str(role, "roleid");
+	buid = actu_str(role, "_businessunitid_value");
+
 	buf_reset(&url);
 	buf_addf(&url, "RetrieveRolePrivilegesRole(RoleId=%s)", roleid);
 	st = lookup_json(c, rs, url.ptr, "the role's privileges", &held_json);

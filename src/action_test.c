@@ -33,7 +33,7 @@
 #include "banned.h"
 
 enum { STEP_SCHEDULE, STEP_POLL, STEP_ALERTS };
-enum { TAG_SCHEDULE = 1, TAG_POLL, TAG_ALERTS };
+enum { TAG_SCHEDULE = 1, TAG_POLL, TAG_ALERTS, TAG_DIAGNOSE, TAG_ROLES };
 
 #define STATUS_NOT_RUN 0
 #define STATUS_SUCCESS 1
@@ -43,15 +43,25 @@ enum { TAG_SCHEDULE = 1, TAG_POLL, TAG_ALERTS };
 	"testemailconfigurationscheduled,testmailboxaccesscompletedon,"        \
 	"incomingemailstatus,outgoingemailstatus,actstatus,"                   \
 	"incomingemaildeliverymethod,outgoingemaildeliverymethod,"             \
-	"actdeliverymethod"
+	"actdeliverymethod,testemailconfigurationretrycount"
+
+/* Alerts of this test are written around its completion time. */
+#define ALERT_WINDOW_S 60
 
 struct test {
 	char since[32];	    /* UTC time the test was asked, for the alerts */
 	char prev_done[48]; /* testmailboxaccesscompletedon before */
+	char done[48];	    /* ... after this test */
+	int prev_count;	    /* testemailconfigurationretrycount before */
 	bool prev_not_run;  /* the three statuses were Not Run before */
 	int64_t deadline_ms;
 	int status[3]; /* incoming, outgoing, act as last read */
 	int in_method, out_method, act_method;
+	int profile_state; /* diagnose: the profile's statecode, 1 unknown */
+	/* a PrivilegeDenied failure waiting for the user's role names */
+	char code[64];
+	char msg[512];
+	char hint[DIAG_HINT_MAX];
 };
 
 static struct test *test_of(struct row_state *rs)
@@ -117,6 +127,8 @@ static enum action_step schedule(struct action_ctx *c, struct row_state *rs,
 	gmtime_r(&now, &tm);
 	strftime(t->since, sizeof(t->since), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(t->prev_done, sizeof(t->prev_done), "%s", prev ? prev : "");
+	t->prev_count =
+	    actu_int(rs->mailbox, "testemailconfigurationretrycount", -1);
 	t->prev_not_run =
 	    actu_int(rs->mailbox, "incomingemailstatus", 0) == 0 &&
 	    actu_int(rs->mailbox, "outgoingemailstatus", 0) == 0 &&
@@ -140,14 +152,54 @@ static void emit_poll(struct action_ctx *c, struct row_state *rs)
 	action_emit(c, "GET", url, NULL, NULL, TAG_POLL, 0);
 }
 
+/* "2026-11-20T23:22:04Z" (fractions ignored) -> seconds; -1 if not. */
+static time_t parse_utc(const char *s)
+{
+	struct tm tm = {0};
+
+	if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon,
+			 &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return timegm(&tm);
+}
+
+/*
+ * Which alerts belong to this test: those modified since shortly before
+ * the service says the test completed, and after the previous test
+ * completed. Both times are the server's, so a skewed local clock does
+ * not matter; without them, the local time the test was asked.
+ */
+static void alerts_since(const struct test *t, char *out, size_t size)
+{
+	time_t done = parse_utc(t->done), prev = parse_utc(t->prev_done);
+	time_t since;
+	struct tm tm;
+
+	if (done < 0) {
+		snprintf(out, size, "%s", t->since);
+		return;
+	}
+	since = done - ALERT_WINDOW_S;
+	if (prev >= 0 && since <= prev)
+		since = prev + 1;
+	if (since > done)
+		since = done;
+	gmtime_r(&since, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 static void emit_alerts(struct action_ctx *c, struct row_state *rs,
 			const struct test *t)
 {
 	struct buf expr = BUF_INIT(BUF_MAX_SMALL),
 		   url = BUF_INIT(BUF_MAX_SMALL);
+	char since[32];
 
+	alerts_since(t, since, sizeof(since));
 	buf_addf(&expr, "_regardingobjectid_value eq %s and modifiedon ge %s",
-		 rs->mailbox_id, t->since);
+		 rs->mailbox_id, since);
 	actu_query(&url, "tracelogs",
 		   "level,text,errortypedisplay,errordetails,modifiedon",
 		   expr.ptr);
@@ -157,9 +209,182 @@ static void emit_alerts(struct action_ctx *c, struct row_state *rs,
 	buf_release(&url);
 }
 
+/* The placeholder diagnose.h's PrivilegeDenied hint has for the role. */
+#define ROLE_PLACEHOLDER "<the user's role>"
+
+/*
+ * Fail the row with 'd'. For PrivilegeDenied the hint should name the
+ * role to grant to: read the user's roles first (TAG_ROLES), then fail.
+ */
+static enum action_step conclude(struct action_ctx *c, struct row_state *rs,
+				 struct test *t, const struct diag *d,
+				 const char *msg)
+{
+	const char *user = actu_str(rs->mailbox, "_regardingobjectid_value");
+	char url[256];
+
+	if (d->kind != DIAG_PRIVILEGE_DENIED || !user ||
+	    !strstr(d->hint, ROLE_PLACEHOLDER)) {
+		action_fail(c, rs, d->code, msg, d->hint);
+		return ACTION_FAILED;
+	}
+	snprintf(t->code, sizeof(t->code), "%s", d->code);
+	snprintf(t->msg, sizeof(t->msg), "%s", msg);
+	snprintf(t->hint, sizeof(t->hint), "%s", d->hint);
+	snprintf(url, sizeof(url),
+		 "systemusers(%s)/systemuserroles_association?$select=name,"
+		 "roleid",
+		 user);
+	action_emit(c, "GET", url, NULL, NULL, TAG_ROLES, 0);
+	return ACTION_SENT;
+}
+
+/* Put the user's role name(s) into the saved hint, and fail the row. */
+static enum action_step conclude_roles(struct action_ctx *c,
+				       struct row_state *rs, struct test *t,
+				       const cJSON *json)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(json, "value"), *it;
+	struct buf names = BUF_INIT(DIAG_HINT_MAX), hint = BUF_INIT(4096);
+	const char *at = strstr(t->hint, ROLE_PLACEHOLDER);
+	int n = 0;
+
+	cJSON_ArrayForEach(it, arr)
+	{
+		const char *name = actu_str(it, "name");
+
+		if (!name)
+			continue;
+		if (n == 1)
+			buf_addstr(&names,
+				   " (or another of the user's roles: ");
+		buf_addf(&names, "%s%s", n > 1 ? ", " : "", name);
+		n++;
+	}
+	if (n > 1)
+		buf_addch(&names, ')');
+	if (at && n) {
+		buf_add(&hint, t->hint, (size_t)(at - t->hint));
+		buf_addstr(&hint, names.ptr);
+		buf_addstr(&hint, at + strlen(ROLE_PLACEHOLDER));
+	} else {
+		buf_addstr(&hint, t->hint);
+	}
+	action_fail(c, rs, t->code, t->msg, hint.ptr);
+	buf_release(&names);
+	buf_release(&hint);
+	return ACTION_FAILED;
+}
+
+/*
+ * `mbxfix diagnose`: explain what the mailbox's columns and the alerts of
+ * its last test say, without testing. The profile's state comes from a
+ * cached lookup (one per profile for the whole run).
+ */
+static enum action_step diagnose_plan(struct action_ctx *c,
+				      struct row_state *rs)
+{
+	const char *pid = actu_str(rs->mailbox, "_emailserverprofile_value");
+	const char *done =
+	    actu_str(rs->mailbox, "testmailboxaccesscompletedon");
+	struct test *t = test_of(rs);
+	struct buf expr = BUF_INIT(BUF_MAX_SMALL),
+		   url = BUF_INIT(BUF_MAX_SMALL);
+
+	t->act_method = -1;
+	if (pid) {
+		bool pending = false;
+		const cJSON *j;
+
+		buf_addf(&url, "emailserverprofiles(%s)?$select=statecode,name",
+			 pid);
+		j = action_lookup(c, url.ptr, &pending, NULL);
+		buf_release(&url);
+		if (!j && pending)
+			return ACTION_WAIT;
+		/* a profile that cannot be read counts as missing */
+		t->profile_state = j ? actu_int(j, "statecode", 1) : 1;
+	}
+	buf_addf(&expr, "_regardingobjectid_value eq %s", rs->mailbox_id);
+	if (done)
+		buf_addf(&expr, " and modifiedon ge %s", done);
+	actu_query(&url, "tracelogs",
+		   "level,text,errortypedisplay,errordetails,modifiedon",
+		   expr.ptr);
+	buf_addstr(&url, "&$orderby=modifiedon%20desc");
+	action_emit(c, "GET", url.ptr, NULL, NULL, TAG_DIAGNOSE, 0);
+	buf_release(&expr);
+	buf_release(&url);
+	return ACTION_SENT;
+}
+
+static enum action_step diagnose_answer(struct action_ctx *c,
+					struct row_state *rs, const cJSON *json)
+{
+	const cJSON *mb = rs->mailbox, *arr, *it;
+	const char *pid = actu_str(mb, "_emailserverprofile_value");
+	const char *kind =
+	    actu_str(mb, "_regardingobjectid_value@Microsoft.Dynamics.CRM."
+			 "lookuplogicalname");
+	struct test *t = test_of(rs);
+	struct diag_alert *alerts;
+	struct diag_mailbox m;
+	struct diag d;
+	char msg[512] = "";
+	size_t n = 0;
+	enum action_step st = ACTION_UNCHANGED;
+
+	t->status[0] = actu_int(mb, "incomingemailstatus", -1);
+	t->status[1] = actu_int(mb, "outgoingemailstatus", -1);
+	t->status[2] = actu_int(mb, "actstatus", -1);
+	report_statuses(rs, t);
+
+	diagnose_mailbox_init(&m);
+	m.statecode = actu_int(mb, "statecode", -1);
+	m.approval = actu_int(mb, "emailrouteraccessapproval", -1);
+	m.incoming_status = t->status[0];
+	m.outgoing_status = t->status[1];
+	m.act_status = t->status[2];
+	m.incoming_method = actu_int(mb, "incomingemaildeliverymethod", -1);
+	m.outgoing_method = actu_int(mb, "outgoingemaildeliverymethod", -1);
+	m.is_queue = kind && strcmp(kind, "systemuser");
+	/* queues synchronise email only: their ACT setting is no fault */
+	m.act_method = m.is_queue ? -1 : actu_int(mb, "actdeliverymethod", -1);
+	m.has_profile = pid != NULL;
+	m.profile_active = pid && t->profile_state == 0;
+	m.owner_is_user =
+	    actu_guid_eq(actu_str(mb, "_ownerid_value"),
+			 actu_str(mb, "_regardingobjectid_value"));
+
+	arr = cJSON_GetObjectItemCaseSensitive(json, "value");
+	alerts = xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*alerts));
+	cJSON_ArrayForEach(it, arr)
+	{
+		alerts[n].level = actu_int(it, "level", 3);
+		alerts[n].text = actu_str(it, "text");
+		alerts[n].errortype = actu_str(it, "errortypedisplay");
+		alerts[n].details = actu_str(it, "errordetails");
+		if (!*msg && alerts[n].level >= 2 && alerts[n].text)
+			snprintf(msg, sizeof(msg), "%s%s%s", alerts[n].text,
+				 alerts[n].details ? " " : "",
+				 alerts[n].details ? alerts[n].details : "");
+		n++;
+	}
+	if (diagnose_mailbox(&m, alerts, n, &d) != DIAG_NONE) {
+		if (!*msg)
+			snprintf(msg, sizeof(msg), "%s", d.code);
+		st = conclude(c, rs, t, &d, msg);
+	}
+	free(alerts);
+	return st;
+}
+
 static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 {
 	struct test *t = test_of(rs);
+
+	if (action_readonly(c) && actu_diagnosing())
+		return diagnose_plan(c, rs);
 
 	switch (rs->act[ACTION_TEST_ENABLE].step) {
 	case STEP_SCHEDULE:
@@ -177,10 +402,15 @@ static bool completed(const struct test *t, const cJSON *m)
 {
 	const char *done = actu_str(m, "testmailboxaccesscompletedon");
 	bool any_run = t->status[0] > 0 || t->status[1] > 0 || t->status[2] > 0;
+	int count = actu_int(m, "testemailconfigurationretrycount", -1);
 
 	if (actu_bool(m, "testemailconfigurationscheduled", true))
 		return false;
+
 	if (done && strcmp(done, t->prev_done))
+		return true;
+	/* same second as the previous test: the run count tells */
+	if (count >= 0 && t->prev_count >= 0 && count > t->prev_count)
 		return true;
 	return t->prev_not_run && any_run;
 }
@@ -244,9 +474,9 @@ static enum action_step explain(struct action_ctx *c, struct row_state *rs,
 			 "Test & Enable: incoming %s, outgoing %s, ACT %s",
 			 rs->status_incoming, rs->status_outgoing,
 			 rs->status_act);
-	action_fail(c, rs, *d.code ? d.code : "TestFailed", msg,
-		    *d.hint ? d.hint : NULL);
-	st = ACTION_FAILED;
+	if (!*d.code)
+		d.code = "TestFailed";
+	st = conclude(c, rs, t, &d, msg);
 out:
 	free(alerts);
 	return st;
@@ -259,8 +489,13 @@ static enum action_step answer(struct action_ctx *c, struct row_state *rs,
 	struct action_state *as = &rs->act[ACTION_TEST_ENABLE];
 	long timeout_s, poll_s;
 
+	if (a->tag == TAG_ROLES) /* unreadable roles: the hint stays general */
+		return conclude_roles(c, rs, t,
+				      a->status < 300 ? a->json : NULL);
 	if (a->status < 200 || a->status >= 300)
 		return actu_fail_write(c, rs, a, "test_enable");
+	if (a->tag == TAG_DIAGNOSE)
+		return diagnose_answer(c, rs, a->json);
 	timing(c, &timeout_s, &poll_s);
 	switch (as->step) {
 	case STEP_SCHEDULE:
@@ -270,6 +505,11 @@ static enum action_step answer(struct action_ctx *c, struct row_state *rs,
 	case STEP_POLL:
 		read_statuses(t, a->json);
 		if (completed(t, a->json)) {
+			const char *done =
+			    actu_str(a->json, "testmailboxaccesscompletedon");
+
+			snprintf(t->done, sizeof(t->done), "%s",
+				 done ? done : "");
 			as->step = STEP_ALERTS;
 			return ACTION_AGAIN;
 		}

@@ -15,6 +15,9 @@
 
 #include "banned.h"
 
+/* Token requests failing in a row before the run gives up. */
+#define AUTH_MAX_FAILURES 6
+
 /* Lifetime of a client assertion: short, as §9.2 advises. */
 #define ASSERTION_LIFETIME_S 600
 
@@ -30,8 +33,8 @@ static int load_pem(struct auth *a, const struct job *j, struct err *e)
 	a->cert = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	if (!a->cert)
-		return err_set(e, ERR_CONFIG,
-			       "'%s' holds no PEM certificate", j->certificate);
+		return err_set(e, ERR_CONFIG, "'%s' holds no PEM certificate",
+			       j->certificate);
 	f = fopen(j->private_key, "r");
 	if (!f)
 		return err_set_errno(e, ERR_CONFIG,
@@ -194,13 +197,8 @@ struct request *auth_request(struct auth *a, int64_t now_ms, struct err *e)
 		return NULL;
 	}
 	r = request_new("POST", a->token_url);
-	if (!r) {
-		job_secret_wipe(&form);
-		err_set(e, ERR_INTERNAL, "cannot create a token request");
-		return NULL;
-	}
-	request_add_header(
-		r, "Content-Type: application/x-www-form-urlencoded");
+	request_add_header(r,
+			   "Content-Type: application/x-www-form-urlencoded");
 	request_add_header(r, "Accept: application/json");
 	body = buf_detach(&form, &len);
 	request_set_body(r, body, len);
@@ -209,7 +207,11 @@ struct request *auth_request(struct auth *a, int64_t now_ms, struct err *e)
 	return r;
 }
 
-static void transient(struct auth *a, int64_t now_ms)
+/*
+ * A failed token request worth another try: true with 'retry_ms' set,
+ * or false once AUTH_MAX_FAILURES tries in a row have failed.
+ */
+static bool transient(struct auth *a, int64_t now_ms)
 {
 	struct retry_policy p = RETRY_POLICY_INIT;
 	long d;
@@ -219,6 +221,7 @@ static void transient(struct auth *a, int64_t now_ms)
 	d = retry_next_delay_ms(&p, a->failures, 503, -1,
 				(unsigned)(now_ms & 0xffff));
 	a->retry_ms = now_ms + (d > 0 ? d : 1000);
+	return a->failures < AUTH_MAX_FAILURES;
 }
 
 int auth_finish(struct auth *a, struct request *r, int64_t now_ms,
@@ -230,21 +233,20 @@ int auth_finish(struct auth *a, struct request *r, int64_t now_ms,
 
 	a->in_flight = false;
 	if (r->result != CURLE_OK) {
-		if (!a->ever_reached || !retry_is_transient(0, r->result))
+		if (!a->ever_reached || !retry_is_transient(0, r->result) ||
+		    !transient(a, now_ms))
 			return err_set(e, ERR_NETWORK,
 				       "cannot reach the token endpoint '%s': "
 				       "%s",
 				       a->token_url, r->error);
 		log_warn("token request failed: %s; trying again", r->error);
-		transient(a, now_ms);
 		return 1;
 	}
 	a->ever_reached = true;
 	if (r->status != 200) {
-		if (retry_is_transient(r->status, 0) && a->failures < 6) {
+		if (retry_is_transient(r->status, 0) && transient(a, now_ms)) {
 			log_warn("token endpoint answered %ld; trying again",
 				 r->status);
-			transient(a, now_ms);
 			return 1;
 		}
 		if (odata_parse_error(&oe, r->response.ptr, r->response.len) ==
@@ -257,7 +259,8 @@ int auth_finish(struct auth *a, struct request *r, int64_t now_ms,
 				       a->token_url, r->status, oe.code,
 				       oe.message);
 		}
-		return err_set(e, ERR_AUTH, "sign-in refused by '%s' (HTTP %ld)",
+		return err_set(e, ERR_AUTH,
+			       "sign-in refused by '%s' (HTTP %ld)",
 			       a->token_url, r->status);
 	}
 	json = cJSON_ParseWithLength(r->response.ptr, r->response.len);
@@ -277,7 +280,8 @@ int auth_finish(struct auth *a, struct request *r, int64_t now_ms,
 		buf_addstr(&h, "Authorization: Bearer ");
 		if (buf_addstr(&h, tok->valuestring) < 0) {
 			cJSON_Delete(json);
-			return err_set(e, ERR_PROTOCOL, "access token too long");
+			return err_set(e, ERR_PROTOCOL,
+				       "access token too long");
 		}
 		a->token = buf_detach(&h, NULL);
 	}

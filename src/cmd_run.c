@@ -14,16 +14,37 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "act_util.h"
 #include "cmds.h"
 #include "engine.h"
 #include "job.h"
 #include "log.h"
 #include "opts.h"
 #include "progress.h"
+#include "remediate.h"
 #include "results.h"
 #include "rows.h"
 
 #include "banned.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
 
 static double wall_now(void)
 {
@@ -88,15 +109,14 @@ static void print_summary(FILE *fp, const char *cmd, struct results *res,
 			s[RESULTS_UNCHANGED], s[RESULTS_FAILED_ACT],
 			s[RESULTS_SKIPPED]);
 	}
-	fprintf(fp,
-		"  requests    %llu ($batch %llu, operations %llu, retries "
-		"%llu, throttled %llu, throttled waits %llu)\n",
-		(unsigned long long)st->requests,
-		(unsigned long long)st->batches,
-		(unsigned long long)st->operations,
-		(unsigned long long)st->retries,
-		(unsigned long long)st->throttled,
-		(unsigned long long)st->throttled_waits);
+	fprintf(
+	    fp,
+	    "  requests    %llu ($batch %llu, operations %llu, retries "
+	    "%llu, throttled %llu, throttled waits %llu)\n",
+	    (unsigned long long)st->requests, (unsigned long long)st->batches,
+	    (unsigned long long)st->operations, (unsigned long long)st->retries,
+	    (unsigned long long)st->throttled,
+	    (unsigned long long)st->throttled_waits);
 	fprintf(fp, "  rate        %.1f rows/s\n",
 		wall > 0 ? (double)c->rows / wall : 0.0);
 	fprintf(fp, "  results     %s\n", results_dir(res));
@@ -145,6 +165,8 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	es.readonly = readonly;
 	es.rows = rows;
 	es.skip_rows = skip;
+	es.stop = &stop;
+	catch_signals();
 	progress_init(&prog, stderr, !o.no_progress && o.verbosity >= 0,
 		      isatty(STDERR_FILENO), 0);
 	if (prog.enabled) {
@@ -159,8 +181,7 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		progress_init(&prog, stderr, prog.enabled, prog.tty,
-			      (int64_t)ts.tv_sec * 1000 +
-				      ts.tv_nsec / 1000000);
+			      (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	}
 
 	rs.output = job.output;
@@ -193,6 +214,15 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		goto out;
 	if (o.verbosity >= 0)
 		print_summary(stdout, cmd, res, engine_stats(en), sum.wall_s);
+	if (!strcmp(cmd, "diagnose")) {
+		size_t n = 0;
+
+		if (remediate_write(results_dir(res), &n, &e) < 0)
+			goto out;
+		if (o.verbosity >= 0)
+			printf("  remediation %s/remediation.csv (%zu rows)\n",
+			       results_dir(res), n);
+	}
 out:
 	if (err_is_set(&e)) {
 		fprintf(stderr, "mbxfix: %s\n", e.msg);
@@ -201,9 +231,9 @@ out:
 		const struct results_counts *c = results_counts(res);
 
 		rc = c->by_outcome[RESULTS_FAILED] ||
-				     c->by_outcome[RESULTS_INVALID]
-			     ? 1
-			     : 0;
+			     c->by_outcome[RESULTS_INVALID]
+			 ? 1
+			 : 0;
 	}
 	engine_free(en);
 	results_free(res);
@@ -225,9 +255,6 @@ int cmd_plan(int argc, char **argv)
 
 int cmd_diagnose(int argc, char **argv)
 {
-	/* TODO(cl-actions): read mailboxes and alerts, write remediation rows */
-	(void)argc;
-	(void)argv;
-	fputs("mbxfix: diagnose is not available in this build\n", stderr);
-	return 2;
+	actu_set_diagnose(true);
+	return run_job("diagnose", true, argc, argv);
 }

@@ -42,8 +42,8 @@ struct op {
 	struct op *next;
 	char *method, *url, *body;
 	unsigned flags;
-	int attempts; /* times sent */
-	bool reauthed;	  /* a 401 was seen: sign in again once */
+	int attempts;	     /* times sent */
+	bool reauthed;	     /* a 401 was seen: sign in again once */
 	unsigned reauth_gen; /* the token generation that got the 401 */
 	/* OP_PATCH, OP_ROW */
 	struct eng_row *row;
@@ -63,7 +63,7 @@ struct op {
 };
 
 struct eng_row {
-	enum titem ti;	    /* first: TI_ROW */
+	enum titem ti;	     /* first: TI_ROW */
 	struct row_state rs; /* what actions see */
 	struct eng_row *next_ready;
 	bool ready;
@@ -148,7 +148,7 @@ struct engine {
 	char *api_root; /* "https://host/api/data/v9.2/" */
 	char *api_path; /* "/api/data/v9.2/" */
 	char *batch_url;
-	char *select;	/* mailbox $select list */
+	char *select; /* mailbox $select list */
 
 	struct queue reads, writes;
 	struct eng_row *ready_head, *ready_tail;
@@ -171,6 +171,7 @@ struct engine {
 	int64_t gate_start; /* when the current gate closed */
 	bool aborting;
 	struct err *err;
+	volatile sig_atomic_t *stop;
 	struct engine_stats st;
 };
 
@@ -291,8 +292,8 @@ static void shared_free(void *p)
 /*
  * Operations and queues.
  */
-static struct op *op_new(enum op_kind kind, const char *method,
-			 const char *url, char *body)
+static struct op *op_new(enum op_kind kind, const char *method, const char *url,
+			 char *body)
 {
 	struct op *op = xcalloc(1, sizeof(*op));
 
@@ -391,9 +392,9 @@ static const struct action *stage_action(int id, int stage)
 static int action_stage(int id)
 {
 	static const int stages[ACTION_COUNT] = {
-		[ACTION_FIX_OWNER] = 0,	       [ACTION_SET_PROFILE] = 1,
-		[ACTION_SET_DELIVERY] = 1,     [ACTION_GRANT_PRIVILEGES] = 2,
-		[ACTION_APPROVE] = 3,	       [ACTION_TEST_ENABLE] = 4,
+	    [ACTION_FIX_OWNER] = 0,    [ACTION_SET_PROFILE] = 1,
+	    [ACTION_SET_DELIVERY] = 1, [ACTION_GRANT_PRIVILEGES] = 2,
+	    [ACTION_APPROVE] = 3,      [ACTION_TEST_ENABLE] = 4,
 	};
 	const struct action *a = action_get(id);
 
@@ -448,9 +449,8 @@ static void fail_row(struct engine *en, struct eng_row *row, const char *code,
 				first = i;
 	for (int i = 0; i < ACTION_COUNT; i++)
 		if (row->rs.act[i].status == ACTION_ST_PENDING)
-			row->rs.act[i].status = i == first
-							? ACTION_ST_FAILED
-							: ACTION_ST_SKIPPED;
+			row->rs.act[i].status =
+			    i == first ? ACTION_ST_FAILED : ACTION_ST_SKIPPED;
 	row->failed = true;
 	make_ready(en, row);
 }
@@ -512,10 +512,10 @@ static int finish_row(struct engine *en, struct eng_row *row)
 	row->finished = true;
 	if (failed) {
 		struct results_event ev = {
-			.level = "error",
-			.row = rs->row->num,
-			.error_code = rs->error_code,
-			.message = rs->error_message,
+		    .level = "error",
+		    .row = rs->row->num,
+		    .error_code = rs->error_code,
+		    .message = rs->error_message,
 		};
 
 		en->st.rows_failed++;
@@ -580,7 +580,7 @@ static void want_resolve(struct engine *en, struct eng_row *row)
 static bool same_mailbox(const struct row *row, const cJSON *mb)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-		mb, row->mailbox_is_id ? "mailboxid" : "emailaddress");
+	    mb, row->mailbox_is_id ? "mailboxid" : "emailaddress");
 
 	return cJSON_IsString(v) && !strcasecmp(v->valuestring, row->mailbox);
 }
@@ -619,9 +619,8 @@ static void resolved(struct engine *en, struct op *op, const cJSON *json)
 			continue;
 		}
 		{
-			const cJSON *id =
-				cJSON_GetObjectItemCaseSensitive(found,
-								 "mailboxid");
+			const cJSON *id = cJSON_GetObjectItemCaseSensitive(
+			    found, "mailboxid");
 
 			if (cJSON_IsString(id))
 				snprintf(row->rs.mailbox_id,
@@ -653,8 +652,7 @@ int64_t action_now_ms(const struct action_ctx *c)
 	return c->en->now;
 }
 
-void action_patch_mailbox(struct action_ctx *c, const char *name,
-			  cJSON *value)
+void action_patch_mailbox(struct action_ctx *c, const char *name, cJSON *value)
 {
 	if (!c->patch)
 		c->patch = cJSON_CreateObject();
@@ -734,8 +732,8 @@ void action_emit(struct action_ctx *c, const char *method, const char *url,
 	enqueue(en, op);
 }
 
-const cJSON *action_lookup(struct action_ctx *c, const char *url,
-			   bool *pending, const char **err)
+const cJSON *action_lookup(struct action_ctx *c, const char *url, bool *pending,
+			   const char **err)
 {
 	struct engine *en = c->en;
 	void **slot = table_slot(&en->lookups, url, true);
@@ -810,7 +808,7 @@ static void apply_step(struct engine *en, struct eng_row *row, int id,
 	case ACTION_UNCHANGED:
 		/* a write of unknown fate that now holds was ours */
 		st->status = (row->verify & (1u << id)) ? ACTION_ST_DONE
-							 : ACTION_ST_UNCHANGED;
+							: ACTION_ST_UNCHANGED;
 		row->verify &= ~(1u << id);
 		break;
 	case ACTION_SENT:
@@ -897,10 +895,10 @@ static int advance(struct engine *en, struct eng_row *row)
 				for (int i = 0; i < ACTION_COUNT; i++)
 					if (c.contributed & (1u << i) &&
 					    rs->act[i].status ==
-						    ACTION_ST_PENDING &&
+						ACTION_ST_PENDING &&
 					    !rs->act[i].outstanding)
 						rs->act[i].status =
-							ACTION_ST_WOULD;
+						    ACTION_ST_WOULD;
 				cJSON_Delete(c.patch);
 			} else {
 				struct buf url = BUF_INIT(BUF_MAX_SMALL);
@@ -962,8 +960,8 @@ static void answer_action(struct engine *en, struct eng_row *row, int id,
 }
 
 static void fill_answer(struct action_answer *a, cJSON **json, long status,
-			const char *body, const char *code,
-			const char *message, int tag, int attempts)
+			const char *body, const char *code, const char *message,
+			int tag, int attempts)
 {
 	memset(a, 0, sizeof(*a));
 	a->tag = tag;
@@ -1186,7 +1184,7 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 				break;
 			if (st == 429) {
 				long ra = parse_retry_after(
-					batch_answer_header(an, "Retry-After"));
+				    batch_answer_header(an, "Retry-After"));
 
 				en->st.throttled++;
 				sched_throttled(&en->sched, en->now,
@@ -1272,6 +1270,17 @@ static int handle_done(struct engine *en, struct request *r)
 		handle_batch_answer(en, f, r);
 		goto out;
 	}
+	if (status >= 200 && status < 300) {
+		/* a $batch answer that is not multipart cannot be mapped */
+		log_warn("$batch answered HTTP %ld with '%s'", status,
+			 r->content_type);
+		for (size_t i = 0; i < f->n; i++) {
+			record_error(f->ops[i], 502, NULL, 0,
+				     "the $batch answer was not multipart");
+			retry_op(en, f->ops[i], 502, -1, true);
+		}
+		goto out;
+	}
 	if (status == 429)
 		en->st.throttled++;
 	for (size_t i = 0; i < f->n; i++) {
@@ -1338,7 +1347,7 @@ static int send_batch(struct engine *en)
 		struct op *op = q->head;
 		static const char *const if_match[] = {"If-Match: *", NULL};
 		static const char *const annotations[] = {
-			"Prefer: odata.include-annotations=\"*\"", NULL};
+		    "Prefer: odata.include-annotations=\"*\"", NULL};
 		struct batch_req br = {0};
 
 		if (!op)
@@ -1347,9 +1356,9 @@ static int send_batch(struct engine *en)
 			break;
 		br.method = op->method;
 		br.url = op->url;
-		br.headers = op->flags & ACTION_OP_IF_MATCH  ? if_match
-			     : op->flags & OP_ANNOTATIONS ? annotations
-							  : NULL;
+		br.headers = op->flags & ACTION_OP_IF_MATCH ? if_match
+			     : op->flags & OP_ANNOTATIONS   ? annotations
+							    : NULL;
 		br.body = op->body;
 		br.data = op;
 		dequeue(q);
@@ -1366,8 +1375,6 @@ static int send_batch(struct engine *en)
 	if (batch_encode(&f->b, id, en->api_path, &body, &ct, &e) < 0)
 		BUG("batch_encode: %s", e.msg);
 	r = request_new("POST", en->batch_url);
-	if (!r)
-		BUG("cannot create a request");
 	common_headers(en, r);
 	request_add_header(r, "Prefer: odata.continue-on-error");
 	{
@@ -1428,7 +1435,7 @@ static int take_rows(struct engine *en)
 
 	while (!en->eof &&
 	       en->in_flight_rows + (en->res ? results_pending(en->res) : 0) <
-		       window) {
+		   window) {
 		struct row *row;
 		struct eng_row *er;
 
@@ -1522,11 +1529,11 @@ static bool idle_transport(const struct engine *en)
 static void progress_now(struct engine *en, bool final)
 {
 	struct progress_counts pc = {
-		.done = en->st.rows_done,
-		.total = en->total_rows,
-		.failed = en->st.rows_failed + en->st.rows_invalid,
-		.retries = en->st.retries,
-		.throttled = en->sched.gate_waits,
+	    .done = en->st.rows_done,
+	    .total = en->total_rows,
+	    .failed = en->st.rows_failed + en->st.rows_invalid,
+	    .retries = en->st.retries,
+	    .throttled = en->sched.gate_waits,
 	};
 
 	if (en->progress)
@@ -1566,10 +1573,9 @@ static int loop_once(struct engine *en, long cap_ms)
 		if (send_batch(en) < 0)
 			return -1;
 	en->st.throttled_waits = en->sched.gate_waits;
-	wait = en->ready_head || en->deliveries ? 0
-						 : sched_wait_ms(&en->sched,
-								 en->now,
-								 cap_ms);
+	wait = en->ready_head || en->deliveries
+		   ? 0
+		   : sched_wait_ms(&en->sched, en->now, cap_ms);
 	if (auth_enabled(&en->auth) && !en->auth.in_flight &&
 	    en->auth.retry_ms > en->now && en->auth.retry_ms - en->now < wait)
 		wait = (long)(en->auth.retry_ms - en->now);
@@ -1612,8 +1618,7 @@ static void drain(struct engine *en)
 	}
 }
 
-int engine_new(struct engine **out, const struct engine_setup *s,
-	       struct err *e)
+int engine_new(struct engine **out, const struct engine_setup *s, struct err *e)
 {
 	struct engine *en = xcalloc(1, sizeof(*en));
 	struct http_opts ho = {0};
@@ -1627,6 +1632,7 @@ int engine_new(struct engine **out, const struct engine_setup *s,
 	en->progress = s->progress;
 	en->total_rows = s->total_rows;
 	en->skip_rows = s->skip_rows;
+	en->stop = s->stop;
 	en->batch_size = s->job->batch_size;
 	p.max_attempts = s->job->max_attempts;
 	en->policy = p;
@@ -1712,8 +1718,7 @@ const struct engine_stats *engine_stats(const struct engine *en)
 }
 
 /* Run one request to completion (nothing else in flight). */
-static struct request *call(struct engine *en, struct request *r,
-			    struct err *e)
+static struct request *call(struct engine *en, struct request *r, struct err *e)
 {
 	struct request *done = NULL;
 
@@ -1767,10 +1772,6 @@ sign_in:
 		struct request *r = request_new("GET", url.ptr);
 		long ra;
 
-		if (!r) {
-			err_set(e, ERR_INTERNAL, "cannot create a request");
-			goto out;
-		}
 		common_headers(en, r);
 		r = call(en, r, e);
 		if (!r)
@@ -1797,8 +1798,7 @@ sign_in:
 			request_free(r);
 			break;
 		}
-		if (r->status == 401 && auth_enabled(&en->auth) &&
-		    !reauthed) {
+		if (r->status == 401 && auth_enabled(&en->auth) && !reauthed) {
 			/* a token revoked since it was issued: once more */
 			reauthed = true;
 			request_free(r);
@@ -1813,8 +1813,8 @@ sign_in:
 			err_set(e, ERR_AUTH,
 				"the Web API at '%s' refused the sign-in "
 				"(HTTP %ld)%s%s",
-				en->api_root, r->status, *oe.message ? ": " : "",
-				oe.message);
+				en->api_root, r->status,
+				*oe.message ? ": " : "", oe.message);
 			request_free(r);
 			goto out;
 		}
@@ -1847,6 +1847,9 @@ int engine_run(struct engine *en, struct results *res, struct err *e)
 	en->err = e;
 	en->now = clock_ms();
 	for (;;) {
+		if (en->stop && *en->stop)
+			return err_set(e, ERR_INTERNAL,
+				       "interrupted; continue with --resume");
 		if (take_rows(en) < 0)
 			return -1;
 		if (loop_once(en, 1000) < 0)

@@ -21,6 +21,7 @@
 #ifndef MBXFIX_ENGINE_H
 #define MBXFIX_ENGINE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,30 +33,32 @@
 #include "results.h"
 #include "rows.h"
 
-#define ENGINE_RESOLVE_GROUP 50	  /* addresses per In() lookup */
-#define ENGINE_WINDOW 2000	  /* rows in flight at most */
-#define ENGINE_BATCH_MIN 10	  /* batch_size = 0: the range chosen in */
+#define ENGINE_RESOLVE_GROUP 50 /* addresses per In() lookup */
+#define ENGINE_WINDOW 2000	/* rows in flight at most */
+#define ENGINE_BATCH_MIN 10	/* batch_size = 0: the range chosen in */
 #define ENGINE_BATCH_MAX 100
-#define ENGINE_TIMEOUT_MS 120000  /* per request */
+#define ENGINE_TIMEOUT_MS 120000 /* per request */
 
 struct progress;
 
 struct engine_setup {
-	const struct job *job; /* borrowed for the engine's life */
-	bool readonly;	       /* plan: resolve and read, write nothing */
-	struct rows *rows;     /* borrowed */
+	const struct job *job;	   /* borrowed for the engine's life */
+	bool readonly;		   /* plan: resolve and read, write nothing */
+	struct rows *rows;	   /* borrowed */
 	struct progress *progress; /* NULL: none */
 	size_t total_rows;	   /* for progress; 0 = unknown */
 	size_t skip_rows;	   /* --resume: rows 1..skip_rows are done */
+	/* set (by a signal handler) to stop the run; may be NULL */
+	volatile sig_atomic_t *stop;
 };
 
 /* What the engine measured, for the summary. */
 struct engine_stats {
-	uint64_t requests;   /* HTTP requests, token requests included */
-	uint64_t batches;    /* $batch requests */
-	uint64_t operations; /* operations sent (each try counts) */
-	uint64_t retries;    /* operations sent again */
-	uint64_t throttled;  /* 429 answers (outer and inside batches) */
+	uint64_t requests;	  /* HTTP requests, token requests included */
+	uint64_t batches;	  /* $batch requests */
+	uint64_t operations;	  /* operations sent (each try counts) */
+	uint64_t retries;	  /* operations sent again */
+	uint64_t throttled;	  /* 429 answers (outer and inside batches) */
 	uint64_t throttled_waits; /* times sending was held by Retry-After */
 	double throttled_s;	  /* time the gate was closed */
 	size_t rows_done, rows_failed, rows_invalid;
@@ -78,7 +81,9 @@ int engine_connect(struct engine *en, struct err *e);
 /*
  * Run every row to its result line in 'res'. Returns 0 when every row got
  * its line (some may have failed), -1 with 'e' set when the run could not
- * go on (results not writable, sign-in refused mid-run...).
+ * go on (results not writable, sign-in refused mid-run, stopped by a
+ * signal: ERR_INTERNAL "interrupted"). Rows in flight then get no line:
+ * results.csv stays a valid prefix for --resume.
  */
 int engine_run(struct engine *en, struct results *res, struct err *e);
 

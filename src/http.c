@@ -51,8 +51,8 @@ static void header_value(char *dst, size_t dstlen, const char *v, size_t len)
 		v++;
 		len--;
 	}
-	while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' ||
-		       v[len - 1] == ' '))
+	while (len &&
+	       (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
 		len--;
 	if (len >= dstlen)
 		len = dstlen - 1;
@@ -82,8 +82,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *p)
 		r->content_type[0] = r->retry_after[0] = '\0';
 		r->dop_hint = 0;
 	} else if (is_header(line, len, "content-type", &v)) {
-		header_value(r->content_type, sizeof(r->content_type),
-			     line + v, len - v);
+		header_value(r->content_type, sizeof(r->content_type), line + v,
+			     len - v);
 	} else if (is_header(line, len, "retry-after", &v)) {
 		header_value(r->retry_after, sizeof(r->retry_after), line + v,
 			     len - v);
@@ -106,8 +106,9 @@ struct request *request_new(const char *method, const char *url)
 	buf_init(&r->response, BUF_MAX_BODY);
 	r->easy = curl_easy_init();
 	if (!r->easy) {
-		free(r);
-		return NULL;
+		/* libcurl fails here only when out of memory */
+		fputs("fatal: out of memory creating a transfer\n", stderr);
+		abort();
 	}
 	curl_easy_setopt(r->easy, CURLOPT_URL, url);
 	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
@@ -163,8 +164,7 @@ void request_set_body(struct request *r, char *body, size_t len)
 	r->body_len = len;
 }
 
-int http_start(struct http *h, struct request *r, int64_t now_ms,
-	       struct err *e)
+int http_start(struct http *h, struct request *r, int64_t now_ms, struct err *e)
 {
 	CURLMcode mc;
 

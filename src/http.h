@@ -36,8 +36,8 @@ struct http {
 	char *ca_file;
 	long timeout_ms, connect_timeout_ms;
 	size_t max_response;
-	int running;   /* transfers still running, as libcurl counts */
-	int in_flight; /* requests added and not yet returned */
+	int running;	    /* transfers still running, as libcurl counts */
+	int in_flight;	    /* requests added and not yet returned */
 	unsigned long sent; /* requests started */
 };
 
@@ -48,8 +48,8 @@ struct request {
 	size_t body_len;
 	struct buf response;
 	/* filled when done */
-	CURLcode result;  /* CURLE_OK when an HTTP answer arrived */
-	long status;	  /* HTTP status; 0 when none arrived */
+	CURLcode result;	     /* CURLE_OK when an HTTP answer arrived */
+	long status;		     /* HTTP status; 0 when none arrived */
 	char error[CURL_ERROR_SIZE]; /* transport error text */
 	char content_type[160];	     /* of the answer */
 	char retry_after[64];	     /* raw Retry-After value, "" if absent */
@@ -67,8 +67,9 @@ int http_init(struct http *h, const struct http_opts *o, struct err *e);
 void http_release(struct http *h);
 
 /*
- * A new request for 'method' on 'url' (both copied). NULL only on a
- * libcurl failure. Free with request_free() (NULL is fine).
+ * A new request for 'method' on 'url' (both copied); never NULL (out of
+ * memory aborts, as xmalloc() does). Free with request_free() (NULL is
+ * fine).
  */
 struct request *request_new(const char *method, const char *url);
 void request_free(struct request *r);

@@ -27,14 +27,14 @@ static const struct cmd {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } cmds[] = {
-	{"check", cmd_check, "offline: validate the job file and the input CSV"},
-	{"diagnose", cmd_diagnose,
-	 "read-only: explain each mailbox's problems, write remediation rows"},
-	{"help", cmd_help, "show this help"},
-	{"plan", cmd_plan,
-	 "read-only: resolve every row, report what run would change"},
-	{"run", cmd_run, "apply the job"},
-	{"version", cmd_version, "print versions of mbxfix and its libraries"},
+    {"check", cmd_check, "offline: validate the job file and the input CSV"},
+    {"diagnose", cmd_diagnose,
+     "read-only: explain each mailbox's problems, write remediation rows"},
+    {"help", cmd_help, "show this help"},
+    {"plan", cmd_plan,
+     "read-only: resolve every row, report what run would change"},
+    {"run", cmd_run, "apply the job"},
+    {"version", cmd_version, "print versions of mbxfix and its libraries"},
 };
 
 static void usage(FILE *fp)

@@ -119,9 +119,9 @@ const char *privs_depth_name(int depth)
 {
 	static const char *const names[] = {"Basic", "Local", "Deep", "Global"};
 
-	if (depth < 0 || depth >= (int)ARRAY_SIZE(names))
-		BUG("privilege depth %d", depth);
-	return names[depth];
+	if (depth >= 0 && depth < (int)ARRAY_SIZE(names))
+		return names[depth];
+	BUG("privilege depth %d", depth);
 }
 
 int privs_fit_depth(int want, unsigned mask)

@@ -47,7 +47,7 @@ void progress_update(struct progress *p, int64_t now_ms,
 	if (!p->enabled)
 		return;
 	if (!final && now_ms - p->last_ms <
-			      (p->tty ? PROGRESS_TTY_MS : PROGRESS_PLAIN_MS))
+			  (p->tty ? PROGRESS_TTY_MS : PROGRESS_PLAIN_MS))
 		return;
 	p->last_ms = now_ms;
 	progress_format(line, sizeof(line), c, now_ms - p->start_ms);

@@ -33,15 +33,15 @@ struct sched_timer {
 
 struct sched {
 	bool adaptive;
-	int limit;     /* current concurrency limit, >= 1 */
-	int max;       /* adaptive ceiling */
-	int in_flight; /* requests sent and not answered */
-	int healthy;   /* healthy answers since the last change */
-	int64_t gate_ms; /* nothing is sent before this */
-	unsigned long throttled; /* 429s seen */
-	unsigned long gate_waits; /* times a send was held by the gate */
-	bool held;		  /* a send is held by the gate now */
-	bool hinted;		  /* a dop hint was applied */
+	int limit;		    /* current concurrency limit, >= 1 */
+	int max;		    /* adaptive ceiling */
+	int in_flight;		    /* requests sent and not answered */
+	int healthy;		    /* healthy answers since the last change */
+	int64_t gate_ms;	    /* nothing is sent before this */
+	unsigned long throttled;    /* 429s seen */
+	unsigned long gate_waits;   /* times a send was held by the gate */
+	bool held;		    /* a send is held by the gate now */
+	bool hinted;		    /* a dop hint was applied */
 	struct sched_timer *timers; /* min-heap on (due_ms, seq) */
 	size_t ntimers, alloc;
 	uint64_t seq;

@@ -41,7 +41,7 @@ check() {
 eq() {
 	checks=$((checks + 1))
 	if [ "$2" = "$3" ]; then
-		echo "ok - $1 ($2)"
+		echo "ok - $1 ($(printf '%.60s' "$2"))"
 	else
 		echo "not ok - $1: got '$2', want '$3'"
 		fails=$((fails + 1))

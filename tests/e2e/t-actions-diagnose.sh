@@ -45,8 +45,8 @@ check "not approved: EmailAddressNotApproved, approve" kind approval \
 	'.error_code == "EmailAddressNotApproved" and (.hint | test("action approve"))'
 check "owner: UserPrivilegeError, fix_owner" kind owner \
 	'.error_code == "UserPrivilegeError" and (.hint | test("action fix_owner")) and .act_status == "failure" and .incoming_status == "success"'
-check "privileges: PrivilegeDenied naming the privilege, grant_privileges" kind privileges \
-	'.error_code == "PrivilegeDenied" and (.hint | test("lacks prv[A-Za-z]+: grant it")) and (.hint | test("grant_privileges")) and (.error_message | test("is missing prv"))'
+check "privileges: PrivilegeDenied naming the privilege, the user's role, grant_privileges" kind privileges \
+	'.error_code == "PrivilegeDenied" and (.hint | test("lacks prv[A-Za-z]+: grant it")) and (.hint | test("grant_privileges with role=(Sales Restricted|Field Service Lite) and privileges=prv")) and (.error_message | test("is missing prv"))'
 check "delivery not on Server-Side Sync: set_delivery" kind delivery \
 	'.error_code == "DeliveryMethod" and (.hint | test("set_delivery"))'
 check "only the test requests were written" jqt "$T/stats.json" \

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Resolution and per-row failures: unknown or inactive profile, unknown
 # role, owner and privilege, a depth a privilege does not allow (raised,
-# and the row says so), a named owner, a mailbox named by id, an unknown
+# and the row says so), a named owner, a mailbox and a profile named by id, an unknown
 # mailbox; a failed action skips the later ones of its row, and only that
 # row. dvsim's state shows nothing was written for the failed rows.
 . "$(dirname "$0")/lib-actions.sh"
@@ -11,6 +11,7 @@ state >"$T/before.json"
 u() { jq -r ".entities.mailboxes[] | select(.emailaddress | test(\"^[a-z]+\\\\.[a-z]+$1@\")) | .emailaddress" "$T/before.json"; }
 uid() { jq -r ".entities.mailboxes[] | select(.emailaddress == \"$1\") | .mailboxid" "$T/before.json"; }
 upn7=$(u 7)
+onprem=$(jq -r '.entities.emailserverprofiles[] | select(.name == "Exchange On-Premises (Contoso DC)") | .emailserverprofileid' "$T/before.json")
 id8=$(uid "$(u 8)")
 cat >"$T/in.csv" <<CSV
 mailbox,actions,profile,owner,role,privileges,ticket
@@ -24,6 +25,7 @@ $(u 9),fix_owner,,$upn7,,,T-7
 $id8,set_profile,Exchange Server (Hybrid),,,,T-8
 nobody.at.all@contoso.com,set_profile,,,,,T-9
 $(u 10),set_delivery;frobnicate,,,,,T-10
+$(u 11),set_profile,{$(echo "$onprem" | tr a-f A-F)},,,,T-11
 CSV
 write_job err "$T/in.csv" "set_profile"
 run_job err
@@ -31,7 +33,7 @@ state >"$T/after.json"
 
 row() { jq ".[] | select(.ticket == \"$1\")" "$R" >"$T/row.json"; }
 check "exit 1 (some rows failed)" [ "$RC" -eq 1 ]
-check "10 result lines, input order" jqt "$R" '[.[].ticket] == ["T-1","T-2","T-3","T-4","T-5","T-6","T-7","T-8","T-9","T-10"]'
+check "11 result lines, input order" jqt "$R" '[.[].ticket] == ["T-1","T-2","T-3","T-4","T-5","T-6","T-7","T-8","T-9","T-10","T-11"]'
 row T-1
 check "unknown profile: failed, UnknownProfile, approve skipped" jqt "$T/row.json" \
 	'.result == "failed" and .set_profile == "failed" and .error_code == "UnknownProfile" and .approve == "skipped" and (.error_message | test("No Such Profile"))'
@@ -64,6 +66,10 @@ row T-9
 check "unknown mailbox: failed with a code" jqt "$T/row.json" '.result == "failed" and .error_code != ""'
 row T-10
 check "unknown action: invalid row" jqt "$T/row.json" '.result == "invalid"'
+row T-11
+check "profile by id (braces, upper case): done" jqt "$T/row.json" '.result == "ok" and .set_profile == "done"'
+check "state: that mailbox on the profile named by id" jqt "$T/after.json" \
+	".entities.mailboxes[] | select(.emailaddress == \"$(u 11)\") | ._emailserverprofile_value == \"$onprem\""
 check "state: failed rows wrote nothing (profiles unchanged)" jqt "$T/after.json" \
 	"[.entities.mailboxes[] | select(.emailaddress == \"$(u 1)\" or .emailaddress == \"$(u 2)\" or .emailaddress == \"$(u 4)\") | ._emailserverprofile_value] == [$(jq -c "[.entities.mailboxes[] | select(.emailaddress == \"$(u 1)\" or .emailaddress == \"$(u 2)\" or .emailaddress == \"$(u 4)\") | ._emailserverprofile_value] | .[]" "$T/before.json" | paste -sd,)]"
 finish

@@ -29,7 +29,9 @@ $q1,fix_owner;set_profile;set_delivery;approve;test_enable,none,
 $q2,fix_owner,,$user
 CSV
 write_job queue "$T/in.csv"
+stats >"$T/s0.json"
 run_job queue
+stats >"$T/s1.json"
 state >"$T/after.json"
 
 check "exit 0" [ "$RC" -eq 0 ]
@@ -39,6 +41,10 @@ check "queue 1: email statuses success, ACT not run" jqt "$R" \
 	'.[0] | .incoming_status == "success" and .outgoing_status == "success" and .act_status == "not-run"'
 check "state: queue 1 fixed, owner still the admin" jqt "$T/after.json" \
 	".entities.mailboxes[] | select(.mailboxid == \"$m1\") | ._ownerid_value == \"$admin\" and .incomingemaildeliverymethod == 2 and .emailrouteraccessapproval == 1 and ._emailserverprofile_value != \"$hybrid\""
+# queue 1: profile + delivery in one PATCH, approval alone, the test
+# request; queue 2: the owner. Four PATCHes in all.
+check "set_profile + set_delivery in one PATCH: 4 PATCHes in all" jqt "$T/s1.json" \
+	".operations.by_method.PATCH - $(jq .operations.by_method.PATCH "$T/s0.json") == 4"
 check "queue 2: named owner assigned" jqt "$R" '.[1] | .result == "ok" and .fix_owner == "done"'
 check "state: queue 2 owned by the named user" jqt "$T/after.json" \
 	".entities.mailboxes[] | select(.mailboxid == \"$m2\") | ._ownerid_value == \"$userid\""

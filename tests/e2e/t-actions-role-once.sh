@@ -21,6 +21,11 @@ check "1000 result lines" jqt "$R" 'length == 1000'
 check "every row: grant_privileges done" jqt "$R" 'all(.[]; .result == "ok" and .grant_privileges == "done")'
 check "exactly one AddPrivilegesRole" jqt "$T/stats1.json" '.writes.by_action.AddPrivilegesRole == 1'
 check "no other write" jqt "$T/stats1.json" '.writes.total == 1'
+# Reads: the mailboxes in groups of 50 (20 GETs), then one lookup each of
+# the role, the privileges and the role's privileges, however many rows,
+# and the probe read made at sign-in.
+check "role and privileges looked up once (GETs: $(jq .operations.by_method.GET "$T/stats1.json"))" \
+	jqt "$T/stats1.json" '.operations.by_method.GET <= 1000 / 50 + 4'
 
 # The root role now holds each template privilege at the depth asked.
 state >"$T/after.json"

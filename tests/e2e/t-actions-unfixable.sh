@@ -54,4 +54,14 @@ check "statuses reported on failed rows" jqt "$T/rc.json" \
 	'all(.[] | select(.result == "failed"); .incoming_status != "" and .outgoing_status != "" and .act_status != "")'
 check "failed.csv lists exactly the failed rows" \
 	[ "$(($(wc -l <"$T/out/unfix/latest/failed.csv") - 1))" -eq "$(jq '[.[] | select(.result == "failed")] | length' "$R")" ]
+
+# Test again: a recurring alert is not written anew (its modifiedon
+# advances), and the second test may complete in the same second as the
+# first; the diagnosis must be the same.
+cp "$R" "$T/first.json"
+sed 's/,fix_owner;set_profile;set_delivery;approve;test_enable,/,test_enable,/' "$T/in.csv" >"$T/again.csv"
+write_job again "$T/again.csv" "test_enable"
+run_job again
+check "re-test: same outcome and error_code on every row" jqt "$R" \
+	"[.[] | [.mailbox, .result, .error_code]] == $(jq -c '[.[] | [.mailbox, .result, .error_code]]' "$T/first.json")"
 finish

@@ -51,5 +51,31 @@ before=$(stats | jq .api_requests)
 eq "missing input: exit 2" $? 2
 eq "missing input: no request made" "$(stats | jq .api_requests)" "$before"
 check "missing input: nothing written" test ! -e out
+
+# the service goes away in the middle of a run: mbxfix must end, not hang
+stop_dvsim
+start_dvsim --generate 200 --seed 2 --latency-ms 50 --token-ttl 2
+write_job job.cfg "$BASE" "" "{ parallel = 1; batch_size = 2; max_attempts = 3; }"
+{
+	echo "mailbox"
+	state | jq -r '.entities.mailboxes[].emailaddress'
+} >in.csv
+"$MBXFIX" run job.cfg --no-progress >g.out 2>g.err &
+pid=$!
+sleep 1
+stop_dvsim
+i=0
+while kill -0 "$pid" 2>/dev/null && [ $i -lt 60 ]; do
+	sleep 1
+	i=$((i + 1))
+done
+check "service gone mid-run: mbxfix ended within 60 s" sh -c "! kill -0 $pid 2>/dev/null"
+kill "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+cat g.err
+check "service gone mid-run: exit 3 (or 1 with failed rows), got $rc" test "$rc" -eq 3 -o "$rc" -eq 1
+check "service gone mid-run: results.csv is a valid prefix" sh -c \
+	"test \$(tail -n +2 '$W/out/e2e/latest/results.csv' | grep -c '^') -le 203"
 : "$real"
 done_checks

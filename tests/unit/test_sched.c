@@ -37,7 +37,10 @@ static void test_retry_after_gate(void **state)
 		int64_t at;
 		bool can;
 	} t[] = {
-		{1000, false}, {2999, false}, {3000, true}, {5000, true},
+	    {1000, false},
+	    {2999, false},
+	    {3000, true},
+	    {5000, true},
 	};
 	struct sched s;
 
@@ -179,13 +182,13 @@ static void test_timers_many(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixed_limit),
-		cmocka_unit_test(test_retry_after_gate),
-		cmocka_unit_test(test_gate_only_moves_out),
-		cmocka_unit_test(test_adaptive_hint_backoff_growth),
-		cmocka_unit_test(test_503_retry_after_gates),
-		cmocka_unit_test(test_timers_order_and_wait),
-		cmocka_unit_test(test_timers_many),
+	    cmocka_unit_test(test_fixed_limit),
+	    cmocka_unit_test(test_retry_after_gate),
+	    cmocka_unit_test(test_gate_only_moves_out),
+	    cmocka_unit_test(test_adaptive_hint_backoff_growth),
+	    cmocka_unit_test(test_503_retry_after_gates),
+	    cmocka_unit_test(test_timers_order_and_wait),
+	    cmocka_unit_test(test_timers_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
