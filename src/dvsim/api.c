@@ -865,7 +865,8 @@ static void candidates(struct ctx *c, struct dv_table *t,
 	}
 	(void)c;
 	*all = false;
-	qsort(out->v, out->n, sizeof(*out->v), cmp_pos);
+	if (out->n > 1) /* qsort() takes no NULL array */
+		qsort(out->v, out->n, sizeof(*out->v), cmp_pos);
 }
 
 static long skiptoken_offset(const char *tok)
@@ -974,7 +975,8 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 	if (nord) {
 		sort_keys = ord;
 		sort_nkeys = nord;
-		qsort(match.v, match.n, sizeof(*match.v), cmp_rows);
+		if (match.n > 1) /* qsort() takes no NULL array */
+			qsort(match.v, match.n, sizeof(*match.v), cmp_rows);
 	}
 
 	/* paging: $top applies only without odata.maxpagesize (§11) */
@@ -1832,7 +1834,8 @@ static int user_roles(struct ctx *c, struct dv_row *user, const char *verb,
 			if (r)
 				rv_push(&rv, r);
 		}
-		qsort(rv.v, rv.n, sizeof(*rv.v), cmp_pos);
+		if (rv.n > 1) /* qsort() takes no NULL array */
+			qsort(rv.v, rv.n, sizeof(*rv.v), cmp_pos);
 		rc = serve_collection(c, roles, &rv);
 		free(rv.v);
 		return rc;
@@ -2271,7 +2274,8 @@ static int route(struct ctx *c)
 			if (p)
 				rv_push(&rv, p);
 		}
-		qsort(rv.v, rv.n, sizeof(*rv.v), cmp_pos);
+		if (rv.n > 1) /* qsort() takes no NULL array */
+			qsort(rv.v, rv.n, sizeof(*rv.v), cmp_pos);
 		rc = serve_collection(c, pt, &rv);
 		free(rv.v);
 		return rc;
@@ -2290,7 +2294,8 @@ static int route(struct ctx *c)
 			 row->id);
 		     e; e = hmap_next(e->next, row->id))
 			rv_push(&rv, e->row);
-		qsort(rv.v, rv.n, sizeof(*rv.v), cmp_pos);
+		if (rv.n > 1) /* qsort() takes no NULL array */
+			qsort(rv.v, rv.n, sizeof(*rv.v), cmp_pos);
 		rc = serve_collection(c, tl, &rv);
 		free(rv.v);
 		return rc;
