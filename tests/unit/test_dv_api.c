@@ -121,6 +121,32 @@ static void test_get_by_address_percent_encoded(void **state)
 	call_release(&c);
 }
 
+static void test_empty_results(void **state)
+{
+	static const char *const urls[] = {
+	    "mailboxes?$select=name&$filter=emailaddress eq 'nobody@x.y'",
+	    "mailboxes?$select=name&$filter=emailaddress eq "
+	    "'nobody@x.y'&$orderby=name desc",
+	    "mailboxes?$select=name&$filter=statecode eq 5&$orderby=name",
+	    "mailboxes?$select=name&$filter=mailboxid eq "
+	    "00000000-0000-4000-8000-000000000001",
+	    "mailboxes?$select=name&$filter=Microsoft.Dynamics.CRM.In("
+	    "PropertyName='emailaddress',PropertyValues=['a@b','c@d'])",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(urls); i++) {
+		struct call c = get(urls[i]);
+
+		assert_int_equal(c.status, 200);
+		assert_int_equal(
+		    cJSON_GetArraySize(cJSON_GetObjectItem(c.json, "value")),
+		    0);
+		assert_null(cJSON_GetObjectItem(c.json, "@odata.nextLink"));
+		call_release(&c);
+	}
+}
+
 static void test_single_row_and_missing_row(void **state)
 {
 	struct dv_row *m = nth_user_mailbox(org, 0);
