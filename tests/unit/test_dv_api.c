@@ -736,6 +736,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_get_select_and_unknown_column),
 	    cmocka_unit_test(test_get_by_address_percent_encoded),
+	    cmocka_unit_test(test_empty_results),
 	    cmocka_unit_test(test_single_row_and_missing_row),
 	    cmocka_unit_test(test_paging_with_maxpagesize),
 	    cmocka_unit_test(test_expand_and_annotations),
