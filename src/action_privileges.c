@@ -158,25 +158,30 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 
 	if (!g)
 		return ACTION_FAILED;
-	switch (actu_role(c, rs, rs->row->role, &role)) {
-	case ACTU_WAIT:
-		return ACTION_WAIT;
-	case ACTU_FAILED:
-		return ACTION_FAILED;
-	case ACTU_FOUND:
-		break;
-	}
-	roleid = actu_str(role, "roleid");
-	buid = actu_str(role, "_businessunitid_value");
-
+	/* the catalog and the role are independent: ask for both at once */
 	if (catalog_url(&url, &g->want, &e) < 0) {
 		action_fail(c, rs, "InvalidPrivileges", e.msg, NULL);
 		st = ACTION_FAILED;
 		goto out;
 	}
 	st = lookup_json(c, rs, url.ptr, "the privileges", &cat_json);
+	if (st == ACTION_FAILED)
+		goto out;
+	switch (actu_role(c, rs, rs->row->role, &role)) {
+	case ACTU_WAIT:
+		st = ACTION_WAIT;
+		goto out;
+	case ACTU_FAILED:
+		st = ACTION_FAILED;
+		goto out;
+	case ACTU_FOUND:
+		break;
+	}
 	if (st != ACTION_DONE)
 		goto out;
+	roleid = actu_str(role, "roleid");
+	buid = actu_str(role, "_businessunitid_value");
+
 	buf_reset(&url);
 	buf_addf(&url, "RetrieveRolePrivilegesRole(RoleId=%s)", roleid);
 	st = lookup_json(c, rs, url.ptr, "the role's privileges", &held_json);

@@ -53,11 +53,29 @@ struct qparam {
 	char *val;
 };
 
+/* Collection-valued navigation properties dvsim can follow. */
+enum coll { COLL_NONE, COLL_ALERTS, COLL_USERROLES, COLL_ROLEPRIVS };
+
+static const struct {
+	enum dv_set from;
+	const char *nav;
+	enum dv_set to;
+	enum coll kind;
+} coll_navs[] = {
+    {DV_MAILBOXES, "tracelog_Mailbox", DV_TRACELOGS, COLL_ALERTS},
+    {DV_USERS, "systemuserroles_association", DV_ROLES, COLL_USERROLES},
+    {DV_ROLES, "roleprivileges_association", DV_PRIVILEGES, COLL_ROLEPRIVS},
+};
+
 struct expand {
-	const struct dv_nav *nav;
+	const char *name;
+	const struct dv_nav *nav; /* single-valued, or NULL */
+	enum coll coll;		  /* collection-valued */
 	const struct dv_entity *target;
 	const struct dv_attr *sel[MAX_SELECT];
 	size_t nsel;
+	struct dv_filter *filter; /* collection-valued only */
+	long top;		  /* -1: all */
 };
 
 struct order {
@@ -98,8 +116,8 @@ static char *pct_decode(const char *s, size_t len, bool plus_space)
 	char *out = xmalloc(len + 1), *o = out;
 
 	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len &&
-		    hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
+		    hexval(s[i + 2]) >= 0) {
 			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
 			i += 2;
 		} else if (s[i] == '+' && plus_space) {
@@ -150,10 +168,10 @@ static void ctx_release(struct ctx *c)
 	}
 }
 
-static int error(struct ctx *c, int status, const char *code,
-		 const char *fmt, ...) ATTR_PRINTF(4, 5);
-static int error(struct ctx *c, int status, const char *code,
-		 const char *fmt, ...)
+static int error(struct ctx *c, int status, const char *code, const char *fmt,
+		 ...) ATTR_PRINTF(4, 5);
+static int error(struct ctx *c, int status, const char *code, const char *fmt,
+		 ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -165,8 +183,7 @@ static int error(struct ctx *c, int status, const char *code,
 	return status;
 }
 
-static int not_found(struct ctx *c, const struct dv_entity *ent,
-		     const char *id)
+static int not_found(struct ctx *c, const struct dv_entity *ent, const char *id)
 {
 	return error(c, 404, "0x80040217", "%s With Id = %s Does Not Exist",
 		     ent->logical, id);
@@ -230,8 +247,8 @@ static void parse_prefer(struct ctx *c)
 			len = (size_t)(end - start);
 			while (len && start[len - 1] == ' ')
 				len--;
-			if (len > 18 && !strncasecmp(start,
-						     "odata.maxpagesize=", 18)) {
+			if (len > 18 &&
+			    !strncasecmp(start, "odata.maxpagesize=", 18)) {
 				char tmp[32], *ep;
 				size_t n = len - 18 < 31 ? len - 18 : 31;
 				long m;
@@ -240,11 +257,12 @@ static void parse_prefer(struct ctx *c)
 				tmp[n] = '\0';
 				m = strtol(tmp, &ep, 10);
 				if (!*ep && m > 0)
-					c->maxpagesize = m > MAX_PAGE ? MAX_PAGE
-								      : m;
+					c->maxpagesize =
+					    m > MAX_PAGE ? MAX_PAGE : m;
 			} else if (len > 26 &&
-				   !strncasecmp(start,
-						"odata.include-annotations=", 26)) {
+				   !strncasecmp(
+				       start,
+				       "odata.include-annotations=", 26)) {
 				const char *a = start + 26;
 				size_t n = len - 26;
 
@@ -280,8 +298,7 @@ static bool want_annotation(const struct ctx *c, const char *name)
 		}
 		if (len == 1 && *p == '*')
 			return true;
-		if (len >= 2 && p[len - 1] == '*' &&
-		    !strncmp(p, name, len - 1))
+		if (len >= 2 && p[len - 1] == '*' && !strncmp(p, name, len - 1))
 			return true;
 		if (strlen(name) == len && !strncmp(p, name, len))
 			return true;
@@ -346,12 +363,12 @@ static int parse_query(struct ctx *c)
 			if (c->nq == MAX_QPARAMS)
 				return -1;
 			eq = memchr(p, '=', len);
-			c->q[c->nq].key = pct_decode(
-				p, eq ? (size_t)(eq - p) : len, true);
+			c->q[c->nq].key =
+			    pct_decode(p, eq ? (size_t)(eq - p) : len, true);
 			c->q[c->nq].val =
-				eq ? pct_decode(eq + 1, len - (size_t)(eq - p) - 1,
-						true)
-				   : xstrdup("");
+			    eq ? pct_decode(eq + 1, len - (size_t)(eq - p) - 1,
+					    true)
+			       : xstrdup("");
 			c->nq++;
 		}
 		p += len;
@@ -395,8 +412,8 @@ static bool bu_within(struct dv_org *org, const char *bu, const char *top)
  * do)? Basic covers rows the caller owns, Local rows owned in the
  * caller's business unit, Deep that unit and its children, Global all.
  */
-static bool allowed(struct ctx *c, const char *prv,
-		    const struct dv_entity *ent, const struct dv_row *row)
+static bool allowed(struct ctx *c, const char *prv, const struct dv_entity *ent,
+		    const struct dv_row *row)
 {
 	const char *caller = c->req->caller;
 	enum dv_depth d;
@@ -471,6 +488,90 @@ static struct dv_row *lookup_target(struct dv_org *org,
 	return NULL;
 }
 
+struct rowvec {
+	struct dv_row **v;
+	size_t n, alloc;
+};
+
+static void rv_push(struct rowvec *rv, struct dv_row *r)
+{
+	if (rv->n == rv->alloc) {
+		rv->alloc = rv->alloc ? rv->alloc * 2 : 64;
+		rv->v = xrealloc(rv->v, rv->alloc * sizeof(*rv->v));
+	}
+	rv->v[rv->n++] = r;
+}
+
+static int cmp_pos(const void *x, const void *y)
+{
+	const struct dv_row *a = *(struct dv_row *const *)x;
+	const struct dv_row *b = *(struct dv_row *const *)y;
+
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/* The rows a collection-valued navigation property of 'row' leads to,
+ * in table order. */
+static void coll_rows(struct dv_org *org, enum coll k, struct dv_row *row,
+		      struct rowvec *out)
+{
+	struct dv_table *t;
+	struct hent *e;
+
+	switch (k) {
+	case COLL_ALERTS:
+		t = dv_table(org, DV_TRACELOGS);
+		for (e = dv_index_find(
+			 dv_table_index(t, "_regardingobjectid_value"),
+			 row->id);
+		     e; e = hmap_next(e->next, row->id))
+			rv_push(out, e->row);
+		break;
+	case COLL_USERROLES: {
+		struct dv_table *roles = dv_table(org, DV_ROLES);
+
+		t = dv_table(org, DV_USERROLES);
+		for (e = dv_index_find(dv_table_index(t, "systemuserid"),
+				       row->id);
+		     e; e = hmap_next(e->next, row->id)) {
+			const char *rid = dv_str(e->row->obj, "roleid");
+			struct dv_row *r = rid ? dv_row_get(roles, rid) : NULL;
+
+			if (r)
+				rv_push(out, r);
+		}
+		break;
+	}
+	case COLL_ROLEPRIVS: {
+		struct dv_table *pt = dv_table(org, DV_PRIVILEGES);
+		struct dv_row *root = dv_role_root(org, row);
+
+		t = dv_table(org, DV_ROLEPRIVS);
+		for (e = dv_index_find(dv_table_index(t, "roleid"), root->id);
+		     e; e = hmap_next(e->next, root->id)) {
+			const char *pid = dv_str(e->row->obj, "privilegeid");
+			struct dv_row *p = pid ? dv_row_get(pt, pid) : NULL;
+
+			if (p)
+				rv_push(out, p);
+		}
+		break;
+	}
+	case COLL_NONE:
+		break;
+	}
+	if (out->n > 1) /* qsort() takes no NULL array */
+		qsort(out->v, out->n, sizeof(*out->v), cmp_pos);
+}
+
+static void expand_release(struct expand *ex, size_t nex)
+{
+	for (size_t i = 0; i < nex; i++) {
+		dv_filter_free(ex[i].filter);
+		ex[i].filter = NULL;
+	}
+}
+
 static void annotate(struct ctx *c, const struct dv_entity *ent,
 		     const struct dv_attr *a, const cJSON *v, cJSON *out)
 {
@@ -480,8 +581,8 @@ static void annotate(struct ctx *c, const struct dv_entity *ent,
 		return;
 	if (a->type == DV_LOOKUP && cJSON_IsString(v)) {
 		const struct dv_nav *nav = NULL;
-		struct dv_row *r = lookup_target(c->org, ent, a->name,
-						 v->valuestring, &nav);
+		struct dv_row *r =
+		    lookup_target(c->org, ent, a->name, v->valuestring, &nav);
 		const struct dv_entity *te;
 		const char *pn;
 
@@ -494,9 +595,10 @@ static void annotate(struct ctx *c, const struct dv_entity *ent,
 			 a->name);
 		if (pn && want_annotation(c, key + strlen(a->name) + 1))
 			cJSON_AddStringToObject(out, key, pn);
-		snprintf(key, sizeof(key),
-			 "%s@Microsoft.Dynamics.CRM.associatednavigationproperty",
-			 a->name);
+		snprintf(
+		    key, sizeof(key),
+		    "%s@Microsoft.Dynamics.CRM.associatednavigationproperty",
+		    a->name);
 		if (want_annotation(c, key + strlen(a->name) + 1))
 			cJSON_AddStringToObject(out, key, nav->nav);
 		snprintf(key, sizeof(key),
@@ -527,7 +629,7 @@ static void add_etag(cJSON *out, const cJSON *row)
 
 	snprintf(etag, sizeof(etag), "W/\"%.0f\"",
 		 cJSON_GetNumberValue(
-			 cJSON_GetObjectItemCaseSensitive(row, "versionnumber")));
+		     cJSON_GetObjectItemCaseSensitive(row, "versionnumber")));
 	cJSON_AddStringToObject(out, "@odata.etag", etag);
 }
 
@@ -544,7 +646,7 @@ static cJSON *render(struct ctx *c, const struct dv_entity *ent,
 	if (nsel) {
 		for (size_t i = 0; i < nsel; i++) {
 			const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-				row->obj, sel[i]->name);
+			    row->obj, sel[i]->name);
 
 			if (cJSON_HasObjectItem(out, sel[i]->name))
 				continue;
@@ -558,7 +660,7 @@ static cJSON *render(struct ctx *c, const struct dv_entity *ent,
 	} else {
 		for (size_t i = 0; i < ent->nattrs; i++) {
 			const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-				row->obj, ent->attrs[i].name);
+			    row->obj, ent->attrs[i].name);
 
 			cJSON_AddItemToObject(out, ent->attrs[i].name,
 					      v ? cJSON_Duplicate(v, 1)
@@ -570,18 +672,44 @@ static cJSON *render(struct ctx *c, const struct dv_entity *ent,
 	if (!key_done)
 		cJSON_AddStringToObject(out, ent->key, row->id);
 	for (size_t i = 0; i < nex; i++) {
-		const char *id =
-			dv_str(row->obj, ex[i].nav->attr);
-		struct dv_table *t = dv_table_by_set(c->org, ex[i].nav->target);
-		struct dv_row *r = id && t ? dv_row_get(t, id) : NULL;
+		const char *id;
+		struct dv_table *t;
+		struct dv_row *r;
 
+		if (ex[i].coll != COLL_NONE) {
+			struct rowvec rv = {0};
+			cJSON *arr = cJSON_AddArrayToObject(out, ex[i].name);
+			long n = 0;
+
+			coll_rows(c->org, ex[i].coll, (struct dv_row *)row,
+				  &rv);
+			for (size_t j = 0; j < rv.n; j++) {
+				if (rv.v[j]->dead ||
+				    (ex[i].filter &&
+				     !dv_filter_match(ex[i].filter, c->org,
+						      rv.v[j]->obj)))
+					continue;
+				if (ex[i].top >= 0 && n >= ex[i].top)
+					break;
+				cJSON_AddItemToArray(
+				    arr,
+				    render(c, ex[i].target, rv.v[j], ex[i].sel,
+					   ex[i].nsel, NULL, 0, NULL));
+				n++;
+			}
+			free(rv.v);
+			continue;
+		}
+		id = dv_str(row->obj, ex[i].nav->attr);
+		t = dv_table_by_set(c->org, ex[i].nav->target);
+		r = id && t ? dv_row_get(t, id) : NULL;
 		if (r)
-			cJSON_AddItemToObject(out, ex[i].nav->nav,
+			cJSON_AddItemToObject(out, ex[i].name,
 					      render(c, ex[i].target, r,
-						     ex[i].sel, ex[i].nsel, NULL,
-						     0, NULL));
+						     ex[i].sel, ex[i].nsel,
+						     NULL, 0, NULL));
 		else
-			cJSON_AddNullToObject(out, ex[i].nav->nav);
+			cJSON_AddNullToObject(out, ex[i].name);
 	}
 	return out;
 }
@@ -677,13 +805,26 @@ static int parse_expand(struct ctx *c, const struct dv_entity *ent,
 				     MAX_EXPAND);
 		x = &ex[(*nex)++];
 		memset(x, 0, sizeof(*x));
+		x->top = -1;
 		x->nav = dv_entity_nav(ent, name);
-		if (!x->nav)
-			return bad_property(c, ent, name);
-		x->target = dv_entity_by_set(x->nav->target);
+		if (x->nav) {
+			x->name = x->nav->nav;
+			x->target = dv_entity_by_set(x->nav->target);
+		} else {
+			for (size_t k = 0; k < ARRAY_SIZE(coll_navs); k++)
+				if (&dv_entities[coll_navs[k].from] == ent &&
+				    !strcmp(coll_navs[k].nav, name)) {
+					x->coll = coll_navs[k].kind;
+					x->name = coll_navs[k].nav;
+					x->target =
+					    &dv_entities[coll_navs[k].to];
+				}
+			if (x->coll == COLL_NONE)
+				return bad_property(c, ent, name);
+		}
 		if (lp) {
 			const char *rp = p - 1;
-			char *opts;
+			char *opts, *o;
 			int rc = 0;
 
 			while (rp > lp && *rp == ' ')
@@ -694,16 +835,44 @@ static int parse_expand(struct ctx *c, const struct dv_entity *ent,
 					     "query option '%s'.",
 					     text);
 			opts = xstrndup(lp + 1, (size_t)(rp - lp - 1));
-			if (!strncmp(opts, "$select=", 8)) {
-				rc = parse_select(c, x->target, opts + 8,
-						  x->sel, &x->nsel);
-			} else if (*opts) {
-				rc = error(c, 400, "0x80060888",
-					   "The query option '%s' is not "
-					   "supported in $expand of the "
-					   "single-valued navigation property "
-					   "'%s'.",
-					   opts, name);
+			/* options are separated by ';' */
+			for (o = opts; !rc && o && *o;) {
+				char *semi = strchr(o, ';');
+
+				if (semi)
+					*semi = '\0';
+				if (!strncmp(o, "$select=", 8)) {
+					rc = parse_select(c, x->target, o + 8,
+							  x->sel, &x->nsel);
+				} else if (x->coll &&
+					   !strncmp(o, "$filter=", 8) &&
+					   !x->filter) {
+					char msg[512];
+
+					x->filter = dv_filter_parse(
+					    x->target, o + 8, alias_lookup, c,
+					    msg, sizeof(msg));
+					if (!x->filter)
+						rc = error(c, 400, "0x80060888",
+							   "%s", msg);
+				} else if (x->coll && !strncmp(o, "$top=", 5)) {
+					char *end;
+
+					x->top = strtol(o + 5, &end, 10);
+					if (*end || !o[5] || x->top < 0)
+						rc = error(c, 400, "0x80060888",
+							   "Invalid value '%s' "
+							   "for $top query "
+							   "option found.",
+							   o + 5);
+				} else if (*o) {
+					rc = error(c, 400, "0x80060888",
+						   "The query option '%s' is "
+						   "not supported in $expand "
+						   "of '%s'.",
+						   o, name);
+				}
+				o = semi ? semi + 1 : NULL;
 			}
 			free(opts);
 			if (rc)
@@ -802,32 +971,9 @@ static int cmp_rows(const void *x, const void *y)
 	return a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
-static int cmp_pos(const void *x, const void *y)
-{
-	const struct dv_row *a = *(struct dv_row *const *)x;
-	const struct dv_row *b = *(struct dv_row *const *)y;
-
-	return a->pos < b->pos ? -1 : a->pos > b->pos;
-}
-
-struct rowvec {
-	struct dv_row **v;
-	size_t n, alloc;
-};
-
-static void rv_push(struct rowvec *rv, struct dv_row *r)
-{
-	if (rv->n == rv->alloc) {
-		rv->alloc = rv->alloc ? rv->alloc * 2 : 64;
-		rv->v = xrealloc(rv->v, rv->alloc * sizeof(*rv->v));
-	}
-	rv->v[rv->n++] = r;
-}
-
 /* Candidates from an index when the filter allows it, else every row. */
 static void candidates(struct ctx *c, struct dv_table *t,
-		       const struct dv_filter *f, struct rowvec *out,
-		       bool *all)
+		       const struct dv_filter *f, struct rowvec *out, bool *all)
 {
 	const char *col;
 	const char *const *vals;
@@ -856,8 +1002,7 @@ static void candidates(struct ctx *c, struct dv_table *t,
 				bool dup = false;
 
 				/* the same value twice in In() */
-				for (size_t j = 0; j < before && nvals > 1;
-				     j++)
+				for (size_t j = 0; j < before && nvals > 1; j++)
 					dup |= out->v[j] == e->row;
 				if (!dup)
 					rv_push(out, e->row);
@@ -868,7 +1013,8 @@ static void candidates(struct ctx *c, struct dv_table *t,
 	}
 	(void)c;
 	*all = false;
-	qsort(out->v, out->n, sizeof(*out->v), cmp_pos);
+	if (out->n > 1) /* qsort() takes no NULL array */
+		qsort(out->v, out->n, sizeof(*out->v), cmp_pos);
 }
 
 static long skiptoken_offset(const char *tok)
@@ -907,10 +1053,10 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 	for (size_t i = 0; i < c->nq; i++) {
 		const char *k = c->q[i].key;
 
-		if (k[0] == '$' && strcmp(k, "$select") && strcmp(k, "$filter") &&
-		    strcmp(k, "$expand") && strcmp(k, "$top") &&
-		    strcmp(k, "$orderby") && strcmp(k, "$skiptoken") &&
-		    strcmp(k, "$count"))
+		if (k[0] == '$' && strcmp(k, "$select") &&
+		    strcmp(k, "$filter") && strcmp(k, "$expand") &&
+		    strcmp(k, "$top") && strcmp(k, "$orderby") &&
+		    strcmp(k, "$skiptoken") && strcmp(k, "$count"))
 			return error(c, 400, "0x80060888",
 				     "The query parameter '%s' is not "
 				     "supported.",
@@ -918,9 +1064,6 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 	}
 	if ((v = qget(c, "$select")) &&
 	    (rc = parse_select(c, ent, v, sel, &nsel)))
-		return rc;
-	if ((v = qget(c, "$expand")) &&
-	    (rc = parse_expand(c, ent, v, ex, &nex)))
 		return rc;
 	if ((v = qget(c, "$orderby")) &&
 	    (rc = parse_orderby(c, ent, v, ord, &nord)))
@@ -952,6 +1095,12 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 		if (!f)
 			return error(c, 400, "0x80060888", "%s", msg);
 	}
+	if ((v = qget(c, "$expand")) &&
+	    (rc = parse_expand(c, ent, v, ex, &nex))) {
+		expand_release(ex, nex);
+		dv_filter_free(f);
+		return rc;
+	}
 
 	if (subset) {
 		all = false;
@@ -977,7 +1126,8 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 	if (nord) {
 		sort_keys = ord;
 		sort_nkeys = nord;
-		qsort(match.v, match.n, sizeof(*match.v), cmp_rows);
+		if (match.n > 1) /* qsort() takes no NULL array */
+			qsort(match.v, match.n, sizeof(*match.v), cmp_rows);
 	}
 
 	/* paging: $top applies only without odata.maxpagesize (§11) */
@@ -986,15 +1136,15 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 		match.n = (size_t)top;
 
 	root = cJSON_CreateObject();
-	buf_addf(&ctxurl, "%s$metadata#%s", c->req->base_url ? c->req->base_url : "",
-		 c->segs[0].name);
+	buf_addf(&ctxurl, "%s$metadata#%s",
+		 c->req->base_url ? c->req->base_url : "", c->segs[0].name);
 	if (nsel || nex) {
 		buf_addch(&ctxurl, '(');
 		for (size_t i = 0; i < nsel; i++)
 			buf_addf(&ctxurl, "%s%s", i ? "," : "", sel[i]->name);
 		for (size_t i = 0; i < nex; i++) {
 			buf_addf(&ctxurl, "%s%s(", (nsel || i) ? "," : "",
-				 ex[i].nav->nav);
+				 ex[i].name);
 			for (size_t j = 0; j < ex[i].nsel; j++)
 				buf_addf(&ctxurl, "%s%s", j ? "," : "",
 					 ex[i].sel[j]->name);
@@ -1006,12 +1156,13 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 	buf_release(&ctxurl);
 	if (count)
 		cJSON_AddNumberToObject(root, "@odata.count",
-					match.n > 5000 ? 5000 : (double)match.n);
+					match.n > 5000 ? 5000
+						       : (double)match.n);
 	arr = cJSON_AddArrayToObject(root, "value");
 	for (size_t i = (size_t)offset;
 	     i < match.n && i < (size_t)offset + (size_t)pagesize; i++)
-		cJSON_AddItemToArray(arr, render(c, ent, match.v[i], sel, nsel,
-						 ex, nex, NULL));
+		cJSON_AddItemToArray(
+		    arr, render(c, ent, match.v[i], sel, nsel, ex, nex, NULL));
 	if ((size_t)offset + (size_t)pagesize < match.n) {
 		struct buf next = BUF_INIT(BUF_MAX_SMALL);
 		char cookie[96];
@@ -1019,8 +1170,9 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 		const char *path = c->req->url;
 		size_t plen = strcspn(path, "?");
 
-		buf_addf(&next, "%s%.*s?", c->req->base_url ? c->req->base_url : "",
-			 (int)plen, path);
+		buf_addf(&next, "%s%.*s?",
+			 c->req->base_url ? c->req->base_url : "", (int)plen,
+			 path);
 		while (q && *q) {
 			size_t len = strcspn(q, "&");
 
@@ -1043,12 +1195,14 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 		buf_release(&next);
 	}
 	free(match.v);
+	expand_release(ex, nex);
 	json_reply(c, 200, root);
 	if (c->maxpagesize || c->annotations[0]) {
 		if (c->maxpagesize)
-			buf_addf(&c->resp->headers,
-				 "Preference-Applied: odata.maxpagesize=%ld\r\n",
-				 c->maxpagesize);
+			buf_addf(
+			    &c->resp->headers,
+			    "Preference-Applied: odata.maxpagesize=%ld\r\n",
+			    c->maxpagesize);
 		if (c->annotations[0])
 			buf_addf(&c->resp->headers,
 				 "Preference-Applied: "
@@ -1081,8 +1235,10 @@ static int serve_row(struct ctx *c, struct dv_table *t, struct dv_row *row)
 	    (rc = parse_select(c, t->ent, v, sel, &nsel)))
 		return rc;
 	if ((v = qget(c, "$expand")) &&
-	    (rc = parse_expand(c, t->ent, v, ex, &nex)))
+	    (rc = parse_expand(c, t->ent, v, ex, &nex))) {
+		expand_release(ex, nex);
 		return rc;
+	}
 	buf_addf(&ctxurl, "%s$metadata#%s",
 		 c->req->base_url ? c->req->base_url : "", t->ent->set);
 	if (nsel) {
@@ -1095,12 +1251,14 @@ static int serve_row(struct ctx *c, struct dv_table *t, struct dv_row *row)
 	out = cJSON_CreateObject();
 	cJSON_AddStringToObject(out, "@odata.context", ctxurl.ptr);
 	render(c, t->ent, row, sel, nsel, ex, nex, out);
+	expand_release(ex, nex);
 	buf_release(&ctxurl);
 	json_reply(c, 200, out);
 	if (c->annotations[0])
-		buf_addf(&c->resp->headers,
-			 "Preference-Applied: odata.include-annotations=\"%s\"\r\n",
-			 c->annotations);
+		buf_addf(
+		    &c->resp->headers,
+		    "Preference-Applied: odata.include-annotations=\"%s\"\r\n",
+		    c->annotations);
 	return 200;
 }
 
@@ -1222,8 +1380,8 @@ static int check_value(struct ctx *c, const struct dv_entity *ent,
 	}
 	snprintf(detail, sizeof(detail),
 		 "Cannot convert the literal '%s' to the expected type '%s'.",
-		 cJSON_IsString(v)	 ? v->valuestring
-		 : cJSON_IsBool(v)	 ? (cJSON_IsTrue(v) ? "True" : "False")
+		 cJSON_IsString(v)   ? v->valuestring
+		 : cJSON_IsBool(v)   ? (cJSON_IsTrue(v) ? "True" : "False")
 		 : cJSON_IsNumber(v) ? "number"
 				     : "value",
 		 edm_name(a->type));
@@ -1323,14 +1481,14 @@ static int collect(struct ctx *c, const struct dv_entity *ent,
 			    !parse_bind_url(it->valuestring, set, sizeof(set),
 					    id) ||
 			    strcmp(set, nav->target))
-				return error(c, 400, "0x80090800",
-					     "The URL '%s' in the "
-					     "'%s@odata.bind' annotation is "
-					     "not valid: expected "
-					     "/%s(<guid>).",
-					     cJSON_IsString(it) ? it->valuestring
-								: "",
-					     navname, nav->target);
+				return error(
+				    c, 400, "0x80090800",
+				    "The URL '%s' in the "
+				    "'%s@odata.bind' annotation is "
+				    "not valid: expected "
+				    "/%s(<guid>).",
+				    cJSON_IsString(it) ? it->valuestring : "",
+				    navname, nav->target);
 			tt = dv_table_by_set(c->org, set);
 			if (!dv_row_get(tt, id))
 				return not_found(c, tt->ent, id);
@@ -1355,9 +1513,9 @@ static int collect(struct ctx *c, const struct dv_entity *ent,
 					   strlen(it->valuestring), g) ||
 			    (rowid && strcmp(g, rowid)))
 				return payload_error(
-					c, ent,
-					"The key in the request body does not "
-					"match the key in the URL.");
+				    c, ent,
+				    "The key in the request body does not "
+				    "match the key in the URL.");
 			continue;
 		}
 		if (a->flags & DV_RO) {
@@ -1411,8 +1569,8 @@ static int approval_auth(struct ctx *c, const struct dv_entity *ent)
 	return 0;
 }
 
-static void set_approval(struct dv_org *org, enum dv_set s,
-			 const char *id, int value)
+static void set_approval(struct dv_org *org, enum dv_set s, const char *id,
+			 int value)
 {
 	struct dv_table *t = dv_table(org, s);
 	struct dv_row *r = id ? dv_row_get(t, id) : NULL;
@@ -1525,8 +1683,8 @@ static int write_row(struct ctx *c, struct dv_table *t, struct dv_row *row,
 		if (own && ent->user_owned &&
 		    strcmp(own->val->valuestring,
 			   dv_str(row->obj, "_ownerid_value")
-				   ? dv_str(row->obj, "_ownerid_value")
-				   : "") &&
+			       ? dv_str(row->obj, "_ownerid_value")
+			       : "") &&
 		    (rc = need(c, "Assign", ent, row)))
 			return rc;
 	} else if ((rc = need(c, "Create", ent, NULL))) {
@@ -1545,9 +1703,9 @@ static int write_row(struct ctx *c, struct dv_table *t, struct dv_row *row,
 				     "code %sState.%s on %s with Id %s.",
 				     u, ent->logical, s ? "Inactive" : "Active",
 				     ent->logical, id);
-		if (!sc && (rc = add_change(c, ch,
-					    dv_entity_attr(ent, "statuscode"),
-					    cJSON_CreateNumber(u))))
+		if (!sc &&
+		    (rc = add_change(c, ch, dv_entity_attr(ent, "statuscode"),
+				     cJSON_CreateNumber(u))))
 			return rc;
 	}
 
@@ -1632,7 +1790,7 @@ static int write_row(struct ctx *c, struct dv_table *t, struct dv_row *row,
 
 			set_approval(c->org,
 				     ent == &dv_entities[DV_QUEUES] ? DV_QUEUES
-								   : DV_USERS,
+								    : DV_USERS,
 				     row->id, 2);
 			if (m) {
 				dv_row_begin_update(c->org, mt, m);
@@ -1651,7 +1809,7 @@ static int write_row(struct ctx *c, struct dv_table *t, struct dv_row *row,
 
 			set_approval(c->org,
 				     ent == &dv_entities[DV_QUEUES] ? DV_QUEUES
-								   : DV_USERS,
+								    : DV_USERS,
 				     row->id, ch->approval_value);
 			if (m)
 				mailbox_approval(c, m, ch->approval_value,
@@ -1669,7 +1827,8 @@ static int write_reply(struct ctx *c, struct dv_table *t, struct dv_row *row,
 	char url[512];
 
 	snprintf(url, sizeof(url), "%s%s(%s)",
-		 c->req->base_url ? c->req->base_url : "", t->ent->set, row->id);
+		 c->req->base_url ? c->req->base_url : "", t->ent->set,
+		 row->id);
 	if (c->return_repr) {
 		int st = serve_row(c, t, row);
 
@@ -1725,8 +1884,8 @@ static int do_patch(struct ctx *c, struct dv_table *t, const char *id)
 
 			snprintf(want, sizeof(want), "W/\"%.0f\"",
 				 cJSON_GetNumberValue(
-					 cJSON_GetObjectItemCaseSensitive(
-						 row->obj, "versionnumber")));
+				     cJSON_GetObjectItemCaseSensitive(
+					 row->obj, "versionnumber")));
 			if (strcmp(im, want) && strcmp(im, want + 2))
 				return error(c, 412, "0x80060882",
 					     "The version of the existing "
@@ -1796,8 +1955,8 @@ static struct dv_row *user_role_link(struct dv_org *org, const char *userid,
 {
 	struct dv_table *ur = dv_table(org, DV_USERROLES);
 
-	for (struct hent *e = dv_index_find(dv_table_index(ur, "systemuserid"),
-					    userid);
+	for (struct hent *e =
+		 dv_index_find(dv_table_index(ur, "systemuserid"), userid);
 	     e; e = hmap_next(e->next, userid)) {
 		const char *r = dv_str(e->row->obj, "roleid");
 
@@ -1815,22 +1974,12 @@ static int user_roles(struct ctx *c, struct dv_row *user, const char *verb,
 	int rc;
 
 	if (!strcmp(verb, "GET") && !ref && !roleid_seg) {
-		struct dv_table *ur = dv_table(c->org, DV_USERROLES);
 		struct rowvec rv = {0};
 
 		if ((rc = need(c, "Read", uent, NULL)) ||
 		    (rc = need(c, "Read", roles->ent, NULL)))
 			return rc;
-		for (struct hent *e = dv_index_find(
-			     dv_table_index(ur, "systemuserid"), user->id);
-		     e; e = hmap_next(e->next, user->id)) {
-			const char *rid = dv_str(e->row->obj, "roleid");
-			struct dv_row *r = rid ? dv_row_get(roles, rid) : NULL;
-
-			if (r)
-				rv_push(&rv, r);
-		}
-		qsort(rv.v, rv.n, sizeof(*rv.v), cmp_pos);
+		coll_rows(c->org, COLL_USERROLES, user, &rv);
 		rc = serve_collection(c, roles, &rv);
 		free(rv.v);
 		return rc;
@@ -1998,8 +2147,8 @@ static int add_privileges(struct ctx *c, struct dv_row *role)
 		int d;
 
 		if (!cJSON_IsObject(it)) {
-			rc = payload_error(c, rent,
-					   "A RolePrivilege must be an object.");
+			rc = payload_error(
+			    c, rent, "A RolePrivilege must be an object.");
 			break;
 		}
 		if (pid) {
@@ -2043,17 +2192,17 @@ static int add_privileges(struct ctx *c, struct dv_row *role)
 		}
 		d = parse_depth(cJSON_GetObjectItemCaseSensitive(it, "Depth"));
 		if (d < 0) {
-			const cJSON *dv = cJSON_GetObjectItemCaseSensitive(
-				it, "Depth");
+			const cJSON *dv =
+			    cJSON_GetObjectItemCaseSensitive(it, "Depth");
 
 			rc = payload_error(
-				c, rent,
-				cJSON_IsString(dv)
-					? "The value of Depth is not a valid "
-					  "PrivilegeDepth (Basic, Local, Deep, "
-					  "Global)."
-					: "Depth is missing or not a "
-					  "PrivilegeDepth.");
+			    c, rent,
+			    cJSON_IsString(dv)
+				? "The value of Depth is not a valid "
+				  "PrivilegeDepth (Basic, Local, Deep, "
+				  "Global)."
+				: "Depth is missing or not a "
+				  "PrivilegeDepth.");
 			break;
 		}
 		if (!depth_allowed(prv->obj, (enum dv_depth)d)) {
@@ -2110,14 +2259,15 @@ static int retrieve_role_privileges(struct ctx *c, const char *args)
 		return rc;
 	root = dv_role_root(c->org, role);
 	out = cJSON_CreateObject();
-	buf_addf(&ctxurl, "%s$metadata#Microsoft.Dynamics.CRM."
-			  "RetrieveRolePrivilegesRoleResponse",
+	buf_addf(&ctxurl,
+		 "%s$metadata#Microsoft.Dynamics.CRM."
+		 "RetrieveRolePrivilegesRoleResponse",
 		 c->req->base_url ? c->req->base_url : "");
 	cJSON_AddStringToObject(out, "@odata.context", ctxurl.ptr);
 	buf_release(&ctxurl);
 	arr = cJSON_AddArrayToObject(out, "RolePrivileges");
-	for (struct hent *e = dv_index_find(dv_table_index(rp, "roleid"),
-					    root->id);
+	for (struct hent *e =
+		 dv_index_find(dv_table_index(rp, "roleid"), root->id);
 	     e; e = hmap_next(e->next, root->id)) {
 		const char *pid = dv_str(e->row->obj, "privilegeid");
 		struct dv_row *prv = pid ? dv_row_get(pt, pid) : NULL;
@@ -2134,10 +2284,10 @@ static int retrieve_role_privileges(struct ctx *c, const char *args)
 		cJSON_AddStringToObject(o, "Depth", depth_names[d]);
 		cJSON_AddStringToObject(o, "PrivilegeId", prv->id);
 		cJSON_AddStringToObject(
-			o, "BusinessUnitId",
-			dv_str(role->obj, "_businessunitid_value")
-				? dv_str(role->obj, "_businessunitid_value")
-				: "");
+		    o, "BusinessUnitId",
+		    dv_str(role->obj, "_businessunitid_value")
+			? dv_str(role->obj, "_businessunitid_value")
+			: "");
 		cJSON_AddStringToObject(o, "PrivilegeName",
 					dv_str(prv->obj, "name"));
 		cJSON_AddNullToObject(o, "RecordFilterId");
@@ -2159,8 +2309,7 @@ static int who_am_i(struct ctx *c)
 		return error(c, 401, "0x80040204",
 			     "The user is not a member of the organization.");
 	out = cJSON_CreateObject();
-	buf_addf(&ctxurl,
-		 "%s$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+	buf_addf(&ctxurl, "%s$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
 		 c->req->base_url ? c->req->base_url : "");
 	cJSON_AddStringToObject(out, "@odata.context", ctxurl.ptr);
 	buf_release(&ctxurl);
@@ -2249,47 +2398,20 @@ static int route(struct ctx *c)
 			goto bad_method;
 		return add_privileges(c, row);
 	}
-	if (t == dv_table(c->org, DV_ROLES) && c->nsegs == 2 &&
-	    !strcmp(s1->name, "roleprivileges_association") && !s1->args) {
-		struct dv_table *rp = dv_table(c->org, DV_ROLEPRIVS);
-		struct dv_table *pt = dv_table(c->org, DV_PRIVILEGES);
-		struct dv_row *root = dv_role_root(c->org, row);
+	for (size_t k = 0; k < ARRAY_SIZE(coll_navs); k++) {
+		struct dv_table *to = dv_table(c->org, coll_navs[k].to);
 		struct rowvec rv = {0};
 
+		if (t != dv_table(c->org, coll_navs[k].from) || c->nsegs != 2 ||
+		    s1->args || strcmp(s1->name, coll_navs[k].nav))
+			continue;
 		if (strcmp(m, "GET"))
 			goto bad_method;
-		if ((rc = need(c, "Read", t->ent, row)))
+		if ((rc = need(c, "Read", t->ent, row)) ||
+		    (rc = need(c, "Read", to->ent, NULL)))
 			return rc;
-		for (struct hent *e = dv_index_find(dv_table_index(rp, "roleid"),
-						    root->id);
-		     e; e = hmap_next(e->next, root->id)) {
-			const char *pid = dv_str(e->row->obj, "privilegeid");
-			struct dv_row *p = pid ? dv_row_get(pt, pid) : NULL;
-
-			if (p)
-				rv_push(&rv, p);
-		}
-		qsort(rv.v, rv.n, sizeof(*rv.v), cmp_pos);
-		rc = serve_collection(c, pt, &rv);
-		free(rv.v);
-		return rc;
-	}
-	if (t == dv_table(c->org, DV_MAILBOXES) && c->nsegs == 2 &&
-	    !strcmp(s1->name, "tracelog_Mailbox") && !s1->args) {
-		struct dv_table *tl = dv_table(c->org, DV_TRACELOGS);
-		struct rowvec rv = {0};
-
-		if (strcmp(m, "GET"))
-			goto bad_method;
-		if ((rc = need(c, "Read", tl->ent, NULL)))
-			return rc;
-		for (struct hent *e = dv_index_find(
-			     dv_table_index(tl, "_regardingobjectid_value"),
-			     row->id);
-		     e; e = hmap_next(e->next, row->id))
-			rv_push(&rv, e->row);
-		qsort(rv.v, rv.n, sizeof(*rv.v), cmp_pos);
-		rc = serve_collection(c, tl, &rv);
+		coll_rows(c->org, coll_navs[k].kind, row, &rv);
+		rc = serve_collection(c, to, &rv);
 		free(rv.v);
 		return rc;
 	}
@@ -2297,9 +2419,11 @@ static int route(struct ctx *c)
 		const struct dv_nav *nav = dv_entity_nav(t->ent, s1->name);
 
 		if (nav) {
-			struct dv_table *tt = dv_table_by_set(c->org, nav->target);
+			struct dv_table *tt =
+			    dv_table_by_set(c->org, nav->target);
 			const char *tid = dv_str(row->obj, nav->attr);
-			struct dv_row *target = tid ? dv_row_get(tt, tid) : NULL;
+			struct dv_row *target =
+			    tid ? dv_row_get(tt, tid) : NULL;
 
 			if (strcmp(m, "GET"))
 				goto bad_method;
@@ -2316,7 +2440,8 @@ static int route(struct ctx *c)
 		     "Resource not found for the segment '%s'.", s1->name);
 bad_method:
 	return error(c, 405, "0x80060888",
-		     "The HTTP method '%s' is not allowed on this resource.", m);
+		     "The HTTP method '%s' is not allowed on this resource.",
+		     m);
 }
 
 int dv_api_handle(struct dv_org *org, const struct dv_request *req,
@@ -2332,17 +2457,15 @@ int dv_api_handle(struct dv_org *org, const struct dv_request *req,
 	c.resp = resp;
 	dv_response_reset(resp);
 	q = strchr(req->url, '?');
-	c.path = pct_decode(req->url, q ? (size_t)(q - req->url)
-					: strlen(req->url),
-			    false);
+	c.path = pct_decode(
+	    req->url, q ? (size_t)(q - req->url) : strlen(req->url), false);
 	c.rawquery = q ? q + 1 : NULL;
 	parse_prefer(&c);
 	if (parse_path(&c) < 0)
 		rc = error(&c, 404, "0x80060888",
 			   "Resource not found for the segment '%s'.", c.path);
 	else if (parse_query(&c) < 0)
-		rc = error(&c, 400, "0x80060888",
-			   "Too many query parameters.");
+		rc = error(&c, 400, "0x80060888", "Too many query parameters.");
 	else
 		rc = route(&c);
 	ctx_release(&c);

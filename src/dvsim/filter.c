@@ -18,7 +18,9 @@
 
 #include "banned.h"
 
-#define MAX_DEPTH 100	/* nesting limit: no stack exhaustion on hostile input */
+#define MAX_DEPTH                                                              \
+	100 /* nesting limit: no stack exhaustion on hostile input             \
+	     */
 #define MAX_IN_VALUES 5000
 
 enum lkind { L_NULL, L_STR, L_NUM, L_BOOL, L_GUID, L_DATE };
@@ -31,8 +33,8 @@ struct lit {
 };
 
 struct prop {
-	const struct dv_attr *attr; /* on the row's entity */
-	const struct dv_nav *nav;   /* a navigation path "nav/attr" */
+	const struct dv_attr *attr;  /* on the row's entity */
+	const struct dv_nav *nav;    /* a navigation path "nav/attr" */
 	const struct dv_attr *tattr; /* attribute of the nav's target */
 };
 
@@ -95,9 +97,9 @@ struct parser {
 };
 
 static const char *const op_names[] = {"eq", "ne", "gt", "ge", "lt", "le"};
-static const char *const op_kinds[] = {
-	"Equal",  "NotEqual", "GreaterThan", "GreaterThanOrEqual",
-	"LessThan", "LessThanOrEqual"};
+static const char *const op_kinds[] = {"Equal",	      "NotEqual",
+				       "GreaterThan", "GreaterThanOrEqual",
+				       "LessThan",    "LessThanOrEqual"};
 
 static void fail(struct parser *p, const char *fmt, ...) ATTR_PRINTF(2, 3);
 static void fail(struct parser *p, const char *fmt, ...)
@@ -253,8 +255,9 @@ static void next(struct parser *p)
 			}
 			if (buf_addch(&b, s[i]) < 0) {
 				buf_release(&b);
-				fail(p, "The string literal at position %zu "
-					"is too long.",
+				fail(p,
+				     "The string literal at position %zu "
+				     "is too long.",
 				     p->start + 1);
 				p->t = T_EOF;
 				p->pos = i;
@@ -292,7 +295,8 @@ static void next(struct parser *p)
 		return;
 	}
 	if (isdigit((unsigned char)s[i]) ||
-	    ((s[i] == '-' || s[i] == '+') && isdigit((unsigned char)s[i + 1]))) {
+	    ((s[i] == '-' || s[i] == '+') &&
+	     isdigit((unsigned char)s[i + 1]))) {
 		char *end;
 
 		p->num = strtod(s + i, &end);
@@ -370,8 +374,8 @@ static const char *edm_of_lit(const struct lit *l)
 		return "Edm.String";
 	case L_NUM:
 		return floor(l->n) == l->n && fabs(l->n) < 2147483648.0
-			       ? "Edm.Int32"
-			       : "Edm.Decimal";
+			   ? "Edm.Int32"
+			   : "Edm.Decimal";
 	case L_BOOL:
 		return "Edm.Boolean";
 	case L_GUID:
@@ -429,8 +433,9 @@ static bool resolve_prop(struct parser *p, const char *name, struct prop *out)
 	out->attr = dv_entity_attr(ent, name);
 	if (out->attr)
 		return true;
-	fail(p, "Could not find a property named '%s' on type "
-		"'Microsoft.Dynamics.CRM.%s'.",
+	fail(p,
+	     "Could not find a property named '%s' on type "
+	     "'Microsoft.Dynamics.CRM.%s'.",
 	     name, ent->logical);
 	return false;
 }
@@ -443,8 +448,7 @@ static bool parse_prop(struct parser *p, struct prop *out)
 
 	p->text = NULL;
 	next(p);
-	if (p->t == T_SLASH &&
-	    (nav = dv_entity_nav(p->ent, name)) != NULL) {
+	if (p->t == T_SLASH && (nav = dv_entity_nav(p->ent, name)) != NULL) {
 		const struct dv_entity *target = dv_entity_by_set(nav->target);
 
 		next(p);
@@ -458,8 +462,9 @@ static bool parse_prop(struct parser *p, struct prop *out)
 		out->attr = dv_entity_attr(p->ent, nav->attr);
 		out->tattr = target ? dv_entity_attr(target, p->text) : NULL;
 		if (!out->tattr) {
-			fail(p, "Could not find a property named '%s' on type "
-				"'Microsoft.Dynamics.CRM.%s'.",
+			fail(p,
+			     "Could not find a property named '%s' on type "
+			     "'Microsoft.Dynamics.CRM.%s'.",
 			     p->text, target ? target->logical : "?");
 			free(name);
 			return false;
@@ -541,9 +546,10 @@ static bool check_types(struct parser *p, struct node *n)
 	if (x->is_prop && !y->is_prop) {
 		if (lit_fits(prop_attr(&x->p), &y->l))
 			return true;
-		fail(p, "A binary operator with incompatible types was "
-			"detected. Found operand types '%s' and '%s' for "
-			"operator kind '%s'.",
+		fail(p,
+		     "A binary operator with incompatible types was "
+		     "detected. Found operand types '%s' and '%s' for "
+		     "operator kind '%s'.",
 		     edm_of_attr(prop_attr(&x->p)), edm_of_lit(&y->l),
 		     op_kinds[n->op]);
 		return false;
@@ -551,9 +557,10 @@ static bool check_types(struct parser *p, struct node *n)
 	if (!x->is_prop && y->is_prop) {
 		if (lit_fits(prop_attr(&y->p), &x->l))
 			return true;
-		fail(p, "A binary operator with incompatible types was "
-			"detected. Found operand types '%s' and '%s' for "
-			"operator kind '%s'.",
+		fail(p,
+		     "A binary operator with incompatible types was "
+		     "detected. Found operand types '%s' and '%s' for "
+		     "operator kind '%s'.",
 		     edm_of_lit(&x->l), edm_of_attr(prop_attr(&y->p)),
 		     op_kinds[n->op]);
 		return false;
@@ -564,9 +571,10 @@ static bool check_types(struct parser *p, struct node *n)
 
 		if (!strcmp(a, b))
 			return true;
-		fail(p, "A binary operator with incompatible types was "
-			"detected. Found operand types '%s' and '%s' for "
-			"operator kind '%s'.",
+		fail(p,
+		     "A binary operator with incompatible types was "
+		     "detected. Found operand types '%s' and '%s' for "
+		     "operator kind '%s'.",
 		     a, b, op_kinds[n->op]);
 		return false;
 	}
@@ -620,8 +628,9 @@ static bool in_value(struct parser *p, const struct dv_attr *a,
 		break;
 	}
 	out->k = L_NULL;
-	fail(p, "The value '%s' is not valid for the property '%s' of type "
-		"'%s'.",
+	fail(p,
+	     "The value '%s' is not valid for the property '%s' of type "
+	     "'%s'.",
 	     text, a->name, edm_of_attr(a));
 	return false;
 }
@@ -638,8 +647,9 @@ static const char *alias_text(struct parser *p)
 	const char *v = p->alias ? p->alias(p->alias_ctx, p->text) : NULL;
 
 	if (!v)
-		fail(p, "The parameter alias '%s' was not found in the "
-			"request.",
+		fail(p,
+		     "The parameter alias '%s' was not found in the "
+		     "request.",
 		     p->text);
 	return v;
 }
@@ -691,8 +701,9 @@ static struct node *parse_in(struct parser *p)
 		arr = cJSON_Parse(v);
 		if (!cJSON_IsArray(arr)) {
 			cJSON_Delete(arr);
-			fail(p, "The parameter alias '%s' is not a valid "
-				"collection.",
+			fail(p,
+			     "The parameter alias '%s' is not a valid "
+			     "collection.",
 			     p->text);
 			goto err;
 		}
@@ -711,8 +722,9 @@ static struct node *parse_in(struct parser *p)
 			    !in_value(p, a, text, &l)) {
 				cJSON_Delete(arr);
 				if (!p->failed)
-					fail(p, "Invalid value in the "
-						"parameter alias '%s'.",
+					fail(p,
+					     "Invalid value in the "
+					     "parameter alias '%s'.",
 					     p->text);
 				goto err;
 			}
@@ -785,10 +797,11 @@ static struct node *parse_func(struct parser *p, enum fn f)
 		goto err;
 	if (!n->x.is_prop || n->y.is_prop ||
 	    prop_attr(&n->x.p)->type != DV_STR || n->y.l.k != L_STR) {
-		fail(p, "No function signature for the function with name "
-			"'%s' matches the specified arguments. The function "
-			"signatures considered are: %s(Edm.String Nullable=true, "
-			"Edm.String Nullable=true).",
+		fail(p,
+		     "No function signature for the function with name "
+		     "'%s' matches the specified arguments. The function "
+		     "signatures considered are: %s(Edm.String Nullable=true, "
+		     "Edm.String Nullable=true).",
 		     names[f], names[f]);
 		goto err;
 	}
@@ -837,12 +850,12 @@ static struct node *parse_primary(struct parser *p)
 			return parse_func(p, FN_ENDSWITH);
 		if (!strcmp(p->text, "Microsoft.Dynamics.CRM.In"))
 			return parse_in(p);
-		if (strchr(p->text, '.') ||
-		    !strncmp(p->s + p->pos, "(", 1)) {
-			fail(p, "An unknown function with name '%s' was found. "
-				"This may also be a function import or a key "
-				"lookup on a navigation property, which is not "
-				"allowed.",
+		if (strchr(p->text, '.') || !strncmp(p->s + p->pos, "(", 1)) {
+			fail(p,
+			     "An unknown function with name '%s' was found. "
+			     "This may also be a function import or a key "
+			     "lookup on a navigation property, which is not "
+			     "allowed.",
 			     p->text);
 			return NULL;
 		}
@@ -905,12 +918,21 @@ static struct node *parse_unary(struct parser *p)
 	return n;
 }
 
+static struct node *binary(enum nkind k, struct node *a, struct node *b)
+{
+	struct node *n = node_new(k);
+
+	n->a = a;
+	n->b = b;
+	return n;
+}
+
 static struct node *parse_and(struct parser *p)
 {
 	struct node *l = parse_unary(p);
 
 	while (l && is_kw(p, "and")) {
-		struct node *r, *n;
+		struct node *r;
 
 		next(p);
 		r = parse_unary(p);
@@ -918,10 +940,7 @@ static struct node *parse_and(struct parser *p)
 			node_free(l);
 			return NULL;
 		}
-		n = node_new(N_AND);
-		n->a = l;
-		n->b = r;
-		l = n;
+		l = binary(N_AND, l, r);
 	}
 	return l;
 }
@@ -936,7 +955,7 @@ static struct node *parse_or(struct parser *p)
 	}
 	l = parse_and(p);
 	while (l && is_kw(p, "or")) {
-		struct node *r, *n;
+		struct node *r;
 
 		next(p);
 		r = parse_and(p);
@@ -945,18 +964,15 @@ static struct node *parse_or(struct parser *p)
 			l = NULL;
 			break;
 		}
-		n = node_new(N_OR);
-		n->a = l;
-		n->b = r;
-		l = n;
+		l = binary(N_OR, l, r);
 	}
 	p->depth--;
 	return l;
 }
 
-struct dv_filter *dv_filter_parse(const struct dv_entity *ent,
-				  const char *text, dv_filter_alias_fn alias,
-				  void *alias_ctx, char *msg, size_t msglen)
+struct dv_filter *dv_filter_parse(const struct dv_entity *ent, const char *text,
+				  dv_filter_alias_fn alias, void *alias_ctx,
+				  char *msg, size_t msglen)
 {
 	struct parser p = {.ent = ent,
 			   .s = text,
@@ -1052,8 +1068,7 @@ static struct val eval_operand(const struct operand *o, struct dv_org *org,
 		char id[37];
 
 		if (!org || !cJSON_IsString(v) ||
-		    !dv_parse_guid(v->valuestring, strlen(v->valuestring),
-				   id))
+		    !dv_parse_guid(v->valuestring, strlen(v->valuestring), id))
 			return from_json(NULL);
 		t = dv_table_by_set(org, o->p.nav->target);
 		target = t ? dv_row_get(t, id) : NULL;

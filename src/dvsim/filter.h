@@ -29,9 +29,9 @@ typedef const char *(*dv_filter_alias_fn)(void *ctx, const char *name);
  * Dataverse would send (error code 0x80060888, status 400) in 'msg'.
  * 'alias' may be NULL. Free the result with dv_filter_free().
  */
-struct dv_filter *dv_filter_parse(const struct dv_entity *ent,
-				  const char *text, dv_filter_alias_fn alias,
-				  void *alias_ctx, char *msg, size_t msglen);
+struct dv_filter *dv_filter_parse(const struct dv_entity *ent, const char *text,
+				  dv_filter_alias_fn alias, void *alias_ctx,
+				  char *msg, size_t msglen);
 void dv_filter_free(struct dv_filter *f);
 
 /* Does 'row' (an attribute object of 'ent') match? 'org' resolves

@@ -42,6 +42,7 @@
 
 #include "compat.h"
 
+#include <assert.h>
 #include <string.h>
 #include <strings.h>
 
@@ -66,38 +67,49 @@ enum problem {
 };
 
 static const char *const pb_names[PB_N] = {
-	"ok",	     "profile", "hybrid",  "delivery",	    "owner",
-	"privileges", "approval", "address", "licence", "impersonation",
-	"disabled",  "recreated",
+    "ok",	"profile", "hybrid",  "delivery",      "owner",	   "privileges",
+    "approval", "address", "licence", "impersonation", "disabled", "recreated",
 };
 
 /* The privileges server-side-sync.md §1 lists. */
 static const char *const sss_privs[] = {
-	"prvReadEmailServerProfile", "prvWriteMailbox",
-	"prvReadMailbox",	     "prvReadOrganization",
-	"prvSyncToOutlook",	     "prvReadActionCard",
-	"prvDeleteActivity",	     "prvAppendActivity",
-	"prvWriteActivity",	     "prvCreateActivity",
-	"prvReadActivity",	     "prvAppendToActivity",
-	"prvReadConnection",	     "prvAssignContact",
-	"prvReadContact",	     "prvWriteContact",
-	"prvCreateContact",	     "prvDeleteContact",
-	"prvReadUserQuery",	     "prvReadQueue",
-	"prvReadQuery",		     "prvReadIncident",
-	"prvSearchAvailability",     "prvOverrideCreatedOnCreatedBy",
+    "prvReadEmailServerProfile",
+    "prvWriteMailbox",
+    "prvReadMailbox",
+    "prvReadOrganization",
+    "prvSyncToOutlook",
+    "prvReadActionCard",
+    "prvDeleteActivity",
+    "prvAppendActivity",
+    "prvWriteActivity",
+    "prvCreateActivity",
+    "prvReadActivity",
+    "prvAppendToActivity",
+    "prvReadConnection",
+    "prvAssignContact",
+    "prvReadContact",
+    "prvWriteContact",
+    "prvCreateContact",
+    "prvDeleteContact",
+    "prvReadUserQuery",
+    "prvReadQueue",
+    "prvReadQuery",
+    "prvReadIncident",
+    "prvSearchAvailability",
+    "prvOverrideCreatedOnCreatedBy",
 };
 
 static const char *const first_names[] = {
-	"Ada",	  "Ben",   "Chloe", "David", "Elena", "Farid", "Grace", "Hugo",
-	"Ines",	  "Jonas", "Kira",  "Liam",  "Maya",  "Noah",  "Olga",	"Pavel",
-	"Quinn",  "Rosa",  "Sven",  "Tara",  "Umar",  "Vera",  "Wim",	"Xenia",
-	"Yusuf",  "Zoe",
+    "Ada",  "Ben",   "Chloe", "David", "Elena", "Farid", "Grace",
+    "Hugo", "Ines",  "Jonas", "Kira",  "Liam",	"Maya",	 "Noah",
+    "Olga", "Pavel", "Quinn", "Rosa",  "Sven",	"Tara",	 "Umar",
+    "Vera", "Wim",   "Xenia", "Yusuf", "Zoe",
 };
 static const char *const last_names[] = {
-	"Adams",  "Brown",  "Chen",   "Dubois", "Evans",  "Fischer", "Garcia",
-	"Hansen", "Ivanova", "Jensen", "Kowalski", "Lopez", "Muller", "Nakamura",
-	"OBrien", "Petrov", "Quist",  "Rossi",	"Schmidt", "Tanaka", "Ueda",
-	"Varga",  "Weber",  "Xu",     "Young",	"Zimmer",
+    "Adams",  "Brown",	 "Chen",   "Dubois",   "Evans",	  "Fischer", "Garcia",
+    "Hansen", "Ivanova", "Jensen", "Kowalski", "Lopez",	  "Muller",  "Nakamura",
+    "OBrien", "Petrov",	 "Quist",  "Rossi",    "Schmidt", "Tanaka",  "Ueda",
+    "Varga",  "Weber",	 "Xu",	   "Young",    "Zimmer",
 };
 
 #define DOMAIN "contoso.com"
@@ -106,11 +118,11 @@ struct gen {
 	struct dv_org *org;
 	char orgid[37], rootbu[37], bus[3][37];
 	char p_online[37], p_hybrid[37], p_onprem_ok[37], p_onprem_bad[37],
-		p_inactive[37];
+	    p_inactive[37];
 	char admin[37];
 	/* root roles */
 	char r_sysadmin[37], r_approver[37], r_sales[37], r_restricted[37],
-		r_lite[37];
+	    r_lite[37];
 	int weights[PB_N];
 	char **users; /* ids of generated users, for owner problems */
 	size_t nusers;
@@ -235,11 +247,13 @@ static void add_profile(struct gen *g, const char *name, int servertype,
 	dv_set_int(o, "incomingcredentialretrieval", cred);
 	dv_set_int(o, "outgoingcredentialretrieval", cred);
 	dv_set_str(o, "incomingserverlocation",
-		   servertype == 3 ? "https://outlook.office365.com/EWS/Exchange.asmx"
-				   : "https://mail.contoso.com/EWS/Exchange.asmx");
+		   servertype == 3
+		       ? "https://outlook.office365.com/EWS/Exchange.asmx"
+		       : "https://mail.contoso.com/EWS/Exchange.asmx");
 	dv_set_str(o, "outgoingserverlocation",
-		   servertype == 3 ? "https://outlook.office365.com/EWS/Exchange.asmx"
-				   : "https://mail.contoso.com/EWS/Exchange.asmx");
+		   servertype == 3
+		       ? "https://outlook.office365.com/EWS/Exchange.asmx"
+		       : "https://mail.contoso.com/EWS/Exchange.asmx");
 	dv_set_int(o, "statecode", state);
 	dv_set_int(o, "statuscode", state ? 2 : 1);
 	dv_set_str(o, "_ownerid_value", g->admin[0] ? g->admin : NULL);
@@ -247,8 +261,7 @@ static void add_profile(struct gen *g, const char *name, int servertype,
 	dv_row_insert(g->org, dv_table(g->org, DV_PROFILES), o);
 	cJSON_AddBoolToObject(sim, "impersonation", impersonation);
 	cJSON_AddItemToObject(
-		cJSON_GetObjectItemCaseSensitive(g->org->sim, "profiles"), id,
-		sim);
+	    cJSON_GetObjectItemCaseSensitive(g->org->sim, "profiles"), id, sim);
 }
 
 /* A root role and its copies in the child business units. */
@@ -301,8 +314,7 @@ static void grant(struct gen *g, const char *roleid, const char *prv,
 	struct dv_row *role = dv_row_get(dv_table(g->org, DV_ROLES), roleid);
 	struct dv_row *p = dv_privilege_by_name(g->org, prv);
 
-	if (!role || !p)
-		BUG("grant %s to %s", prv, roleid);
+	assert(role != NULL && p != NULL); /* both seeded just before */
 	dv_role_set_privilege(g->org, role, p, depth);
 }
 
@@ -378,9 +390,9 @@ static void add_user(struct gen *g, const char *first, const char *last,
 	dv_row_insert(g->org, dv_table(g->org, DV_USERS), o);
 }
 
-static void set_exchange(struct gen *g, const char *userid,
-			 const char *location, bool licensed,
-			 const char *address, bool recreated)
+static cJSON *set_exchange(struct gen *g, const char *userid,
+			   const char *location, bool licensed,
+			   const char *address, bool recreated)
 {
 	cJSON *x = cJSON_CreateObject();
 
@@ -389,13 +401,14 @@ static void set_exchange(struct gen *g, const char *userid,
 	cJSON_AddStringToObject(x, "address", address);
 	cJSON_AddBoolToObject(x, "recreated", recreated);
 	cJSON_AddItemToObject(
-		cJSON_GetObjectItemCaseSensitive(g->org->sim, "exchange"),
-		userid, x);
+	    cJSON_GetObjectItemCaseSensitive(g->org->sim, "exchange"), userid,
+	    x);
+	return x;
 }
 
-static cJSON *mailbox_new(struct gen *g, const char *name,
-			  const char *address, const char *regarding,
-			  const char *owner, const char *bu, char id[37])
+static cJSON *mailbox_new(struct gen *g, const char *name, const char *address,
+			  const char *regarding, const char *owner,
+			  const char *bu, char id[37])
 {
 	cJSON *o = row_new(g->org, "mailboxid", id);
 
@@ -450,11 +463,10 @@ static void link_mailbox(struct gen *g, enum dv_set set, const char *ownerid,
 }
 
 static void apply_problem(struct gen *g, enum problem pb, cJSON *mbx,
-			  const char *userid, size_t ui)
+			  const char *userid, size_t ui, cJSON *x)
 {
 	struct dv_table *ut = dv_table(g->org, DV_USERS);
 	struct dv_row *u = dv_row_get(ut, userid);
-	cJSON *x = dv_sim_exchange(g->org, userid);
 	const char *upn = dv_str(u->obj, "domainname");
 	char alt[256];
 
@@ -490,8 +502,8 @@ static void apply_problem(struct gen *g, enum problem pb, cJSON *mbx,
 		const char *other = g->admin;
 
 		if (g->nusers > 1)
-			other = g->users[(ui + 1 + pick(g, (unsigned)g->nusers -
-							      1)) %
+			other = g->users[(ui + 1 +
+					  pick(g, (unsigned)g->nusers - 1)) %
 					 g->nusers];
 		if (!strcmp(other, userid))
 			other = g->admin;
@@ -500,7 +512,8 @@ static void apply_problem(struct gen *g, enum problem pb, cJSON *mbx,
 		break;
 	}
 	case PB_APPROVAL:
-		dv_set_int(mbx, "emailrouteraccessapproval", pick(g, 4) ? 2 : 0);
+		dv_set_int(mbx, "emailrouteraccessapproval",
+			   pick(g, 4) ? 2 : 0);
 		dv_row_begin_update(g->org, ut, u);
 		dv_set_int(u->obj, "emailrouteraccessapproval",
 			   dv_int(mbx, "emailrouteraccessapproval", 0));
@@ -511,8 +524,8 @@ static void apply_problem(struct gen *g, enum problem pb, cJSON *mbx,
 
 		snprintf(alt, sizeof(alt), "%.*s@contoso.onmicrosoft.com",
 			 (int)(at ? at - upn : (long)strlen(upn)), upn);
-		cJSON_ReplaceItemInObjectCaseSensitive(
-			x, "address", cJSON_CreateString(alt));
+		cJSON_ReplaceItemInObjectCaseSensitive(x, "address",
+						       cJSON_CreateString(alt));
 		break;
 	}
 	case PB_LICENCE:
@@ -521,7 +534,7 @@ static void apply_problem(struct gen *g, enum problem pb, cJSON *mbx,
 		break;
 	case PB_IMPERSONATION:
 		cJSON_ReplaceItemInObjectCaseSensitive(
-			x, "location", cJSON_CreateString("onprem"));
+		    x, "location", cJSON_CreateString("onprem"));
 		dv_set_str(mbx, "_emailserverprofile_value", g->p_onprem_bad);
 		break;
 	case PB_DISABLED:
@@ -547,6 +560,7 @@ int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 	struct dv_table *mt = dv_table(org, DV_MAILBOXES);
 	cJSON *o;
 	enum problem *pbs;
+	cJSON **xs;
 	unsigned nq;
 
 	memset(&g, 0, sizeof(g));
@@ -575,8 +589,8 @@ int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 	 * name "Exchange Online". */
 	add_profile(&g, "Microsoft Exchange Online", 3, "Exchange Online", 2, 0,
 		    true, g.p_online);
-	add_profile(&g, "Exchange Server (Hybrid)", 2, "Exchange Server (Hybrid)",
-		    6, 0, true, g.p_hybrid);
+	add_profile(&g, "Exchange Server (Hybrid)", 2,
+		    "Exchange Server (Hybrid)", 6, 0, true, g.p_hybrid);
 	add_profile(&g, "Exchange On-Premises (Contoso DC)", 0,
 		    "Exchange Server", 1, 0, true, g.p_onprem_ok);
 	add_profile(&g, "Exchange On-Premises (Fabrikam)", 0, "Exchange Server",
@@ -589,11 +603,12 @@ int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 	dv_set_str(o, "name", "contoso");
 	dv_set_bool(o, "requireapprovalforuseremail", true);
 	dv_set_bool(o, "requireapprovalforqueueemail", true);
-	dv_set_str(o, "defaultemailsettings",
-		   "<EmailSettings><IncomingEmailDeliveryMethod>2"
-		   "</IncomingEmailDeliveryMethod><OutgoingEmailDeliveryMethod>2"
-		   "</OutgoingEmailDeliveryMethod><ACTDeliveryMethod>1"
-		   "</ACTDeliveryMethod></EmailSettings>");
+	dv_set_str(
+	    o, "defaultemailsettings",
+	    "<EmailSettings><IncomingEmailDeliveryMethod>2"
+	    "</IncomingEmailDeliveryMethod><OutgoingEmailDeliveryMethod>2"
+	    "</OutgoingEmailDeliveryMethod><ACTDeliveryMethod>1"
+	    "</ACTDeliveryMethod></EmailSettings>");
 	dv_set_str(o, "_defaultemailserverprofileid_value", g.p_online);
 	dv_row_insert(org, dv_table(org, DV_ORGS), o);
 
@@ -608,36 +623,41 @@ int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 
 	g.users = xcalloc(n ? n : 1, sizeof(*g.users));
 	pbs = xcalloc(n ? n : 1, sizeof(*pbs));
+	xs = xcalloc(n ? n : 1, sizeof(*xs));
 	for (unsigned i = 0; i < n; i++) {
-		const char *first = first_names[pick(&g, ARRAY_SIZE(first_names))];
+		const char *first =
+		    first_names[pick(&g, ARRAY_SIZE(first_names))];
 		const char *last = last_names[pick(&g, ARRAY_SIZE(last_names))];
 		unsigned b = pick(&g, 100);
-		const char *bu = b < 70 ? g.rootbu : b < 85 ? g.bus[1] : g.bus[2];
+		const char *bu = b < 70	  ? g.rootbu
+				 : b < 85 ? g.bus[1]
+					  : g.bus[2];
 		char upn[256], id[37];
 
 		snprintf(upn, sizeof(upn), "%s.%s%u@" DOMAIN, first, last,
 			 i + 1);
 		dv_lower(upn);
 		add_user(&g, first, last, upn, bu, id);
-		set_exchange(&g, id, "online", true, upn, false);
+		xs[i] = set_exchange(&g, id, "online", true, upn, false);
 		g.users[g.nusers++] = xstrdup(id);
 		pbs[i] = draw(&g);
-		dv_org_link_role(org, id,
-				 role_in_bu(&g,
-					    pbs[i] == PB_PRIVILEGES
-						    ? (pick(&g, 3) ? g.r_restricted
-								   : g.r_lite)
-						    : g.r_sales,
-					    bu));
+		dv_org_link_role(
+		    org, id,
+		    role_in_bu(&g,
+			       pbs[i] == PB_PRIVILEGES
+				   ? (pick(&g, 3) ? g.r_restricted : g.r_lite)
+				   : g.r_sales,
+			       bu));
 	}
 	for (unsigned i = 0; i < n; i++) {
-		struct dv_row *u = dv_row_get(dv_table(org, DV_USERS), g.users[i]);
+		struct dv_row *u =
+		    dv_row_get(dv_table(org, DV_USERS), g.users[i]);
 		char mid[37];
 
 		o = mailbox_new(&g, dv_str(u->obj, "fullname"),
 				dv_str(u->obj, "domainname"), u->id, u->id,
 				dv_str(u->obj, "_businessunitid_value"), mid);
-		apply_problem(&g, pbs[i], o, u->id, i);
+		apply_problem(&g, pbs[i], o, u->id, i, xs[i]);
 		dv_row_insert(org, mt, o);
 		link_mailbox(&g, DV_USERS, u->id, mid);
 	}
@@ -676,5 +696,7 @@ int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 		free(g.users[i]);
 	free(g.users);
 	free(pbs);
+	free(xs);
+	dv_sim_reindex(org);
 	return 0;
 }

@@ -5,6 +5,7 @@
  */
 #include "compat.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -197,10 +198,12 @@ uint64_t dv_rand(struct dv_org *org)
 static void format_guid(uint64_t a, uint64_t b, char out[37])
 {
 	/* version 4, RFC 4122 variant, like the GUIDs Dataverse hands out */
-	snprintf(out, 37, "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64
-			  "-%04" PRIx64 "-%012" PRIx64,
+	snprintf(out, 37,
+		 "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-%04" PRIx64
+		 "-%012" PRIx64,
 		 a >> 32, (a >> 16) & 0xffff, a & 0xfff,
-		 ((b >> 48) & 0x3fff) | 0x8000, (uint64_t)(b & 0xffffffffffffULL));
+		 ((b >> 48) & 0x3fff) | 0x8000,
+		 (uint64_t)(b & 0xffffffffffffULL));
 }
 
 void dv_new_guid(struct dv_org *org, char out[37])
@@ -319,7 +322,8 @@ static void undo_push(struct dv_org *org, struct dv_table *t,
 {
 	if (org->nundo == org->aundo) {
 		org->aundo = org->aundo ? org->aundo * 2 : 64;
-		org->undo = xrealloc(org->undo, org->aundo * sizeof(*org->undo));
+		org->undo =
+		    xrealloc(org->undo, org->aundo * sizeof(*org->undo));
 	}
 	org->undo[org->nundo].t = t;
 	org->undo[org->nundo].row = row;
@@ -360,14 +364,12 @@ static struct dv_row *row_add(struct dv_table *t, cJSON *obj, const char *id)
 	return row;
 }
 
-struct dv_row *dv_row_insert(struct dv_org *org, struct dv_table *t,
-			     cJSON *obj)
+struct dv_row *dv_row_insert(struct dv_org *org, struct dv_table *t, cJSON *obj)
 {
 	const char *id = dv_str(obj, t->ent->key);
 	struct dv_row *row;
 
-	if (!id)
-		BUG("row of '%s' without its key", t->ent->set);
+	assert(id != NULL); /* every caller sets the key */
 	row = row_add(t, obj, id);
 	dv_set_str(obj, t->ent->key, row->id);
 	if (org->in_txn)
@@ -446,6 +448,8 @@ void dv_org_txn_rollback(struct dv_org *org)
 	org->in_txn = false;
 }
 
+static void simx_release(struct dv_org *org);
+
 /* ---- lifecycle ------------------------------------------------------ */
 
 struct dv_org *dv_org_new(void)
@@ -492,6 +496,7 @@ void dv_org_free(struct dv_org *org)
 		for (size_t j = 0; j < t->nidx; j++)
 			hmap_release(&t->idx[j].map);
 	}
+	simx_release(org);
 	cJSON_Delete(org->sim);
 	free(org->tests);
 	free(org->undo);
@@ -530,17 +535,53 @@ void dv_schedule_test(struct dv_org *org, const char *mailboxid,
 	p->due_ms = dv_now_ms(org) + org->test_delay_ms;
 }
 
+static void simx_release(struct dv_org *org)
+{
+	for (size_t i = 0; i < org->nsimx; i++)
+		free(org->simx_rows[i]);
+	free(org->simx_rows);
+	org->simx_rows = NULL;
+	org->nsimx = 0;
+	hmap_release(&org->simx);
+}
+
+void dv_sim_reindex(struct dv_org *org)
+{
+	cJSON *x = cJSON_GetObjectItemCaseSensitive(org->sim, "exchange");
+	cJSON *it;
+	size_t n = (size_t)cJSON_GetArraySize(x);
+
+	simx_release(org);
+	org->simx_rows = xcalloc(n ? n : 1, sizeof(*org->simx_rows));
+	cJSON_ArrayForEach(it, x)
+	{
+		struct dv_row *r = xcalloc(1, sizeof(*r));
+
+		r->obj = it;
+		snprintf(r->id, sizeof(r->id), "%s", it->string);
+		org->simx_rows[org->nsimx++] = r;
+		hmap_put(&org->simx, r->id, r);
+	}
+}
+
+/* The user's Exchange side; a linear scan only before the first
+ * dv_sim_reindex() (while generating). */
 cJSON *dv_sim_exchange(struct dv_org *org, const char *userid)
 {
-	return cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(org->sim, "exchange"), userid);
+	struct hent *e;
+
+	if (!org->nsimx)
+		return cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(org->sim, "exchange"),
+		    userid);
+	e = hmap_get(&org->simx, userid);
+	return e ? e->row->obj : NULL;
 }
 
 cJSON *dv_sim_profile(struct dv_org *org, const char *profileid)
 {
 	return cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(org->sim, "profiles"),
-		profileid);
+	    cJSON_GetObjectItemCaseSensitive(org->sim, "profiles"), profileid);
 }
 
 /* ---- privileges and roles ---------------------------------------- */
@@ -563,50 +604,53 @@ static const struct {
 	int access;
 	int depths;
 } catalogue[] = {
-	{"prvReadEmailServerProfile", 1, P_ALL},
-	{"prvWriteEmailServerProfile", 2, P_ALL},
-	{"prvReadMailbox", 1, P_ALL},
-	{"prvWriteMailbox", 2, P_ALL},
-	{"prvCreateMailbox", 32, P_ALL},
-	{"prvDeleteMailbox", 65536, P_ALL},
-	{"prvAssignMailbox", 524288, P_ALL},
-	{"prvAppendMailbox", 4, P_ALL},
-	{"prvAppendToMailbox", 16, P_ALL},
-	{"prvReadOrganization", 1, P_ORG},
-	{"prvWriteOrganization", 2, P_ORG},
-	{"prvSyncToOutlook", 0, P_ORG},
-	{"prvReadActionCard", 1, P_ALL},
-	{"prvDeleteActivity", 65536, P_ALL},
-	{"prvAppendActivity", 4, P_ALL},
-	{"prvWriteActivity", 2, P_ALL},
-	{"prvCreateActivity", 32, P_ALL},
-	{"prvReadActivity", 1, P_ALL},
-	{"prvAppendToActivity", 16, P_ALL},
-	{"prvReadConnection", 1, P_ALL},
-	{"prvAssignContact", 524288, P_ALL},
-	{"prvReadContact", 1, P_ALL},
-	{"prvWriteContact", 2, P_ALL},
-	{"prvCreateContact", 32, P_ALL},
-	{"prvDeleteContact", 65536, P_ALL},
-	{"prvReadUserQuery", 1, P_ALL},
-	{"prvReadQueue", 1, P_ALL},
-	{"prvWriteQueue", 2, P_ALL},
-	{"prvReadQuery", 1, P_ORG},
-	{"prvReadIncident", 1, P_ALL},
-	{"prvSearchAvailability", 0, P_ORG},
-	{"prvOverrideCreatedOnCreatedBy", 0, P_ORG},
-	{"prvApproveRejectEmailAddress", 0, P_ORG},
-	{"prvActOnBehalfOfAnotherUser", 0, P_ORG},
-	{"prvReadUser", 1, P_BU},
-	{"prvWriteUser", 2, P_BU},
-	{"prvAppendToUser", 16, P_BU},
-	{"prvReadRole", 1, P_BU},
-	{"prvWriteRole", 2, P_BU},
-	{"prvCreateRole", 32, P_BU},
-	{"prvAssignRole", 524288, P_BU},
-	{"prvReadBusinessUnit", 1, P_BU},
-	{"prvReadTraceLog", 1, P_ORG},
+    {"prvReadEmailServerProfile", 1, P_ALL},
+    {"prvWriteEmailServerProfile", 2, P_ALL},
+    {"prvReadMailbox", 1, P_ALL},
+    {"prvWriteMailbox", 2, P_ALL},
+    {"prvCreateMailbox", 32, P_ALL},
+    {"prvDeleteMailbox", 65536, P_ALL},
+    {"prvAssignMailbox", 524288, P_ALL},
+    {"prvAppendMailbox", 4, P_ALL},
+    {"prvAppendToMailbox", 16, P_ALL},
+    {"prvReadOrganization", 1, P_ORG},
+    {"prvWriteOrganization", 2, P_ORG},
+    {"prvSyncToOutlook", 0, P_ORG},
+    {"prvReadActionCard", 1, P_ALL},
+    {"prvDeleteActivity", 65536, P_ALL},
+    {"prvAppendActivity", 4, P_ALL},
+    {"prvWriteActivity", 2, P_ALL},
+    {"prvCreateActivity", 32, P_ALL},
+    {"prvReadActivity", 1, P_ALL},
+    {"prvAppendToActivity", 16, P_ALL},
+    {"prvReadConnection", 1, P_ALL},
+    {"prvAssignContact", 524288, P_ALL},
+    {"prvReadContact", 1, P_ALL},
+    {"prvWriteContact", 2, P_ALL},
+    {"prvCreateContact", 32, P_ALL},
+    {"prvDeleteContact", 65536, P_ALL},
+    {"prvReadUserQuery", 1, P_ALL},
+    {"prvReadQueue", 1, P_ALL},
+    {"prvWriteQueue", 2, P_ALL},
+    {"prvReadQuery", 1, P_ORG},
+    {"prvReadIncident", 1, P_ALL},
+    {"prvSearchAvailability", 0, P_ORG},
+    {"prvOverrideCreatedOnCreatedBy", 0, P_ORG},
+    {"prvApproveRejectEmailAddress", 0, P_ORG},
+    {"prvActOnBehalfOfAnotherUser", 0, P_ORG},
+    {"prvReadUser", 1, P_BU},
+    {"prvWriteUser", 2, P_BU},
+    {"prvAppendToUser", 16, P_BU},
+    {"prvReadRole", 1, P_BU},
+    {"prvWriteRole", 2, P_BU},
+    {"prvCreateRole", 32, P_BU},
+    {"prvAssignRole", 524288, P_BU},
+    {"prvReadBusinessUnit", 1, P_BU},
+    {"prvReadTraceLog", 1, P_ORG},
 };
+
+static const char *const bulk_messages[] = {"CreateMultiple", "UpdateMultiple",
+					    "UpsertMultiple"};
 
 int dv_org_seed_catalogue(struct dv_org *org)
 {
@@ -635,13 +679,27 @@ int dv_org_seed_catalogue(struct dv_org *org)
 		dv_set_bool(o, "canbeparententityreference", false);
 		dv_row_insert(org, t, o);
 	}
+	/* the bulk messages exist, but no filter enables them for mailbox */
+	for (size_t i = 0; i < ARRAY_SIZE(bulk_messages); i++) {
+		struct dv_table *mt = dv_table(org, DV_SDKMESSAGES);
+		char id[37];
+		cJSON *o;
+
+		if (dv_index_find(dv_table_index(mt, "name"), bulk_messages[i]))
+			continue;
+		dv_name_guid(bulk_messages[i], id);
+		o = cJSON_CreateObject();
+		dv_set_str(o, "sdkmessageid", id);
+		dv_set_str(o, "name", bulk_messages[i]);
+		dv_row_insert(org, mt, o);
+	}
 	return 0;
 }
 
 struct dv_row *dv_privilege_by_name(struct dv_org *org, const char *name)
 {
-	struct dv_index *ix = dv_table_index(dv_table(org, DV_PRIVILEGES),
-					     "name");
+	struct dv_index *ix =
+	    dv_table_index(dv_table(org, DV_PRIVILEGES), "name");
 	struct hent *e = dv_index_find(ix, name);
 
 	return e ? e->row : NULL;
@@ -694,8 +752,8 @@ enum dv_depth dv_user_depth(struct dv_org *org, const char *userid,
 
 			if (!pid || strcmp(pid, prv->id))
 				continue;
-			d = mask_depth(dv_int(p->row->obj,
-					      "privilegedepthmask", 0));
+			d = mask_depth(
+			    dv_int(p->row->obj, "privilegedepthmask", 0));
 			if (d > best)
 				best = d;
 		}
@@ -802,8 +860,8 @@ static void link_role(struct dv_org *org, const char *userid,
 const char *dv_org_app_user(struct dv_org *org, const char *client_id)
 {
 	struct dv_table *t = dv_table(org, DV_USERS);
-	struct hent *e = dv_index_find(dv_table_index(t, "applicationid"),
-				       client_id);
+	struct hent *e =
+	    dv_index_find(dv_table_index(t, "applicationid"), client_id);
 
 	return e ? e->row->id : NULL;
 }
@@ -818,8 +876,8 @@ int dv_org_add_app_user(struct dv_org *org, const char *client_id,
 	cJSON *o;
 
 	if (!dv_parse_guid(client_id, strlen(client_id), appid))
-		return err_set(e, ERR_USAGE,
-			       "client id '%s' is not a GUID", client_id);
+		return err_set(e, ERR_USAGE, "client id '%s' is not a GUID",
+			       client_id);
 	if (!bu || !sa || !dma)
 		return err_set(e, ERR_CONFIG,
 			       "the organisation has no root business unit "
@@ -887,8 +945,7 @@ int dv_org_to_json(struct dv_org *org, struct buf *out)
 		for (size_t j = 0; j < t->n; j++)
 			if (!t->rows[j]->dead)
 				cJSON_AddItemToArray(
-					arr,
-					cJSON_Duplicate(t->rows[j]->obj, 1));
+				    arr, cJSON_Duplicate(t->rows[j]->obj, 1));
 	}
 	tests = cJSON_AddArrayToObject(root, "pending_tests");
 	for (size_t i = 0; i < org->ntests; i++) {
@@ -917,8 +974,8 @@ static int load_json(struct dv_org *org, const cJSON *root, struct err *e)
 		return err_set(e, ERR_CONFIG, "no \"entities\" object");
 	for (size_t i = 0; i < DV_NSETS; i++) {
 		struct dv_table *t = &org->t[i];
-		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(
-			ents, t->ent->set);
+		const cJSON *arr =
+		    cJSON_GetObjectItemCaseSensitive(ents, t->ent->set);
 		const cJSON *row;
 
 		if (!arr)
@@ -938,9 +995,8 @@ static int load_json(struct dv_org *org, const cJSON *root, struct err *e)
 					       "\"%s\"",
 					       t->ent->set, t->ent->key);
 			if (dv_row_get(t, gid))
-				return err_set(e, ERR_CONFIG,
-					       "duplicate %s %s", t->ent->key,
-					       gid);
+				return err_set(e, ERR_CONFIG, "duplicate %s %s",
+					       t->ent->key, gid);
 			row_add(t, cJSON_Duplicate(row, 1), gid);
 		}
 	}
@@ -968,9 +1024,11 @@ static int load_json(struct dv_org *org, const cJSON *root, struct err *e)
 			const char *m = dv_str(p, "mailboxid");
 
 			if (m)
-				dv_schedule_test(org, m, dv_str(p, "scheduler"));
+				dv_schedule_test(org, m,
+						 dv_str(p, "scheduler"));
 		}
 	}
+	dv_sim_reindex(org);
 	return dv_org_seed_catalogue(org);
 }
 

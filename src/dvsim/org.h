@@ -90,6 +90,7 @@ enum dv_set {
 	DV_TRACELOGS,
 	DV_ORGS,
 	DV_SDKFILTERS,
+	DV_SDKMESSAGES,
 	DV_NSETS
 };
 
@@ -170,6 +171,11 @@ struct dv_org {
 	size_t nundo, aundo;
 	size_t txn_ntests;
 	int64_t now_override_ms; /* tests: >0 replaces the clock */
+	/* index of sim["exchange"] by systemuserid: rows wrapping the
+	 * borrowed cJSON items, rebuilt by dv_sim_reindex() */
+	struct hmap simx;
+	struct dv_row **simx_rows;
+	size_t nsimx;
 };
 
 /* hmap */
@@ -194,8 +200,7 @@ void dv_row_begin_update(struct dv_org *org, struct dv_table *t,
 			 struct dv_row *row);
 void dv_row_end_update(struct dv_org *org, struct dv_table *t,
 		       struct dv_row *row);
-void dv_row_delete(struct dv_org *org, struct dv_table *t,
-		   struct dv_row *row);
+void dv_row_delete(struct dv_org *org, struct dv_table *t, struct dv_row *row);
 /* Index of column 'col' of 't', or NULL. */
 struct dv_index *dv_table_index(struct dv_table *t, const char *col);
 /* Candidate rows with 'col' equal (case-insensitively) to 'val'. */
@@ -256,6 +261,8 @@ void dv_schedule_test(struct dv_org *org, const char *mailboxid,
 /* Simulator-only data */
 cJSON *dv_sim_exchange(struct dv_org *org, const char *userid); /* or NULL */
 cJSON *dv_sim_profile(struct dv_org *org, const char *profileid);
+/* Rebuild the index behind dv_sim_exchange() after sim changed shape. */
+void dv_sim_reindex(struct dv_org *org);
 
 /* Organisation basics created by both the loader and the generator. */
 int dv_org_seed_catalogue(struct dv_org *org);

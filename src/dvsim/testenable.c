@@ -74,18 +74,30 @@ struct eval {
 };
 
 static const char *const sss_privs[] = {
-	"prvReadEmailServerProfile", "prvWriteMailbox",
-	"prvReadMailbox",	     "prvReadOrganization",
-	"prvSyncToOutlook",	     "prvReadActionCard",
-	"prvDeleteActivity",	     "prvAppendActivity",
-	"prvWriteActivity",	     "prvCreateActivity",
-	"prvReadActivity",	     "prvAppendToActivity",
-	"prvReadConnection",	     "prvAssignContact",
-	"prvReadContact",	     "prvWriteContact",
-	"prvCreateContact",	     "prvDeleteContact",
-	"prvReadUserQuery",	     "prvReadQueue",
-	"prvReadQuery",		     "prvReadIncident",
-	"prvSearchAvailability",     "prvOverrideCreatedOnCreatedBy",
+    "prvReadEmailServerProfile",
+    "prvWriteMailbox",
+    "prvReadMailbox",
+    "prvReadOrganization",
+    "prvSyncToOutlook",
+    "prvReadActionCard",
+    "prvDeleteActivity",
+    "prvAppendActivity",
+    "prvWriteActivity",
+    "prvCreateActivity",
+    "prvReadActivity",
+    "prvAppendToActivity",
+    "prvReadConnection",
+    "prvAssignContact",
+    "prvReadContact",
+    "prvWriteContact",
+    "prvCreateContact",
+    "prvDeleteContact",
+    "prvReadUserQuery",
+    "prvReadQueue",
+    "prvReadQuery",
+    "prvReadIncident",
+    "prvSearchAvailability",
+    "prvOverrideCreatedOnCreatedBy",
 };
 
 static struct alert *alert(struct eval *ev, const char *type, int code)
@@ -161,8 +173,8 @@ static void unauthorized(struct eval *ev, const char *details)
 static void impersonation(struct eval *ev, struct dv_row *profile)
 {
 	static const char det[] =
-		"System.Web.Services.Protocols.SoapException: The account "
-		"does not have permission to impersonate the requested user.";
+	    "System.Web.Services.Protocols.SoapException: The account "
+	    "does not have permission to impersonate the requested user.";
 
 	if (ev->tested[DIR_OUT]) {
 		struct alert *a = alert(ev, "ImpersonationError", 3);
@@ -208,9 +220,10 @@ static bool exchange_side(struct eval *ev, struct dv_row *user,
 
 	if (online) {
 		if (dv_bool(x, "recreated")) {
-			const char *aad = user ? dv_str(user->obj,
-					"azureactivedirectoryobjectid")
-					       : NULL;
+			const char *aad =
+			    user ? dv_str(user->obj,
+					  "azureactivedirectoryobjectid")
+				 : NULL;
 
 			snprintf(det, sizeof(det),
 				 "NoUserFoundWithGivenClaims: User does not "
@@ -219,8 +232,8 @@ static bool exchange_side(struct eval *ev, struct dv_row *user,
 			unauthorized(ev, det);
 			return true;
 		}
-		if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(
-			    x, "licensed"))) {
+		if (cJSON_IsFalse(
+			cJSON_GetObjectItemCaseSensitive(x, "licensed"))) {
 			snprintf(det, sizeof(det),
 				 "The user %s has no Exchange Online licence: "
 				 "no Exchange Online mailbox was found for %s.",
@@ -239,10 +252,11 @@ static bool exchange_side(struct eval *ev, struct dv_row *user,
 			return true;
 		}
 		if (!addr_eq(mine, theirs)) {
-			snprintf(det, sizeof(det),
-				 "The email address %s of the mailbox does not "
-				 "match the Exchange Online mailbox address %s.",
-				 mine ? mine : "", theirs ? theirs : "");
+			snprintf(
+			    det, sizeof(det),
+			    "The email address %s of the mailbox does not "
+			    "match the Exchange Online mailbox address %s.",
+			    mine ? mine : "", theirs ? theirs : "");
 			unauthorized(ev, det);
 			return true;
 		}
@@ -268,7 +282,7 @@ static bool exchange_side(struct eval *ev, struct dv_row *user,
 		cJSON *sim = dv_sim_profile(ev->org, profile->id);
 
 		if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(
-			    sim, "impersonation"))) {
+			sim, "impersonation"))) {
 			impersonation(ev, profile);
 			return true;
 		}
@@ -281,9 +295,8 @@ static void self_approve(struct eval *ev, const char *scheduler,
 {
 	struct dv_org *org = ev->org;
 	struct dv_row *s = scheduler[0]
-				   ? dv_row_get(dv_table(org, DV_USERS),
-						scheduler)
-				   : NULL;
+			       ? dv_row_get(dv_table(org, DV_USERS), scheduler)
+			       : NULL;
 	const cJSON *sim = org->sim;
 	struct dv_table *mt = dv_table(org, DV_MAILBOXES);
 	struct dv_table *ut = dv_table(org, DV_USERS);
@@ -295,9 +308,9 @@ static void self_approve(struct eval *ev, const char *scheduler,
 		     dv_str(ev->mbx->obj, "emailaddress")))
 		return;
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-		    sim, "requireprivilegetoselfapprove")) &&
+		sim, "requireprivilegetoselfapprove")) &&
 	    dv_user_depth(org, user->id, "prvApproveRejectEmailAddress") ==
-		    DV_DEPTH_NONE)
+		DV_DEPTH_NONE)
 		return;
 	if (dv_user_depth(org, user->id, "prvWriteMailbox") == DV_DEPTH_NONE)
 		return;
@@ -322,7 +335,7 @@ static void write_alert(struct eval *ev, int level, const char *text,
 	cJSON *o;
 
 	for (struct hent *e = dv_index_find(
-		     dv_table_index(t, "_regardingobjectid_value"), ev->mbx->id);
+		 dv_table_index(t, "_regardingobjectid_value"), ev->mbx->id);
 	     e; e = hmap_next(e->next, ev->mbx->id)) {
 		const char *et = dv_str(e->row->obj, "text");
 		const char *ty = dv_str(e->row->obj, "errortypedisplay");
@@ -360,12 +373,12 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 	struct dv_table *orgs = dv_table(org, DV_ORGS);
 	const cJSON *o = mbx->obj;
 	const char *reg = dv_str(o, "_regardingobjectid_value");
-	struct dv_row *user = reg ? dv_row_get(dv_table(org, DV_USERS), reg)
-				  : NULL;
+	struct dv_row *user =
+	    reg ? dv_row_get(dv_table(org, DV_USERS), reg) : NULL;
 	bool queue = !user;
 	const char *pid = dv_str(o, "_emailserverprofile_value");
 	struct dv_row *profile =
-		pid ? dv_row_get(dv_table(org, DV_PROFILES), pid) : NULL;
+	    pid ? dv_row_get(dv_table(org, DV_PROFILES), pid) : NULL;
 	const cJSON *orgrow = orgs->n ? orgs->rows[0]->obj : NULL;
 	struct eval ev;
 	char now[32];
@@ -395,8 +408,8 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 			 ev.name, dv_str(user->obj, "domainname"));
 		fail_all(&ev);
 	} else if (!profile || dv_int(profile->obj, "statecode", 0) != 0) {
-		struct alert *a = alert(&ev, "InvalidIncomingEmailServerProfile",
-					1);
+		struct alert *a =
+		    alert(&ev, "InvalidIncomingEmailServerProfile", 1);
 
 		snprintf(a->text, sizeof(a->text),
 			 "Email cannot be received because the mailbox %s does "
@@ -420,9 +433,9 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 			 "address %s hasn't been approved. Approve the email "
 			 "address, and then test and enable the mailbox "
 			 "again.",
-			 ev.name, dv_str(o, "emailaddress")
-					  ? dv_str(o, "emailaddress")
-					  : "");
+			 ev.name,
+			 dv_str(o, "emailaddress") ? dv_str(o, "emailaddress")
+						   : "");
 		snprintf(a->details, sizeof(a->details),
 			 "emailrouteraccessapproval = %d; the organization "
 			 "processes email only for approved %s.",
@@ -455,27 +468,29 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 		} else if (!queue && ev.tested[DIR_ACT]) {
 			for (size_t i = 0; i < ARRAY_SIZE(sss_privs); i++) {
 				struct dv_row *p =
-					dv_privilege_by_name(org, sss_privs[i]);
+				    dv_privilege_by_name(org, sss_privs[i]);
 				enum dv_depth need, have;
 				struct alert *a;
 
 				if (!p)
 					continue;
-				need = dv_bool(p->obj, "canbebasic") ? DV_BASIC
-								     : DV_GLOBAL;
-				have = dv_user_depth(org, user->id,
-						     sss_privs[i]);
+				need = dv_bool(p->obj, "canbebasic")
+					   ? DV_BASIC
+					   : DV_GLOBAL;
+				have =
+				    dv_user_depth(org, user->id, sss_privs[i]);
 				if (have >= need)
 					continue;
 				a = alert(&ev, "Crm.80040220.PrivilegeDenied",
 					  -2147220960);
-				snprintf(a->text, sizeof(a->text),
-					 "Appointments, contacts, and tasks "
-					 "can't be synchronized for the mailbox "
-					 "%s because the mailbox user doesn't "
-					 "have sufficient permissions on this "
-					 "mailbox.",
-					 ev.name);
+				snprintf(
+				    a->text, sizeof(a->text),
+				    "Appointments, contacts, and tasks "
+				    "can't be synchronized for the mailbox "
+				    "%s because the mailbox user doesn't "
+				    "have sufficient permissions on this "
+				    "mailbox.",
+				    ev.name);
 				snprintf(a->details, sizeof(a->details),
 					 "Principal user (Id=%s, type=8) is "
 					 "missing %s privilege (Id=%s)",
@@ -550,7 +565,8 @@ void dv_org_tick(struct dv_org *org)
 		}
 		mbx = dv_row_get(mt, p.mailbox);
 		/* cleared again before it ran: nothing to do */
-		if (!mbx || !dv_bool(mbx->obj, "testemailconfigurationscheduled"))
+		if (!mbx ||
+		    !dv_bool(mbx->obj, "testemailconfigurationscheduled"))
 			continue;
 		evaluate(org, mbx, p.scheduler);
 	}

@@ -79,8 +79,10 @@ check "annotation: lookuplogicalname" "$(jb '."_ownerid_value@Microsoft.Dynamics
 check_match "annotation: formatted option" "$(jb '."actdeliverymethod@OData.Community.Display.V1.FormattedValue"')" '^(Server-Side Synchronization|None|Microsoft Dynamics 365 for Outlook)$'
 check "privileges by name" "$(get 'privileges?$select=name,canbeglobal,canbebasic&$filter=name%20eq%20%27prvApproveRejectEmailAddress%27')" 200
 check "privilege: Global only" "$(jb '.value[0].canbeglobal,.value[0].canbebasic' | tr '\n' ' ')" "true false "
-check "sdkmessagefilters: no UpdateMultiple for mailbox" "$(get 'sdkmessagefilters?$select=sdkmessagefilterid')" 200
+check "sdkmessagefilters: no UpdateMultiple for mailbox" "$(get 'sdkmessagefilters?$select=sdkmessagefilterid&$filter=sdkmessageid/name%20eq%20%27UpdateMultiple%27%20and%20primaryobjecttypecode%20eq%20%27mailbox%27')" 200
 check "sdkmessagefilters: empty" "$(jb '.value | length')" 0
+check "sdkmessages: UpdateMultiple exists" "$(get 'sdkmessages?$select=name&$filter=name%20eq%20%27UpdateMultiple%27')" 200
+check "sdkmessages: one" "$(jb '.value | length')" 1
 check "organization row" "$(get 'organizations?$select=requireapprovalforuseremail,_defaultemailserverprofileid_value')" 200
 check "organization: approval required" "$(jb '.value[0].requireapprovalforuseremail')" true
 finish

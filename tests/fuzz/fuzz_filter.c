@@ -37,12 +37,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!row)
 		row = cJSON_Parse(
-			"{\"mailboxid\":\"11111111-2222-4333-8444-555555555555\","
-			"\"name\":\"n\",\"emailaddress\":\"a@b.c\","
-			"\"incomingemaildeliverymethod\":2,\"enabledforact\":true,"
-			"\"_ownerid_value\":\"11111111-2222-4333-8444-"
-			"555555555555\",\"testmailboxaccesscompletedon\":"
-			"\"2024-01-01T00:00:00Z\"}");
+		    "{\"mailboxid\":\"11111111-2222-4333-8444-555555555555\","
+		    "\"name\":\"n\",\"emailaddress\":\"a@b.c\","
+		    "\"incomingemaildeliverymethod\":2,\"enabledforact\":true,"
+		    "\"_ownerid_value\":\"11111111-2222-4333-8444-"
+		    "555555555555\",\"testmailboxaccesscompletedon\":"
+		    "\"2024-01-01T00:00:00Z\"}");
 	if (size < 1 || size > 8192)
 		return 0;
 	ent = dv_entity_by_set(sets[data[0] % ARRAY_SIZE(sets)]);

@@ -94,9 +94,9 @@ static inline struct dv_row *nth_user_mailbox(struct dv_org *org, size_t n)
 
 	for (size_t i = 0; i < mt->n; i++) {
 		const char *reg =
-			dv_str(mt->rows[i]->obj, "_regardingobjectid_value");
+		    dv_str(mt->rows[i]->obj, "_regardingobjectid_value");
 		struct dv_row *u =
-			reg ? dv_row_get(dv_table(org, DV_USERS), reg) : NULL;
+		    reg ? dv_row_get(dv_table(org, DV_USERS), reg) : NULL;
 		const char *dn = u ? dv_str(u->obj, "domainname") : NULL;
 
 		if (!u || !dn || !strncmp(dn, "admin@", 6))

@@ -34,8 +34,8 @@ static struct call get(const char *url)
 	return dv_call(org, approver, "GET", url, NULL, NULL);
 }
 
-static struct call patch(const char *caller, const char *url,
-			 const char *body, const char *ifmatch)
+static struct call patch(const char *caller, const char *url, const char *body,
+			 const char *ifmatch)
 {
 	char h[128];
 	const char *hdrs[] = {h, NULL};
@@ -96,7 +96,8 @@ static void test_get_by_address_percent_encoded(void **state)
 
 	(void)state;
 	snprintf(url, sizeof(url),
-		 "mailboxes?$select=mailboxid&$filter=emailaddress%%20eq%%20%%27%s%%27",
+		 "mailboxes?$select=mailboxid&$filter=emailaddress%%20eq%%20%%"
+		 "27%s%%27",
 		 addr);
 	c = get(url);
 	assert_int_equal(c.status, 200);
@@ -107,16 +108,43 @@ static void test_get_by_address_percent_encoded(void **state)
 	call_release(&c);
 
 	/* In() over addresses, one unknown */
-	snprintf(url, sizeof(url),
-		 "mailboxes?$select=emailaddress&$filter=Microsoft.Dynamics.CRM."
-		 "In(PropertyName='emailaddress',PropertyValues=['%s','no@x.y',"
-		 "'%s'])",
-		 addr, dv_str(nth_user_mailbox(org, 6)->obj, "emailaddress"));
+	snprintf(
+	    url, sizeof(url),
+	    "mailboxes?$select=emailaddress&$filter=Microsoft.Dynamics.CRM."
+	    "In(PropertyName='emailaddress',PropertyValues=['%s','no@x.y',"
+	    "'%s'])",
+	    addr, dv_str(nth_user_mailbox(org, 6)->obj, "emailaddress"));
 	c = get(url);
 	assert_int_equal(c.status, 200);
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(c.json, "value")),
-			 2);
+	assert_int_equal(
+	    cJSON_GetArraySize(cJSON_GetObjectItem(c.json, "value")), 2);
 	call_release(&c);
+}
+
+static void test_empty_results(void **state)
+{
+	static const char *const urls[] = {
+	    "mailboxes?$select=name&$filter=emailaddress eq 'nobody@x.y'",
+	    "mailboxes?$select=name&$filter=emailaddress eq "
+	    "'nobody@x.y'&$orderby=name desc",
+	    "mailboxes?$select=name&$filter=statecode eq 5&$orderby=name",
+	    "mailboxes?$select=name&$filter=mailboxid eq "
+	    "00000000-0000-4000-8000-000000000001",
+	    "mailboxes?$select=name&$filter=Microsoft.Dynamics.CRM.In("
+	    "PropertyName='emailaddress',PropertyValues=['a@b','c@d'])",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(urls); i++) {
+		struct call c = get(urls[i]);
+
+		assert_int_equal(c.status, 200);
+		assert_int_equal(
+		    cJSON_GetArraySize(cJSON_GetObjectItem(c.json, "value")),
+		    0);
+		assert_null(cJSON_GetObjectItem(c.json, "@odata.nextLink"));
+		call_release(&c);
+	}
 }
 
 static void test_single_row_and_missing_row(void **state)
@@ -136,9 +164,10 @@ static void test_single_row_and_missing_row(void **state)
 	c = get("mailboxes(00000000-0000-4000-8000-000000000001)");
 	assert_int_equal(c.status, 404);
 	assert_string_equal(err_code(&c), "0x80040217");
-	assert_string_equal(err_msg(&c),
-			    "mailbox With Id = 00000000-0000-4000-8000-000000000001 "
-			    "Does Not Exist");
+	assert_string_equal(
+	    err_msg(&c),
+	    "mailbox With Id = 00000000-0000-4000-8000-000000000001 "
+	    "Does Not Exist");
 	call_release(&c);
 }
 
@@ -160,10 +189,10 @@ static void test_paging_with_maxpagesize(void **state)
 		const char *nl;
 
 		assert_int_equal(c.status, 200);
-		assert_non_null(strstr(c.headers,
-				       "Preference-Applied: odata.maxpagesize=7"));
+		assert_non_null(strstr(
+		    c.headers, "Preference-Applied: odata.maxpagesize=7"));
 		seen += (size_t)cJSON_GetArraySize(
-			cJSON_GetObjectItem(c.json, "value"));
+		    cJSON_GetObjectItem(c.json, "value"));
 		pages++;
 		free(next);
 		nl = dv_str(c.json, "@odata.nextLink");
@@ -194,16 +223,77 @@ static void test_expand_and_annotations(void **state)
 	p = cJSON_GetObjectItem(c.json, "emailserverprofile");
 	assert_string_equal(dv_str(p, "name"), "Microsoft Exchange Online");
 	assert_string_equal(
-		dv_str(c.json,
-		       "_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"),
-		"systemuser");
-	assert_string_equal(
-		dv_str(c.json, "_ownerid_value@Microsoft.Dynamics.CRM."
-			       "associatednavigationproperty"),
-		"ownerid");
+	    dv_str(c.json,
+		   "_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"),
+	    "systemuser");
+	assert_string_equal(dv_str(c.json,
+				   "_ownerid_value@Microsoft.Dynamics.CRM."
+				   "associatednavigationproperty"),
+			    "ownerid");
 	call_release(&c);
 
 	snprintf(url, sizeof(url), "mailboxes(%s)?$expand=nosuchnav", m->id);
+	c = get(url);
+	assert_int_equal(c.status, 400);
+	call_release(&c);
+}
+
+static void test_expand_collections(void **state)
+{
+	struct dv_row *m = nth_user_mailbox(org, 10);
+	const char *uid = dv_str(m->obj, "_regardingobjectid_value");
+	const char *h[] = {"If-Match: *", NULL};
+	char url[300];
+	struct call c;
+	cJSON *roles, *alerts;
+
+	(void)state;
+	snprintf(url, sizeof(url),
+		 "systemusers(%s)?$select=fullname&$expand="
+		 "systemuserroles_association($select=name)",
+		 uid);
+	c = get(url);
+	assert_int_equal(c.status, 200);
+	roles = cJSON_GetObjectItem(c.json, "systemuserroles_association");
+	assert_int_equal(cJSON_GetArraySize(roles), 1);
+	assert_string_equal(dv_str(cJSON_GetArrayItem(roles, 0), "name"),
+			    "Salesperson");
+	call_release(&c);
+
+	/* two Test & Enable runs with different results: two alerts */
+	snprintf(url, sizeof(url), "mailboxes(%s)", m->id);
+	c = dv_call(org, approver, "PATCH", url,
+		    "{\"testemailconfigurationscheduled\":true}", h);
+	call_release(&c);
+	dv_org_tick(org);
+	c = dv_call(org, approver, "PATCH", url,
+		    "{\"emailserverprofile@odata.bind\":null,"
+		    "\"testemailconfigurationscheduled\":true}",
+		    h);
+	call_release(&c);
+	dv_org_tick(org);
+	snprintf(url, sizeof(url),
+		 "mailboxes(%s)?$select=name&$expand=tracelog_Mailbox($select="
+		 "level,errortypedisplay;$filter=level eq 3;$top=5)",
+		 m->id);
+	c = get(url);
+	assert_int_equal(c.status, 200);
+	alerts = cJSON_GetObjectItem(c.json, "tracelog_Mailbox");
+	assert_int_equal(cJSON_GetArraySize(alerts), 1);
+	assert_string_equal(
+	    dv_str(cJSON_GetArrayItem(alerts, 0), "errortypedisplay"),
+	    "InvalidIncomingEmailServerProfile");
+	call_release(&c);
+
+	snprintf(url, sizeof(url),
+		 "mailboxes(%s)?$expand=tracelog_Mailbox($filter=nosuch eq 1)",
+		 m->id);
+	c = get(url);
+	assert_int_equal(c.status, 400);
+	assert_non_null(strstr(err_msg(&c), "'nosuch'"));
+	call_release(&c);
+	snprintf(url, sizeof(url),
+		 "mailboxes(%s)?$expand=emailserverprofile($top=1)", m->id);
 	c = get(url);
 	assert_int_equal(c.status, 400);
 	call_release(&c);
@@ -219,7 +309,8 @@ static void test_patch_if_match_and_upsert(void **state)
 	mbx_url(url, sizeof(url), m);
 	c = patch(approver, url, "{\"incomingemaildeliverymethod\":1}", "*");
 	assert_int_equal(c.status, 204);
-	assert_non_null(strstr(c.headers, "OData-EntityId: " BASE "mailboxes("));
+	assert_non_null(
+	    strstr(c.headers, "OData-EntityId: " BASE "mailboxes("));
 	call_release(&c);
 	assert_int_equal(dv_int(m->obj, "incomingemaildeliverymethod", -1), 1);
 
@@ -230,9 +321,9 @@ static void test_patch_if_match_and_upsert(void **state)
 	assert_string_equal(err_code(&c), "0x80060882");
 	call_release(&c);
 	/* current ETag */
-	snprintf(etag, sizeof(etag), "W/\"%.0f\"",
-		 cJSON_GetNumberValue(cJSON_GetObjectItem(m->obj,
-							  "versionnumber")));
+	snprintf(
+	    etag, sizeof(etag), "W/\"%.0f\"",
+	    cJSON_GetNumberValue(cJSON_GetObjectItem(m->obj, "versionnumber")));
 	c = patch(approver, url, "{\"incomingemaildeliverymethod\":2}", etag);
 	assert_int_equal(c.status, 204);
 	call_release(&c);
@@ -242,9 +333,10 @@ static void test_patch_if_match_and_upsert(void **state)
 		  "{\"name\":\"x\"}", "*");
 	assert_int_equal(c.status, 404);
 	assert_string_equal(err_code(&c), "0x80040217");
-	assert_string_equal(err_msg(&c),
-			    "mailbox With Id = 00000000-0000-4000-8000-0000000000aa "
-			    "Does Not Exist");
+	assert_string_equal(
+	    err_msg(&c),
+	    "mailbox With Id = 00000000-0000-4000-8000-0000000000aa "
+	    "Does Not Exist");
 	call_release(&c);
 	/* without If-Match: upsert creates it */
 	c = patch(approver, "mailboxes(00000000-0000-4000-8000-0000000000aa)",
@@ -263,41 +355,43 @@ static void test_patch_validation(void **state)
 		const char *code;
 		const char *msg; /* part of the message */
 	} t[] = {
-		{"{\"incomingemaildeliverymethod\":7}", 400, "0x80044331",
-		 "outside the valid range. Accepted Values: 0,1,2,3"},
-		{"{\"actdeliverymethod\":3}", 400, "0x80044331", "Accepted Values: "
-								  "0,1,2"},
-		{"{\"nosuch\":1}", 400, "0x80090801",
-		 "Invalid property 'nosuch' was found in entity "
-		 "'Microsoft.Dynamics.CRM.mailbox'."},
-		{"{\"_ownerid_value\":\"00000000-0000-4000-8000-000000000001\"}",
-		 400, "0x80090801", "Invalid property '_ownerid_value'"},
-		{"{\"mailboxstatus\":1}", 400, "0x80048d19", "read-only"},
-		{"{\"incomingemaildeliverymethod\":\"2\"}", 400, "0x80048d19",
-		 "Edm.Int32"},
-		{"{\"testemailconfigurationscheduled\":1}", 400, "0x80048d19",
-		 "Edm.Boolean"},
-		{"not json", 400, "0x80048d19", "Invalid JSON"},
-		{"{\"emailserverprofile@odata.bind\":\"emailserverprofiles/abc\"}",
-		 400, "0x80090800", "emailserverprofile@odata.bind"},
-		{"{\"emailserverprofile@odata.bind\":\"/systemusers(00000000-0000-"
-		 "4000-8000-000000000001)\"}",
-		 400, "0x80090800", "not valid"},
-		{"{\"emailserverprofile@odata.bind\":\"/emailserverprofiles("
-		 "00000000-0000-4000-8000-000000000001)\"}",
-		 404, "0x80040217", "emailserverprofile With Id = "},
-		{"{\"ownerid@odata.bind\":\"/systemusers(00000000-0000-4000-8000-"
-		 "000000000001)\"}",
-		 404, "0x80040217", "systemuser With Id = "},
-		{"{\"nosuchnav@odata.bind\":\"/systemusers(00000000-0000-4000-8000-"
-		 "000000000001)\"}",
-		 400, "0x80090801", "Invalid property 'nosuchnav'"},
-		{"{\"statecode\":1,\"statuscode\":1}", 400, "0x80048408",
-		 "not a valid status code"},
-		{"{\"emailaddress\":\"" /* 101 characters */
-		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaa@x.yz\"}",
-		 400, "0x80044331", "maximum allowed length of '100'"},
+	    {"{\"incomingemaildeliverymethod\":7}", 400, "0x80044331",
+	     "outside the valid range. Accepted Values: 0,1,2,3"},
+	    {"{\"actdeliverymethod\":3}", 400, "0x80044331",
+	     "Accepted Values: "
+	     "0,1,2"},
+	    {"{\"nosuch\":1}", 400, "0x80090801",
+	     "Invalid property 'nosuch' was found in entity "
+	     "'Microsoft.Dynamics.CRM.mailbox'."},
+	    {"{\"_ownerid_value\":\"00000000-0000-4000-8000-000000000001\"}",
+	     400, "0x80090801", "Invalid property '_ownerid_value'"},
+	    {"{\"mailboxstatus\":1}", 400, "0x80048d19", "read-only"},
+	    {"{\"incomingemaildeliverymethod\":\"2\"}", 400, "0x80048d19",
+	     "Edm.Int32"},
+	    {"{\"testemailconfigurationscheduled\":1}", 400, "0x80048d19",
+	     "Edm.Boolean"},
+	    {"not json", 400, "0x80048d19", "Invalid JSON"},
+	    {"{\"emailserverprofile@odata.bind\":\"emailserverprofiles/abc\"}",
+	     400, "0x80090800", "emailserverprofile@odata.bind"},
+	    {"{\"emailserverprofile@odata.bind\":\"/systemusers(00000000-0000-"
+	     "4000-8000-000000000001)\"}",
+	     400, "0x80090800", "not valid"},
+	    {"{\"emailserverprofile@odata.bind\":\"/emailserverprofiles("
+	     "00000000-0000-4000-8000-000000000001)\"}",
+	     404, "0x80040217", "emailserverprofile With Id = "},
+	    {"{\"ownerid@odata.bind\":\"/systemusers(00000000-0000-4000-8000-"
+	     "000000000001)\"}",
+	     404, "0x80040217", "systemuser With Id = "},
+	    {"{\"nosuchnav@odata.bind\":\"/systemusers(00000000-0000-4000-8000-"
+	     "000000000001)\"}",
+	     400, "0x80090801", "Invalid property 'nosuchnav'"},
+	    {"{\"statecode\":1,\"statuscode\":1}", 400, "0x80048408",
+	     "not a valid status code"},
+	    {"{\"emailaddress\":\"" /* 101 characters */
+	     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	     "aaa"
+	     "aaaaaaaaaaaaaaaaaaaaaaaaaaaa@x.yz\"}",
+	     400, "0x80044331", "maximum allowed length of '100'"},
 	};
 	struct dv_row *m = nth_user_mailbox(org, 3);
 	char url[128];
@@ -344,7 +438,8 @@ static void test_patch_binds(void **state)
 	c = patch(approver, url, body, "*");
 	assert_int_equal(c.status, 204);
 	call_release(&c);
-	assert_string_equal(dv_str(m->obj, "_emailserverprofile_value"), hybrid);
+	assert_string_equal(dv_str(m->obj, "_emailserverprofile_value"),
+			    hybrid);
 	assert_string_equal(dv_str(m->obj, "_ownerid_value"), ouser);
 	assert_string_equal(dv_str(m->obj, "_owninguser_value"), ouser);
 
@@ -356,30 +451,31 @@ static void test_patch_binds(void **state)
 }
 
 /* A user of the given business unit (root when 'root'), not an app user. */
-static struct dv_row *user_in_bu(bool root, const struct dv_row *not)
+static struct dv_row *user_in_bu(bool root, const char *except)
 {
 	struct dv_table *ut = dv_table(org, DV_USERS);
 	struct dv_table *bt = dv_table(org, DV_BUS);
 
 	for (size_t i = 0; i < ut->n; i++) {
-		struct dv_row *u = ut->rows[i];
-		struct dv_row *bu = dv_row_get(
-			bt, dv_str(u->obj, "_businessunitid_value"));
-		bool isroot = !dv_str(bu->obj, "_parentbusinessunitid_value");
-		const char *dn = dv_str(u->obj, "domainname");
+		const cJSON *o = ut->rows[i]->obj;
+		const char *dn = dv_str(o, "domainname");
+		struct dv_row *bu;
 
-		if (u != not && isroot == root && dn && *dn &&
-		    strncmp(dn, "admin@", 6))
-			return u;
+		if (!strcmp(ut->rows[i]->id, except) || !dn || !*dn ||
+		    !strncmp(dn, "admin@", 6))
+			continue;
+		bu = dv_row_get(bt, dv_str(o, "_businessunitid_value"));
+		if (!dv_str(bu->obj, "_parentbusinessunitid_value") == root)
+			return ut->rows[i];
 	}
 	return NULL;
 }
 
 static void test_caller_privileges_enforced(void **state)
 {
-	struct dv_row *u = user_in_bu(true, NULL);
-	struct dv_row *peer = user_in_bu(true, u);
-	struct dv_row *far = user_in_bu(false, NULL);
+	struct dv_row *u = user_in_bu(true, "");
+	struct dv_row *peer = user_in_bu(true, u->id);
+	struct dv_row *far = user_in_bu(false, "");
 	char url[160];
 	struct call c;
 
@@ -420,8 +516,9 @@ static void test_caller_privileges_enforced(void **state)
 static void test_approval_rules(void **state)
 {
 	struct dv_row *m = nth_user_mailbox(org, 8);
-	struct dv_row *u = dv_row_get(dv_table(org, DV_USERS),
-				      dv_str(m->obj, "_regardingobjectid_value"));
+	struct dv_row *u =
+	    dv_row_get(dv_table(org, DV_USERS),
+		       dv_str(m->obj, "_regardingobjectid_value"));
 	char url[128];
 	struct call c;
 
@@ -496,8 +593,10 @@ static void test_add_privileges_role(void **state)
 {
 	struct dv_row *role = role_named("Sales Restricted", true);
 	struct dv_row *copy = role_named("Sales Restricted", false);
-	struct dv_row *prv = dv_privilege_by_name(org, "prvReadEmailServerProfile");
-	struct dv_row *org_prv = dv_privilege_by_name(org, "prvReadOrganization");
+	struct dv_row *prv =
+	    dv_privilege_by_name(org, "prvReadEmailServerProfile");
+	struct dv_row *org_prv =
+	    dv_privilege_by_name(org, "prvReadOrganization");
 	const char *bu = dv_str(role->obj, "_businessunitid_value");
 	char url[200], body[512];
 	struct call c;
@@ -508,17 +607,18 @@ static void test_add_privileges_role(void **state)
 		bool org_owned;
 		int status;
 	} t[] = {
-		{"\"Basic\"", false, 204},  {"\"0\"", false, 204},
-		{"\"Global\"", false, 204}, {"\"3\"", true, 204},
-		{"\"Basic\"", true, 400},   {"\"1\"", true, 400},
-		{"\"Deep\"", true, 400},    {"\"Everything\"", false, 400},
-		{"\"9\"", false, 400},	    {"2", false, 204},
+	    {"\"Basic\"", false, 204},	{"\"0\"", false, 204},
+	    {"\"Global\"", false, 204}, {"\"3\"", true, 204},
+	    {"\"Basic\"", true, 400},	{"\"1\"", true, 400},
+	    {"\"Deep\"", true, 400},	{"\"Everything\"", false, 400},
+	    {"\"9\"", false, 400},	{"2", false, 204},
 	};
 
 	(void)state;
 	assert_non_null(copy);
 	snprintf(url, sizeof(url),
-		 "roles(%s)/Microsoft.Dynamics.CRM.AddPrivilegesRole", role->id);
+		 "roles(%s)/Microsoft.Dynamics.CRM.AddPrivilegesRole",
+		 role->id);
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		snprintf(body, sizeof(body),
 			 "{\"Privileges\":[{\"PrivilegeId\":\"%s\","
@@ -546,8 +646,8 @@ static void test_add_privileges_role(void **state)
 			assert_string_equal(dv_str(it, "PrivilegeId"), prv->id);
 			/* the copy follows its root role */
 			assert_string_equal(
-				dv_str(it, "BusinessUnitId"),
-				dv_str(copy->obj, "_businessunitid_value"));
+			    dv_str(it, "BusinessUnitId"),
+			    dv_str(copy->obj, "_businessunitid_value"));
 			found = true;
 		}
 	}
@@ -556,10 +656,12 @@ static void test_add_privileges_role(void **state)
 
 	/* the copy in a child unit cannot be edited */
 	snprintf(url, sizeof(url),
-		 "roles(%s)/Microsoft.Dynamics.CRM.AddPrivilegesRole", copy->id);
-	snprintf(body, sizeof(body),
-		 "{\"Privileges\":[{\"PrivilegeId\":\"%s\",\"Depth\":\"Global\"}]}",
-		 prv->id);
+		 "roles(%s)/Microsoft.Dynamics.CRM.AddPrivilegesRole",
+		 copy->id);
+	snprintf(
+	    body, sizeof(body),
+	    "{\"Privileges\":[{\"PrivilegeId\":\"%s\",\"Depth\":\"Global\"}]}",
+	    prv->id);
 	c = dv_call(org, approver, "POST", url, body, NULL);
 	assert_int_equal(c.status, 403);
 	assert_string_equal(err_code(&c), "0x80048405");
@@ -568,19 +670,21 @@ static void test_add_privileges_role(void **state)
 
 	/* an unknown privilege: nothing applied */
 	snprintf(url, sizeof(url),
-		 "roles(%s)/Microsoft.Dynamics.CRM.AddPrivilegesRole", role->id);
-	c = dv_call(org, approver, "POST", url,
-		    "{\"Privileges\":[{\"PrivilegeId\":\"00000000-0000-4000-8000-"
-		    "000000000009\",\"Depth\":\"Global\"}]}",
-		    NULL);
+		 "roles(%s)/Microsoft.Dynamics.CRM.AddPrivilegesRole",
+		 role->id);
+	c = dv_call(
+	    org, approver, "POST", url,
+	    "{\"Privileges\":[{\"PrivilegeId\":\"00000000-0000-4000-8000-"
+	    "000000000009\",\"Depth\":\"Global\"}]}",
+	    NULL);
 	assert_int_equal(c.status, 404);
 	call_release(&c);
 }
 
 static void test_user_roles_ref(void **state)
 {
-	struct dv_row *u = user_in_bu(true, NULL);
-	struct dv_row *far = user_in_bu(false, NULL);
+	struct dv_row *u = user_in_bu(true, "");
+	struct dv_row *far = user_in_bu(false, "");
 	struct dv_row *role = role_named("Field Service Lite", true);
 	struct dv_row *dma = role_named(DV_ROLE_APPROVER, true);
 	char url[200], body[300];
@@ -589,7 +693,8 @@ static void test_user_roles_ref(void **state)
 
 	(void)state;
 	snprintf(url, sizeof(url),
-		 "systemusers(%s)/systemuserroles_association?$select=name", u->id);
+		 "systemusers(%s)/systemuserroles_association?$select=name",
+		 u->id);
 	c = get(url);
 	assert_int_equal(c.status, 200);
 	before = cJSON_GetArraySize(cJSON_GetObjectItem(c.json, "value"));
@@ -606,10 +711,12 @@ static void test_user_roles_ref(void **state)
 			 DV_LOCAL); /* Salesperson still; Lite adds none */
 
 	snprintf(url, sizeof(url),
-		 "systemusers(%s)/systemuserroles_association?$select=name", u->id);
+		 "systemusers(%s)/systemuserroles_association?$select=name",
+		 u->id);
 	c = get(url);
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(c.json, "value")),
-			 before + 1);
+	assert_int_equal(
+	    cJSON_GetArraySize(cJSON_GetObjectItem(c.json, "value")),
+	    before + 1);
 	call_release(&c);
 
 	/* a root role for a user of a child unit: refused */
@@ -635,17 +742,19 @@ static void test_user_roles_ref(void **state)
 	assert_int_equal(c.status, 204);
 	call_release(&c);
 	snprintf(url, sizeof(url),
-		 "systemusers(%s)/systemuserroles_association?$select=name", u->id);
+		 "systemusers(%s)/systemuserroles_association?$select=name",
+		 u->id);
 	c = get(url);
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(c.json, "value")),
-			 before);
+	assert_int_equal(
+	    cJSON_GetArraySize(cJSON_GetObjectItem(c.json, "value")), before);
 	call_release(&c);
 }
 
 static void test_txn_rollback_leaves_no_trace(void **state)
 {
 	struct dv_row *m = nth_user_mailbox(org, 9);
-	struct buf before = BUF_INIT(BUF_MAX_BODY), after = BUF_INIT(BUF_MAX_BODY);
+	struct buf before = BUF_INIT(BUF_MAX_BODY),
+		   after = BUF_INIT(BUF_MAX_BODY);
 	char url[128];
 	struct call c;
 	int64_t version = org->version;
@@ -676,8 +785,8 @@ static void test_txn_rollback_leaves_no_trace(void **state)
 		 "mailboxes?$select=name&$filter=emailaddress eq '%s'",
 		 dv_str(m->obj, "emailaddress"));
 	c = get(url);
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(c.json, "value")),
-			 1);
+	assert_int_equal(
+	    cJSON_GetArraySize(cJSON_GetObjectItem(c.json, "value")), 1);
 	call_release(&c);
 	buf_release(&before);
 	buf_release(&after);
@@ -686,19 +795,21 @@ static void test_txn_rollback_leaves_no_trace(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_get_select_and_unknown_column),
-		cmocka_unit_test(test_get_by_address_percent_encoded),
-		cmocka_unit_test(test_single_row_and_missing_row),
-		cmocka_unit_test(test_paging_with_maxpagesize),
-		cmocka_unit_test(test_expand_and_annotations),
-		cmocka_unit_test(test_patch_if_match_and_upsert),
-		cmocka_unit_test(test_patch_validation),
-		cmocka_unit_test(test_patch_binds),
-		cmocka_unit_test(test_caller_privileges_enforced),
-		cmocka_unit_test(test_approval_rules),
-		cmocka_unit_test(test_add_privileges_role),
-		cmocka_unit_test(test_user_roles_ref),
-		cmocka_unit_test(test_txn_rollback_leaves_no_trace),
+	    cmocka_unit_test(test_get_select_and_unknown_column),
+	    cmocka_unit_test(test_get_by_address_percent_encoded),
+	    cmocka_unit_test(test_empty_results),
+	    cmocka_unit_test(test_single_row_and_missing_row),
+	    cmocka_unit_test(test_paging_with_maxpagesize),
+	    cmocka_unit_test(test_expand_and_annotations),
+	    cmocka_unit_test(test_expand_collections),
+	    cmocka_unit_test(test_patch_if_match_and_upsert),
+	    cmocka_unit_test(test_patch_validation),
+	    cmocka_unit_test(test_patch_binds),
+	    cmocka_unit_test(test_caller_privileges_enforced),
+	    cmocka_unit_test(test_approval_rules),
+	    cmocka_unit_test(test_add_privileges_role),
+	    cmocka_unit_test(test_user_roles_ref),
+	    cmocka_unit_test(test_txn_rollback_leaves_no_trace),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -82,40 +82,42 @@ struct kind {
 static const char T401[] = "Http server returned 401 Unauthorized exception.";
 
 static const struct kind kinds[] = {
-	{"ok", NULL, "was tested and enabled", NULL, 1, 1, 1},
-	{"profile=100", "InvalidIncomingEmailServerProfile",
-	 "does not have an email server profile associated with it or the "
-	 "email server profile is inactive",
-	 NULL, 2, 2, 2},
-	{"hybrid=100", T401, "Make sure that the credentials specified in the "
-			     "mailbox",
-	 "Exchange Server", 2, 2, 2},
-	{"owner=100", "UserPrivilegeError",
-	 "An internal Microsoft Dynamics 365 error occurred while "
-	 "synchronizing appointments, contacts, and tasks for the mailbox",
-	 "is not the mailbox's user", 1, 1, 2},
-	{"privileges=100", "Crm.80040220.PrivilegeDenied",
-	 "because the mailbox user doesn't have sufficient permissions on "
-	 "this mailbox",
-	 ", type=8) is missing prv", 1, 1, 2},
-	{"approval=100", "EmailAddressNotApproved", "hasn't been approved",
-	 NULL, 2, 2, 2},
-	{"address=100", T401, "cannot be sent",
-	 "does not match the Exchange Online mailbox address", 2, 2, 2},
-	{"licence=100", T401, "Email cannot be received for the mailbox",
-	 "no Exchange Online licence", 2, 2, 2},
-	{"recreated=100", T401, "Appointments, contacts, and tasks can't be "
-				"synchronized",
-	 "NoUserFoundWithGivenClaims: User does not exist in tenant with id",
-	 2, 2, 2},
-	{"impersonation=100", "ImpersonationError",
-	 "An impersonation error occurred in accessing the mailbox while "
-	 "sending the email message \"Test Message\"",
-	 "The account does not have permission to impersonate the requested "
-	 "user.",
-	 2, 2, 2},
-	{"disabled=100", "MailboxDisabled", "is deactivated or disabled", NULL,
-	 2, 2, 2},
+    {"ok", NULL, "was tested and enabled", NULL, 1, 1, 1},
+    {"profile=100", "InvalidIncomingEmailServerProfile",
+     "does not have an email server profile associated with it or the "
+     "email server profile is inactive",
+     NULL, 2, 2, 2},
+    {"hybrid=100", T401,
+     "Make sure that the credentials specified in the "
+     "mailbox",
+     "Exchange Server", 2, 2, 2},
+    {"owner=100", "UserPrivilegeError",
+     "An internal Microsoft Dynamics 365 error occurred while "
+     "synchronizing appointments, contacts, and tasks for the mailbox",
+     "is not the mailbox's user", 1, 1, 2},
+    {"privileges=100", "Crm.80040220.PrivilegeDenied",
+     "because the mailbox user doesn't have sufficient permissions on "
+     "this mailbox",
+     ", type=8) is missing prv", 1, 1, 2},
+    {"approval=100", "EmailAddressNotApproved", "hasn't been approved", NULL, 2,
+     2, 2},
+    {"address=100", T401, "cannot be sent",
+     "does not match the Exchange Online mailbox address", 2, 2, 2},
+    {"licence=100", T401, "Email cannot be received for the mailbox",
+     "no Exchange Online licence", 2, 2, 2},
+    {"recreated=100", T401,
+     "Appointments, contacts, and tasks can't be "
+     "synchronized",
+     "NoUserFoundWithGivenClaims: User does not exist in tenant with id", 2, 2,
+     2},
+    {"impersonation=100", "ImpersonationError",
+     "An impersonation error occurred in accessing the mailbox while "
+     "sending the email message \"Test Message\"",
+     "The account does not have permission to impersonate the requested "
+     "user.",
+     2, 2, 2},
+    {"disabled=100", "MailboxDisabled", "is deactivated or disabled", NULL, 2,
+     2, 2},
 };
 
 static void test_each_problem_kind(void **state)
@@ -135,10 +137,10 @@ static void test_each_problem_kind(void **state)
 				 dv_int(m->obj, "incomingemailstatus", -1),
 				 dv_int(m->obj, "outgoingemailstatus", -1),
 				 dv_int(m->obj, "actstatus", -1));
-		assert_false(dv_bool(m->obj, "testemailconfigurationscheduled"));
+		assert_false(
+		    dv_bool(m->obj, "testemailconfigurationscheduled"));
 		assert_int_equal(
-			dv_int(m->obj, "testemailconfigurationretrycount", -1),
-			1);
+		    dv_int(m->obj, "testemailconfigurationretrycount", -1), 1);
 		assert_non_null(dv_str(m->obj, "testmailboxaccesscompletedon"));
 		assert_int_equal(dv_int(m->obj, "mailboxstatus", -1),
 				 k->type ? 2 : 1);
@@ -166,7 +168,8 @@ static void test_delivery_not_sss_is_not_tested(void **state)
 	for (size_t i = 0; i < 10; i++) {
 		struct dv_row *m = nth_user_mailbox(org, i);
 		bool in = dv_int(m->obj, "incomingemaildeliverymethod", 0) == 2;
-		bool out = dv_int(m->obj, "outgoingemaildeliverymethod", 0) == 2;
+		bool out =
+		    dv_int(m->obj, "outgoingemaildeliverymethod", 0) == 2;
 		bool act = dv_int(m->obj, "actdeliverymethod", 0) == 1;
 
 		assert_false(in && out && act); /* the problem is there */
@@ -212,11 +215,12 @@ static void test_privilege_fix_then_retest_succeeds(void **state)
 		cJSON_Delete(a);
 		/* the user's role, by its root */
 		for (size_t i = 0; i < ur->n && !role; i++)
-			if (!strcmp(dv_str(ur->rows[i]->obj, "systemuserid"), uid))
+			if (!strcmp(dv_str(ur->rows[i]->obj, "systemuserid"),
+				    uid))
 				role = dv_role_root(
-					org, dv_row_get(dv_table(org, DV_ROLES),
-							dv_str(ur->rows[i]->obj,
-							       "roleid")));
+				    org, dv_row_get(dv_table(org, DV_ROLES),
+						    dv_str(ur->rows[i]->obj,
+							   "roleid")));
 		assert_non_null(role);
 		snprintf(url, sizeof(url),
 			 "roles(%s)/Microsoft.Dynamics.CRM.AddPrivilegesRole",
@@ -226,8 +230,8 @@ static void test_privilege_fix_then_retest_succeeds(void **state)
 			 "\"Depth\":\"Global\"}]}",
 			 dv_privilege_by_name(org, prvname)->id);
 		{
-			struct call c = dv_call(org, app, "POST", url, body,
-						NULL);
+			struct call c =
+			    dv_call(org, app, "POST", url, body, NULL);
 
 			assert_int_equal(c.status, 204);
 			call_release(&c);
@@ -237,6 +241,33 @@ static void test_privilege_fix_then_retest_succeeds(void **state)
 	a = alerts(org, m);
 	assert_true(has_alert(a, 1, NULL, "was tested and enabled", NULL));
 	cJSON_Delete(a);
+	dv_org_free(org);
+}
+
+static void test_self_approval_by_the_user_only(void **state)
+{
+	struct dv_org *org = gen_org(6, "approval=100", 5);
+	struct dv_row *m = nth_user_mailbox(org, 0);
+	const char *uid = dv_str(m->obj, "_regardingobjectid_value");
+	char url[128];
+	struct call c;
+
+	(void)state;
+	/* scheduled by the application user: not approved, not enabled */
+	test_and_enable(org, m);
+	assert_int_not_equal(dv_int(m->obj, "emailrouteraccessapproval", -1),
+			     1);
+	assert_int_equal(dv_int(m->obj, "incomingemailstatus", -1), 2);
+	/* scheduled by the mailbox's own user (UPN = address) */
+	snprintf(url, sizeof(url), "mailboxes(%s)", m->id);
+	c = dv_call(org, uid, "PATCH", url,
+		    "{\"testemailconfigurationscheduled\":true}", NULL);
+	assert_int_equal(c.status, 204);
+	call_release(&c);
+	dv_org_tick(org);
+	assert_int_equal(dv_int(m->obj, "emailrouteraccessapproval", -1), 1);
+	assert_int_equal(dv_int(m->obj, "incomingemailstatus", -1), 1);
+	assert_int_equal(dv_int(m->obj, "actstatus", -1), 1);
 	dv_org_free(org);
 }
 
@@ -330,9 +361,8 @@ static void test_default_mix_proportions(void **state)
 
 static void test_bad_mix_is_refused(void **state)
 {
-	static const char *const bad[] = {"profile=101", "nosuch=1",
-					  "profile", "profile=60,owner=50",
-					  "profile=x"};
+	static const char *const bad[] = {"profile=101", "nosuch=1", "profile",
+					  "profile=60,owner=50", "profile=x"};
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct dv_org *org = dv_org_new();
@@ -367,9 +397,8 @@ static void test_dump_round_trips(void **state)
 	assert_string_equal(ja.ptr, jb.ptr);
 	/* the app users are there; adding them again changes nothing */
 	assert_non_null(dv_org_app_user(b, APPROVER_APP));
-	assert_int_equal(dv_org_add_app_user(b, APPROVER_APP, DV_APP_APPROVER,
-					     &e),
-			 0);
+	assert_int_equal(
+	    dv_org_add_app_user(b, APPROVER_APP, DV_APP_APPROVER, &e), 0);
 	buf_release(&ja);
 	buf_release(&jb);
 	dv_org_free(a);
@@ -379,15 +408,16 @@ static void test_dump_round_trips(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_each_problem_kind),
-		cmocka_unit_test(test_delivery_not_sss_is_not_tested),
-		cmocka_unit_test(test_privilege_fix_then_retest_succeeds),
-		cmocka_unit_test(test_recurring_alert_updates_existing_row),
-		cmocka_unit_test(test_delay_is_honoured),
-		cmocka_unit_test(test_generator_is_deterministic),
-		cmocka_unit_test(test_default_mix_proportions),
-		cmocka_unit_test(test_bad_mix_is_refused),
-		cmocka_unit_test(test_dump_round_trips),
+	    cmocka_unit_test(test_each_problem_kind),
+	    cmocka_unit_test(test_delivery_not_sss_is_not_tested),
+	    cmocka_unit_test(test_privilege_fix_then_retest_succeeds),
+	    cmocka_unit_test(test_self_approval_by_the_user_only),
+	    cmocka_unit_test(test_recurring_alert_updates_existing_row),
+	    cmocka_unit_test(test_delay_is_honoured),
+	    cmocka_unit_test(test_generator_is_deterministic),
+	    cmocka_unit_test(test_default_mix_proportions),
+	    cmocka_unit_test(test_bad_mix_is_refused),
+	    cmocka_unit_test(test_dump_round_trips),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
