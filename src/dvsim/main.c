@@ -416,7 +416,7 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int rc, sig;
 
-	log_init("dvsim", LOG_WARN);
+	log_init("dvsim", getenv("DVSIM_TRACE") ? LOG_INFO : LOG_WARN);
 	rc = parse_args(&o, argc, argv);
 	if (rc) {
 		if (rc > 0)

@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "batch.h"
+#include "log.h"
 #include "server.h"
 
 #include "banned.h"
@@ -261,7 +262,9 @@ static int cb_handle(void *ctx, const struct dv_request *req,
 	struct server *s = ctx;
 
 	count_op(s, req->method);
-	return dv_api_handle(s->org, req, resp);
+	dv_api_handle(s->org, req, resp);
+	log_info("  part %s %s -> %d", req->method, req->url, resp->status);
+	return resp->status;
 }
 
 static void cb_begin(void *ctx)
@@ -607,6 +610,7 @@ static enum MHD_Result serve_api(struct server *s, struct MHD_Connection *conn,
 			goto done;
 		}
 		run_batch(s, conn, rq, caller, base.ptr, scn, &resp);
+		log_info("POST $batch -> %d", resp.status);
 	} else {
 		struct hdrs hs = {0};
 		struct dv_request req = {0};
@@ -631,6 +635,7 @@ static enum MHD_Result serve_api(struct server *s, struct MHD_Connection *conn,
 					  "An unexpected error occurred.");
 		count_write(s, method, resource, resp.status);
 		free(hs.h);
+		log_info("%s %s -> %d", method, resource, resp.status);
 	}
 done:
 	if (admitted) {
@@ -682,6 +687,7 @@ static enum MHD_Result serve_token(struct server *s,
 	token_handle(s->ts, &tr, &resp);
 	stats_add(s->st, resp.status == 200 ? STATS_TOKENS : STATS_TOKEN_ERRORS,
 		  1);
+	log_info("POST /%s/oauth2/v2.0/token -> %d", t, resp.status);
 	ret = send_resp(conn, &resp);
 	dv_response_release(&resp);
 	free(t);

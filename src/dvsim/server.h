@@ -31,6 +31,10 @@
  * limits of its application user, then --latency-ms and --op-ms per
  * operation are spent (without the organisation lock) and the operation
  * runs under dv_org_lock().
+ *
+ * With DVSIM_TRACE=1 in the environment every Web API operation ($batch
+ * parts included) and token request is traced on stderr as
+ * "METHOD URL -> STATUS": never a header, body, token or secret.
  */
 #ifndef DVSIM_SERVER_H
 #define DVSIM_SERVER_H
