@@ -53,11 +53,29 @@ struct qparam {
 	char *val;
 };
 
+/* Collection-valued navigation properties dvsim can follow. */
+enum coll { COLL_NONE, COLL_ALERTS, COLL_USERROLES, COLL_ROLEPRIVS };
+
+static const struct {
+	enum dv_set from;
+	const char *nav;
+	enum dv_set to;
+	enum coll kind;
+} coll_navs[] = {
+    {DV_MAILBOXES, "tracelog_Mailbox", DV_TRACELOGS, COLL_ALERTS},
+    {DV_USERS, "systemuserroles_association", DV_ROLES, COLL_USERROLES},
+    {DV_ROLES, "roleprivileges_association", DV_PRIVILEGES, COLL_ROLEPRIVS},
+};
+
 struct expand {
-	const struct dv_nav *nav;
+	const char *name;
+	const struct dv_nav *nav; /* single-valued, or NULL */
+	enum coll coll;		  /* collection-valued */
 	const struct dv_entity *target;
 	const struct dv_attr *sel[MAX_SELECT];
 	size_t nsel;
+	struct dv_filter *filter; /* collection-valued only */
+	long top;		  /* -1: all */
 };
 
 struct order {
@@ -470,6 +488,90 @@ static struct dv_row *lookup_target(struct dv_org *org,
 	return NULL;
 }
 
+struct rowvec {
+	struct dv_row **v;
+	size_t n, alloc;
+};
+
+static void rv_push(struct rowvec *rv, struct dv_row *r)
+{
+	if (rv->n == rv->alloc) {
+		rv->alloc = rv->alloc ? rv->alloc * 2 : 64;
+		rv->v = xrealloc(rv->v, rv->alloc * sizeof(*rv->v));
+	}
+	rv->v[rv->n++] = r;
+}
+
+static int cmp_pos(const void *x, const void *y)
+{
+	const struct dv_row *a = *(struct dv_row *const *)x;
+	const struct dv_row *b = *(struct dv_row *const *)y;
+
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/* The rows a collection-valued navigation property of 'row' leads to,
+ * in table order. */
+static void coll_rows(struct dv_org *org, enum coll k, struct dv_row *row,
+		      struct rowvec *out)
+{
+	struct dv_table *t;
+	struct hent *e;
+
+	switch (k) {
+	case COLL_ALERTS:
+		t = dv_table(org, DV_TRACELOGS);
+		for (e = dv_index_find(
+			 dv_table_index(t, "_regardingobjectid_value"),
+			 row->id);
+		     e; e = hmap_next(e->next, row->id))
+			rv_push(out, e->row);
+		break;
+	case COLL_USERROLES: {
+		struct dv_table *roles = dv_table(org, DV_ROLES);
+
+		t = dv_table(org, DV_USERROLES);
+		for (e = dv_index_find(dv_table_index(t, "systemuserid"),
+				       row->id);
+		     e; e = hmap_next(e->next, row->id)) {
+			const char *rid = dv_str(e->row->obj, "roleid");
+			struct dv_row *r = rid ? dv_row_get(roles, rid) : NULL;
+
+			if (r)
+				rv_push(out, r);
+		}
+		break;
+	}
+	case COLL_ROLEPRIVS: {
+		struct dv_table *pt = dv_table(org, DV_PRIVILEGES);
+		struct dv_row *root = dv_role_root(org, row);
+
+		t = dv_table(org, DV_ROLEPRIVS);
+		for (e = dv_index_find(dv_table_index(t, "roleid"), root->id);
+		     e; e = hmap_next(e->next, root->id)) {
+			const char *pid = dv_str(e->row->obj, "privilegeid");
+			struct dv_row *p = pid ? dv_row_get(pt, pid) : NULL;
+
+			if (p)
+				rv_push(out, p);
+		}
+		break;
+	}
+	case COLL_NONE:
+		break;
+	}
+	if (out->n > 1) /* qsort() takes no NULL array */
+		qsort(out->v, out->n, sizeof(*out->v), cmp_pos);
+}
+
+static void expand_release(struct expand *ex, size_t nex)
+{
+	for (size_t i = 0; i < nex; i++) {
+		dv_filter_free(ex[i].filter);
+		ex[i].filter = NULL;
+	}
+}
+
 static void annotate(struct ctx *c, const struct dv_entity *ent,
 		     const struct dv_attr *a, const cJSON *v, cJSON *out)
 {
@@ -570,17 +672,44 @@ static cJSON *render(struct ctx *c, const struct dv_entity *ent,
 	if (!key_done)
 		cJSON_AddStringToObject(out, ent->key, row->id);
 	for (size_t i = 0; i < nex; i++) {
-		const char *id = dv_str(row->obj, ex[i].nav->attr);
-		struct dv_table *t = dv_table_by_set(c->org, ex[i].nav->target);
-		struct dv_row *r = id && t ? dv_row_get(t, id) : NULL;
+		const char *id;
+		struct dv_table *t;
+		struct dv_row *r;
 
+		if (ex[i].coll != COLL_NONE) {
+			struct rowvec rv = {0};
+			cJSON *arr = cJSON_AddArrayToObject(out, ex[i].name);
+			long n = 0;
+
+			coll_rows(c->org, ex[i].coll, (struct dv_row *)row,
+				  &rv);
+			for (size_t j = 0; j < rv.n; j++) {
+				if (rv.v[j]->dead ||
+				    (ex[i].filter &&
+				     !dv_filter_match(ex[i].filter, c->org,
+						      rv.v[j]->obj)))
+					continue;
+				if (ex[i].top >= 0 && n >= ex[i].top)
+					break;
+				cJSON_AddItemToArray(
+				    arr,
+				    render(c, ex[i].target, rv.v[j], ex[i].sel,
+					   ex[i].nsel, NULL, 0, NULL));
+				n++;
+			}
+			free(rv.v);
+			continue;
+		}
+		id = dv_str(row->obj, ex[i].nav->attr);
+		t = dv_table_by_set(c->org, ex[i].nav->target);
+		r = id && t ? dv_row_get(t, id) : NULL;
 		if (r)
-			cJSON_AddItemToObject(out, ex[i].nav->nav,
+			cJSON_AddItemToObject(out, ex[i].name,
 					      render(c, ex[i].target, r,
 						     ex[i].sel, ex[i].nsel,
 						     NULL, 0, NULL));
 		else
-			cJSON_AddNullToObject(out, ex[i].nav->nav);
+			cJSON_AddNullToObject(out, ex[i].name);
 	}
 	return out;
 }
@@ -676,13 +805,26 @@ static int parse_expand(struct ctx *c, const struct dv_entity *ent,
 				     MAX_EXPAND);
 		x = &ex[(*nex)++];
 		memset(x, 0, sizeof(*x));
+		x->top = -1;
 		x->nav = dv_entity_nav(ent, name);
-		if (!x->nav)
-			return bad_property(c, ent, name);
-		x->target = dv_entity_by_set(x->nav->target);
+		if (x->nav) {
+			x->name = x->nav->nav;
+			x->target = dv_entity_by_set(x->nav->target);
+		} else {
+			for (size_t k = 0; k < ARRAY_SIZE(coll_navs); k++)
+				if (&dv_entities[coll_navs[k].from] == ent &&
+				    !strcmp(coll_navs[k].nav, name)) {
+					x->coll = coll_navs[k].kind;
+					x->name = coll_navs[k].nav;
+					x->target =
+					    &dv_entities[coll_navs[k].to];
+				}
+			if (x->coll == COLL_NONE)
+				return bad_property(c, ent, name);
+		}
 		if (lp) {
 			const char *rp = p - 1;
-			char *opts;
+			char *opts, *o;
 			int rc = 0;
 
 			while (rp > lp && *rp == ' ')
@@ -693,16 +835,44 @@ static int parse_expand(struct ctx *c, const struct dv_entity *ent,
 					     "query option '%s'.",
 					     text);
 			opts = xstrndup(lp + 1, (size_t)(rp - lp - 1));
-			if (!strncmp(opts, "$select=", 8)) {
-				rc = parse_select(c, x->target, opts + 8,
-						  x->sel, &x->nsel);
-			} else if (*opts) {
-				rc = error(c, 400, "0x80060888",
-					   "The query option '%s' is not "
-					   "supported in $expand of the "
-					   "single-valued navigation property "
-					   "'%s'.",
-					   opts, name);
+			/* options are separated by ';' */
+			for (o = opts; !rc && o && *o;) {
+				char *semi = strchr(o, ';');
+
+				if (semi)
+					*semi = '\0';
+				if (!strncmp(o, "$select=", 8)) {
+					rc = parse_select(c, x->target, o + 8,
+							  x->sel, &x->nsel);
+				} else if (x->coll &&
+					   !strncmp(o, "$filter=", 8) &&
+					   !x->filter) {
+					char msg[512];
+
+					x->filter = dv_filter_parse(
+					    x->target, o + 8, alias_lookup, c,
+					    msg, sizeof(msg));
+					if (!x->filter)
+						rc = error(c, 400, "0x80060888",
+							   "%s", msg);
+				} else if (x->coll && !strncmp(o, "$top=", 5)) {
+					char *end;
+
+					x->top = strtol(o + 5, &end, 10);
+					if (*end || !o[5] || x->top < 0)
+						rc = error(c, 400, "0x80060888",
+							   "Invalid value '%s' "
+							   "for $top query "
+							   "option found.",
+							   o + 5);
+				} else if (*o) {
+					rc = error(c, 400, "0x80060888",
+						   "The query option '%s' is "
+						   "not supported in $expand "
+						   "of '%s'.",
+						   o, name);
+				}
+				o = semi ? semi + 1 : NULL;
 			}
 			free(opts);
 			if (rc)
@@ -801,28 +971,6 @@ static int cmp_rows(const void *x, const void *y)
 	return a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
-static int cmp_pos(const void *x, const void *y)
-{
-	const struct dv_row *a = *(struct dv_row *const *)x;
-	const struct dv_row *b = *(struct dv_row *const *)y;
-
-	return a->pos < b->pos ? -1 : a->pos > b->pos;
-}
-
-struct rowvec {
-	struct dv_row **v;
-	size_t n, alloc;
-};
-
-static void rv_push(struct rowvec *rv, struct dv_row *r)
-{
-	if (rv->n == rv->alloc) {
-		rv->alloc = rv->alloc ? rv->alloc * 2 : 64;
-		rv->v = xrealloc(rv->v, rv->alloc * sizeof(*rv->v));
-	}
-	rv->v[rv->n++] = r;
-}
-
 /* Candidates from an index when the filter allows it, else every row. */
 static void candidates(struct ctx *c, struct dv_table *t,
 		       const struct dv_filter *f, struct rowvec *out, bool *all)
@@ -917,9 +1065,6 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 	if ((v = qget(c, "$select")) &&
 	    (rc = parse_select(c, ent, v, sel, &nsel)))
 		return rc;
-	if ((v = qget(c, "$expand")) &&
-	    (rc = parse_expand(c, ent, v, ex, &nex)))
-		return rc;
 	if ((v = qget(c, "$orderby")) &&
 	    (rc = parse_orderby(c, ent, v, ord, &nord)))
 		return rc;
@@ -949,6 +1094,12 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 		f = dv_filter_parse(ent, v, alias_lookup, c, msg, sizeof(msg));
 		if (!f)
 			return error(c, 400, "0x80060888", "%s", msg);
+	}
+	if ((v = qget(c, "$expand")) &&
+	    (rc = parse_expand(c, ent, v, ex, &nex))) {
+		expand_release(ex, nex);
+		dv_filter_free(f);
+		return rc;
 	}
 
 	if (subset) {
@@ -993,7 +1144,7 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 			buf_addf(&ctxurl, "%s%s", i ? "," : "", sel[i]->name);
 		for (size_t i = 0; i < nex; i++) {
 			buf_addf(&ctxurl, "%s%s(", (nsel || i) ? "," : "",
-				 ex[i].nav->nav);
+				 ex[i].name);
 			for (size_t j = 0; j < ex[i].nsel; j++)
 				buf_addf(&ctxurl, "%s%s", j ? "," : "",
 					 ex[i].sel[j]->name);
@@ -1044,6 +1195,7 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 		buf_release(&next);
 	}
 	free(match.v);
+	expand_release(ex, nex);
 	json_reply(c, 200, root);
 	if (c->maxpagesize || c->annotations[0]) {
 		if (c->maxpagesize)
@@ -1083,8 +1235,10 @@ static int serve_row(struct ctx *c, struct dv_table *t, struct dv_row *row)
 	    (rc = parse_select(c, t->ent, v, sel, &nsel)))
 		return rc;
 	if ((v = qget(c, "$expand")) &&
-	    (rc = parse_expand(c, t->ent, v, ex, &nex)))
+	    (rc = parse_expand(c, t->ent, v, ex, &nex))) {
+		expand_release(ex, nex);
 		return rc;
+	}
 	buf_addf(&ctxurl, "%s$metadata#%s",
 		 c->req->base_url ? c->req->base_url : "", t->ent->set);
 	if (nsel) {
@@ -1097,6 +1251,7 @@ static int serve_row(struct ctx *c, struct dv_table *t, struct dv_row *row)
 	out = cJSON_CreateObject();
 	cJSON_AddStringToObject(out, "@odata.context", ctxurl.ptr);
 	render(c, t->ent, row, sel, nsel, ex, nex, out);
+	expand_release(ex, nex);
 	buf_release(&ctxurl);
 	json_reply(c, 200, out);
 	if (c->annotations[0])
@@ -1819,23 +1974,12 @@ static int user_roles(struct ctx *c, struct dv_row *user, const char *verb,
 	int rc;
 
 	if (!strcmp(verb, "GET") && !ref && !roleid_seg) {
-		struct dv_table *ur = dv_table(c->org, DV_USERROLES);
 		struct rowvec rv = {0};
 
 		if ((rc = need(c, "Read", uent, NULL)) ||
 		    (rc = need(c, "Read", roles->ent, NULL)))
 			return rc;
-		for (struct hent *e = dv_index_find(
-			 dv_table_index(ur, "systemuserid"), user->id);
-		     e; e = hmap_next(e->next, user->id)) {
-			const char *rid = dv_str(e->row->obj, "roleid");
-			struct dv_row *r = rid ? dv_row_get(roles, rid) : NULL;
-
-			if (r)
-				rv_push(&rv, r);
-		}
-		if (rv.n > 1) /* qsort() takes no NULL array */
-			qsort(rv.v, rv.n, sizeof(*rv.v), cmp_pos);
+		coll_rows(c->org, COLL_USERROLES, user, &rv);
 		rc = serve_collection(c, roles, &rv);
 		free(rv.v);
 		return rc;
@@ -2254,49 +2398,20 @@ static int route(struct ctx *c)
 			goto bad_method;
 		return add_privileges(c, row);
 	}
-	if (t == dv_table(c->org, DV_ROLES) && c->nsegs == 2 &&
-	    !strcmp(s1->name, "roleprivileges_association") && !s1->args) {
-		struct dv_table *rp = dv_table(c->org, DV_ROLEPRIVS);
-		struct dv_table *pt = dv_table(c->org, DV_PRIVILEGES);
-		struct dv_row *root = dv_role_root(c->org, row);
+	for (size_t k = 0; k < ARRAY_SIZE(coll_navs); k++) {
+		struct dv_table *to = dv_table(c->org, coll_navs[k].to);
 		struct rowvec rv = {0};
 
+		if (t != dv_table(c->org, coll_navs[k].from) || c->nsegs != 2 ||
+		    s1->args || strcmp(s1->name, coll_navs[k].nav))
+			continue;
 		if (strcmp(m, "GET"))
 			goto bad_method;
-		if ((rc = need(c, "Read", t->ent, row)))
+		if ((rc = need(c, "Read", t->ent, row)) ||
+		    (rc = need(c, "Read", to->ent, NULL)))
 			return rc;
-		for (struct hent *e =
-			 dv_index_find(dv_table_index(rp, "roleid"), root->id);
-		     e; e = hmap_next(e->next, root->id)) {
-			const char *pid = dv_str(e->row->obj, "privilegeid");
-			struct dv_row *p = pid ? dv_row_get(pt, pid) : NULL;
-
-			if (p)
-				rv_push(&rv, p);
-		}
-		if (rv.n > 1) /* qsort() takes no NULL array */
-			qsort(rv.v, rv.n, sizeof(*rv.v), cmp_pos);
-		rc = serve_collection(c, pt, &rv);
-		free(rv.v);
-		return rc;
-	}
-	if (t == dv_table(c->org, DV_MAILBOXES) && c->nsegs == 2 &&
-	    !strcmp(s1->name, "tracelog_Mailbox") && !s1->args) {
-		struct dv_table *tl = dv_table(c->org, DV_TRACELOGS);
-		struct rowvec rv = {0};
-
-		if (strcmp(m, "GET"))
-			goto bad_method;
-		if ((rc = need(c, "Read", tl->ent, NULL)))
-			return rc;
-		for (struct hent *e = dv_index_find(
-			 dv_table_index(tl, "_regardingobjectid_value"),
-			 row->id);
-		     e; e = hmap_next(e->next, row->id))
-			rv_push(&rv, e->row);
-		if (rv.n > 1) /* qsort() takes no NULL array */
-			qsort(rv.v, rv.n, sizeof(*rv.v), cmp_pos);
-		rc = serve_collection(c, tl, &rv);
+		coll_rows(c->org, coll_navs[k].kind, row, &rv);
+		rc = serve_collection(c, to, &rv);
 		free(rv.v);
 		return rc;
 	}

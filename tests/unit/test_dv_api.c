@@ -238,6 +238,67 @@ static void test_expand_and_annotations(void **state)
 	call_release(&c);
 }
 
+static void test_expand_collections(void **state)
+{
+	struct dv_row *m = nth_user_mailbox(org, 10);
+	const char *uid = dv_str(m->obj, "_regardingobjectid_value");
+	const char *h[] = {"If-Match: *", NULL};
+	char url[300];
+	struct call c;
+	cJSON *roles, *alerts;
+
+	(void)state;
+	snprintf(url, sizeof(url),
+		 "systemusers(%s)?$select=fullname&$expand="
+		 "systemuserroles_association($select=name)",
+		 uid);
+	c = get(url);
+	assert_int_equal(c.status, 200);
+	roles = cJSON_GetObjectItem(c.json, "systemuserroles_association");
+	assert_int_equal(cJSON_GetArraySize(roles), 1);
+	assert_string_equal(dv_str(cJSON_GetArrayItem(roles, 0), "name"),
+			    "Salesperson");
+	call_release(&c);
+
+	/* two Test & Enable runs with different results: two alerts */
+	snprintf(url, sizeof(url), "mailboxes(%s)", m->id);
+	c = dv_call(org, approver, "PATCH", url,
+		    "{\"testemailconfigurationscheduled\":true}", h);
+	call_release(&c);
+	dv_org_tick(org);
+	c = dv_call(org, approver, "PATCH", url,
+		    "{\"emailserverprofile@odata.bind\":null,"
+		    "\"testemailconfigurationscheduled\":true}",
+		    h);
+	call_release(&c);
+	dv_org_tick(org);
+	snprintf(url, sizeof(url),
+		 "mailboxes(%s)?$select=name&$expand=tracelog_Mailbox($select="
+		 "level,errortypedisplay;$filter=level eq 3;$top=5)",
+		 m->id);
+	c = get(url);
+	assert_int_equal(c.status, 200);
+	alerts = cJSON_GetObjectItem(c.json, "tracelog_Mailbox");
+	assert_int_equal(cJSON_GetArraySize(alerts), 1);
+	assert_string_equal(
+	    dv_str(cJSON_GetArrayItem(alerts, 0), "errortypedisplay"),
+	    "InvalidIncomingEmailServerProfile");
+	call_release(&c);
+
+	snprintf(url, sizeof(url),
+		 "mailboxes(%s)?$expand=tracelog_Mailbox($filter=nosuch eq 1)",
+		 m->id);
+	c = get(url);
+	assert_int_equal(c.status, 400);
+	assert_non_null(strstr(err_msg(&c), "'nosuch'"));
+	call_release(&c);
+	snprintf(url, sizeof(url),
+		 "mailboxes(%s)?$expand=emailserverprofile($top=1)", m->id);
+	c = get(url);
+	assert_int_equal(c.status, 400);
+	call_release(&c);
+}
+
 static void test_patch_if_match_and_upsert(void **state)
 {
 	struct dv_row *m = nth_user_mailbox(org, 2);
@@ -740,6 +801,7 @@ int main(void)
 	    cmocka_unit_test(test_single_row_and_missing_row),
 	    cmocka_unit_test(test_paging_with_maxpagesize),
 	    cmocka_unit_test(test_expand_and_annotations),
+	    cmocka_unit_test(test_expand_collections),
 	    cmocka_unit_test(test_patch_if_match_and_upsert),
 	    cmocka_unit_test(test_patch_validation),
 	    cmocka_unit_test(test_patch_binds),

@@ -244,6 +244,33 @@ static void test_privilege_fix_then_retest_succeeds(void **state)
 	dv_org_free(org);
 }
 
+static void test_self_approval_by_the_user_only(void **state)
+{
+	struct dv_org *org = gen_org(6, "approval=100", 5);
+	struct dv_row *m = nth_user_mailbox(org, 0);
+	const char *uid = dv_str(m->obj, "_regardingobjectid_value");
+	char url[128];
+	struct call c;
+
+	(void)state;
+	/* scheduled by the application user: not approved, not enabled */
+	test_and_enable(org, m);
+	assert_int_not_equal(dv_int(m->obj, "emailrouteraccessapproval", -1),
+			     1);
+	assert_int_equal(dv_int(m->obj, "incomingemailstatus", -1), 2);
+	/* scheduled by the mailbox's own user (UPN = address) */
+	snprintf(url, sizeof(url), "mailboxes(%s)", m->id);
+	c = dv_call(org, uid, "PATCH", url,
+		    "{\"testemailconfigurationscheduled\":true}", NULL);
+	assert_int_equal(c.status, 204);
+	call_release(&c);
+	dv_org_tick(org);
+	assert_int_equal(dv_int(m->obj, "emailrouteraccessapproval", -1), 1);
+	assert_int_equal(dv_int(m->obj, "incomingemailstatus", -1), 1);
+	assert_int_equal(dv_int(m->obj, "actstatus", -1), 1);
+	dv_org_free(org);
+}
+
 static void test_recurring_alert_updates_existing_row(void **state)
 {
 	struct dv_org *org = gen_org(4, "disabled=100", 5);
@@ -384,6 +411,7 @@ int main(void)
 	    cmocka_unit_test(test_each_problem_kind),
 	    cmocka_unit_test(test_delivery_not_sss_is_not_tested),
 	    cmocka_unit_test(test_privilege_fix_then_retest_succeeds),
+	    cmocka_unit_test(test_self_approval_by_the_user_only),
 	    cmocka_unit_test(test_recurring_alert_updates_existing_row),
 	    cmocka_unit_test(test_delay_is_honoured),
 	    cmocka_unit_test(test_generator_is_deterministic),
