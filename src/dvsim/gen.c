@@ -71,34 +71,6 @@ static const char *const pb_names[PB_N] = {
     "approval", "address", "licence", "impersonation", "disabled", "recreated",
 };
 
-/* The privileges server-side-sync.md §1 lists. */
-static const char *const sss_privs[] = {
-    "prvReadEmailServerProfile",
-    "prvWriteMailbox",
-    "prvReadMailbox",
-    "prvReadOrganization",
-    "prvSyncToOutlook",
-    "prvReadActionCard",
-    "prvDeleteActivity",
-    "prvAppendActivity",
-    "prvWriteActivity",
-    "prvCreateActivity",
-    "prvReadActivity",
-    "prvAppendToActivity",
-    "prvReadConnection",
-    "prvAssignContact",
-    "prvReadContact",
-    "prvWriteContact",
-    "prvCreateContact",
-    "prvDeleteContact",
-    "prvReadUserQuery",
-    "prvReadQueue",
-    "prvReadQuery",
-    "prvReadIncident",
-    "prvSearchAvailability",
-    "prvOverrideCreatedOnCreatedBy",
-};
-
 static const char *const first_names[] = {
     "Ada",  "Ben",   "Chloe", "David", "Elena", "Farid", "Grace",
     "Hugo", "Ines",  "Jonas", "Kira",  "Liam",	"Maya",	 "Noah",
@@ -346,8 +318,8 @@ static void seed_roles(struct gen *g)
 	grant(g, g->r_approver, "prvApproveRejectEmailAddress", DV_GLOBAL);
 	grant(g, g->r_approver, "prvReadMailbox", DV_GLOBAL);
 	grant(g, g->r_approver, "prvReadUser", DV_GLOBAL);
-	for (size_t i = 0; i < ARRAY_SIZE(sss_privs); i++) {
-		const char *n = sss_privs[i];
+	for (size_t i = 0; i < dv_sss_nprivs; i++) {
+		const char *n = dv_sss_privs[i];
 		enum dv_depth d = least_depth(g, n);
 
 		grant(g, g->r_sales, n, d == DV_BASIC ? DV_LOCAL : d);

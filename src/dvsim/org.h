@@ -239,6 +239,10 @@ enum dv_depth {
 #define DV_MASK(d) (1 << (d)) /* privilegedepthmask bit of a depth */
 /* The privilege row named 'name' (e.g. "prvReadMailbox"), or NULL. */
 struct dv_row *dv_privilege_by_name(struct dv_org *org, const char *name);
+
+/* The privileges Server-Side Synchronization needs (server-side-sync.md §1). */
+extern const char *const dv_sss_privs[];
+extern const size_t dv_sss_nprivs;
 /* The root role of 'role' (itself when it is a root role). */
 struct dv_row *dv_role_root(struct dv_org *org, struct dv_row *role);
 /* The deepest depth 'user' holds 'prv' at through its roles. */

@@ -73,7 +73,8 @@ struct eval {
 	size_t nalerts;
 };
 
-static const char *const sss_privs[] = {
+/* The privileges server-side-sync.md §1 lists. */
+const char *const dv_sss_privs[] = {
     "prvReadEmailServerProfile",
     "prvWriteMailbox",
     "prvReadMailbox",
@@ -99,6 +100,7 @@ static const char *const sss_privs[] = {
     "prvSearchAvailability",
     "prvOverrideCreatedOnCreatedBy",
 };
+const size_t dv_sss_nprivs = ARRAY_SIZE(dv_sss_privs);
 
 static struct alert *alert(struct eval *ev, const char *type, int code)
 {
@@ -466,9 +468,9 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 				 owner ? owner : "", user->id);
 			ev.status[DIR_ACT] = 2;
 		} else if (!queue && ev.tested[DIR_ACT]) {
-			for (size_t i = 0; i < ARRAY_SIZE(sss_privs); i++) {
+			for (size_t i = 0; i < dv_sss_nprivs; i++) {
 				struct dv_row *p =
-				    dv_privilege_by_name(org, sss_privs[i]);
+				    dv_privilege_by_name(org, dv_sss_privs[i]);
 				enum dv_depth need, have;
 				struct alert *a;
 
@@ -478,7 +480,7 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 					   ? DV_BASIC
 					   : DV_GLOBAL;
 				have =
-				    dv_user_depth(org, user->id, sss_privs[i]);
+				    dv_user_depth(org, user->id, dv_sss_privs[i]);
 				if (have >= need)
 					continue;
 				a = alert(&ev, "Crm.80040220.PrivilegeDenied",
@@ -494,7 +496,7 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 				snprintf(a->details, sizeof(a->details),
 					 "Principal user (Id=%s, type=8) is "
 					 "missing %s privilege (Id=%s)",
-					 user->id, sss_privs[i], p->id);
+					 user->id, dv_sss_privs[i], p->id);
 				ev.status[DIR_ACT] = 2;
 				break;
 			}
