@@ -1432,6 +1432,14 @@ static int send_batch(struct engine *en)
 			break;
 		if (op->flags & ACTION_OP_ALONE && f->n)
 			break;
+		/*
+		 * A resolution GET covers ENGINE_RESOLVE_GROUP rows and the
+		 * service runs a batch's operations one after the other:
+		 * spread them over requests when choosing the size.
+		 */
+		if (q == &en->reads && en->batch_size <= 0 &&
+		    f->n >= ENGINE_READS_PER_BATCH)
+			break;
 		br.method = op->method;
 		br.url = op->url;
 		br.headers = op->flags & ACTION_OP_IF_MATCH ? if_match
