@@ -537,7 +537,9 @@ static void add_select(struct buf *b, unsigned asked)
 {
 	size_t start = b->len;
 
-	buf_addstr(b, "mailboxid,emailaddress");
+	/* who the mailbox belongs to: several actions and hints need it */
+	buf_addstr(b, "mailboxid,emailaddress,_regardingobjectid_value,"
+		      "_ownerid_value");
 	for (int i = 0; i < ACTION_COUNT; i++) {
 		const struct action *a = action_get(i);
 		const char *p;
@@ -564,6 +566,24 @@ static void add_select(struct buf *b, unsigned asked)
 	}
 }
 
+/*
+ * Which actions' columns a group's read selects. Actions that only check
+ * their own columns (the writes) get just those: a much smaller answer to
+ * parse. Test & Enable, grant_privileges and read-only runs (plan,
+ * diagnose) explain problems from the whole mailbox: every column.
+ */
+static unsigned select_mask(const struct engine *en,
+			    struct eng_row *const *rows, size_t n)
+{
+	const unsigned whole =
+	    ROWS_ACT(ROWS_TEST_ENABLE) | ROWS_ACT(ROWS_GRANT_PRIVILEGES);
+	unsigned asked = 0;
+
+	for (size_t i = 0; i < n; i++)
+		asked |= rows[i]->rs.asked;
+	return en->readonly || (asked & whole) ? ~0u : asked;
+}
+
 static void flush_group(struct engine *en, bool ids)
 {
 	struct eng_row **pend = ids ? en->pend_id : en->pend_addr;
@@ -583,12 +603,8 @@ static void flush_group(struct engine *en, bool ids)
 	} else {
 		odata_in_filter(&expr, "emailaddress", values, *n, &e);
 	}
-	/*
-	 * Every action's columns, not only the asked ones': diagnosis and
-	 * hints read the whole picture of the mailbox.
-	 */
 	buf_addstr(&url, "mailboxes?$select=");
-	add_select(&url, ~0u);
+	add_select(&url, select_mask(en, pend, *n));
 	buf_addstr(&url, "&$filter=");
 	odata_url_encode(&url, expr.ptr, expr.len);
 	op = op_new(OP_RESOLVE, "GET", url.ptr, NULL);
@@ -1431,6 +1447,14 @@ static int send_batch(struct engine *en)
 		if (!op)
 			break;
 		if (op->flags & ACTION_OP_ALONE && f->n)
+			break;
+		/*
+		 * A resolution GET covers ENGINE_RESOLVE_GROUP rows and the
+		 * service runs a batch's operations one after the other:
+		 * spread them over requests when choosing the size.
+		 */
+		if (q == &en->reads && en->batch_size <= 0 &&
+		    f->n >= ENGINE_READS_PER_BATCH)
 			break;
 		br.method = op->method;
 		br.url = op->url;

@@ -37,7 +37,8 @@
 #define ENGINE_WINDOW 2000	/* rows in flight at most */
 #define ENGINE_BATCH_MIN 50	/* batch_size = 0: the range chosen in */
 #define ENGINE_BATCH_MAX 100
-#define ENGINE_TIMEOUT_MS 120000 /* per request */
+#define ENGINE_READS_PER_BATCH 10 /* batch_size = 0: GETs per request */
+#define ENGINE_TIMEOUT_MS 120000  /* per request */
 
 struct progress;
 
