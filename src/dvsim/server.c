@@ -306,13 +306,31 @@ static const struct {
     {"failcs", SCN_FAILCS},   {"badmultipart", SCN_BADMULTIPART},
 };
 
-/* Parse NAME or NAME-N; -1 when unknown. */
+/* Parse NAME, NAME-N, NAME@K or NAME-N@K; -1 when unknown. */
 static int scenario_parse(const char *seg, size_t len, enum scenario *scn,
-			  long *count)
+			  long *count, long *skip)
 {
-	const char *dash = memchr(seg, '-', len);
-	size_t nlen = dash ? (size_t)(dash - seg) : len;
+	const char *at = memchr(seg, '@', len);
+	const char *dash;
+	size_t nlen;
 
+	*skip = 0;
+	if (at) {
+		char tmp[16], *end;
+		size_t alen = len - (size_t)(at - seg) - 1;
+
+		if (alen == 0 || alen >= sizeof(tmp))
+			return -1;
+		memcpy(tmp, at + 1, alen);
+		tmp[alen] = '\0';
+		errno = 0;
+		*skip = strtol(tmp, &end, 10);
+		if (*end || errno || *skip < 0)
+			return -1;
+		len = (size_t)(at - seg);
+	}
+	dash = memchr(seg, '-', len);
+	nlen = dash ? (size_t)(dash - seg) : len;
 	*count = -1;
 	if (dash) {
 		char tmp[16], *end;
@@ -337,12 +355,12 @@ static int scenario_parse(const char *seg, size_t len, enum scenario *scn,
 
 /* Whether this request through prefix 'seg' gets the fault. */
 static bool scenario_fires(struct server *s, const char *seg, size_t len,
-			   long count)
+			   long count, long skip)
 {
 	size_t i;
 	bool fire;
 
-	if (count < 0)
+	if (count < 0 && skip <= 0)
 		return true;
 	pthread_mutex_lock(&s->mu);
 	for (i = 0; i < s->nscn; i++)
@@ -355,7 +373,7 @@ static bool scenario_fires(struct server *s, const char *seg, size_t len,
 		s->scn[i].n = 0;
 		s->nscn++;
 	}
-	fire = s->scn[i].n < count;
+	fire = s->scn[i].n >= skip && (count < 0 || s->scn[i].n < skip + count);
 	s->scn[i].n++;
 	pthread_mutex_unlock(&s->mu);
 	return fire;
@@ -486,7 +504,7 @@ static enum MHD_Result serve_api(struct server *s, struct MHD_Connection *conn,
 	struct buf base = BUF_INIT(1024);
 	char *caller = NULL;
 	const char *host = header(conn, "Host");
-	long retry_after = 0, start, count = -1;
+	long retry_after = 0, start, count = -1, skip = 0;
 	size_t uidx;
 	bool violation, admitted = false;
 	enum MHD_Result ret;
@@ -523,14 +541,14 @@ static enum MHD_Result serve_api(struct server *s, struct MHD_Connection *conn,
 	uidx = (size_t)(client - token_client_at(s->ts, 0));
 
 	if (scn_seg) {
-		if (scenario_parse(scn_seg, scn_len, &scn, &count) < 0) {
+		if (scenario_parse(scn_seg, scn_len, &scn, &count, &skip) < 0) {
 			dv_response_error(&resp, 404, "0x80060888",
 					  "Unknown simulator scenario '%.*s'.",
 					  (int)(scn_len > 64 ? 64 : scn_len),
 					  scn_seg);
 			goto send;
 		}
-		if (!scenario_fires(s, scn_seg, scn_len, count))
+		if (!scenario_fires(s, scn_seg, scn_len, count, skip))
 			scn = SCN_NONE;
 		switch (scn) {
 		case SCN_429:

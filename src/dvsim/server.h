@@ -13,6 +13,9 @@
  * case. <scenario> is NAME or NAME-N: with -N the fault is injected into
  * the first N requests made through that exact prefix (counted per
  * prefix), then requests pass through normally; without it, always.
+ * A suffix @K lets the first K requests through the prefix pass untouched
+ * first (NAME@K: every request after them; NAME-N@K: the N after them),
+ * so a client's connection probe can succeed before the fault.
  * The fault comes after sign-in (a valid token is still required):
  *   429           429, Retry-After: 1 (seconds), code 0x80072322
  *   429date       429, Retry-After as an HTTP date 2 s ahead
