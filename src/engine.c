@@ -1097,8 +1097,13 @@ static void op_final(struct engine *en, struct op *op, long status,
 			code = "BadResponse";
 			msg = "the mailbox lookup answered no JSON";
 		}
-		for (size_t i = 0; i < op->ngroup; i++)
+		for (size_t i = 0; i < op->ngroup; i++) {
+			struct row_state *rs = &op->group[i]->rs;
+
+			if (op->attempts > rs->attempts)
+				rs->attempts = op->attempts;
 			fail_row(en, op->group[i], code, msg, NULL);
+		}
 		break;
 	case OP_LOOKUP: {
 		struct lookup *l = op->lookup;
@@ -1176,6 +1181,25 @@ static void record_error(struct op *op, long status, const char *body,
 			snprintf(op->code, sizeof(op->code), "Transport");
 		snprintf(op->message, sizeof(op->message), "%s", fallback);
 	}
+}
+
+/*
+ * A request that got no HTTP answer. A timeout is named as such: the
+ * operation may still have been applied, so the message says so.
+ */
+static void record_transport_error(struct engine *en, struct op *op,
+				   const struct request *r)
+{
+	if (r->result != CURLE_OPERATION_TIMEDOUT) {
+		record_error(op, 0, NULL, 0, r->error);
+		return;
+	}
+	op->status = 0;
+	snprintf(op->code, sizeof(op->code), "Timeout");
+	snprintf(op->message, sizeof(op->message),
+		 "no answer within %d s (run.request_timeout); whether the "
+		 "service applied the operation is unknown",
+		 en->job->request_timeout);
 }
 
 /*
@@ -1351,7 +1375,7 @@ static int handle_done(struct engine *en, struct request *r)
 		log_info("request failed: %s; retrying its operations",
 			 r->error);
 		for (size_t i = 0; i < f->n; i++) {
-			record_error(f->ops[i], 0, NULL, 0, r->error);
+			record_transport_error(en, f->ops[i], r);
 			retry_op(en, f->ops[i], 0, -1, true);
 		}
 		goto out;
@@ -1739,8 +1763,10 @@ int engine_new(struct engine **out, const struct engine_setup *s, struct err *e)
 	p.max_attempts = s->job->max_attempts;
 	en->policy = p;
 	ho.ca_file = s->job->ca_file;
-	ho.timeout_ms = ENGINE_TIMEOUT_MS;
-	ho.connect_timeout_ms = 10000;
+	ho.timeout_ms = (long)s->job->request_timeout * 1000;
+	ho.connect_timeout_ms = ho.timeout_ms < ENGINE_CONNECT_TIMEOUT_MS
+				    ? ho.timeout_ms
+				    : ENGINE_CONNECT_TIMEOUT_MS;
 	if (http_init(&en->http, &ho, e) < 0) {
 		free(en);
 		return -1;
@@ -1873,12 +1899,25 @@ sign_in:
 			/* a reset is worth another try; no listener is not */
 			if (r->result == CURLE_COULDNT_CONNECT ||
 			    !retry_is_transient(0, (int)r->result) ||
-			    tries >= 5) {
-				err_set(e, ERR_NETWORK, "cannot reach '%s': %s",
-					en->api_root, r->error);
+			    tries + 1 >= en->policy.max_attempts) {
+				if (r->result == CURLE_OPERATION_TIMEDOUT)
+					err_set(e, ERR_NETWORK,
+						"cannot reach '%s': no answer "
+						"within %d s "
+						"(run.request_timeout), %d "
+						"attempts",
+						en->api_root,
+						en->job->request_timeout,
+						tries + 1);
+				else
+					err_set(e, ERR_NETWORK,
+						"cannot reach '%s': %s",
+						en->api_root, r->error);
 				request_free(r);
 				goto out;
 			}
+			log_info("probe request failed: %s; trying again",
+				 r->error);
 			request_free(r);
 			http_poll(&en->http, 200L << tries, NULL);
 			en->now = clock_ms();
@@ -1912,7 +1951,8 @@ sign_in:
 			goto out;
 		}
 		ra = parse_retry_after(r->retry_after);
-		if (!retry_is_transient(r->status, 0) || tries >= 5) {
+		if (!retry_is_transient(r->status, 0) ||
+		    tries + 1 >= en->policy.max_attempts) {
 			err_set(e, ERR_PROTOCOL,
 				"the Web API at '%s' answered HTTP %ld",
 				en->api_root, r->status);

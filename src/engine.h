@@ -38,7 +38,7 @@
 #define ENGINE_BATCH_MIN 50	/* batch_size = 0: the range chosen in */
 #define ENGINE_BATCH_MAX 100
 #define ENGINE_READS_PER_BATCH 10 /* batch_size = 0: GETs per request */
-#define ENGINE_TIMEOUT_MS 120000  /* per request */
+#define ENGINE_CONNECT_TIMEOUT_MS 10000 /* or the request timeout */
 
 struct progress;
 

@@ -519,9 +519,13 @@ static int load_defaults(struct ctx *c, struct job *j,
 
 static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 {
-	static const char *const allowed[] = {"parallel",      "batch_size",
-					      "max_attempts",  "test_timeout",
-					      "poll_interval", NULL};
+	static const char *const allowed[] = {"parallel",
+					      "batch_size",
+					      "max_attempts",
+					      "test_timeout",
+					      "poll_interval",
+					      "request_timeout",
+					      NULL};
 	config_setting_t *g;
 
 	if (get_group(c, root, "run", false, &g) < 0 ||
@@ -534,7 +538,9 @@ static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 	    get_int(c, g, "run", "test_timeout", 900, 1, 86400,
 		    &j->test_timeout) < 0 ||
 	    get_int(c, g, "run", "poll_interval", 15, 1, 3600,
-		    &j->poll_interval) < 0)
+		    &j->poll_interval) < 0 ||
+	    get_int(c, g, "run", "request_timeout", 120, 1, 3600,
+		    &j->request_timeout) < 0)
 		return -1;
 	return 0;
 }

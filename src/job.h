@@ -45,6 +45,9 @@
  *     max_attempts  1..100, default 6
  *     test_timeout  seconds, 1..86400, default 900
  *     poll_interval seconds, 1..3600, default 15
+ *     request_timeout  seconds, 1..3600, default 120: a request (token
+ *                   requests included) with no complete answer by then
+ *                   is abandoned and retried like a reset connection
  *   }
  *
  * Any other setting, at any level, is an error naming it. Integers must
@@ -103,6 +106,7 @@ struct job {
 	int max_attempts;  /* >= 1 */
 	int test_timeout;  /* seconds */
 	int poll_interval; /* seconds */
+	int request_timeout; /* seconds, per HTTP request */
 };
 
 /*

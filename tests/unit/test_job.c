@@ -64,7 +64,8 @@ static void test_full_job_loads(void **state)
 	    " act = \"server-side-sync\";\n"
 	    "  role = \"Salesperson\";\n"
 	    "};\n"
-	    "run = { parallel = 8; batch_size = 100; max_attempts = 3; };\n";
+	    "run = { parallel = 8; batch_size = 100; max_attempts = 3;"
+	    " request_timeout = 30; };\n";
 	struct err e = ERR_INIT;
 	struct job j;
 
@@ -97,6 +98,7 @@ static void test_full_job_loads(void **state)
 	assert_int_equal(j.max_attempts, 3);
 	assert_int_equal(j.test_timeout, 900);
 	assert_int_equal(j.poll_interval, 15);
+	assert_int_equal(j.request_timeout, 30);
 	job_release(&j);
 	job_release(&j); /* safe twice */
 }
@@ -124,6 +126,7 @@ static void test_minimal_job_defaults(void **state)
 	assert_int_equal(j.parallel, 0);
 	assert_int_equal(j.batch_size, 0);
 	assert_int_equal(j.max_attempts, 6);
+	assert_int_equal(j.request_timeout, 120);
 	job_release(&j);
 }
 
@@ -162,6 +165,11 @@ static void test_errors_name_file_line_setting(void **state)
 	     ":4: setting 'run.batch_size': must be an integer"},
 	    {ENV AUTH "run = { max_attempts = 0; };\n",
 	     ":3: setting 'run.max_attempts': 0 is out of range (1 to 100)"},
+	    {ENV AUTH "run = {\n  request_timeout = 0;\n};\n",
+	     ":4: setting 'run.request_timeout': 0 is out of range (1 to "
+	     "3600)"},
+	    {ENV AUTH "run = { request_timeout = 1.5; };\n",
+	     ":3: setting 'run.request_timeout': must be an integer"},
 	    {ENV AUTH "run = { speed = 1; };\n",
 	     ":3: setting 'run.speed': unknown setting"},
 	    {ENV "auth = {\n method = \"password\";\n};\n",
