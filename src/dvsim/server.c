@@ -291,6 +291,7 @@ enum scenario {
 	SCN_429NONE,
 	SCN_503,
 	SCN_EXPIRE,
+	SCN_EXPIREPART,
 	SCN_SLOW,
 	SCN_FAILCS,
 	SCN_BADMULTIPART,
@@ -304,6 +305,7 @@ static const struct {
     {"429none", SCN_429NONE}, {"503", SCN_503},
     {"expire", SCN_EXPIRE},   {"slow", SCN_SLOW},
     {"failcs", SCN_FAILCS},   {"badmultipart", SCN_BADMULTIPART},
+    {"expirepart", SCN_EXPIREPART},
 };
 
 /* Parse NAME, NAME-N, NAME@K or NAME-N@K; -1 when unknown. */
@@ -444,6 +446,24 @@ static void mangle(struct dv_response *r)
 	buf_addstr(&r->body, "\r\n--batchresponse_");
 }
 
+/* The expirepart scenario: a part is refused, the token having expired. */
+static int cb_expired(void *ctx, const struct dv_request *req,
+		      struct dv_response *resp)
+{
+	struct server *s = ctx;
+
+	(void)req;
+	stats_add(s->st, STATS_401, 1);
+	unauthorized(resp, TOKEN_EXPIRED);
+	return resp->status;
+}
+
+static bool is_batch(const char *resource)
+{
+	return !strncmp(resource, "$batch", 6) &&
+	       (resource[6] == '\0' || resource[6] == '?');
+}
+
 static void run_batch(struct server *s, struct MHD_Connection *conn,
 		      struct req *rq, const char *caller, const char *base,
 		      enum scenario scn, struct dv_response *resp)
@@ -474,6 +494,11 @@ static void run_batch(struct server *s, struct MHD_Connection *conn,
 	pthread_mutex_unlock(&s->mu);
 	if (o.fail_changeset == 0)
 		stats_add(s->st, STATS_SCENARIO_FAULTS, 1);
+	if (scn == SCN_EXPIREPART) {
+		stats_add(s->st, STATS_SCENARIO_FAULTS, 1);
+		token_revoke(s->ts, header(conn, "Authorization"));
+		x.handle = cb_expired;
+	}
 
 	results = xcalloc(b.nops, sizeof(*results));
 	dv_org_lock(s->org);
@@ -569,6 +594,10 @@ static enum MHD_Result serve_api(struct server *s, struct MHD_Connection *conn,
 			    "The service is temporarily "
 			    "unavailable. Please try again later.");
 			goto send;
+		case SCN_EXPIREPART:
+			if (is_batch(resource))
+				break; /* run_batch() answers each part */
+			/* FALLTHROUGH */
 		case SCN_EXPIRE:
 			stats_add(s->st, STATS_SCENARIO_FAULTS, 1);
 			stats_add(s->st, STATS_401, 1);
@@ -619,8 +648,7 @@ static enum MHD_Result serve_api(struct server *s, struct MHD_Connection *conn,
 	buf_addstr(&base, API_PREFIX);
 
 	sleep_ms(s, s->cfg.latency_ms);
-	if (!strncmp(resource, "$batch", 6) &&
-	    (resource[6] == '\0' || resource[6] == '?')) {
+	if (is_batch(resource)) {
 		if (strcmp(method, "POST")) {
 			dv_response_error(&resp, 405, "0x80060888",
 					  "The $batch endpoint only accepts "

@@ -23,6 +23,9 @@
  *   503           503 with Dataverse error JSON
  *   expire        the bearer token is revoked and the request gets 401,
  *                 as when a token expires mid-run
+ *   expirepart    in a $batch, the bearer token is revoked and every
+ *                 part is answered 401 (nothing runs) inside a 200
+ *                 multipart answer; outside a $batch, as expire
  *   slow          the response is delayed by 3 s, then served normally
  *   failcs        in a $batch, the first change set fails at its last
  *                 request (400 0x80044331) and is rolled back
