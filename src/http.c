@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "log.h"
 
 #include "banned.h"
 
@@ -194,6 +195,7 @@ int http_start(struct http *h, struct request *r, int64_t now_ms, struct err *e)
 	}
 	r->started_ms = now_ms;
 	r->status = 0;
+	r->http_version = 0;
 	r->result = CURLE_OK;
 	r->error[0] = '\0';
 	buf_reset(&r->response);
@@ -223,6 +225,48 @@ int http_poll(struct http *h, long timeout_ms, struct err *e)
 	return 0;
 }
 
+static const char *version_name(long v)
+{
+	switch (v) {
+	case CURL_HTTP_VERSION_1_0:
+		return "HTTP/1.0";
+	case CURL_HTTP_VERSION_1_1:
+		return "HTTP/1.1";
+	case CURL_HTTP_VERSION_2_0:
+		return "HTTP/2";
+	case CURL_HTTP_VERSION_3:
+		return "HTTP/3";
+	default:
+		return "an unknown HTTP version";
+	}
+}
+
+/*
+ * What a new connection negotiated (ALPN over TLS): the run's first
+ * connection with -v, every later one with -vv.
+ */
+static void log_new_connection(struct http *h, struct request *r)
+{
+	long conns = 0, port = 0;
+	char *scheme = NULL, *ip = NULL, line[160];
+
+	if (log_get_level() < (h->connections ? LOG_DEBUG : LOG_INFO) ||
+	    curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &conns) !=
+		CURLE_OK ||
+	    conns <= 0)
+		return;
+	curl_easy_getinfo(r->easy, CURLINFO_SCHEME, &scheme);
+	curl_easy_getinfo(r->easy, CURLINFO_PRIMARY_IP, &ip);
+	curl_easy_getinfo(r->easy, CURLINFO_PRIMARY_PORT, &port);
+	snprintf(line, sizeof(line), "new %s connection to %s port %ld: %s",
+		 scheme ? scheme : "?", ip ? ip : "?", port,
+		 version_name(r->http_version));
+	if (h->connections++)
+		log_debug("%s", line);
+	else
+		log_info("%s", line);
+}
+
 struct request *http_next_done(struct http *h)
 {
 	struct request *r = NULL;
@@ -235,10 +279,13 @@ struct request *http_next_done(struct http *h)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
 				  (char **)&r);
 		r->result = m->data.result;
-		if (r->result == CURLE_OK)
+		if (r->result == CURLE_OK) {
 			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE,
 					  &r->status);
-		else if (!r->error[0])
+			curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION,
+					  &r->http_version);
+			log_new_connection(h, r);
+		} else if (!r->error[0])
 			snprintf(r->error, sizeof(r->error), "%s",
 				 curl_easy_strerror(r->result));
 		curl_multi_remove_handle(h->multi, r->easy);

@@ -8,9 +8,12 @@
  * request_free(). The request is found again through CURLOPT_PRIVATE.
  *
  * Connections are cached by the multi handle and reused across requests;
- * HTTP/2 is used when the server offers it over TLS (CURL_HTTP_VERSION_2TLS)
- * and requests are then multiplexed. TLS is always verified; 'ca_file'
- * names a private CA bundle.
+ * HTTP/2 is used when the server offers it over TLS (CURL_HTTP_VERSION_2TLS:
+ * ALPN offers h2 and http/1.1) and requests are then multiplexed; plain
+ * http:// stays HTTP/1.1, with no h2c Upgrade that a proxy could trip on.
+ * The negotiated version is logged for the first connection (LOG_INFO,
+ * -v) and for each later new connection (LOG_DEBUG, -vv). TLS is always
+ * verified; 'ca_file' names a private CA bundle.
  */
 #ifndef MBXFIX_HTTP_H
 #define MBXFIX_HTTP_H
@@ -39,6 +42,7 @@ struct http {
 	int running;	    /* transfers still running, as libcurl counts */
 	int in_flight;	    /* requests added and not yet returned */
 	unsigned long sent; /* requests started */
+	unsigned long connections; /* new connections logged */
 };
 
 struct request {
@@ -54,6 +58,7 @@ struct request {
 	char content_type[160];	     /* of the answer */
 	char retry_after[64];	     /* raw Retry-After value, "" if absent */
 	int dop_hint;		     /* x-ms-dop-hint, 0 if absent */
+	long http_version;	     /* CURL_HTTP_VERSION_*, 0 when none */
 	/* for the caller */
 	void *owner;
 	int kind;

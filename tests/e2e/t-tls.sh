@@ -31,9 +31,15 @@ check "unknown CA: message names the endpoint" grep -q "cannot reach\|certificat
 check "unknown CA: no results written" test ! -e out
 
 CA_FILE=$W/ca.pem write_job job.cfg "$BASE"
-"$MBXFIX" run job.cfg --no-progress >run.out 2>run.err
+"$MBXFIX" run job.cfg --no-progress -v >run.out 2>run.err
 eq "https run exit status" $? 0
-cat run.out run.err
+cat run.out
+# dvsim (libmicrohttpd) offers no h2 in ALPN: the version negotiated is 1.1
+check "-v names the version of each new https connection" \
+	grep -qi "new https connection to 127.0.0.1 port $PORT: HTTP/1.1" run.err
+eq "-v never reports another version" \
+	"$(grep "new .* connection to" run.err | grep -vc ": HTTP/1.1$")" 0
+check "-v prints no token" sh -c "! grep -q -e Bearer -e eyJ run.err"
 eq "rows ok" "$(col result | grep -c '^ok$')" "$n"
 eq "every mailbox on server-side sync" \
 	"$(state | jq '[.entities.mailboxes[] | select(.incomingemaildeliverymethod == 2 and .outgoingemaildeliverymethod == 2 and .actdeliverymethod == 1)] | length')" "$n"
