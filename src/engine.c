@@ -1197,9 +1197,11 @@ static void record_transport_error(struct engine *en, struct op *op,
 	op->status = 0;
 	snprintf(op->code, sizeof(op->code), "Timeout");
 	snprintf(op->message, sizeof(op->message),
-		 "no answer within %d s (run.request_timeout); whether the "
-		 "service applied the operation is unknown",
-		 en->job->request_timeout);
+		 "no answer within %d s (run.request_timeout)%s",
+		 en->job->request_timeout,
+		 strcmp(op->method, "GET") ? "; whether the service applied "
+					     "the change is unknown"
+					   : "");
 }
 
 /*
