@@ -301,10 +301,14 @@ static const struct {
 	const char *name;
 	enum scenario scn;
 } scenarios[] = {
-    {"429", SCN_429},	      {"429date", SCN_429DATE},
-    {"429none", SCN_429NONE}, {"503", SCN_503},
-    {"expire", SCN_EXPIRE},   {"slow", SCN_SLOW},
-    {"failcs", SCN_FAILCS},   {"badmultipart", SCN_BADMULTIPART},
+    {"429", SCN_429},
+    {"429date", SCN_429DATE},
+    {"429none", SCN_429NONE},
+    {"503", SCN_503},
+    {"expire", SCN_EXPIRE},
+    {"slow", SCN_SLOW},
+    {"failcs", SCN_FAILCS},
+    {"badmultipart", SCN_BADMULTIPART},
     {"expirepart", SCN_EXPIREPART},
 };
 
@@ -575,6 +579,9 @@ static enum MHD_Result serve_api(struct server *s, struct MHD_Connection *conn,
 		}
 		if (!scenario_fires(s, scn_seg, scn_len, count, skip))
 			scn = SCN_NONE;
+		/* in a $batch, run_batch() answers each part */
+		if (scn == SCN_EXPIREPART && !is_batch(resource))
+			scn = SCN_EXPIRE;
 		switch (scn) {
 		case SCN_429:
 		case SCN_429DATE:
@@ -594,10 +601,6 @@ static enum MHD_Result serve_api(struct server *s, struct MHD_Connection *conn,
 			    "The service is temporarily "
 			    "unavailable. Please try again later.");
 			goto send;
-		case SCN_EXPIREPART:
-			if (is_batch(resource))
-				break; /* run_batch() answers each part */
-			/* FALLTHROUGH */
 		case SCN_EXPIRE:
 			stats_add(s->st, STATS_SCENARIO_FAULTS, 1);
 			stats_add(s->st, STATS_401, 1);
