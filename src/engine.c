@@ -1939,13 +1939,20 @@ int engine_run(struct engine *en, struct results *res, struct err *e)
 	en->res = res;
 	en->err = e;
 	en->now = clock_ms();
+	if (res)
+		results_set_flush_ms(res, ENGINE_FLUSH_MS);
 	for (;;) {
-		if (en->stop && *en->stop)
+		if (en->stop && *en->stop) {
+			if (res && results_flush(res, e) < 0)
+				return -1;
 			return err_set(e, ERR_INTERNAL,
 				       "interrupted; continue with --resume");
+		}
 		if (take_rows(en) < 0)
 			return -1;
 		if (loop_once(en, 1000) < 0)
+			return -1;
+		if (res && results_flush_due(res, e) < 0)
 			return -1;
 		progress_now(en, false);
 		if (en->eof && en->in_flight_rows == 0 && idle_transport(en) &&
