@@ -165,15 +165,25 @@ static int add_request(struct buf *out, const struct batch_op *op,
 {
 	int rc = 0;
 
-	rc |= buf_addf(out, "%s %s%s%s HTTP/1.1\r\n", op->method, prefix,
-		       slash ? "/" : "", op->url);
-	for (char **h = op->headers; *h; h++)
-		rc |= buf_addf(out, "%s\r\n", *h);
+	/* no printf: this runs for every operation of every $batch */
+	rc |= buf_addstr(out, op->method);
+	rc |= buf_addch(out, ' ');
+	rc |= buf_addstr(out, prefix);
+	if (slash)
+		rc |= buf_addch(out, '/');
+	rc |= buf_addstr(out, op->url);
+	rc |= buf_addstr(out, " HTTP/1.1\r\n");
+	for (char **h = op->headers; *h; h++) {
+		rc |= buf_addstr(out, *h);
+		rc |= buf_addstr(out, "\r\n");
+	}
 	if (op->body && !has_header(op, "Content-Type"))
 		rc |= buf_addstr(out, "Content-Type: application/json\r\n");
 	rc |= buf_addstr(out, "\r\n");
-	if (op->body)
-		rc |= buf_addf(out, "%s\r\n", op->body);
+	if (op->body) {
+		rc |= buf_addstr(out, op->body);
+		rc |= buf_addstr(out, "\r\n");
+	}
 	return rc ? -1 : 0;
 }
 
