@@ -633,28 +633,50 @@ static void want_resolve(struct engine *en, struct eng_row *row)
 	}
 }
 
-static bool same_mailbox(const struct row *row, const cJSON *mb)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-	    mb, row->mailbox_is_id ? "mailboxid" : "emailaddress");
+/* A mailbox of a lookup answer, with the keys rows are matched on. */
+struct answer_mb {
+	cJSON *mb; /* NULL once a row took it */
+	const char *addr, *id;
+};
 
-	return cJSON_IsString(v) && !strcasecmp(v->valuestring, row->mailbox);
+static const char *string_item(const cJSON *obj, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static void resolved(struct engine *en, struct op *op, cJSON *json)
 {
 	cJSON *value = cJSON_GetObjectItemCaseSensitive(json, "value");
 	char msg[512];
+	struct answer_mb *mbs;
+	size_t nmb = 0;
+	cJSON *mb;
 
+	/* look each mailbox's keys up once, not once per row of the group */
+	cJSON_ArrayForEach(mb, value) nmb++;
+	mbs = xcalloc(nmb ? nmb : 1, sizeof(*mbs));
+	nmb = 0;
+	cJSON_ArrayForEach(mb, value)
+	{
+		mbs[nmb].mb = mb;
+		mbs[nmb].addr = string_item(mb, "emailaddress");
+		mbs[nmb].id = string_item(mb, "mailboxid");
+		nmb++;
+	}
 	for (size_t i = 0; i < op->ngroup; i++) {
 		struct eng_row *row = op->group[i];
-		cJSON *mb, *found = NULL;
+		const struct row *in = row->rs.row;
+		struct answer_mb *found = NULL;
 		int n = 0;
 
-		cJSON_ArrayForEach(mb, value)
-		{
-			if (same_mailbox(row->rs.row, mb)) {
-				found = mb;
+		for (size_t k = 0; k < nmb; k++) {
+			const char *key =
+			    in->mailbox_is_id ? mbs[k].id : mbs[k].addr;
+
+			if (mbs[k].mb && key && !strcasecmp(key, in->mailbox)) {
+				found = &mbs[k];
 				n++;
 			}
 		}
@@ -674,21 +696,17 @@ static void resolved(struct engine *en, struct op *op, cJSON *json)
 				     "queue may not have a mailbox yet");
 			continue;
 		}
-		{
-			const cJSON *id = cJSON_GetObjectItemCaseSensitive(
-			    found, "mailboxid");
-
-			if (cJSON_IsString(id))
-				snprintf(row->rs.mailbox_id,
-					 sizeof(row->rs.mailbox_id), "%s",
-					 id->valuestring);
-		}
+		if (found->id)
+			snprintf(row->rs.mailbox_id, sizeof(row->rs.mailbox_id),
+				 "%s", found->id);
 		cJSON_Delete(row->rs.mailbox);
 		/* the row takes the object out of the answer: no copy */
-		row->rs.mailbox = cJSON_DetachItemViaPointer(value, found);
+		row->rs.mailbox = cJSON_DetachItemViaPointer(value, found->mb);
+		found->mb = NULL;
 		row->resolved = true;
 		make_ready(en, row);
 	}
+	free(mbs);
 }
 
 /*
