@@ -64,6 +64,7 @@ struct results {
 	long flush_ms;
 	int64_t flushed_at; /* CLOCK_MONOTONIC, ms */
 	struct buf hold, fhold;
+	struct buf line, fline; /* results_add(): reused, not re-grown */
 };
 
 const char *results_outcome_name(enum results_outcome o)
@@ -437,6 +438,8 @@ int results_open(struct results **out, const struct results_setup *s,
 	r->next = 1;
 	buf_init(&r->hold, 2 * HOLD_MAX_BYTES + LINE_MAX_BYTES);
 	buf_init(&r->fhold, 2 * HOLD_MAX_BYTES + LINE_MAX_BYTES);
+	buf_init(&r->line, LINE_MAX_BYTES);
+	buf_init(&r->fline, LINE_MAX_BYTES);
 	r->input = xstrdup(s->input ? s->input : "");
 	now_iso(r->started, sizeof(r->started), false);
 	{
@@ -619,14 +622,15 @@ static void window_fit(struct results *r, size_t num)
 int results_add(struct results *r, const struct row *row,
 		const struct results_row *res, struct err *e)
 {
-	struct buf line = BUF_INIT(LINE_MAX_BYTES);
-	struct buf fline = BUF_INIT(LINE_MAX_BYTES);
+	struct buf *line = &r->line, *fline = &r->fline;
 	struct slot s = {0};
 	int rc = -1;
 
 	if (row->num < r->next)
 		BUG("results_add: row %zu already written", row->num);
-	if (format_row(r, row, res, &line, &fline) < 0) {
+	buf_reset(line);
+	buf_reset(fline);
+	if (format_row(r, row, res, line, fline) < 0) {
 		err_set(e, ERR_IO, "row %zu: result line too long", row->num);
 		goto out;
 	}
@@ -637,13 +641,20 @@ int results_add(struct results *r, const struct row *row,
 
 	s.used = true;
 	s.num = row->num;
-	s.line = buf_detach(&line, &s.len);
-	if (res->result != RESULTS_OK)
-		s.fline = buf_detach(&fline, &s.flen);
+	s.line = line->ptr;
+	s.len = line->len;
+	if (res->result != RESULTS_OK) {
+		s.fline = fline->ptr;
+		s.flen = fline->len;
+	}
 
 	if (row->num != r->next) {
 		struct slot *dst;
 
+		/* held until the rows before it are written: a copy */
+		s.line = xstrndup(s.line, s.len);
+		if (s.fline)
+			s.fline = xstrndup(s.fline, s.flen);
 		window_fit(r, row->num);
 		dst = &r->win[row->num & (r->wcap - 1)];
 		if (dst->used)
@@ -653,8 +664,7 @@ int results_add(struct results *r, const struct row *row,
 		rc = 0;
 		goto out;
 	}
-	rc = write_slot(r, &s, e);
-	slot_clear(&s);
+	rc = write_slot(r, &s, e); /* 's' borrows r->line and r->fline */
 	if (rc < 0)
 		goto out;
 	r->next++;
@@ -672,8 +682,6 @@ int results_add(struct results *r, const struct row *row,
 	}
 	rc = results_flush_due(r, e);
 out:
-	buf_release(&line);
-	buf_release(&fline);
 	return rc;
 }
 
@@ -850,6 +858,8 @@ void results_free(struct results *r)
 	free(r->log_path);
 	buf_release(&r->hold);
 	buf_release(&r->fhold);
+	buf_release(&r->line);
+	buf_release(&r->fline);
 	free(r);
 }
 
