@@ -187,6 +187,25 @@ static int add_request(struct buf *out, const struct batch_op *op,
 	return rc ? -1 : 0;
 }
 
+/* The MIME headers of an application/http part, up to its blank line. */
+static int part_headers(struct buf *out, unsigned long content_id)
+{
+	char num[24];
+	size_t i = sizeof(num);
+	int rc = 0;
+
+	do {
+		num[--i] = (char)('0' + content_id % 10);
+		content_id /= 10;
+	} while (content_id);
+	rc |= buf_addstr(out, "Content-Type: application/http\r\n"
+			      "Content-Transfer-Encoding: binary\r\n"
+			      "Content-ID: ");
+	rc |= buf_add(out, num + i, sizeof(num) - i);
+	rc |= buf_addstr(out, "\r\n\r\n");
+	return rc ? -1 : 0;
+}
+
 int batch_encode(const struct batch *b, const char *id, const char *prefix,
 		 struct buf *body, struct buf *content_type, struct err *e)
 {
@@ -229,14 +248,10 @@ int batch_encode(const struct batch *b, const char *id, const char *prefix,
 		const struct batch_op *op = &b->ops[i];
 		size_t j;
 
-		rc |= buf_addf(body, "--%s\r\n", bnd);
+		rc |= buf_addstr(body, mark);
+		rc |= buf_addstr(body, "\r\n");
 		if (!op->changeset) {
-			rc |= buf_addf(body,
-				       "Content-Type: application/http\r\n"
-				       "Content-Transfer-Encoding: binary\r\n"
-				       "Content-ID: %lu\r\n"
-				       "\r\n",
-				       batch_content_id(i));
+			rc |= part_headers(body, batch_content_id(i));
 			rc |= add_request(body, op, prefix, slash);
 			i++;
 			continue;
@@ -248,13 +263,8 @@ int batch_encode(const struct batch *b, const char *id, const char *prefix,
 			       id, nset);
 		for (j = i; j < b->n && b->ops[j].changeset == op->changeset;
 		     j++) {
-			rc |= buf_addf(body,
-				       "--changeset_%s_%u\r\n"
-				       "Content-Type: application/http\r\n"
-				       "Content-Transfer-Encoding: binary\r\n"
-				       "Content-ID: %lu\r\n"
-				       "\r\n",
-				       id, nset, batch_content_id(j));
+			rc |= buf_addf(body, "--changeset_%s_%u\r\n", id, nset);
+			rc |= part_headers(body, batch_content_id(j));
 			rc |= add_request(body, &b->ops[j], prefix, slash);
 		}
 		rc |= buf_addf(body, "--changeset_%s_%u--\r\n", id, nset);
@@ -287,15 +297,10 @@ static void response_reset(struct batch_response *r)
 	r->n = 0;
 }
 
+/* One block holds an answer's headers array and strings: see add_answer(). */
 static void answer_release(struct batch_answer *a)
 {
-	free(a->content_id);
-	for (size_t i = 0; i < a->nheaders; i++) {
-		free(a->headers[i].name);
-		free(a->headers[i].value);
-	}
 	free(a->headers);
-	free(a->body);
 }
 
 void batch_response_release(struct batch_response *r)
@@ -584,9 +589,16 @@ struct parser {
 	struct view csparts[BATCH_MAX_PARTS];
 };
 
-static char *view_dup(struct view v)
+/* Copy 'v' to '*at' with a NUL, advance '*at' past it. */
+static char *view_put(char **at, struct view v)
 {
-	return xstrndup(v.p, v.len);
+	char *s = *at;
+
+	if (v.len)
+		memcpy(s, v.p, v.len);
+	s[v.len] = '\0';
+	*at += v.len + 1;
+	return s;
 }
 
 /* An application/http part: status line, headers, body. */
@@ -641,16 +653,31 @@ static int add_answer(struct parser *ps, struct view msg, struct view cid,
 	memset(a, 0, sizeof(*a));
 	a->status = status;
 	a->changeset = changeset;
-	a->content_id = cid.p ? view_dup(cid) : NULL;
 	a->nheaders = ps->inner.n;
-	a->headers =
-	    xcalloc(a->nheaders ? a->nheaders : 1, sizeof(*a->headers));
-	for (size_t i = 0; i < ps->inner.n; i++) {
-		a->headers[i].name = view_dup(ps->inner.name[i]);
-		a->headers[i].value = view_dup(trim(ps->inner.value[i]));
+	{
+		/* one allocation: the headers array, then every string */
+		size_t nh = a->nheaders ? a->nheaders : 1;
+		size_t size = nh * sizeof(*a->headers) + body.len + 1;
+		char *at;
+
+		if (cid.p)
+			size += cid.len + 1;
+		for (size_t i = 0; i < ps->inner.n; i++) {
+			ps->inner.value[i] = trim(ps->inner.value[i]);
+			size += ps->inner.name[i].len + 1 +
+				ps->inner.value[i].len + 1;
+		}
+		a->headers = xmalloc(size);
+		memset(a->headers, 0, nh * sizeof(*a->headers));
+		at = (char *)(a->headers + nh);
+		a->content_id = cid.p ? view_put(&at, cid) : NULL;
+		for (size_t i = 0; i < ps->inner.n; i++) {
+			a->headers[i].name = view_put(&at, ps->inner.name[i]);
+			a->headers[i].value = view_put(&at, ps->inner.value[i]);
+		}
+		a->body = view_put(&at, body);
+		a->body_len = body.len;
 	}
-	a->body = view_dup(body);
-	a->body_len = body.len;
 	return 0;
 bad_status:
 	return err_set(e, ERR_PROTOCOL,
