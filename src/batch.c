@@ -19,15 +19,10 @@ void batch_init(struct batch *b)
 	b->alloc = 0;
 }
 
+/* One block holds an operation's header list and strings: see batch_add(). */
 static void op_release(struct batch_op *op)
 {
-	free(op->method);
-	free(op->url);
-	if (op->headers)
-		for (char **h = op->headers; *h; h++)
-			free(*h);
 	free(op->headers);
-	free(op->body);
 }
 
 void batch_release(struct batch *b)
@@ -126,12 +121,32 @@ int batch_add(struct batch *b, const struct batch_req *req, struct err *e)
 		b->ops = xrealloc(b->ops, b->alloc * sizeof(*b->ops));
 	}
 	op = &b->ops[b->n++];
-	op->method = xstrdup(req->method);
-	op->url = xstrdup(req->url);
-	op->headers = xcalloc(nh + 1, sizeof(*op->headers));
-	for (size_t i = 0; i < nh; i++)
-		op->headers[i] = xstrdup(req->headers[i]);
-	op->body = req->body ? xstrdup(req->body) : NULL;
+	{
+		/* one allocation: the header list, then every string */
+		size_t size = (nh + 1) * sizeof(*op->headers);
+		size_t mlen = strlen(req->method) + 1;
+		size_t ulen = strlen(req->url) + 1;
+		size_t blen = req->body ? strlen(req->body) + 1 : 0;
+		char *at;
+
+		for (size_t i = 0; i < nh; i++)
+			size += strlen(req->headers[i]) + 1;
+		size += mlen + ulen + blen;
+		op->headers = xmalloc(size);
+		at = (char *)(op->headers + nh + 1);
+		for (size_t i = 0; i < nh; i++) {
+			size_t hl = strlen(req->headers[i]) + 1;
+
+			op->headers[i] = memcpy(at, req->headers[i], hl);
+			at += hl;
+		}
+		op->headers[nh] = NULL;
+		op->method = memcpy(at, req->method, mlen);
+		at += mlen;
+		op->url = memcpy(at, req->url, ulen);
+		at += ulen;
+		op->body = blen ? memcpy(at, req->body, blen) : NULL;
+	}
 	op->changeset = req->changeset;
 	op->data = req->data;
 	return 0;
