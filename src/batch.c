@@ -19,15 +19,10 @@ void batch_init(struct batch *b)
 	b->alloc = 0;
 }
 
+/* One block holds an operation's header list and strings: see batch_add(). */
 static void op_release(struct batch_op *op)
 {
-	free(op->method);
-	free(op->url);
-	if (op->headers)
-		for (char **h = op->headers; *h; h++)
-			free(*h);
 	free(op->headers);
-	free(op->body);
 }
 
 void batch_release(struct batch *b)
@@ -126,12 +121,32 @@ int batch_add(struct batch *b, const struct batch_req *req, struct err *e)
 		b->ops = xrealloc(b->ops, b->alloc * sizeof(*b->ops));
 	}
 	op = &b->ops[b->n++];
-	op->method = xstrdup(req->method);
-	op->url = xstrdup(req->url);
-	op->headers = xcalloc(nh + 1, sizeof(*op->headers));
-	for (size_t i = 0; i < nh; i++)
-		op->headers[i] = xstrdup(req->headers[i]);
-	op->body = req->body ? xstrdup(req->body) : NULL;
+	{
+		/* one allocation: the header list, then every string */
+		size_t size = (nh + 1) * sizeof(*op->headers);
+		size_t mlen = strlen(req->method) + 1;
+		size_t ulen = strlen(req->url) + 1;
+		size_t blen = req->body ? strlen(req->body) + 1 : 0;
+		char *at;
+
+		for (size_t i = 0; i < nh; i++)
+			size += strlen(req->headers[i]) + 1;
+		size += mlen + ulen + blen;
+		op->headers = xmalloc(size);
+		at = (char *)(op->headers + nh + 1);
+		for (size_t i = 0; i < nh; i++) {
+			size_t hl = strlen(req->headers[i]) + 1;
+
+			op->headers[i] = memcpy(at, req->headers[i], hl);
+			at += hl;
+		}
+		op->headers[nh] = NULL;
+		op->method = memcpy(at, req->method, mlen);
+		at += mlen;
+		op->url = memcpy(at, req->url, ulen);
+		at += ulen;
+		op->body = blen ? memcpy(at, req->body, blen) : NULL;
+	}
 	op->changeset = req->changeset;
 	op->data = req->data;
 	return 0;
@@ -165,15 +180,44 @@ static int add_request(struct buf *out, const struct batch_op *op,
 {
 	int rc = 0;
 
-	rc |= buf_addf(out, "%s %s%s%s HTTP/1.1\r\n", op->method, prefix,
-		       slash ? "/" : "", op->url);
-	for (char **h = op->headers; *h; h++)
-		rc |= buf_addf(out, "%s\r\n", *h);
+	/* no printf: this runs for every operation of every $batch */
+	rc |= buf_addstr(out, op->method);
+	rc |= buf_addch(out, ' ');
+	rc |= buf_addstr(out, prefix);
+	if (slash)
+		rc |= buf_addch(out, '/');
+	rc |= buf_addstr(out, op->url);
+	rc |= buf_addstr(out, " HTTP/1.1\r\n");
+	for (char **h = op->headers; *h; h++) {
+		rc |= buf_addstr(out, *h);
+		rc |= buf_addstr(out, "\r\n");
+	}
 	if (op->body && !has_header(op, "Content-Type"))
 		rc |= buf_addstr(out, "Content-Type: application/json\r\n");
 	rc |= buf_addstr(out, "\r\n");
-	if (op->body)
-		rc |= buf_addf(out, "%s\r\n", op->body);
+	if (op->body) {
+		rc |= buf_addstr(out, op->body);
+		rc |= buf_addstr(out, "\r\n");
+	}
+	return rc ? -1 : 0;
+}
+
+/* The MIME headers of an application/http part, up to its blank line. */
+static int part_headers(struct buf *out, unsigned long content_id)
+{
+	char num[24];
+	size_t i = sizeof(num);
+	int rc = 0;
+
+	do {
+		num[--i] = (char)('0' + content_id % 10);
+		content_id /= 10;
+	} while (content_id);
+	rc |= buf_addstr(out, "Content-Type: application/http\r\n"
+			      "Content-Transfer-Encoding: binary\r\n"
+			      "Content-ID: ");
+	rc |= buf_add(out, num + i, sizeof(num) - i);
+	rc |= buf_addstr(out, "\r\n\r\n");
 	return rc ? -1 : 0;
 }
 
@@ -219,14 +263,10 @@ int batch_encode(const struct batch *b, const char *id, const char *prefix,
 		const struct batch_op *op = &b->ops[i];
 		size_t j;
 
-		rc |= buf_addf(body, "--%s\r\n", bnd);
+		rc |= buf_addstr(body, mark);
+		rc |= buf_addstr(body, "\r\n");
 		if (!op->changeset) {
-			rc |= buf_addf(body,
-				       "Content-Type: application/http\r\n"
-				       "Content-Transfer-Encoding: binary\r\n"
-				       "Content-ID: %lu\r\n"
-				       "\r\n",
-				       batch_content_id(i));
+			rc |= part_headers(body, batch_content_id(i));
 			rc |= add_request(body, op, prefix, slash);
 			i++;
 			continue;
@@ -238,13 +278,8 @@ int batch_encode(const struct batch *b, const char *id, const char *prefix,
 			       id, nset);
 		for (j = i; j < b->n && b->ops[j].changeset == op->changeset;
 		     j++) {
-			rc |= buf_addf(body,
-				       "--changeset_%s_%u\r\n"
-				       "Content-Type: application/http\r\n"
-				       "Content-Transfer-Encoding: binary\r\n"
-				       "Content-ID: %lu\r\n"
-				       "\r\n",
-				       id, nset, batch_content_id(j));
+			rc |= buf_addf(body, "--changeset_%s_%u\r\n", id, nset);
+			rc |= part_headers(body, batch_content_id(j));
 			rc |= add_request(body, &b->ops[j], prefix, slash);
 		}
 		rc |= buf_addf(body, "--changeset_%s_%u--\r\n", id, nset);
@@ -277,15 +312,10 @@ static void response_reset(struct batch_response *r)
 	r->n = 0;
 }
 
+/* One block holds an answer's headers array and strings: see add_answer(). */
 static void answer_release(struct batch_answer *a)
 {
-	free(a->content_id);
-	for (size_t i = 0; i < a->nheaders; i++) {
-		free(a->headers[i].name);
-		free(a->headers[i].value);
-	}
 	free(a->headers);
-	free(a->body);
 }
 
 void batch_response_release(struct batch_response *r)
@@ -574,9 +604,16 @@ struct parser {
 	struct view csparts[BATCH_MAX_PARTS];
 };
 
-static char *view_dup(struct view v)
+/* Copy 'v' to '*at' with a NUL, advance '*at' past it. */
+static char *view_put(char **at, struct view v)
 {
-	return xstrndup(v.p, v.len);
+	char *s = *at;
+
+	if (v.len)
+		memcpy(s, v.p, v.len);
+	s[v.len] = '\0';
+	*at += v.len + 1;
+	return s;
 }
 
 /* An application/http part: status line, headers, body. */
@@ -631,16 +668,31 @@ static int add_answer(struct parser *ps, struct view msg, struct view cid,
 	memset(a, 0, sizeof(*a));
 	a->status = status;
 	a->changeset = changeset;
-	a->content_id = cid.p ? view_dup(cid) : NULL;
 	a->nheaders = ps->inner.n;
-	a->headers =
-	    xcalloc(a->nheaders ? a->nheaders : 1, sizeof(*a->headers));
-	for (size_t i = 0; i < ps->inner.n; i++) {
-		a->headers[i].name = view_dup(ps->inner.name[i]);
-		a->headers[i].value = view_dup(trim(ps->inner.value[i]));
+	{
+		/* one allocation: the headers array, then every string */
+		size_t nh = a->nheaders ? a->nheaders : 1;
+		size_t size = nh * sizeof(*a->headers) + body.len + 1;
+		char *at;
+
+		if (cid.p)
+			size += cid.len + 1;
+		for (size_t i = 0; i < ps->inner.n; i++) {
+			ps->inner.value[i] = trim(ps->inner.value[i]);
+			size += ps->inner.name[i].len + 1 +
+				ps->inner.value[i].len + 1;
+		}
+		a->headers = xmalloc(size);
+		memset(a->headers, 0, nh * sizeof(*a->headers));
+		at = (char *)(a->headers + nh);
+		a->content_id = cid.p ? view_put(&at, cid) : NULL;
+		for (size_t i = 0; i < ps->inner.n; i++) {
+			a->headers[i].name = view_put(&at, ps->inner.name[i]);
+			a->headers[i].value = view_put(&at, ps->inner.value[i]);
+		}
+		a->body = view_put(&at, body);
+		a->body_len = body.len;
 	}
-	a->body = view_dup(body);
-	a->body_len = body.len;
 	return 0;
 bad_status:
 	return err_set(e, ERR_PROTOCOL,

@@ -58,6 +58,12 @@ int buf_addstr(struct buf *b, const char *s)
 
 int buf_addch(struct buf *b, char c)
 {
+	/* room for c and the NUL, within the cap: the common case */
+	if (b->len + 2 <= b->cap && b->len < b->max) {
+		b->ptr[b->len++] = c;
+		b->ptr[b->len] = '\0';
+		return 0;
+	}
 	return buf_add(b, &c, 1);
 }
 
@@ -66,9 +72,23 @@ int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 	va_list cp;
 	int n;
 
+	/* one pass when the text fits in the room already allocated */
 	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
-	va_end(cp);
+	if (b->cap) {
+		size_t room = b->cap - b->len;
+
+		n = vsnprintf(b->ptr + b->len, room, fmt, cp);
+		va_end(cp);
+		if (n >= 0 && (size_t)n < room &&
+		    (size_t)n <= b->max - b->len) {
+			b->len += (size_t)n;
+			return 0;
+		}
+		b->ptr[b->len] = '\0';
+	} else {
+		n = vsnprintf(NULL, 0, fmt, cp);
+		va_end(cp);
+	}
 	if (n < 0)
 		return -1;
 	if (buf_grow(b, (size_t)n) < 0)

@@ -10,6 +10,7 @@
 #include "action.h"
 #include "batch.h"
 #include "engine.h"
+#include "json.h"
 #include "log.h"
 #include "odata.h"
 #include "progress.h"
@@ -633,28 +634,50 @@ static void want_resolve(struct engine *en, struct eng_row *row)
 	}
 }
 
-static bool same_mailbox(const struct row *row, const cJSON *mb)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-	    mb, row->mailbox_is_id ? "mailboxid" : "emailaddress");
+/* A mailbox of a lookup answer, with the keys rows are matched on. */
+struct answer_mb {
+	cJSON *mb; /* NULL once a row took it */
+	const char *addr, *id;
+};
 
-	return cJSON_IsString(v) && !strcasecmp(v->valuestring, row->mailbox);
+static const char *string_item(const cJSON *obj, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static void resolved(struct engine *en, struct op *op, cJSON *json)
 {
 	cJSON *value = cJSON_GetObjectItemCaseSensitive(json, "value");
 	char msg[512];
+	struct answer_mb *mbs;
+	size_t nmb = 0;
+	cJSON *mb;
 
+	/* look each mailbox's keys up once, not once per row of the group */
+	cJSON_ArrayForEach(mb, value) nmb++;
+	mbs = xcalloc(nmb ? nmb : 1, sizeof(*mbs));
+	nmb = 0;
+	cJSON_ArrayForEach(mb, value)
+	{
+		mbs[nmb].mb = mb;
+		mbs[nmb].addr = string_item(mb, "emailaddress");
+		mbs[nmb].id = string_item(mb, "mailboxid");
+		nmb++;
+	}
 	for (size_t i = 0; i < op->ngroup; i++) {
 		struct eng_row *row = op->group[i];
-		cJSON *mb, *found = NULL;
+		const struct row *in = row->rs.row;
+		struct answer_mb *found = NULL;
 		int n = 0;
 
-		cJSON_ArrayForEach(mb, value)
-		{
-			if (same_mailbox(row->rs.row, mb)) {
-				found = mb;
+		for (size_t k = 0; k < nmb; k++) {
+			const char *key =
+			    in->mailbox_is_id ? mbs[k].id : mbs[k].addr;
+
+			if (mbs[k].mb && key && !strcasecmp(key, in->mailbox)) {
+				found = &mbs[k];
 				n++;
 			}
 		}
@@ -674,21 +697,17 @@ static void resolved(struct engine *en, struct op *op, cJSON *json)
 				     "queue may not have a mailbox yet");
 			continue;
 		}
-		{
-			const cJSON *id = cJSON_GetObjectItemCaseSensitive(
-			    found, "mailboxid");
-
-			if (cJSON_IsString(id))
-				snprintf(row->rs.mailbox_id,
-					 sizeof(row->rs.mailbox_id), "%s",
-					 id->valuestring);
-		}
+		if (found->id)
+			snprintf(row->rs.mailbox_id, sizeof(row->rs.mailbox_id),
+				 "%s", found->id);
 		cJSON_Delete(row->rs.mailbox);
 		/* the row takes the object out of the answer: no copy */
-		row->rs.mailbox = cJSON_DetachItemViaPointer(value, found);
+		row->rs.mailbox = cJSON_DetachItemViaPointer(value, found->mb);
+		found->mb = NULL;
 		row->resolved = true;
 		make_ready(en, row);
 	}
+	free(mbs);
 }
 
 /*
@@ -720,10 +739,15 @@ void action_patch_mailbox(struct action_ctx *c, const char *name, cJSON *value)
 
 static char *print_body(cJSON *body)
 {
+	struct buf b = BUF_INIT(BUF_MAX_BODY);
 	char *s, *copy;
 
 	if (!body)
 		return NULL;
+	if (json_print(&b, body) == 0) {
+		cJSON_Delete(body);
+		return buf_detach(&b, NULL);
+	}
 	s = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	if (!s)
@@ -1058,7 +1082,7 @@ static void fill_answer(struct action_answer *a, cJSON **json, long status,
 	a->tag = tag;
 	a->status = status;
 	a->body = body ? body : "";
-	*json = body && *body ? cJSON_Parse(body) : NULL;
+	*json = body && *body ? json_parse(body) : NULL;
 	a->json = *json;
 	a->code = code ? code : "";
 	a->message = message ? message : "";
@@ -1089,7 +1113,7 @@ static void op_final(struct engine *en, struct op *op, long status,
 	switch (op->kind) {
 	case OP_RESOLVE:
 		if (status >= 200 && status < 300) {
-			json = cJSON_Parse(body ? body : "");
+			json = json_parse(body ? body : "");
 			if (json) {
 				resolved(en, op, json);
 				break;
@@ -1110,7 +1134,7 @@ static void op_final(struct engine *en, struct op *op, long status,
 
 		l->done = true;
 		if (status >= 200 && status < 300)
-			l->json = cJSON_Parse(body ? body : "");
+			l->json = json_parse(body ? body : "");
 		if (!l->json) {
 			struct buf b = BUF_INIT(BUF_MAX_SMALL);
 
@@ -1981,13 +2005,20 @@ int engine_run(struct engine *en, struct results *res, struct err *e)
 	en->res = res;
 	en->err = e;
 	en->now = clock_ms();
+	if (res)
+		results_set_flush_ms(res, ENGINE_FLUSH_MS);
 	for (;;) {
-		if (en->stop && *en->stop)
+		if (en->stop && *en->stop) {
+			if (res && results_flush(res, e) < 0)
+				return -1;
 			return err_set(e, ERR_INTERNAL,
 				       "interrupted; continue with --resume");
+		}
 		if (take_rows(en) < 0)
 			return -1;
 		if (loop_once(en, 1000) < 0)
+			return -1;
+		if (res && results_flush_due(res, e) < 0)
 			return -1;
 		progress_now(en, false);
 		if (en->eof && en->in_flight_rows == 0 && idle_transport(en) &&

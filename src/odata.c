@@ -19,11 +19,18 @@ int odata_url_encode(struct buf *out, const char *s, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		char esc[3];
+		size_t run = i;
 
-		if (isalnum(c) || c == '-' || c == '.' || c == '_' ||
-		    c == '~') {
-			if (buf_addch(out, (char)c) < 0)
+		/* unreserved characters go as they are, a run at a time */
+		while (run < len &&
+		       (isalnum((unsigned char)s[run]) ||
+			strchr("-._~", s[run]) != NULL) &&
+		       s[run])
+			run++;
+		if (run > i) {
+			if (buf_add(out, s + i, run - i) < 0)
 				return -1;
+			i = run - 1;
 			continue;
 		}
 		esc[0] = '%';

@@ -17,6 +17,8 @@
 
 /* A line may not be larger than this (a row is at most ROWS_MAX_RECORD). */
 #define LINE_MAX_BYTES (4 * ROWS_MAX_RECORD)
+/* Lines held back for a timed flush are written out beyond this size. */
+#define HOLD_MAX_BYTES (64 * 1024)
 
 static const char *const outcome_names[RESULTS_NOUTCOMES] = {"ok", "failed",
 							     "invalid"};
@@ -57,6 +59,12 @@ struct results {
 	size_t wcap; /* power of two */
 	size_t npending;
 	struct results_counts counts;
+
+	/* results_set_flush_ms(): whole lines held back, written together */
+	long flush_ms;
+	int64_t flushed_at; /* CLOCK_MONOTONIC, ms */
+	struct buf hold, fhold;
+	struct buf line, fline; /* results_add(): reused, not re-grown */
 };
 
 const char *results_outcome_name(enum results_outcome o)
@@ -428,6 +436,10 @@ int results_open(struct results **out, const struct results_setup *s,
 	r->delim = s->delim;
 	r->ncols = s->ncols;
 	r->next = 1;
+	buf_init(&r->hold, 2 * HOLD_MAX_BYTES + LINE_MAX_BYTES);
+	buf_init(&r->fhold, 2 * HOLD_MAX_BYTES + LINE_MAX_BYTES);
+	buf_init(&r->line, LINE_MAX_BYTES);
+	buf_init(&r->fline, LINE_MAX_BYTES);
 	r->input = xstrdup(s->input ? s->input : "");
 	now_iso(r->started, sizeof(r->started), false);
 	{
@@ -532,8 +544,46 @@ static int format_row(const struct results *r, const struct row *row,
 	return rc ? -1 : 0;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Write the held lines with one write per file. Each file gets whole
+ * lines only, so an interruption at any point leaves a valid prefix.
+ */
+static int flush_held(struct results *r, struct err *e)
+{
+	int rc = 0;
+
+	if (r->hold.len &&
+	    write_flush(r->res, r->res_path, r->hold.ptr, r->hold.len, e) < 0)
+		rc = -1;
+	if (!rc && r->fhold.len &&
+	    write_flush(r->failed, r->failed_path, r->fhold.ptr, r->fhold.len,
+			e) < 0)
+		rc = -1;
+	buf_reset(&r->hold);
+	buf_reset(&r->fhold);
+	r->flushed_at = mono_ms();
+	return rc;
+}
+
 static int write_slot(struct results *r, struct slot *s, struct err *e)
 {
+	if (r->flush_ms > 0) {
+		if (buf_add(&r->hold, s->line, s->len) < 0 ||
+		    (s->fline && buf_add(&r->fhold, s->fline, s->flen) < 0))
+			BUG("results: held lines past their cap");
+		if (r->hold.len >= HOLD_MAX_BYTES ||
+		    r->fhold.len >= HOLD_MAX_BYTES)
+			return flush_held(r, e);
+		return 0;
+	}
 	if (write_flush(r->res, r->res_path, s->line, s->len, e) < 0)
 		return -1;
 	if (s->fline &&
@@ -572,14 +622,15 @@ static void window_fit(struct results *r, size_t num)
 int results_add(struct results *r, const struct row *row,
 		const struct results_row *res, struct err *e)
 {
-	struct buf line = BUF_INIT(LINE_MAX_BYTES);
-	struct buf fline = BUF_INIT(LINE_MAX_BYTES);
+	struct buf *line = &r->line, *fline = &r->fline;
 	struct slot s = {0};
 	int rc = -1;
 
 	if (row->num < r->next)
 		BUG("results_add: row %zu already written", row->num);
-	if (format_row(r, row, res, &line, &fline) < 0) {
+	buf_reset(line);
+	buf_reset(fline);
+	if (format_row(r, row, res, line, fline) < 0) {
 		err_set(e, ERR_IO, "row %zu: result line too long", row->num);
 		goto out;
 	}
@@ -590,13 +641,20 @@ int results_add(struct results *r, const struct row *row,
 
 	s.used = true;
 	s.num = row->num;
-	s.line = buf_detach(&line, &s.len);
-	if (res->result != RESULTS_OK)
-		s.fline = buf_detach(&fline, &s.flen);
+	s.line = line->ptr;
+	s.len = line->len;
+	if (res->result != RESULTS_OK) {
+		s.fline = fline->ptr;
+		s.flen = fline->len;
+	}
 
 	if (row->num != r->next) {
 		struct slot *dst;
 
+		/* held until the rows before it are written: a copy */
+		s.line = xstrndup(s.line, s.len);
+		if (s.fline)
+			s.fline = xstrndup(s.fline, s.flen);
 		window_fit(r, row->num);
 		dst = &r->win[row->num & (r->wcap - 1)];
 		if (dst->used)
@@ -606,8 +664,7 @@ int results_add(struct results *r, const struct row *row,
 		rc = 0;
 		goto out;
 	}
-	rc = write_slot(r, &s, e);
-	slot_clear(&s);
+	rc = write_slot(r, &s, e); /* 's' borrows r->line and r->fline */
 	if (rc < 0)
 		goto out;
 	r->next++;
@@ -623,10 +680,29 @@ int results_add(struct results *r, const struct row *row,
 			goto out;
 		r->next++;
 	}
+	rc = results_flush_due(r, e);
 out:
-	buf_release(&line);
-	buf_release(&fline);
 	return rc;
+}
+
+void results_set_flush_ms(struct results *r, long ms)
+{
+	r->flush_ms = ms > 0 ? ms : 0;
+	r->flushed_at = mono_ms();
+}
+
+int results_flush_due(struct results *r, struct err *e)
+{
+	if (!r->hold.len && !r->fhold.len)
+		return 0;
+	if (mono_ms() - r->flushed_at < r->flush_ms)
+		return 0;
+	return flush_held(r, e);
+}
+
+int results_flush(struct results *r, struct err *e)
+{
+	return flush_held(r, e);
 }
 
 /* A JSON string; bytes of invalid UTF-8 are escaped as Latin-1. */
@@ -702,6 +778,8 @@ int results_finish(struct results *r, const struct results_summary *s,
 	FILE *fp;
 	int rc;
 
+	if (flush_held(r, e) < 0)
+		return -1;
 	now_iso(finished, sizeof(finished), false);
 	buf_addstr(&b, "{\n  \"job_dir\": ");
 	json_str(&b, r->jobdir);
@@ -757,8 +835,13 @@ void results_free(struct results *r)
 {
 	if (!r)
 		return;
-	if (r->res)
+	if (r->res) {
+		struct err e = ERR_INIT;
+
+		/* best effort: results_finish() reports write errors */
+		flush_held(r, &e);
 		fclose(r->res);
+	}
 	if (r->failed)
 		fclose(r->failed);
 	if (r->log)
@@ -773,6 +856,10 @@ void results_free(struct results *r)
 	free(r->res_path);
 	free(r->failed_path);
 	free(r->log_path);
+	buf_release(&r->hold);
+	buf_release(&r->fhold);
+	buf_release(&r->line);
+	buf_release(&r->fline);
 	free(r);
 }
 

@@ -20,7 +20,8 @@
  *
  * Rows complete out of order; results_add() keeps them in a reorder window
  * and writes each line as soon as every earlier row is written, flushing
- * each line, so an interrupted run leaves a valid prefix of results.csv.
+ * each line (or whole lines every few hundred ms, results_set_flush_ms()),
+ * so an interrupted run leaves a valid prefix of results.csv.
  * Memory held is the lines of the rows completed ahead of the oldest row
  * still in flight.
  *
@@ -153,6 +154,21 @@ const char *results_dir(const struct results *r);
  */
 int results_add(struct results *r, const struct row *row,
 		const struct results_row *res, struct err *e);
+
+/*
+ * Flush results.csv and failed.csv at most every 'ms' milliseconds
+ * instead of after every line (0, the default: every line). Lines are
+ * held whole and written together, so the files still hold a valid
+ * prefix at any point; results_flush(), results_finish() and
+ * results_free() write what is held.
+ */
+void results_set_flush_ms(struct results *r, long ms);
+
+/* Write the held lines if the last flush is older than the interval. */
+int results_flush_due(struct results *r, struct err *e);
+
+/* Write the held lines now. Returns 0, or -1 with 'e' set (ERR_IO). */
+int results_flush(struct results *r, struct err *e);
 
 /* Rows written to results.csv so far (resumed rows included). */
 size_t results_written(const struct results *r);

@@ -189,6 +189,48 @@ static void test_input_order_with_out_of_order_completion(void **state)
 	results_free(r);
 }
 
+/* Timed flushing holds whole lines back until a flush, never part of one. */
+static void test_timed_flush_holds_whole_lines(void **state)
+{
+	char out[512], path[700];
+	struct results *r;
+	struct err e = ERR_INIT;
+	char *s;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/timed", dir);
+	r = open_run(out, ',', false, NULL);
+	results_set_flush_ms(r, 3600 * 1000L);
+	add(r, 1, RESULTS_OK);
+	add(r, 3, RESULTS_OK);
+	add(r, 2, RESULTS_FAILED);
+	assert_int_equal(results_written(r), 3);
+	assert_int_equal(results_flush_due(r, &e), 0);
+	s = run_file(r, "results.csv");
+	assert_int_equal(count_lines(s), 1); /* the header only */
+	free(s);
+	s = run_file(r, "failed.csv");
+	assert_int_equal(count_lines(s), 1);
+	free(s);
+	assert_int_equal(results_flush(r, &e), 0);
+	s = run_file(r, "results.csv");
+	assert_int_equal(count_lines(s), 4);
+	assert_contains(s, "\r\nu3@x.com,approve,,ok,");
+	free(s);
+	s = run_file(r, "failed.csv");
+	assert_string_equal(s,
+			    "mailbox,actions,notes\r\nu2@x.com,approve,\r\n");
+	free(s);
+	/* held lines reach the file when the results are freed, too */
+	add(r, 4, RESULTS_OK);
+	snprintf(path, sizeof(path), "%s/results.csv", results_dir(r));
+	results_free(r);
+	s = io_read(path);
+	assert_int_equal(count_lines(s), 5);
+	assert_contains(s, "\r\nu4@x.com,approve,,ok,");
+	free(s);
+}
+
 static void test_cell_quoting_and_neutralising(void **state)
 {
 	static const struct {
@@ -554,6 +596,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_header_and_columns),
 	    cmocka_unit_test(test_input_order_with_out_of_order_completion),
+	    cmocka_unit_test(test_timed_flush_holds_whole_lines),
 	    cmocka_unit_test(test_cell_quoting_and_neutralising),
 	    cmocka_unit_test(test_failed_csv_round_trip),
 	    cmocka_unit_test(test_invalid_row_and_ragged_fields),
