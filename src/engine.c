@@ -1082,7 +1082,7 @@ static void fill_answer(struct action_answer *a, cJSON **json, long status,
 	a->tag = tag;
 	a->status = status;
 	a->body = body ? body : "";
-	*json = body && *body ? json_parse(body) : NULL;
+	*json = body && *body ? cJSON_Parse(body) : NULL;
 	a->json = *json;
 	a->code = code ? code : "";
 	a->message = message ? message : "";
@@ -1113,7 +1113,7 @@ static void op_final(struct engine *en, struct op *op, long status,
 	switch (op->kind) {
 	case OP_RESOLVE:
 		if (status >= 200 && status < 300) {
-			json = json_parse(body ? body : "");
+			json = cJSON_Parse(body ? body : "");
 			if (json) {
 				resolved(en, op, json);
 				break;
@@ -1134,7 +1134,7 @@ static void op_final(struct engine *en, struct op *op, long status,
 
 		l->done = true;
 		if (status >= 200 && status < 300)
-			l->json = json_parse(body ? body : "");
+			l->json = cJSON_Parse(body ? body : "");
 		if (!l->json) {
 			struct buf b = BUF_INIT(BUF_MAX_SMALL);
 

@@ -16,13 +16,4 @@
  */
 int json_print(struct buf *b, const cJSON *item);
 
-/*
- * Parse 'text' (NUL-terminated) as cJSON_Parse() does, with the same
- * result, faster on the JSON a Web API answers: strings without \\u
- * escapes, numbers, literals, objects and arrays followed by nothing but
- * white space. Anything else is handed to cJSON_Parse(). Returns a tree
- * to free with cJSON_Delete(), or NULL when the text is not JSON.
- */
-cJSON *json_parse(const char *text);
-
 #endif
