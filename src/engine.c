@@ -10,7 +10,6 @@
 #include "action.h"
 #include "batch.h"
 #include "engine.h"
-#include "json.h"
 #include "log.h"
 #include "odata.h"
 #include "progress.h"
@@ -739,15 +738,10 @@ void action_patch_mailbox(struct action_ctx *c, const char *name, cJSON *value)
 
 static char *print_body(cJSON *body)
 {
-	struct buf b = BUF_INIT(BUF_MAX_BODY);
 	char *s, *copy;
 
 	if (!body)
 		return NULL;
-	if (json_print(&b, body) == 0) {
-		cJSON_Delete(body);
-		return buf_detach(&b, NULL);
-	}
 	s = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	if (!s)
