@@ -1284,27 +1284,6 @@ static void changes_release(struct changes *ch)
 	ch->n = 0;
 }
 
-static const char *edm_name(enum dv_type t)
-{
-	switch (t) {
-	case DV_STR:
-		return "Edm.String";
-	case DV_INT:
-	case DV_CHOICE:
-		return "Edm.Int32";
-	case DV_BIGINT:
-		return "Edm.Int64";
-	case DV_BOOL:
-		return "Edm.Boolean";
-	case DV_GUID:
-	case DV_LOOKUP:
-		return "Edm.Guid";
-	case DV_DATE:
-		return "Edm.DateTimeOffset";
-	}
-	return "Edm.String";
-}
-
 static bool iso_date(const char *s)
 {
 	/* yyyy-mm-ddThh:mm:ss(.fff)?(Z|+hh:mm) or a bare date */
@@ -1384,7 +1363,7 @@ static int check_value(struct ctx *c, const struct dv_entity *ent,
 		 : cJSON_IsBool(v)   ? (cJSON_IsTrue(v) ? "True" : "False")
 		 : cJSON_IsNumber(v) ? "number"
 				     : "value",
-		 edm_name(a->type));
+		 dv_type_edm_name(a->type));
 	return payload_error(c, ent, detail);
 }
 

@@ -346,23 +346,7 @@ static bool expect(struct parser *p, enum tok t)
 
 static const char *edm_of_attr(const struct dv_attr *a)
 {
-	switch (a->type) {
-	case DV_STR:
-		return "Edm.String";
-	case DV_INT:
-	case DV_CHOICE:
-		return "Edm.Int32";
-	case DV_BIGINT:
-		return "Edm.Int64";
-	case DV_BOOL:
-		return "Edm.Boolean";
-	case DV_GUID:
-	case DV_LOOKUP:
-		return "Edm.Guid";
-	case DV_DATE:
-		return "Edm.DateTimeOffset";
-	}
-	return "Edm.String";
+	return dv_type_edm_name(a->type);
 }
 
 static const char *edm_of_lit(const struct lit *l)

@@ -415,6 +415,27 @@ const struct dv_nav *dv_entity_nav_by_attr(const struct dv_entity *ent,
 	return NULL;
 }
 
+const char *dv_type_edm_name(enum dv_type t)
+{
+	switch (t) {
+	case DV_STR:
+		return "Edm.String";
+	case DV_INT:
+	case DV_CHOICE:
+		return "Edm.Int32";
+	case DV_BIGINT:
+		return "Edm.Int64";
+	case DV_BOOL:
+		return "Edm.Boolean";
+	case DV_GUID:
+	case DV_LOOKUP:
+		return "Edm.Guid";
+	case DV_DATE:
+		return "Edm.DateTimeOffset";
+	}
+	return "Edm.String";
+}
+
 const char *dv_option_label(const struct dv_attr *a, int value)
 {
 	for (size_t i = 0; i < a->noptions; i++)

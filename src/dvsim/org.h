@@ -105,6 +105,8 @@ const struct dv_nav *dv_entity_nav(const struct dv_entity *ent,
 const struct dv_nav *dv_entity_nav_by_attr(const struct dv_entity *ent,
 					   const char *attr);
 const char *dv_option_label(const struct dv_attr *a, int value);
+/* The OData type name of a column type, e.g. "Edm.Int32". */
+const char *dv_type_edm_name(enum dv_type t);
 
 /* A row; 'obj' owns its attributes. Dead rows stay in 'rows' (so undo
  * can revive them) but leave every index. */
