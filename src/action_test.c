@@ -281,6 +281,36 @@ static enum action_step conclude_roles(struct action_ctx *c,
  * its last test say, without testing. The profile's state comes from a
  * cached lookup (one per profile for the whole run).
  */
+/*
+ * The alerts of a tracelogs answer, borrowed from 'json'; free() the
+ * array. 'msg' gets the first warning or error with its details (which
+ * say the cause, e.g. of a 401), or stays as it was.
+ */
+static struct diag_alert *read_alerts(const cJSON *json, size_t *n, char *msg,
+				      size_t size)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(json, "value");
+	const cJSON *it;
+	struct diag_alert *alerts;
+
+	alerts = xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*alerts));
+	*n = 0;
+	cJSON_ArrayForEach(it, arr)
+	{
+		struct diag_alert *a = &alerts[(*n)++];
+
+		a->level = actu_int(it, "level", 3);
+		a->text = actu_str(it, "text");
+		a->errortype = actu_str(it, "errortypedisplay");
+		a->details = actu_str(it, "errordetails");
+		if (!*msg && a->level >= 2 && a->text)
+			snprintf(msg, size, "%s%s%s", a->text,
+				 a->details ? " " : "",
+				 a->details ? a->details : "");
+	}
+	return alerts;
+}
+
 static enum action_step diagnose_plan(struct action_ctx *c,
 				      struct row_state *rs)
 {
@@ -321,7 +351,7 @@ static enum action_step diagnose_plan(struct action_ctx *c,
 static enum action_step diagnose_answer(struct action_ctx *c,
 					struct row_state *rs, const cJSON *json)
 {
-	const cJSON *mb = rs->mailbox, *arr, *it;
+	const cJSON *mb = rs->mailbox;
 	const char *pid = actu_str(mb, "_emailserverprofile_value");
 	const char *kind =
 	    actu_str(mb, "_regardingobjectid_value@Microsoft.Dynamics.CRM."
@@ -356,20 +386,7 @@ static enum action_step diagnose_answer(struct action_ctx *c,
 	    actu_guid_eq(actu_str(mb, "_ownerid_value"),
 			 actu_str(mb, "_regardingobjectid_value"));
 
-	arr = cJSON_GetObjectItemCaseSensitive(json, "value");
-	alerts = xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*alerts));
-	cJSON_ArrayForEach(it, arr)
-	{
-		alerts[n].level = actu_int(it, "level", 3);
-		alerts[n].text = actu_str(it, "text");
-		alerts[n].errortype = actu_str(it, "errortypedisplay");
-		alerts[n].details = actu_str(it, "errordetails");
-		if (!*msg && alerts[n].level >= 2 && alerts[n].text)
-			snprintf(msg, sizeof(msg), "%s%s%s", alerts[n].text,
-				 alerts[n].details ? " " : "",
-				 alerts[n].details ? alerts[n].details : "");
-		n++;
-	}
+	alerts = read_alerts(json, &n, msg, sizeof(msg));
 	if (diagnose_mailbox(&m, alerts, n, &d) != DIAG_NONE) {
 		if (!*msg)
 			snprintf(msg, sizeof(msg), "%s", d.code);
@@ -428,8 +445,6 @@ static bool all_success(const struct test *t)
 static enum action_step explain(struct action_ctx *c, struct row_state *rs,
 				struct test *t, const cJSON *json)
 {
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(json, "value");
-	const cJSON *it;
 	struct diag_alert *alerts;
 	struct diag_mailbox m;
 	struct diag d;
@@ -438,20 +453,7 @@ static enum action_step explain(struct action_ctx *c, struct row_state *rs,
 	enum action_step st;
 
 	report_statuses(rs, t);
-	alerts = xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*alerts));
-	cJSON_ArrayForEach(it, arr)
-	{
-		alerts[n].level = actu_int(it, "level", 3);
-		alerts[n].text = actu_str(it, "text");
-		alerts[n].errortype = actu_str(it, "errortypedisplay");
-		alerts[n].details = actu_str(it, "errordetails");
-		/* the details say which cause, e.g. of a 401 */
-		if (!*msg && alerts[n].level >= 2 && alerts[n].text)
-			snprintf(msg, sizeof(msg), "%s%s%s", alerts[n].text,
-				 alerts[n].details ? " " : "",
-				 alerts[n].details ? alerts[n].details : "");
-		n++;
-	}
+	alerts = read_alerts(json, &n, msg, sizeof(msg));
 	if (all_success(t)) {
 		st = ACTION_DONE;
 		goto out;
