@@ -36,6 +36,22 @@ int actu_int(const cJSON *o, const char *name, int def)
 	return cJSON_IsNumber(v) ? v->valueint : def;
 }
 
+cJSON *actu_json_int(int v)
+{
+	char digits[16];
+	size_t i = sizeof(digits);
+	unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+
+	digits[--i] = '\0';
+	do {
+		digits[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		digits[--i] = '-';
+	return cJSON_CreateRaw(digits + i);
+}
+
 bool actu_bool(const cJSON *o, const char *name, bool def)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);

@@ -40,7 +40,8 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 	if (actu_int(rs->mailbox, "emailrouteraccessapproval", -1) == APPROVED)
 		return ACTION_UNCHANGED;
 	body = cJSON_CreateObject();
-	cJSON_AddNumberToObject(body, "emailrouteraccessapproval", APPROVED);
+	cJSON_AddItemToObject(body, "emailrouteraccessapproval",
+			      actu_json_int(APPROVED));
 	snprintf(url, sizeof(url), "mailboxes(%s)", rs->mailbox_id);
 	action_emit(c, "PATCH", url, body, NULL, TAG_PATCH,
 		    ACTION_OP_IF_MATCH | ACTION_OP_ALONE);

@@ -7,6 +7,7 @@
  */
 #include "compat.h"
 
+#include "act_util.h"
 #include "action.h"
 
 #include "banned.h"
@@ -31,8 +32,7 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 							attributes[i]);
 		if (cJSON_IsNumber(have) && have->valueint == want)
 			continue;
-		action_patch_mailbox(c, attributes[i],
-				     cJSON_CreateNumber(want));
+		action_patch_mailbox(c, attributes[i], actu_json_int(want));
 		changes++;
 	}
 	return changes ? ACTION_SENT : ACTION_UNCHANGED;

@@ -767,7 +767,9 @@ int batch_parse(struct batch_response *out, const char *content_type,
 	all.p = body ? body : "";
 	all.len = body ? len : 0;
 
-	ps = xcalloc(1, sizeof(*ps));
+	/* the part tables (32 KB) are filled as parts are found: not zeroed */
+	ps = xmalloc(sizeof(*ps));
+	memset(ps, 0, offsetof(struct parser, parts));
 	ps->out = out;
 	n = split_parts(all, bnd, ps->parts, ARRAY_SIZE(ps->parts), e);
 	if (n < 0)

@@ -10,6 +10,7 @@
 #include "action.h"
 #include "batch.h"
 #include "engine.h"
+#include "jsonmem.h"
 #include "log.h"
 #include "odata.h"
 #include "progress.h"
@@ -537,9 +538,12 @@ static void add_select(struct buf *b, unsigned asked)
 {
 	size_t start = b->len;
 
-	/* who the mailbox belongs to: several actions and hints need it */
-	buf_addstr(b, "mailboxid,emailaddress,_regardingobjectid_value,"
-		      "_ownerid_value");
+	/*
+	 * what rows are matched on; who the mailbox belongs to comes with
+	 * the actions that read it (fix_owner's columns, and every column
+	 * for Test & Enable, grant_privileges and read-only runs)
+	 */
+	buf_addstr(b, "mailboxid,emailaddress");
 	for (int i = 0; i < ACTION_COUNT; i++) {
 		const struct action *a = action_get(i);
 		const char *p;
@@ -637,7 +641,22 @@ static void want_resolve(struct engine *en, struct eng_row *row)
 struct answer_mb {
 	cJSON *mb; /* NULL once a row took it */
 	const char *addr, *id;
+	uint32_t haddr, hid; /* key_hash() of each: most pairs differ there */
 };
+
+/* FNV-1a over the lower-cased key, which is compared case-insensitively. */
+static uint32_t key_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	if (!s)
+		return 0;
+	for (; *s; s++) {
+		h ^= (unsigned char)tolower((unsigned char)*s);
+		h *= 16777619u;
+	}
+	return h;
+}
 
 static const char *string_item(const cJSON *obj, const char *name)
 {
@@ -663,19 +682,26 @@ static void resolved(struct engine *en, struct op *op, cJSON *json)
 		mbs[nmb].mb = mb;
 		mbs[nmb].addr = string_item(mb, "emailaddress");
 		mbs[nmb].id = string_item(mb, "mailboxid");
+		mbs[nmb].haddr = key_hash(mbs[nmb].addr);
+		mbs[nmb].hid = key_hash(mbs[nmb].id);
 		nmb++;
 	}
 	for (size_t i = 0; i < op->ngroup; i++) {
 		struct eng_row *row = op->group[i];
 		const struct row *in = row->rs.row;
 		struct answer_mb *found = NULL;
+		uint32_t h = key_hash(in->mailbox);
 		int n = 0;
 
 		for (size_t k = 0; k < nmb; k++) {
 			const char *key =
 			    in->mailbox_is_id ? mbs[k].id : mbs[k].addr;
 
-			if (mbs[k].mb && key && !strcasecmp(key, in->mailbox)) {
+			if (!mbs[k].mb || !key ||
+			    (in->mailbox_is_id ? mbs[k].hid : mbs[k].haddr) !=
+				h)
+				continue;
+			if (!strcasecmp(key, in->mailbox)) {
 				found = &mbs[k];
 				n++;
 			}
@@ -1076,7 +1102,7 @@ static void fill_answer(struct action_answer *a, cJSON **json, long status,
 	a->tag = tag;
 	a->status = status;
 	a->body = body ? body : "";
-	*json = body && *body ? cJSON_Parse(body) : NULL;
+	*json = body && *body ? json_parse(body, strlen(body)) : NULL;
 	a->json = *json;
 	a->code = code ? code : "";
 	a->message = message ? message : "";
@@ -1107,7 +1133,7 @@ static void op_final(struct engine *en, struct op *op, long status,
 	switch (op->kind) {
 	case OP_RESOLVE:
 		if (status >= 200 && status < 300) {
-			json = cJSON_Parse(body ? body : "");
+			json = body ? json_parse(body, strlen(body)) : NULL;
 			if (json) {
 				resolved(en, op, json);
 				break;
@@ -1128,7 +1154,7 @@ static void op_final(struct engine *en, struct op *op, long status,
 
 		l->done = true;
 		if (status >= 200 && status < 300)
-			l->json = cJSON_Parse(body ? body : "");
+			l->json = body ? json_parse(body, strlen(body)) : NULL;
 		if (!l->json) {
 			struct buf b = BUF_INIT(BUF_MAX_SMALL);
 

@@ -13,6 +13,7 @@
 #include <openssl/opensslv.h>
 
 #include "cmds.h"
+#include "jsonmem.h"
 #include "log.h"
 
 #include "banned.h"
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
 	int rc = 2;
 
 	log_init("mbxfix", LOG_WARN);
+	json_mem_init();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
