@@ -665,6 +665,17 @@ static const char *string_item(const cJSON *obj, const char *name)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* snprintf(dst, size, "%s", id) without the format machinery */
+static void copy_id(char *dst, size_t size, const char *id)
+{
+	size_t len = strlen(id);
+
+	if (len >= size)
+		len = size - 1;
+	memcpy(dst, id, len);
+	dst[len] = '\0';
+}
+
 static void resolved(struct engine *en, struct op *op, cJSON *json)
 {
 	cJSON *value = cJSON_GetObjectItemCaseSensitive(json, "value");
@@ -723,8 +734,8 @@ static void resolved(struct engine *en, struct op *op, cJSON *json)
 			continue;
 		}
 		if (found->id)
-			snprintf(row->rs.mailbox_id, sizeof(row->rs.mailbox_id),
-				 "%s", found->id);
+			copy_id(row->rs.mailbox_id, sizeof(row->rs.mailbox_id),
+				found->id);
 		cJSON_Delete(row->rs.mailbox);
 		/* the row takes the object out of the answer: no copy */
 		row->rs.mailbox = cJSON_DetachItemViaPointer(value, found->mb);
@@ -762,12 +773,19 @@ void action_patch_mailbox(struct action_ctx *c, const char *name, cJSON *value)
 	c->contributed |= 1u << c->cur;
 }
 
+#define PRINT_SMALL 512
+
 static char *print_body(cJSON *body)
 {
-	char *s, *copy;
+	char small[PRINT_SMALL], *s, *copy;
 
 	if (!body)
 		return NULL;
+	/* most bodies are a few columns: no allocation while printing */
+	if (cJSON_PrintPreallocated(body, small, sizeof(small), false)) {
+		cJSON_Delete(body);
+		return xstrdup(small);
+	}
 	s = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	if (!s)
@@ -1039,7 +1057,9 @@ static int advance(struct engine *en, struct eng_row *row)
 				struct buf url = BUF_INIT(BUF_MAX_SMALL);
 				struct op *op;
 
-				buf_addf(&url, "mailboxes(%s)", rs->mailbox_id);
+				buf_addstr(&url, "mailboxes(");
+				buf_addstr(&url, rs->mailbox_id);
+				buf_addch(&url, ')');
 				op = op_new(OP_PATCH, "PATCH", url.ptr,
 					    print_body(c.patch));
 				buf_release(&url);

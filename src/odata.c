@@ -12,33 +12,47 @@
 /* Error bodies are small; a bigger one is not worth parsing in full. */
 #define ODATA_ERROR_MAX_BODY ((size_t)1024 * 1024)
 
+/* RFC 3986 unreserved characters: ASCII letters and digits, - . _ ~ */
+/* clang-format off */
+#define R1(c) [(c)] = 1
+#define R10(c) R1(c), R1((c) + 1), R1((c) + 2), R1((c) + 3), R1((c) + 4), \
+	R1((c) + 5), R1((c) + 6), R1((c) + 7), R1((c) + 8), R1((c) + 9)
+#define R26(c) R10(c), R10((c) + 10), R1((c) + 20), R1((c) + 21), \
+	R1((c) + 22), R1((c) + 23), R1((c) + 24), R1((c) + 25)
+static const unsigned char unreserved[256] = {
+	R10('0'), R26('A'), R26('a'), R1('-'), R1('.'), R1('_'), R1('~'),
+};
+#undef R26
+#undef R10
+#undef R1
+/* clang-format on */
+
 int odata_url_encode(struct buf *out, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	size_t need = 0;
+	char *p;
 
+	for (size_t i = 0; i < len; i++)
+		need += unreserved[(unsigned char)s[i]] ? 1 : 3;
+	if (!need)
+		return 0;
+	if (buf_grow(out, need) < 0)
+		return -1;
+	p = out->ptr + out->len;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		char esc[3];
-		size_t run = i;
 
-		/* unreserved characters go as they are, a run at a time */
-		while (run < len &&
-		       (isalnum((unsigned char)s[run]) ||
-			strchr("-._~", s[run]) != NULL) &&
-		       s[run])
-			run++;
-		if (run > i) {
-			if (buf_add(out, s + i, run - i) < 0)
-				return -1;
-			i = run - 1;
-			continue;
+		if (unreserved[c]) {
+			*p++ = (char)c;
+		} else {
+			*p++ = '%';
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 15];
 		}
-		esc[0] = '%';
-		esc[1] = hex[c >> 4];
-		esc[2] = hex[c & 15];
-		if (buf_add(out, esc, 3) < 0)
-			return -1;
 	}
+	out->len += need;
+	out->ptr[out->len] = '\0';
 	return 0;
 }
 

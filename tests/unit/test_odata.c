@@ -42,6 +42,27 @@ static void test_url_encode(void **state)
 	}
 }
 
+/* every byte: RFC 3986 unreserved ones as they are, the rest %XX */
+static void test_url_encode_every_byte(void **state)
+{
+	(void)state;
+	for (int c = 0; c < 256; c++) {
+		struct buf b = BUF_INIT(16);
+		char in = (char)c, want[4];
+		bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			     (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+			     c == '_' || c == '~';
+
+		if (plain)
+			snprintf(want, sizeof(want), "%c", c);
+		else
+			snprintf(want, sizeof(want), "%%%02X", c);
+		assert_int_equal(odata_url_encode(&b, &in, 1), 0);
+		assert_string_equal(b.ptr, want);
+		buf_release(&b);
+	}
+}
+
 static void test_url_encode_embedded_nul_and_cap(void **state)
 {
 	struct buf b = BUF_INIT(8);
@@ -362,6 +383,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_url_encode),
+	    cmocka_unit_test(test_url_encode_every_byte),
 	    cmocka_unit_test(test_url_encode_embedded_nul_and_cap),
 	    cmocka_unit_test(test_quote),
 	    cmocka_unit_test(test_quote_cap_leaves_buffer_unchanged),
