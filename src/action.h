@@ -118,10 +118,13 @@ struct row_state {
 	struct action_state act[ACTION_COUNT];
 	int stage;    /* current stage, 0..ACTION_STAGES */
 	int attempts; /* most attempts any of its operations took */
-	/* first failure of the row */
+	/*
+	 * first failure of the row; the message and hint are allocated when
+	 * set (most rows never fail), NULL until then
+	 */
 	char error_code[32];
-	char error_message[512];
-	char hint[1024];
+	char *error_message;
+	char *hint;
 	/*
 	 * statuses reported by test_enable, as results_status_name() writes
 	 * them ("not-run", "success", "failure"); empty when unknown
@@ -184,6 +187,9 @@ bool action_readonly(const struct action_ctx *c);
 
 /* The job being run (run.test_timeout, poll_interval...); borrowed. */
 const struct job *action_job(const struct action_ctx *c);
+
+/* Give the row a hint for its result unless it has one already. */
+void action_hint(struct row_state *rs, const char *hint);
 
 /* The current time (ms, monotonic) of the engine's loop. */
 int64_t action_now_ms(const struct action_ctx *c);

@@ -138,9 +138,8 @@ static enum action_step lookup_json(struct action_ctx *c, struct row_state *rs,
 
 static void note_on_row(struct row_state *rs, const struct grant *g)
 {
-	if (*g->notes && !*rs->error_code && !*rs->hint)
-		snprintf(rs->hint, sizeof(rs->hint), "%.*s",
-			 (int)sizeof(rs->hint) - 1, g->notes);
+	if (*g->notes && !*rs->error_code)
+		action_hint(rs, g->notes);
 }
 
 static enum action_step plan(struct action_ctx *c, struct row_state *rs)

@@ -380,6 +380,8 @@ static void row_free(struct engine *en, struct eng_row *row)
 	cJSON_Delete(row->rs.mailbox);
 	cJSON_Delete(row->patch);
 	rows_row_free(row->rs.row);
+	free(row->rs.error_message);
+	free(row->rs.hint);
 	free(row);
 	en->in_flight_rows--;
 }
@@ -404,16 +406,26 @@ static int action_stage(int id)
 	return a ? a->stage : stages[id];
 }
 
+/* Longest message and hint kept for a row's result (bytes). */
+#define ERROR_MAX 511
+#define HINT_MAX 1023
+
 static void set_error(struct row_state *rs, const char *code,
 		      const char *message, const char *hint)
 {
-	if (rs->error_code[0] || rs->error_message[0])
+	if (rs->error_code[0] || rs->error_message)
 		return; /* the first failure of a row is the one reported */
 	snprintf(rs->error_code, sizeof(rs->error_code), "%s",
 		 code ? code : "");
-	snprintf(rs->error_message, sizeof(rs->error_message), "%s",
-		 message ? message : "");
-	snprintf(rs->hint, sizeof(rs->hint), "%s", hint ? hint : "");
+	rs->error_message = xstrndup(message ? message : "", ERROR_MAX);
+	free(rs->hint);
+	rs->hint = xstrndup(hint ? hint : "", HINT_MAX);
+}
+
+void action_hint(struct row_state *rs, const char *hint)
+{
+	if (!rs->hint)
+		rs->hint = xstrndup(hint, HINT_MAX);
 }
 
 /* Mark action 'id' failed and skip what cannot run any more. */
@@ -423,7 +435,7 @@ static void fail_action(struct engine *en, struct eng_row *row, int id)
 
 	(void)en;
 	rs->act[id].status = ACTION_ST_FAILED;
-	if (!rs->error_code[0] && !rs->error_message[0])
+	if (!rs->error_code[0] && !rs->error_message)
 		set_error(rs, "Failed", "the action failed", NULL);
 	row->failed = true;
 	for (int i = 0; i < ACTION_COUNT; i++) {
@@ -502,11 +514,11 @@ static int finish_row(struct engine *en, struct eng_row *row)
 		rr.action[i] = result_state(rs->act[i].status);
 	}
 	rr.result = failed ? RESULTS_FAILED : RESULTS_OK;
-	if (failed && !rs->error_code[0] && !rs->error_message[0])
+	if (failed && !rs->error_code[0] && !rs->error_message)
 		set_error(rs, "Failed", "the row did not complete", NULL);
 	rr.error_code = rs->error_code;
-	rr.error_message = rs->error_message;
-	rr.hint = rs->hint;
+	rr.error_message = rs->error_message ? rs->error_message : "";
+	rr.hint = rs->hint ? rs->hint : "";
 	rr.attempts = rs->attempts;
 	rr.status[ROWS_INCOMING] = status_value(rs->status_incoming);
 	rr.status[ROWS_OUTGOING] = status_value(rs->status_outgoing);
@@ -518,7 +530,7 @@ static int finish_row(struct engine *en, struct eng_row *row)
 		    .level = "error",
 		    .row = rs->row->num,
 		    .error_code = rs->error_code,
-		    .message = rs->error_message,
+		    .message = rr.error_message,
 		};
 
 		en->st.rows_failed++;

@@ -108,9 +108,14 @@ int results_csv_cell(struct buf *out, const char *s, size_t len, char delim,
 	bool quote = false;
 	int rc = 0;
 
-	for (size_t i = 0; i < len && !quote; i++)
-		quote = s[i] == delim || s[i] == '"' || s[i] == '\r' ||
-			s[i] == '\n';
+	for (size_t i = 0; i < len && !quote; i++) {
+		char c = s[i];
+
+		/* letters and most punctuation never need quotes */
+		if ((unsigned char)c > '@' && c != delim)
+			continue;
+		quote = c == delim || c == '"' || c == '\r' || c == '\n';
+	}
 	if (quote)
 		rc |= buf_addch(out, '"');
 	/* what a spreadsheet would take for a formula: OWASP CSV injection */
@@ -511,6 +516,20 @@ const struct results_counts *results_counts(const struct results *r)
 	return &r->counts;
 }
 
+/* A non-negative count as text, in the end of 'tmp'. */
+static const char *digits(char *tmp, size_t size, int v)
+{
+	char *p = tmp + size;
+	unsigned u = v > 0 ? (unsigned)v : 0;
+
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u && p > tmp);
+	return p;
+}
+
 static int format_row(const struct results *r, const struct row *row,
 		      const struct results_row *res, struct buf *line,
 		      struct buf *fline)
@@ -529,8 +548,8 @@ static int format_row(const struct results *r, const struct row *row,
 	rc |= cell(line, res->error_code, r->delim, false);
 	rc |= cell(line, res->error_message, r->delim, false);
 	rc |= cell(line, res->hint, r->delim, false);
-	snprintf(num, sizeof(num), "%d", res->attempts);
-	rc |= cell(line, num, r->delim, false);
+	rc |= cell(line, digits(num, sizeof(num), res->attempts), r->delim,
+		   false);
 	for (int i = 0; i < ROWS_NDELIVERY; i++)
 		rc |= cell(line, results_status_name(res->status[i]), r->delim,
 			   false);
