@@ -104,7 +104,6 @@ struct rows {
 	int col[NCOLS]; /* field index of each known column, -1 absent */
 	char delim;
 	bool bom;
-	bool split_at[256]; /* the bytes split_line() stops at */
 
 	/*
 	 * The bytes and fields of the queued records and of the record being
@@ -161,6 +160,26 @@ static const char *trim(const char *s, size_t *len)
 		n--;
 	*len = n;
 	return s;
+}
+
+/* Eight bytes at a time (SWAR). */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Nonzero when a byte of 'w' is zero. */
+static uint64_t zero_byte(uint64_t w)
+{
+	return (w - ONES) & ~w & HIGHS;
+}
+
+/* 'w' with its bytes 'A' to 'Z' lowered: tolower() in the C locale. */
+static uint64_t ascii_lower(uint64_t w)
+{
+	uint64_t x = w & ~HIGHS;
+	uint64_t ge_a = x + ONES * (0x80 - 'A'); /* high bit: byte >= 'A' */
+	uint64_t gt_z = x + ONES * (0x7f - 'Z'); /* high bit: byte > 'Z' */
+
+	return w | ((ge_a & ~gt_z & ~w & HIGHS) >> 2);
 }
 
 static bool eq_nocase(const char *s, size_t len, const char *word)
@@ -442,18 +461,6 @@ bool rows_is_utf8(const char *str, size_t len)
 	return true;
 }
 
-/* The bytes is_email() looks at: controls, blank, DEL, '"' and
- * ",;<>@". */
-static bool email_special(unsigned char c)
-{
-	static const uint64_t lo = 0xffffffffull | 1ull << ' ' | 1ull << '"' |
-				   1ull << ',' | 1ull << ';' | 1ull << '<' |
-				   1ull << '>';
-	static const uint64_t hi = 1ull << ('@' - 64) | 1ull << (0x7f - 64);
-
-	return c < 64 ? (lo >> c) & 1 : c < 128 && ((hi >> (c - 64)) & 1);
-}
-
 /*
  * A plausible email address: local@domain (one '@', something on both
  * sides, no '"' in the domain), at most 320 bytes, no controls, blanks
@@ -461,12 +468,16 @@ static bool email_special(unsigned char c)
  */
 static bool is_email(const char *s)
 {
+	/* the bytes below '@' looked at: controls, blank, '"' and ",;<>" */
+	static const uint64_t below = 0xffffffffull | 1ull << ' ' |
+				      1ull << '"' | 1ull << ',' | 1ull << ';' |
+				      1ull << '<' | 1ull << '>';
 	const char *at = NULL, *p;
 
 	for (p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (!email_special(c))
+		if (c > '@' ? c != 0x7f : c < '@' && !((below >> c) & 1))
 			continue;
 		if (c == '@') {
 			if (at)
@@ -611,6 +622,33 @@ static void on_record(int term, void *data)
 	end_record(r);
 }
 
+/* Where b[i, len) first holds 'delim', CR or LF; 'len' if nowhere. */
+static size_t next_split(const char *b, size_t i, size_t len, char delim)
+{
+	const uint64_t d = ONES * (unsigned char)delim;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w, t;
+
+		memcpy(&w, b + i, 8);
+		t = zero_byte(w ^ d) | zero_byte(w ^ (ONES * '\n')) |
+		    zero_byte(w ^ (ONES * '\r'));
+		if (!t)
+			continue;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                            \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		/* the lowest flag is a true one (borrows only run upwards) */
+		return i + (size_t)__builtin_ctzll(t) / 8;
+#else
+		break;
+#endif
+	}
+	for (; i < len; i++)
+		if (b[i] == delim || b[i] == '\n' || b[i] == '\r')
+			break;
+	return i;
+}
+
 /*
  * What libcsv makes of a line that ends in LF and holds no quote, fed
  * between records (and set up as in rows_open(): no blank trimming): CR
@@ -627,11 +665,10 @@ static void split_line(struct rows *r, const char *seg, size_t len)
 
 	memcpy(b, seg, len);
 	r->sb_len += len;
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = next_split(b, 0, len, delim); i < len;
+	     i = next_split(b, i + 1, len, delim)) {
 		char c = b[i];
 
-		if (!r->split_at[(unsigned char)c])
-			continue;
 		if (c == delim) {
 			b[i] = '\0';
 			store_field(r, base + start, i - start);
@@ -698,8 +735,6 @@ static int fill(struct rows *r, struct err *e)
 		}
 		r->delim = detect_delim(r->rb + r->rb_off, n - r->rb_off);
 		csv_set_delim(&r->p, (unsigned char)r->delim);
-		r->split_at['\n'] = r->split_at['\r'] = true;
-		r->split_at[(unsigned char)r->delim] = true;
 	}
 	return 0;
 }
@@ -889,28 +924,38 @@ static const char *key_keep(struct rows *r, const char *key, size_t len)
 static size_t seen_check_add(struct rows *r, const char *mailbox, size_t row)
 {
 	char small[384], *key = small;
-	size_t len = strlen(mailbox);
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	size_t len = strlen(mailbox), i;
+	uint64_t h = 1469598103934665603ull, w;
 	struct seen *s;
 
 	if (len >= sizeof(small))
 		key = xmalloc(len + 1);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c =
-		    (unsigned char)tolower((unsigned char)mailbox[i]);
-
-		key[i] = (char)c;
-		h = (h ^ c) * 1099511628211ull;
+	/* lower-case and hash it eight bytes at a time */
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, mailbox + i, 8);
+		w = ascii_lower(w);
+		memcpy(key + i, &w, 8);
+		h = (h ^ w) * 1099511628211ull;
+	}
+	if (i < len) {
+		w = 0;
+		memcpy(&w, mailbox + i, len - i);
+		w = ascii_lower(w);
+		memcpy(key + i, &w, len - i);
+		h = (h ^ w) * 1099511628211ull;
 	}
 	key[len] = '\0';
+	h ^= h >> 33; /* the slot comes from the low bits: mix the high in */
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
 	if (2 * (r->set_len + 1) > r->set_cap) {
 		size_t ncap = r->set_cap ? 2 * r->set_cap : 1024;
 		struct seen *nset = xcalloc(ncap, sizeof(*nset));
 
-		for (size_t i = 0; i < r->set_cap; i++)
-			if (r->set[i].key)
-				*seen_slot(nset, ncap, r->set[i].key,
-					   r->set[i].hash) = r->set[i];
+		for (size_t k = 0; k < r->set_cap; k++)
+			if (r->set[k].key)
+				*seen_slot(nset, ncap, r->set[k].key,
+					   r->set[k].hash) = r->set[k];
 		free(r->set);
 		r->set = nset;
 		r->set_cap = ncap;
@@ -1083,16 +1128,13 @@ static bool all_empty(const struct rows *r, const struct record *rec)
 /* Whether the 'len' bytes at 's' hold neither a NUL nor a non-ASCII byte. */
 static bool plain_ascii(const char *s, size_t len)
 {
-	const uint64_t ones = 0x0101010101010101ull;
-	const uint64_t highs = 0x8080808080808080ull;
 	size_t i = 0;
 
 	for (; i + 8 <= len; i += 8) {
 		uint64_t w;
 
 		memcpy(&w, s + i, 8);
-		/* a high bit set, or a zero byte */
-		if ((w | ((w - ones) & ~w)) & highs)
+		if ((w & HIGHS) | zero_byte(w))
 			return false;
 	}
 	for (; i < len; i++)
