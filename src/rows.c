@@ -1004,23 +1004,31 @@ static const char *colname(const struct rows *r, size_t i, char *tmp,
 }
 
 /*
- * The value of known column 'c': trimmed, a neutralising quote removed,
- * and as a C string would read it: up to a NUL byte.
+ * The values of the known columns: trimmed, a neutralising quote removed,
+ * and as a C string would read them: up to a NUL byte. "" for a column
+ * the header or the record lacks.
  */
-static struct slice value(const struct rows *r, const struct record *rec, int c)
+static void values(const struct rows *r, const struct record *rec,
+		   struct slice v[NCOLS])
 {
-	struct slice v = {"", 0};
-	const struct field *f;
+	for (int c = 0; c < NCOLS; c++) {
+		const struct field *f;
+		const char *s;
+		size_t len;
 
-	if (r->col[c] < 0 || (size_t)r->col[c] >= rec->n)
-		return v;
-	f = &r->fv[rec->f0 + (size_t)r->col[c]];
-	v.len = f->len;
-	v.s = trim(r->sb + f->off, &v.len);
-	if (v.len >= 2 && v.s[0] == '\'' && strchr("=+-@\t\r", v.s[1]))
-		v.s++, v.len--;
-	v.len = strnlen(v.s, v.len);
-	return v;
+		if (r->col[c] < 0 || (size_t)r->col[c] >= rec->n) {
+			v[c].s = "";
+			v[c].len = 0;
+			continue;
+		}
+		f = &r->fv[rec->f0 + (size_t)r->col[c]];
+		len = f->len;
+		s = trim(r->sb + f->off, &len);
+		if (len >= 2 && s[0] == '\'' && strchr("=+-@\t\r", s[1]))
+			s++, len--;
+		v[c].s = s;
+		v[c].len = strnlen(s, len);
+	}
 }
 
 /* Copy 'v' and a NUL to '*p', advance '*p'; returns the copy. */
@@ -1034,7 +1042,7 @@ static char *put(char **p, struct slice v)
 	return s;
 }
 
-static void parse_delivery(struct rows *r, const struct record *rec,
+static void parse_delivery(const struct rows *r, const struct slice *v,
 			   struct row *row, struct problems *pb)
 {
 	static const int cols[ROWS_NDELIVERY] = {COL_INCOMING, COL_OUTGOING,
@@ -1046,31 +1054,32 @@ static void parse_delivery(struct rows *r, const struct record *rec,
 	};
 
 	for (int i = 0; i < ROWS_NDELIVERY; i++) {
-		struct slice v = value(r, rec, cols[i]);
+		struct slice d = v[cols[i]];
 
-		if (!v.len) {
+		if (!d.len) {
 			row->delivery[i] = r->d.delivery[i];
 		} else {
 			row->delivery[i] =
-			    delivery_value((enum rows_delivery)i, v.s, v.len);
+			    delivery_value((enum rows_delivery)i, d.s, d.len);
 			if (row->delivery[i] == ROWS_UNSET)
 				problem(pb,
 					"column '%s': unknown value '%.*s' "
 					"(expected %s)",
 					col_names[cols[i]],
-					(int)(v.len > 64 ? 64 : v.len), v.s,
+					(int)(d.len > 64 ? 64 : d.len), d.s,
 					expect[i]);
 		}
 	}
 }
 
-/* Checks the row's strings (already in place) and parses the rest;
- * 'dprivileges': row->privileges is the job's default. */
-static void parse_values(struct rows *r, const struct record *rec,
+/*
+ * Checks the row's strings (already in place) and parses the other values
+ * 'v'; 'dprivileges': row->privileges is the job's default.
+ */
+static void parse_values(const struct rows *r, const struct slice *v,
 			 struct row *row, bool dprivileges, struct problems *pb)
 {
 	char why[256];
-	struct slice v;
 
 	if (!*row->mailbox) {
 		problem(pb, "column 'mailbox': empty");
@@ -1090,14 +1099,14 @@ static void parse_values(struct rows *r, const struct record *rec,
 			row->mailbox);
 	}
 
-	v = value(r, rec, COL_ACTIONS);
-	if (parse_actions(v.s, v.len, &row->actions, why, sizeof(why)) < 0)
+	if (parse_actions(v[COL_ACTIONS].s, v[COL_ACTIONS].len, &row->actions,
+			  why, sizeof(why)) < 0)
 		problem(pb, "column 'actions': %s", why);
 	else if (!row->actions && !(row->actions = r->d.actions))
 		problem(pb, "column 'actions': no action (empty, and the job "
 			    "has no default actions)");
 
-	parse_delivery(r, rec, row, pb);
+	parse_delivery(r, v, row, pb);
 	if (!(dprivileges && r->dprivileges_ok) &&
 	    !privileges_ok(row->privileges, why, sizeof(why)))
 		problem(pb, "column 'privileges': %s", why);
@@ -1145,12 +1154,8 @@ static bool plain_ascii(const char *s, size_t len)
 
 static struct row *make_row(struct rows *r, const struct record *rec)
 {
-	struct slice mailbox = value(r, rec, COL_MAILBOX);
-	struct slice profile = value(r, rec, COL_PROFILE);
-	struct slice owner = value(r, rec, COL_OWNER);
-	struct slice role = value(r, rec, COL_ROLE);
-	struct slice privileges = value(r, rec, COL_PRIVILEGES);
-	bool dprivileges = !privileges.len;
+	struct slice v[NCOLS], profile, role, privileges;
+	bool dprivileges;
 	const struct field *fv = r->fv + rec->f0;
 	struct problems pb = {BUF_INIT(BUF_MAX_SMALL)};
 	struct row_alloc *a;
@@ -1158,14 +1163,13 @@ static struct row *make_row(struct rows *r, const struct record *rec)
 	size_t size;
 	char tmp[32], *p;
 
-	if (!profile.len)
-		profile = r->dprofile;
-	if (!role.len)
-		role = r->drole;
-	if (dprivileges)
-		privileges = r->dprivileges;
+	values(r, rec, v);
+	profile = v[COL_PROFILE].len ? v[COL_PROFILE] : r->dprofile;
+	role = v[COL_ROLE].len ? v[COL_ROLE] : r->drole;
+	dprivileges = !v[COL_PRIVILEGES].len;
+	privileges = dprivileges ? r->dprivileges : v[COL_PRIVILEGES];
 	size = sizeof(struct row_alloc) + (rec->n + 1) * sizeof(char *) +
-	       mailbox.len + profile.len + owner.len + role.len +
+	       v[COL_MAILBOX].len + profile.len + v[COL_OWNER].len + role.len +
 	       privileges.len + 6;
 	for (size_t i = 0; i < rec->n; i++)
 		size += fv[i].len + 1;
@@ -1183,9 +1187,9 @@ static struct row *make_row(struct rows *r, const struct record *rec)
 		p += fv[i].len + 1;
 	}
 	row->fields[rec->n] = NULL;
-	row->mailbox = put(&p, mailbox);
+	row->mailbox = put(&p, v[COL_MAILBOX]);
 	row->profile = put(&p, profile);
-	row->owner = put(&p, owner);
+	row->owner = put(&p, v[COL_OWNER]);
 	row->role = put(&p, role);
 	row->privileges = put(&p, privileges);
 	*p = '\0';
@@ -1214,7 +1218,7 @@ static struct row *make_row(struct rows *r, const struct record *rec)
 	else if (rec->n != r->ncols)
 		problem(&pb, "%zu fields, the header has %zu", rec->n,
 			r->ncols);
-	parse_values(r, rec, row, dprivileges, &pb);
+	parse_values(r, v, row, dprivileges, &pb);
 
 	if (!pb.b.len) {
 		size_t first = seen_check_add(r, row->mailbox, row->num);
