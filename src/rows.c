@@ -16,8 +16,13 @@
 /* Bytes read at a time; rows are handed to libcsv one line at a time. */
 #define CHUNK 65536
 
-/* libcsv.c's parser state for "inside a field"; not in csv.h. */
+/* libcsv.c's parser states "between records" and "inside a field"; not
+ * in csv.h. */
+#define LIBCSV_ROW_NOT_BEGUN 0
 #define LIBCSV_FIELD_BEGUN 2
+
+/* Bytes per block of the pool holding the keys of the mailboxes seen. */
+#define KEY_BLOCK 65536
 
 static const char *const action_names[ROWS_NACTIONS] = {
     "set_profile",	"set_delivery", "fix_owner",
@@ -42,21 +47,47 @@ static const char *const col_names[NCOLS] = {
     "act",     "owner",	  "role",    "privileges",
 };
 
+/* A field of a record in the reader's store: 'len' bytes at rows.sb +
+ * 'off', followed by a NUL. */
 struct field {
-	char *s;
+	size_t off;
 	size_t len;
 };
 
+/* Bytes that need not be followed by a NUL. */
+struct slice {
+	const char *s;
+	size_t len;
+};
+
+/* A complete record: fields rows.fv[f0 .. f0 + n). */
 struct record {
-	struct field *f;
+	size_t f0;
 	size_t n;
 	size_t line;
 	bool unterminated;
 };
 
 struct seen {
-	char *key; /* NULL: empty slot */
+	const char *key; /* in the key pool; NULL: empty slot */
+	uint64_t hash;
 	size_t row;
+};
+
+struct key_block {
+	struct key_block *next;
+	size_t len, cap;
+	char s[];
+};
+
+/*
+ * What rows_next() hands out: the row, then in the same allocation its
+ * field pointers, the field bytes and its derived strings. The messages
+ * of an invalid row are allocated apart.
+ */
+struct row_alloc {
+	struct row row;
+	char *error, *reason; /* NULL on a valid row */
 };
 
 struct rows {
@@ -65,6 +96,8 @@ struct rows {
 	struct csv_parser p;
 	bool p_init;
 	struct rows_defaults d;
+	struct slice dprofile, drole, dprivileges; /* d's strings */
+	bool dprivileges_ok; /* whether d.privileges is well-formed */
 
 	char **header;
 	size_t ncols;
@@ -72,9 +105,16 @@ struct rows {
 	char delim;
 	bool bom;
 
-	/* the record being assembled by the libcsv callbacks */
-	struct field *cur;
-	size_t ncur, acur;
+	/*
+	 * The bytes and fields of the queued records and of the record being
+	 * assembled (from field cur_f0 on). Offsets, not pointers: 'sb'
+	 * moves as it grows. Emptied when the queue is.
+	 */
+	char *sb;
+	size_t sb_len, sb_cap;
+	struct field *fv;
+	size_t fv_len, fv_cap;
+	size_t cur_f0;
 	size_t cur_bytes;
 	size_t cur_nl;
 	bool too_big;
@@ -92,6 +132,7 @@ struct rows {
 
 	struct seen *set;
 	size_t set_cap, set_len;
+	struct key_block *keys;
 };
 
 const char *rows_action_name(enum rows_action a)
@@ -121,19 +162,41 @@ static const char *trim(const char *s, size_t *len)
 	return s;
 }
 
+/* Eight bytes at a time (SWAR). */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Nonzero when a byte of 'w' is zero. */
+static uint64_t zero_byte(uint64_t w)
+{
+	return (w - ONES) & ~w & HIGHS;
+}
+
+/* 'w' with its bytes 'A' to 'Z' lowered: tolower() in the C locale. */
+static uint64_t ascii_lower(uint64_t w)
+{
+	uint64_t x = w & ~HIGHS;
+	uint64_t ge_a = x + ONES * (0x80 - 'A'); /* high bit: byte >= 'A' */
+	uint64_t gt_z = x + ONES * (0x7f - 'Z'); /* high bit: byte > 'Z' */
+
+	return w | ((ge_a & ~gt_z & ~w & HIGHS) >> 2);
+}
+
 static bool eq_nocase(const char *s, size_t len, const char *word)
 {
 	return strlen(word) == len && !strncasecmp(s, word, len);
 }
 
-int rows_parse_actions(const char *s, unsigned *out, char *why, size_t whylen)
+/* rows_parse_actions() on the 'slen' bytes at 's' (no NUL among them). */
+static int parse_actions(const char *s, size_t slen, unsigned *out, char *why,
+			 size_t whylen)
 {
 	unsigned mask = 0;
-	const char *p = s;
+	const char *p = s, *e = s + slen;
 
-	while (*p) {
-		const char *end = strchr(p, ';');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
+	while (p < e) {
+		const char *end = memchr(p, ';', (size_t)(e - p));
+		size_t len = end ? (size_t)(end - p) : (size_t)(e - p);
 		const char *w = trim(p, &len);
 		size_t i;
 
@@ -161,6 +224,11 @@ int rows_parse_actions(const char *s, unsigned *out, char *why, size_t whylen)
 	return 0;
 }
 
+int rows_parse_actions(const char *s, unsigned *out, char *why, size_t whylen)
+{
+	return parse_actions(s, strlen(s), out, why, whylen);
+}
+
 static const struct {
 	const char *name;
 	int v[ROWS_NDELIVERY];
@@ -172,14 +240,20 @@ static const struct {
     {"none", {0, 0, 2}},
 };
 
+/* rows_delivery_value() on the 'len' bytes at 'name'; 'col' in range. */
+static int delivery_value(enum rows_delivery col, const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(delivery_values); i++)
+		if (eq_nocase(name, len, delivery_values[i].name))
+			return delivery_values[i].v[col];
+	return ROWS_UNSET;
+}
+
 int rows_delivery_value(enum rows_delivery col, const char *name)
 {
 	if ((int)col < 0 || col >= ROWS_NDELIVERY)
 		return ROWS_UNSET;
-	for (size_t i = 0; i < ARRAY_SIZE(delivery_values); i++)
-		if (!strcasecmp(name, delivery_values[i].name))
-			return delivery_values[i].v[col];
-	return ROWS_UNSET;
+	return delivery_value(col, name, strlen(name));
 }
 
 const char *rows_delivery_name(enum rows_delivery col, int v)
@@ -215,14 +289,19 @@ void rows_privileges_free(struct rows_privilege *p, size_t n)
 	free(p);
 }
 
-int rows_parse_privileges(const char *s, struct rows_privilege **out, size_t *n,
-			  char *why, size_t whylen)
+/*
+ * rows_parse_privileges(), or with 'out' NULL only the check: nothing is
+ * allocated and '*n' gets the number of entries.
+ */
+static int scan_privileges(const char *s, struct rows_privilege **out,
+			   size_t *n, char *why, size_t whylen)
 {
 	struct rows_privilege *v = NULL;
 	size_t nv = 0, av = 0;
 	const char *p = s;
 
-	*out = NULL;
+	if (out)
+		*out = NULL;
 	*n = 0;
 	while (*p) {
 		const char *end = strchr(p, ';');
@@ -267,12 +346,14 @@ int rows_parse_privileges(const char *s, struct rows_privilege **out, size_t *n,
 				}
 				depth = (enum rows_depth)i;
 			}
-			if (nv == av) {
-				av = av ? 2 * av : 8;
-				v = xrealloc(v, av * sizeof(*v));
+			if (out) {
+				if (nv == av) {
+					av = av ? 2 * av : 8;
+					v = xrealloc(v, av * sizeof(*v));
+				}
+				v[nv].name = xstrndup(name, tl);
+				v[nv].depth = depth;
 			}
-			v[nv].name = xstrndup(name, tl);
-			v[nv].depth = depth;
 			nv++;
 		}
 		if (!end)
@@ -283,12 +364,38 @@ int rows_parse_privileges(const char *s, struct rows_privilege **out, size_t *n,
 		snprintf(why, whylen, "empty privilege list");
 		goto fail;
 	}
-	*out = v;
+	if (out)
+		*out = v;
 	*n = nv;
 	return 0;
 fail:
 	rows_privileges_free(v, nv);
 	return -1;
+}
+
+int rows_parse_privileges(const char *s, struct rows_privilege **out, size_t *n,
+			  char *why, size_t whylen)
+{
+	return scan_privileges(s, out, n, why, whylen);
+}
+
+/* Whether 's' is a privilege template name or list; if not, 'why' says
+ * why. */
+static bool privileges_ok(const char *s, char *why, size_t whylen)
+{
+	size_t n;
+
+	if (!rows_privileges_is_template(s))
+		return !scan_privileges(s, NULL, &n, why, whylen);
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._-", *p)) {
+			snprintf(why, whylen,
+				 "'%.64s' is not a template name nor a list "
+				 "of privileges",
+				 s);
+			return false;
+		}
+	return true;
 }
 
 bool rows_is_guid(const char *s)
@@ -354,22 +461,33 @@ bool rows_is_utf8(const char *str, size_t len)
 	return true;
 }
 
-/* A plausible email address: local@domain, no blanks or separators. */
+/*
+ * A plausible email address: local@domain (one '@', something on both
+ * sides, no '"' in the domain), at most 320 bytes, no controls, blanks
+ * or separators.
+ */
 static bool is_email(const char *s)
 {
-	const char *at = strchr(s, '@');
-	size_t len = strlen(s);
+	/* the bytes below '@' looked at: controls, blank, '"' and ",;<>" */
+	static const uint64_t below = 0xffffffffull | 1ull << ' ' |
+				      1ull << '"' | 1ull << ',' | 1ull << ';' |
+				      1ull << '<' | 1ull << '>';
+	const char *at = NULL, *p;
 
-	if (!at || at == s || !at[1] || strchr(at + 1, '@') || len > 320)
-		return false;
-	for (const char *p = s; *p; p++) {
+	for (p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (c <= ' ' || c == 0x7f || c == ',' || c == ';' || c == '<' ||
-		    c == '>')
+		if (c > '@' ? c != 0x7f : c < '@' && !((below >> c) & 1))
+			continue;
+		if (c == '@') {
+			if (at)
+				return false;
+			at = p;
+		} else if (c != '"' || at) {
 			return false;
+		}
 	}
-	return !strchr(at + 1, '"');
+	return at && at != s && at[1] && p - s <= 320;
 }
 
 /* Copy of defaults; 'src' NULL gives empty defaults. */
@@ -393,12 +511,63 @@ static void defaults_release(struct rows_defaults *d)
 	d->profile = d->role = d->privileges = NULL;
 }
 
-/* --- libcsv callbacks ------------------------------------------------ */
+/* --- the record store and the libcsv callbacks ----------------------- */
+
+/* Room for 'n' more bytes at the end of the store; not yet counted. */
+static char *store_room(struct rows *r, size_t n)
+{
+	if (r->sb_cap - r->sb_len < n) {
+		size_t cap = r->sb_cap ? r->sb_cap : 4096;
+
+		while (cap - r->sb_len < n)
+			cap *= 2;
+		r->sb = xrealloc(r->sb, cap);
+		r->sb_cap = cap;
+	}
+	return r->sb + r->sb_len;
+}
+
+static void store_field(struct rows *r, size_t off, size_t len)
+{
+	if (r->fv_len == r->fv_cap) {
+		r->fv_cap = r->fv_cap ? 2 * r->fv_cap : 64;
+		r->fv = xrealloc(r->fv, r->fv_cap * sizeof(*r->fv));
+	}
+	r->fv[r->fv_len].off = off;
+	r->fv[r->fv_len].len = len;
+	r->fv_len++;
+}
+
+/*
+ * Forget the records handed out; only the fields of the record being
+ * assembled stay. Call only with the queue empty, once the last record
+ * popped is no longer needed.
+ */
+static void store_compact(struct rows *r)
+{
+	size_t nf = r->fv_len - r->cur_f0, base;
+
+	if (!nf) {
+		r->sb_len = r->fv_len = r->cur_f0 = 0;
+		return;
+	}
+	if (!r->cur_f0)
+		return;
+	base = r->fv[r->cur_f0].off;
+	memmove(r->sb, r->sb + base, r->sb_len - base);
+	r->sb_len -= base;
+	for (size_t i = 0; i < nf; i++) {
+		r->fv[i].off = r->fv[r->cur_f0 + i].off - base;
+		r->fv[i].len = r->fv[r->cur_f0 + i].len;
+	}
+	r->fv_len = nf;
+	r->cur_f0 = 0;
+}
 
 static void on_field(void *s, size_t len, void *data)
 {
 	struct rows *r = data;
-	struct field *f;
+	char *d;
 
 	if (r->too_big)
 		return;
@@ -407,29 +576,22 @@ static void on_field(void *s, size_t len, void *data)
 		r->too_big = true;
 		return;
 	}
-	if (r->ncur == r->acur) {
-		r->acur = r->acur ? 2 * r->acur : 16;
-		r->cur = xrealloc(r->cur, r->acur * sizeof(*r->cur));
-	}
-	f = &r->cur[r->ncur++];
-	f->s = xmalloc(len + 1);
+	d = store_room(r, len + 1);
 	if (len)
-		memcpy(f->s, s, len);
-	f->s[len] = '\0';
-	f->len = len;
-	for (size_t i = 0; i < len; i++)
-		if (f->s[i] == '\n')
-			r->cur_nl++;
+		memcpy(d, s, len);
+	d[len] = '\0';
+	store_field(r, r->sb_len, len);
+	r->sb_len += len + 1;
+	for (const char *p = d, *end = d + len;
+	     (p = memchr(p, '\n', (size_t)(end - p))); p++)
+		r->cur_nl++;
 }
 
-static void on_record(int term, void *data)
+/* Queue the fields stored since the last record as a record. */
+static void end_record(struct rows *r)
 {
-	struct rows *r = data;
 	struct record *rec;
 
-	(void)term;
-	if (r->too_big)
-		return;
 	if (r->qhead + r->qlen == r->qcap) {
 		if (r->qhead) {
 			memmove(r->q, r->q + r->qhead, r->qlen * sizeof(*r->q));
@@ -440,24 +602,88 @@ static void on_record(int term, void *data)
 		}
 	}
 	rec = &r->q[r->qhead + r->qlen++];
-	rec->f = r->cur;
-	rec->n = r->ncur;
+	rec->f0 = r->cur_f0;
+	rec->n = r->fv_len - r->cur_f0;
 	/* the record ends on the current line; it started cur_nl lines up */
 	rec->line = r->line > r->cur_nl ? r->line - r->cur_nl : 1;
 	rec->unterminated = false;
-	r->cur = NULL;
-	r->ncur = r->acur = 0;
+	r->cur_f0 = r->fv_len;
 	r->cur_bytes = 0;
 	r->cur_nl = 0;
 }
 
-static void record_release(struct record *rec)
+static void on_record(int term, void *data)
 {
-	for (size_t i = 0; i < rec->n; i++)
-		free(rec->f[i].s);
-	free(rec->f);
-	rec->f = NULL;
-	rec->n = 0;
+	struct rows *r = data;
+
+	(void)term;
+	if (r->too_big)
+		return;
+	end_record(r);
+}
+
+/* Where b[i, len) first holds 'delim', CR or LF; 'len' if nowhere. */
+static size_t next_split(const char *b, size_t i, size_t len, char delim)
+{
+	const uint64_t d = ONES * (unsigned char)delim;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w, t;
+
+		memcpy(&w, b + i, 8);
+		t = zero_byte(w ^ d) | zero_byte(w ^ (ONES * '\n')) |
+		    zero_byte(w ^ (ONES * '\r'));
+		if (!t)
+			continue;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                            \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		/* the lowest flag is a true one (borrows only run upwards) */
+		return i + (size_t)__builtin_ctzll(t) / 8;
+#else
+		break;
+#endif
+	}
+	for (; i < len; i++)
+		if (b[i] == delim || b[i] == '\n' || b[i] == '\r')
+			break;
+	return i;
+}
+
+/*
+ * What libcsv makes of a line that ends in LF and holds no quote, fed
+ * between records (and set up as in rows_open(): no blank trimming): CR
+ * and LF end a record, a record with nothing before its end is no record,
+ * the delimiter separates fields. The common line is split here, without
+ * the parser's callback per byte. Such a record is smaller than a CHUNK.
+ */
+static void split_line(struct rows *r, const char *seg, size_t len)
+{
+	char *b = store_room(r, len);
+	size_t base = r->sb_len, start = 0;
+	bool begun = false;
+	char delim = r->delim;
+
+	memcpy(b, seg, len);
+	r->sb_len += len;
+	for (size_t i = next_split(b, 0, len, delim); i < len;
+	     i = next_split(b, i + 1, len, delim)) {
+		char c = b[i];
+
+		if (c == delim) {
+			b[i] = '\0';
+			store_field(r, base + start, i - start);
+			start = i + 1;
+			begun = true;
+		} else if (c == '\n' || c == '\r') {
+			if (begun || i > start) {
+				b[i] = '\0';
+				store_field(r, base + start, i - start);
+				end_record(r);
+			}
+			start = i + 1;
+			begun = false;
+		}
+	}
 }
 
 /* Pick ',' or ';' from the header line: whichever is more frequent
@@ -516,6 +742,8 @@ static int fill(struct rows *r, struct err *e)
 /* Feed input until at least one record is queued or the input ends. */
 static int pump(struct rows *r, struct err *e)
 {
+	if (!r->qlen)
+		store_compact(r);
 	while (!r->qlen && !r->finished) {
 		const char *seg, *nl;
 		size_t len;
@@ -540,7 +768,11 @@ static int pump(struct rows *r, struct err *e)
 		seg = r->rb + r->rb_off;
 		nl = memchr(seg, '\n', r->rb_len - r->rb_off);
 		len = nl ? (size_t)(nl - seg) + 1 : r->rb_len - r->rb_off;
-		if (csv_parse(&r->p, seg, len, on_field, on_record, r) != len)
+		if (nl && r->p.pstate == LIBCSV_ROW_NOT_BEGUN &&
+		    !memchr(seg, '"', len))
+			split_line(r, seg, len);
+		else if (csv_parse(&r->p, seg, len, on_field, on_record, r) !=
+			 len)
 			return err_set(e, ERR_INPUT, "%s: line %zu: %s",
 				       r->path, r->line,
 				       csv_strerror(csv_error(&r->p)));
@@ -582,34 +814,31 @@ static int read_header(struct rows *r, struct err *e)
 	r->ncols = rec.n;
 	r->header = xcalloc(rec.n + 1, sizeof(*r->header));
 	for (size_t i = 0; i < rec.n; i++) {
-		r->header[i] = rec.f[i].s;
-		rec.f[i].s = NULL;
+		const struct field *f = &r->fv[rec.f0 + i];
+
+		r->header[i] = xmalloc(f->len + 1);
+		memcpy(r->header[i], r->sb + f->off, f->len + 1);
 	}
 	for (size_t i = 0; i < rec.n; i++) {
-		size_t len = rec.f[i].len;
+		size_t len = r->fv[rec.f0 + i].len;
 		const char *name = trim(r->header[i], &len);
 
-		if (!rows_is_utf8(name, len) || memchr(name, '\0', len)) {
-			record_release(&rec);
+		if (!rows_is_utf8(name, len) || memchr(name, '\0', len))
 			return err_set(e, ERR_INPUT,
 				       "%s: line %zu: column %zu of the header "
 				       "is not valid UTF-8",
 				       r->path, rec.line, i + 1);
-		}
 		for (int c = 0; c < NCOLS; c++) {
 			if (!eq_nocase(name, len, col_names[c]))
 				continue;
-			if (r->col[c] >= 0) {
-				record_release(&rec);
+			if (r->col[c] >= 0)
 				return err_set(e, ERR_INPUT,
 					       "%s: line %zu: column '%s' "
 					       "appears twice in the header",
 					       r->path, rec.line, col_names[c]);
-			}
 			r->col[c] = (int)i;
 		}
 	}
-	record_release(&rec);
 	if (r->col[COL_MAILBOX] < 0)
 		return err_set(e, ERR_INPUT,
 			       "%s: required column 'mailbox' missing from "
@@ -622,10 +851,16 @@ int rows_open(struct rows **out, const char *path,
 	      const struct rows_defaults *d, struct err *e)
 {
 	struct rows *r = xcalloc(1, sizeof(*r));
+	char why[256];
 
 	*out = NULL;
 	r->path = xstrdup(path);
 	defaults_copy(&r->d, d);
+	r->dprofile = (struct slice){r->d.profile, strlen(r->d.profile)};
+	r->drole = (struct slice){r->d.role, strlen(r->d.role)};
+	r->dprivileges =
+	    (struct slice){r->d.privileges, strlen(r->d.privileges)};
+	r->dprivileges_ok = privileges_ok(r->d.privileges, why, sizeof(why));
 	r->line = 1;
 	r->at_start = true;
 	r->rb = xmalloc(CHUNK);
@@ -651,50 +886,93 @@ fail:
 
 /* --- the set of mailboxes seen --------------------------------------- */
 
-static uint64_t hash(const char *s)
+static struct seen *seen_slot(struct seen *set, size_t cap, const char *key,
+			      uint64_t h)
 {
-	uint64_t h = 1469598103934665603ull;
+	size_t i = (size_t)h & (cap - 1);
 
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
-static struct seen *seen_slot(struct seen *set, size_t cap, const char *key)
-{
-	size_t i = (size_t)hash(key) & (cap - 1);
-
-	while (set[i].key && strcmp(set[i].key, key))
+	while (set[i].key && (set[i].hash != h || strcmp(set[i].key, key)))
 		i = (i + 1) & (cap - 1);
 	return &set[i];
 }
 
-/* Returns the row that first had 'key', or 0 after recording it. */
-static size_t seen_check_add(struct rows *r, const char *key, size_t row)
+/* A copy of the 'len' bytes of 'key' and a NUL, kept until rows_free(). */
+static const char *key_keep(struct rows *r, const char *key, size_t len)
 {
+	struct key_block *b = r->keys;
+	char *s;
+
+	if (!b || b->cap - b->len < len + 1) {
+		size_t cap = len + 1 > KEY_BLOCK ? len + 1 : KEY_BLOCK;
+
+		b = xmalloc(sizeof(*b) + cap);
+		b->next = r->keys;
+		b->len = 0;
+		b->cap = cap;
+		r->keys = b;
+	}
+	s = b->s + b->len;
+	memcpy(s, key, len + 1);
+	b->len += len + 1;
+	return s;
+}
+
+/*
+ * Returns the row that first had 'mailbox' (compared case-insensitively),
+ * or 0 after recording it.
+ */
+static size_t seen_check_add(struct rows *r, const char *mailbox, size_t row)
+{
+	char small[384], *key = small;
+	size_t len = strlen(mailbox), i;
+	uint64_t h = 1469598103934665603ull, w;
 	struct seen *s;
 
+	if (len >= sizeof(small))
+		key = xmalloc(len + 1);
+	/* lower-case and hash it eight bytes at a time */
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, mailbox + i, 8);
+		w = ascii_lower(w);
+		memcpy(key + i, &w, 8);
+		h = (h ^ w) * 1099511628211ull;
+	}
+	if (i < len) {
+		w = 0;
+		memcpy(&w, mailbox + i, len - i);
+		w = ascii_lower(w);
+		memcpy(key + i, &w, len - i);
+		h = (h ^ w) * 1099511628211ull;
+	}
+	key[len] = '\0';
+	h ^= h >> 33; /* the slot comes from the low bits: mix the high in */
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
 	if (2 * (r->set_len + 1) > r->set_cap) {
 		size_t ncap = r->set_cap ? 2 * r->set_cap : 1024;
 		struct seen *nset = xcalloc(ncap, sizeof(*nset));
 
-		for (size_t i = 0; i < r->set_cap; i++)
-			if (r->set[i].key)
-				*seen_slot(nset, ncap, r->set[i].key) =
-				    r->set[i];
+		for (size_t k = 0; k < r->set_cap; k++)
+			if (r->set[k].key)
+				*seen_slot(nset, ncap, r->set[k].key,
+					   r->set[k].hash) = r->set[k];
 		free(r->set);
 		r->set = nset;
 		r->set_cap = ncap;
 	}
-	s = seen_slot(r->set, r->set_cap, key);
-	if (s->key)
-		return s->row;
-	s->key = xstrdup(key);
-	s->row = row;
-	r->set_len++;
-	return 0;
+	s = seen_slot(r->set, r->set_cap, key, h);
+	if (s->key) {
+		row = s->row;
+	} else {
+		s->key = key_keep(r, key, len);
+		s->hash = h;
+		s->row = row;
+		r->set_len++;
+		row = 0;
+	}
+	if (key != small)
+		free(key);
+	return row;
 }
 
 /* --- rows ------------------------------------------------------------ */
@@ -725,23 +1003,46 @@ static const char *colname(const struct rows *r, size_t i, char *tmp,
 	return tmp;
 }
 
-/* The value of known column 'c': trimmed, a neutralising quote removed. */
-static char *value(const struct rows *r, const struct record *rec, int c)
+/*
+ * The values of the known columns: trimmed, a neutralising quote removed,
+ * and as a C string would read them: up to a NUL byte. "" for a column
+ * the header or the record lacks.
+ */
+static void values(const struct rows *r, const struct record *rec,
+		   struct slice v[NCOLS])
 {
-	const char *s;
-	size_t len;
+	for (int c = 0; c < NCOLS; c++) {
+		const struct field *f;
+		const char *s;
+		size_t len;
 
-	if (r->col[c] < 0 || (size_t)r->col[c] >= rec->n)
-		return xstrdup("");
-	s = rec->f[r->col[c]].s;
-	len = rec->f[r->col[c]].len;
-	s = trim(s, &len);
-	if (len >= 2 && s[0] == '\'' && strchr("=+-@\t\r", s[1]))
-		s++, len--;
-	return xstrndup(s, len);
+		if (r->col[c] < 0 || (size_t)r->col[c] >= rec->n) {
+			v[c].s = "";
+			v[c].len = 0;
+			continue;
+		}
+		f = &r->fv[rec->f0 + (size_t)r->col[c]];
+		len = f->len;
+		s = trim(r->sb + f->off, &len);
+		if (len >= 2 && s[0] == '\'' && strchr("=+-@\t\r", s[1]))
+			s++, len--;
+		v[c].s = s;
+		v[c].len = strnlen(s, len);
+	}
 }
 
-static void parse_delivery(struct rows *r, const struct record *rec,
+/* Copy 'v' and a NUL to '*p', advance '*p'; returns the copy. */
+static char *put(char **p, struct slice v)
+{
+	char *s = *p;
+
+	memcpy(s, v.s, v.len);
+	s[v.len] = '\0';
+	*p += v.len + 1;
+	return s;
+}
+
+static void parse_delivery(const struct rows *r, const struct slice *v,
 			   struct row *row, struct problems *pb)
 {
 	static const int cols[ROWS_NDELIVERY] = {COL_INCOMING, COL_OUTGOING,
@@ -753,30 +1054,33 @@ static void parse_delivery(struct rows *r, const struct record *rec,
 	};
 
 	for (int i = 0; i < ROWS_NDELIVERY; i++) {
-		char *v = value(r, rec, cols[i]);
+		struct slice d = v[cols[i]];
 
-		if (!*v) {
+		if (!d.len) {
 			row->delivery[i] = r->d.delivery[i];
 		} else {
 			row->delivery[i] =
-			    rows_delivery_value((enum rows_delivery)i, v);
+			    delivery_value((enum rows_delivery)i, d.s, d.len);
 			if (row->delivery[i] == ROWS_UNSET)
 				problem(pb,
-					"column '%s': unknown value '%.64s' "
+					"column '%s': unknown value '%.*s' "
 					"(expected %s)",
-					col_names[cols[i]], v, expect[i]);
+					col_names[cols[i]],
+					(int)(d.len > 64 ? 64 : d.len), d.s,
+					expect[i]);
 		}
-		free(v);
 	}
 }
 
-static void parse_values(struct rows *r, const struct record *rec,
-			 struct row *row, struct problems *pb)
+/*
+ * Checks the row's strings (already in place) and parses the other values
+ * 'v'; 'dprivileges': row->privileges is the job's default.
+ */
+static void parse_values(const struct rows *r, const struct slice *v,
+			 struct row *row, bool dprivileges, struct problems *pb)
 {
 	char why[256];
-	char *v;
 
-	row->mailbox = value(r, rec, COL_MAILBOX);
 	if (!*row->mailbox) {
 		problem(pb, "column 'mailbox': empty");
 	} else if (rows_is_guid(row->mailbox)) {
@@ -795,50 +1099,17 @@ static void parse_values(struct rows *r, const struct record *rec,
 			row->mailbox);
 	}
 
-	v = value(r, rec, COL_ACTIONS);
-	if (rows_parse_actions(v, &row->actions, why, sizeof(why)) < 0)
+	if (parse_actions(v[COL_ACTIONS].s, v[COL_ACTIONS].len, &row->actions,
+			  why, sizeof(why)) < 0)
 		problem(pb, "column 'actions': %s", why);
 	else if (!row->actions && !(row->actions = r->d.actions))
 		problem(pb, "column 'actions': no action (empty, and the job "
 			    "has no default actions)");
-	free(v);
 
-	row->profile = value(r, rec, COL_PROFILE);
-	if (!*row->profile) {
-		free(row->profile);
-		row->profile = xstrdup(r->d.profile);
-	}
-	parse_delivery(r, rec, row, pb);
-	row->owner = value(r, rec, COL_OWNER);
-	row->role = value(r, rec, COL_ROLE);
-	if (!*row->role) {
-		free(row->role);
-		row->role = xstrdup(r->d.role);
-	}
-	row->privileges = value(r, rec, COL_PRIVILEGES);
-	if (!*row->privileges) {
-		free(row->privileges);
-		row->privileges = xstrdup(r->d.privileges);
-	}
-	if (rows_privileges_is_template(row->privileges)) {
-		for (const char *p = row->privileges; *p; p++)
-			if (!isalnum((unsigned char)*p) && !strchr("._-", *p)) {
-				problem(pb,
-					"column 'privileges': '%.64s' is not "
-					"a template name nor a list of "
-					"privileges",
-					row->privileges);
-				break;
-			}
-	} else {
-		struct rows_privilege *pv;
-		size_t n;
-
-		if (rows_parse_privileges(row->privileges, &pv, &n, why,
-					  sizeof(why)) < 0)
-			problem(pb, "column 'privileges': %s", why);
-		rows_privileges_free(pv, n);
-	}
+	parse_delivery(r, v, row, pb);
+	if (!(dprivileges && r->dprivileges_ok) &&
+	    !privileges_ok(row->privileges, why, sizeof(why)))
+		problem(pb, "column 'privileges': %s", why);
 
 	if ((row->actions & ROWS_ACT(ROWS_SET_PROFILE)) && !*row->profile)
 		problem(pb, "column 'profile': set_profile needs a profile "
@@ -855,33 +1126,82 @@ static void parse_values(struct rows *r, const struct record *rec,
 			    "(empty, and the job has no default)");
 }
 
-static bool all_empty(const struct record *rec)
+static bool all_empty(const struct rows *r, const struct record *rec)
 {
 	for (size_t i = 0; i < rec->n; i++)
-		if (rec->f[i].len)
+		if (r->fv[rec->f0 + i].len)
 			return false;
 	return true;
 }
 
-static struct row *make_row(struct rows *r, struct record *rec)
+/* Whether the 'len' bytes at 's' hold neither a NUL nor a non-ASCII byte. */
+static bool plain_ascii(const char *s, size_t len)
 {
-	struct row *row = xcalloc(1, sizeof(*row));
-	struct problems pb = {BUF_INIT(BUF_MAX_SMALL)};
-	char tmp[32];
+	size_t i = 0;
 
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, 8);
+		if ((w & HIGHS) | zero_byte(w))
+			return false;
+	}
+	for (; i < len; i++)
+		if (!s[i] || (unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+static struct row *make_row(struct rows *r, const struct record *rec)
+{
+	struct slice v[NCOLS], profile, role, privileges;
+	bool dprivileges;
+	const struct field *fv = r->fv + rec->f0;
+	struct problems pb = {BUF_INIT(BUF_MAX_SMALL)};
+	struct row_alloc *a;
+	struct row *row;
+	size_t size;
+	char tmp[32], *p;
+
+	values(r, rec, v);
+	profile = v[COL_PROFILE].len ? v[COL_PROFILE] : r->dprofile;
+	role = v[COL_ROLE].len ? v[COL_ROLE] : r->drole;
+	dprivileges = !v[COL_PRIVILEGES].len;
+	privileges = dprivileges ? r->dprivileges : v[COL_PRIVILEGES];
+	size = sizeof(struct row_alloc) + (rec->n + 1) * sizeof(char *) +
+	       v[COL_MAILBOX].len + profile.len + v[COL_OWNER].len + role.len +
+	       privileges.len + 6;
+	for (size_t i = 0; i < rec->n; i++)
+		size += fv[i].len + 1;
+	a = xmalloc(size);
+	memset(a, 0, sizeof(*a));
+	row = &a->row;
 	row->num = ++r->nrows;
 	row->line = rec->line;
 	row->nfields = rec->n;
-	row->fields = xcalloc(rec->n + 1, sizeof(*row->fields));
-	/* the row takes the strings over when it is built (below) */
-	for (size_t i = 0; i < rec->n; i++)
-		row->fields[i] = rec->f[i].s;
+	row->fields = (char **)(a + 1);
+	p = (char *)(row->fields + rec->n + 1);
+	for (size_t i = 0; i < rec->n; i++) {
+		row->fields[i] = p;
+		memcpy(p, r->sb + fv[i].off, fv[i].len + 1);
+		p += fv[i].len + 1;
+	}
+	row->fields[rec->n] = NULL;
+	row->mailbox = put(&p, v[COL_MAILBOX]);
+	row->profile = put(&p, profile);
+	row->owner = put(&p, v[COL_OWNER]);
+	row->role = put(&p, role);
+	row->privileges = put(&p, privileges);
+	*p = '\0';
+	row->error = row->reason = p;
 
 	for (size_t i = 0; i < rec->n; i++) {
-		if (memchr(row->fields[i], '\0', rec->f[i].len))
+		if (plain_ascii(row->fields[i], fv[i].len))
+			continue;
+		if (memchr(row->fields[i], '\0', fv[i].len))
 			problem(&pb, "column '%s': contains a NUL byte",
 				colname(r, i, tmp, sizeof(tmp)));
-		else if (!rows_is_utf8(row->fields[i], rec->f[i].len))
+		else if (!rows_is_utf8(row->fields[i], fv[i].len))
 			problem(&pb, "column '%s': invalid UTF-8",
 				colname(r, i, tmp, sizeof(tmp)));
 	}
@@ -898,38 +1218,27 @@ static struct row *make_row(struct rows *r, struct record *rec)
 	else if (rec->n != r->ncols)
 		problem(&pb, "%zu fields, the header has %zu", rec->n,
 			r->ncols);
-	parse_values(r, rec, row, &pb);
+	parse_values(r, v, row, dprivileges, &pb);
 
 	if (!pb.b.len) {
-		char *key = xstrdup(row->mailbox);
-		size_t first;
+		size_t first = seen_check_add(r, row->mailbox, row->num);
 
-		for (char *p = key; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		first = seen_check_add(r, key, row->num);
-		free(key);
 		if (first)
 			problem(&pb, "column 'mailbox': duplicate of row %zu",
 				first);
 	}
 
 	row->valid = !pb.b.len;
-	if (row->valid) {
-		row->error = xstrdup("");
-		row->reason = xstrdup("");
-	} else {
+	if (!row->valid) {
 		struct buf full = BUF_INIT(BUF_MAX_SMALL);
 
 		r->ninvalid++;
 		buf_addf(&full, "%s: row %zu (line %zu): %s", r->path, row->num,
 			 row->line, pb.b.ptr);
-		row->error = buf_detach(&full, NULL);
-		row->reason = buf_detach(&pb.b, NULL);
+		row->error = a->error = buf_detach(&full, NULL);
+		row->reason = a->reason = buf_detach(&pb.b, NULL);
 	}
 	buf_release(&pb.b);
-	for (size_t i = 0; i < rec->n; i++)
-		rec->f[i].s = NULL;
-	record_release(rec);
 	return row;
 }
 
@@ -943,10 +1252,8 @@ int rows_next(struct rows *r, struct row **out, struct err *e)
 			return -1;
 		if (!pop(r, &rec))
 			return 0;
-		if (all_empty(&rec) && !rec.unterminated) {
-			record_release(&rec);
+		if (all_empty(r, &rec) && !rec.unterminated)
 			continue;
-		}
 		*out = make_row(r, &rec);
 		return 0;
 	}
@@ -954,19 +1261,13 @@ int rows_next(struct rows *r, struct row **out, struct err *e)
 
 void rows_row_free(struct row *row)
 {
+	struct row_alloc *a = (struct row_alloc *)row;
+
 	if (!row)
 		return;
-	for (size_t i = 0; i < row->nfields; i++)
-		free(row->fields[i]);
-	free(row->fields);
-	free(row->error);
-	free(row->reason);
-	free(row->mailbox);
-	free(row->profile);
-	free(row->owner);
-	free(row->role);
-	free(row->privileges);
-	free(row);
+	free(a->error);
+	free(a->reason);
+	free(a);
 }
 
 const char *rows_path(const struct rows *r)
@@ -1012,19 +1313,20 @@ void rows_free(struct rows *r)
 		fclose(r->fp);
 	if (r->p_init)
 		csv_free(&r->p);
-	for (size_t i = 0; i < r->qlen; i++)
-		record_release(&r->q[r->qhead + i]);
 	free(r->q);
-	for (size_t i = 0; i < r->ncur; i++)
-		free(r->cur[i].s);
-	free(r->cur);
+	free(r->sb);
+	free(r->fv);
 	if (r->header)
 		for (size_t i = 0; i < r->ncols; i++)
 			free(r->header[i]);
 	free(r->header);
-	for (size_t i = 0; i < r->set_cap; i++)
-		free(r->set[i].key);
 	free(r->set);
+	while (r->keys) {
+		struct key_block *b = r->keys;
+
+		r->keys = b->next;
+		free(b);
+	}
 	defaults_release(&r->d);
 	free(r->rb);
 	free(r->path);

@@ -170,6 +170,12 @@ struct rows_defaults {
  * One data row. Every string is owned by the row and is never NULL ("" when
  * empty); free the whole row with rows_row_free(). For an invalid row the
  * parsed values are whatever could be understood and must not be acted on.
+ *
+ * A row from rows_next() is one block of memory holding the struct, the
+ * field pointers and every string (the messages of an invalid row are
+ * apart): the strings stay valid until rows_row_free(), also after
+ * rows_free(), but none may be freed, replaced or lengthened on its own.
+ * rows_row_free() takes only rows from rows_next().
  */
 struct row {
 	size_t num;	/* 1-based data row number (the header is not a row) */

@@ -512,6 +512,230 @@ static void test_neutralised_values_read_back(void **state)
 	rows_free(r);
 }
 
+static void test_line_ends_and_quotes_mixed(void **state)
+{
+	/*
+	 * Plain lines and lines with quotes alternate: CR alone ends a
+	 * record, even inside a line; CR-only and blank lines are no
+	 * records; a quote inside an unquoted field is kept; a NUL byte in
+	 * a plain line stays in its field; line numbers count LF.
+	 */
+	static const char csv[] = "mailbox,actions,notes\n"
+				  "a@x.com,approve,one\rb@x.com,approve,two\n"
+				  "\r\n\r\r\n"
+				  "c@x.com,approve,\"multi\nline\"\n"
+				  "d@x.com,approve,x\"y\n"
+				  "e@x.com,approve,n\0l\n"
+				  ",,\n"
+				  "f@x.com,approve,\r\n"
+				  "g@x.com,approve,last";
+	struct rows *r = open_csv(csv, sizeof(csv) - 1, NULL);
+	struct row *row;
+
+	(void)state;
+	row = next(r);
+	assert_int_equal(row->line, 2);
+	assert_string_equal(row->fields[2], "one");
+	rows_row_free(row);
+	row = next(r);
+	assert_true(row->valid);
+	assert_int_equal(row->line, 2);
+	assert_string_equal(row->mailbox, "b@x.com");
+	assert_string_equal(row->fields[2], "two");
+	rows_row_free(row);
+	row = next(r);
+	assert_int_equal(row->num, 3);
+	assert_int_equal(row->line, 5);
+	assert_string_equal(row->fields[2], "multi\nline");
+	rows_row_free(row);
+	row = next(r);
+	assert_int_equal(row->line, 7);
+	assert_string_equal(row->fields[2], "x\"y");
+	assert_true(row->valid);
+	rows_row_free(row);
+	row = next(r);
+	assert_int_equal(row->line, 8);
+	assert_false(row->valid);
+	assert_string_equal(row->reason, "column 'notes': contains a NUL byte");
+	assert_memory_equal(row->fields[2], "n\0l", 4);
+	rows_row_free(row);
+	row = next(r); /* ",," is skipped */
+	assert_int_equal(row->num, 6);
+	assert_int_equal(row->line, 10);
+	assert_int_equal(row->nfields, 3);
+	assert_string_equal(row->fields[2], "");
+	assert_null(row->fields[3]);
+	rows_row_free(row);
+	row = next(r);
+	assert_int_equal(row->line, 11);
+	assert_string_equal(row->fields[2], "last");
+	rows_row_free(row);
+	assert_null(next(r));
+	assert_int_equal(rows_count(r), 7);
+	rows_free(r);
+}
+
+static void test_rows_outlive_reader(void **state)
+{
+	static const char csv[] = "mailbox;actions;notes\n"
+				  "a@x.com;;kept\n"
+				  "bad;approve;x\n";
+	struct rows_defaults d = {
+	    .actions =
+		ROWS_ACT(ROWS_SET_PROFILE) | ROWS_ACT(ROWS_GRANT_PRIVILEGES),
+	    .profile = (char *)"Exchange",
+	    .role = (char *)"Sales",
+	    .privileges = (char *)"prvA:Deep;prvB",
+	    .delivery = {ROWS_UNSET, ROWS_UNSET, ROWS_UNSET}};
+	struct rows *r = open_csv(csv, (size_t)-1, &d);
+	struct row *a = next(r), *b = next(r);
+
+	(void)state;
+	assert_null(next(r));
+	rows_free(r);
+	assert_true(a->valid);
+	assert_string_equal(a->mailbox, "a@x.com");
+	assert_string_equal(a->profile, "Exchange");
+	assert_string_equal(a->role, "Sales");
+	assert_string_equal(a->privileges, "prvA:Deep;prvB");
+	assert_string_equal(a->owner, "");
+	assert_string_equal(a->fields[2], "kept");
+	assert_string_equal(a->error, "");
+	assert_string_equal(a->reason, "");
+	assert_false(b->valid);
+	assert_contains(b->error, "row 2 (line 3): column 'mailbox'");
+	assert_contains(b->reason, "'bad' is neither");
+	rows_row_free(a);
+	rows_row_free(b);
+}
+
+static void test_default_privileges_checked(void **state)
+{
+	static const char csv[] = "mailbox,privileges\n"
+				  "a@x.com,\n"
+				  "b@x.com,prvRead:Basic\n"
+				  "c@x.com,prvRead:Huge\n";
+	struct rows_defaults d = {
+	    .actions = ROWS_ACT(ROWS_APPROVE),
+	    .profile = (char *)"",
+	    .role = (char *)"",
+	    .privileges = (char *)"no such/template",
+	    .delivery = {ROWS_UNSET, ROWS_UNSET, ROWS_UNSET}};
+	struct rows *r = open_csv(csv, (size_t)-1, &d);
+	struct row *row;
+
+	(void)state;
+	row = next(r);
+	assert_false(row->valid);
+	assert_string_equal(row->reason,
+			    "column 'privileges': 'no such/template' is not a "
+			    "template name nor a list of privileges");
+	rows_row_free(row);
+	row = next(r);
+	assert_true(row->valid);
+	rows_row_free(row);
+	row = next(r);
+	assert_false(row->valid);
+	assert_contains(row->reason, "column 'privileges': unknown depth "
+				     "'Huge' for 'prvRead'");
+	rows_row_free(row);
+	rows_free(r);
+
+	d.privileges = (char *)"prvA:Global;;prvB";
+	r = open_csv(csv, (size_t)-1, &d);
+	row = next(r);
+	assert_true(row->valid);
+	assert_string_equal(row->privileges, "prvA:Global;;prvB");
+	rows_row_free(row);
+	rows_free(r);
+}
+
+static void test_duplicates_ignore_ascii_case_only(void **state)
+{
+	/* long addresses (case differs past the first eight bytes), the
+	 * bytes next to 'A'..'Z' and non-ASCII letters */
+	static const char csv[] = "mailbox\n"
+				  "First.Last.Longer@Contoso.Example.COM\n"
+				  "first.last.longer@contoso.example.com\n"
+				  "Z]@x.com\n"
+				  "z}@x.com\n"
+				  "a[@x.com\n"
+				  "a{@x.com\n"
+				  "\xc3\x89@x.com\n"
+				  "\xc3\xa9@x.com\n"
+				  "ZZ@X.COM\n"
+				  "zz@x.com\n";
+	struct rows_defaults d = {
+	    .actions = ROWS_ACT(ROWS_APPROVE),
+	    .profile = (char *)"",
+	    .role = (char *)"",
+	    .privileges = (char *)"server-side-sync",
+	    .delivery = {ROWS_UNSET, ROWS_UNSET, ROWS_UNSET}};
+	static const char *const want[] = {
+	    "", "column 'mailbox': duplicate of row 1", "", "", "", "", "", "",
+	    "", "column 'mailbox': duplicate of row 9"};
+	struct rows *r = open_csv(csv, (size_t)-1, &d);
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		struct row *row = next(r);
+
+		assert_non_null(row);
+		assert_string_equal(row->reason, want[i]);
+		rows_row_free(row);
+	}
+	assert_null(next(r));
+	rows_free(r);
+}
+
+static void test_mailbox_forms(void **state)
+{
+	static const struct {
+		const char *mailbox;
+		bool valid;
+	} cases[] = {
+	    {"a@b", true},
+	    {"\"q\"@x.com", true}, /* a quote before the '@' */
+	    {"q@x\".com", false},  /* ... but not after it */
+	    {"@x.com", false},
+	    {"a@", false},
+	    {"a@b@c", false},
+	    {"a b@x.com", false},
+	    {"a\x7f@x.com", false},
+	    {"a<b@x.com", false},
+	    {"a\x01@x.com", false},
+	    {"\xc3\xa9t\xc3\xa9@x.com", true},
+	    {"{0A1B2C3D-0000-4000-8000-00000000ABCD}", true},
+	};
+	struct buf csv = BUF_INIT(BUF_MAX_SMALL);
+	struct rows *r;
+	char local[400];
+
+	(void)state;
+	buf_addstr(&csv, "mailbox;actions\n");
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		buf_addf(&csv, "\"%s\";approve\n", cases[i].mailbox);
+	/* 320 bytes is the longest address */
+	memset(local, 'x', sizeof(local));
+	buf_addf(&csv, "%.*s@x.com;approve\n", 314, local);
+	buf_addf(&csv, "%.*s@x.com;approve\n", 315, local);
+	r = open_csv(csv.ptr, csv.len, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(cases) + 2; i++) {
+		struct row *row = next(r);
+		bool want = i < ARRAY_SIZE(cases) ? cases[i].valid
+						  : i == ARRAY_SIZE(cases);
+
+		assert_non_null(row);
+		if (row->valid != want)
+			fail_msg("row %zu '%s': valid %d, want %d", i + 1,
+				 row->mailbox, row->valid, want);
+		rows_row_free(row);
+	}
+	assert_null(next(r));
+	rows_free(r);
+	buf_release(&csv);
+}
+
 static void test_job_level_errors(void **state)
 {
 	static const struct {
@@ -687,6 +911,11 @@ int main(void)
 	    cmocka_unit_test(test_blank_rows_skipped),
 	    cmocka_unit_test(test_unterminated_quote),
 	    cmocka_unit_test(test_neutralised_values_read_back),
+	    cmocka_unit_test(test_line_ends_and_quotes_mixed),
+	    cmocka_unit_test(test_rows_outlive_reader),
+	    cmocka_unit_test(test_default_privileges_checked),
+	    cmocka_unit_test(test_duplicates_ignore_ascii_case_only),
+	    cmocka_unit_test(test_mailbox_forms),
 	    cmocka_unit_test(test_job_level_errors),
 	    cmocka_unit_test(test_oversized_record_is_job_error),
 	    cmocka_unit_test(test_100k_rows_streamed),
