@@ -143,6 +143,17 @@ static int cell(struct buf *out, const char *s, char delim, bool first)
 	return results_csv_cell(out, s, strlen(s), delim, true);
 }
 
+/*
+ * One of our own names (outcome, state, status): lower-case words that
+ * need neither quotes nor neutralising, so they go as they are.
+ */
+static int name_cell(struct buf *out, const char *name, char delim, bool first)
+{
+	if (!first && buf_addch(out, delim) < 0)
+		return -1;
+	return buf_addstr(out, name);
+}
+
 /* The header line of results.csv or (results false) failed.csv. */
 static int header_line(struct buf *b, const char *const *header, size_t ncols,
 		       char delim, bool results)
@@ -540,19 +551,19 @@ static int format_row(const struct results *r, const struct row *row,
 	for (size_t i = 0; i < r->ncols; i++)
 		rc |= cell(line, i < row->nfields ? row->fields[i] : "",
 			   r->delim, i == 0);
-	rc |= cell(line, results_outcome_name(res->result), r->delim,
-		   r->ncols == 0);
+	rc |= name_cell(line, results_outcome_name(res->result), r->delim,
+			r->ncols == 0);
 	for (int a = 0; a < ROWS_NACTIONS; a++)
-		rc |= cell(line, results_state_name(res->action[a]), r->delim,
-			   false);
+		rc |= name_cell(line, results_state_name(res->action[a]),
+				r->delim, false);
 	rc |= cell(line, res->error_code, r->delim, false);
 	rc |= cell(line, res->error_message, r->delim, false);
 	rc |= cell(line, res->hint, r->delim, false);
 	rc |= cell(line, digits(num, sizeof(num), res->attempts), r->delim,
 		   false);
 	for (int i = 0; i < ROWS_NDELIVERY; i++)
-		rc |= cell(line, results_status_name(res->status[i]), r->delim,
-			   false);
+		rc |= name_cell(line, results_status_name(res->status[i]),
+				r->delim, false);
 	rc |= cell(line, res->mailbox_id, r->delim, false);
 	rc |= buf_addstr(line, "\r\n");
 	if (res->result != RESULTS_OK) {
