@@ -102,19 +102,23 @@ void results_row_invalid(struct results_row *r, const struct row *row)
 		  "(mbxfix run JOB --rerun-failed)";
 }
 
+/* The bytes that make a cell quoted, besides the delimiter. */
+static const bool needs_quotes[256] = {
+    ['"'] = true, ['\r'] = true, ['\n'] = true};
+
 int results_csv_cell(struct buf *out, const char *s, size_t len, char delim,
 		     bool neutralise)
 {
 	bool quote = false;
 	int rc = 0;
 
-	for (size_t i = 0; i < len && !quote; i++) {
-		char c = s[i];
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
 
-		/* letters and most punctuation never need quotes */
-		if ((unsigned char)c > '@' && c != delim)
-			continue;
-		quote = c == delim || c == '"' || c == '\r' || c == '\n';
+		if (needs_quotes[c] || c == (unsigned char)delim) {
+			quote = true;
+			break;
+		}
 	}
 	if (quote)
 		rc |= buf_addch(out, '"');
