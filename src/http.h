@@ -34,6 +34,8 @@ struct http_opts {
 	int max_connections;	 /* per host; 0 = no limit */
 };
 
+struct pollfd;
+
 struct http {
 	CURLM *multi;
 	char *ca_file;
@@ -43,6 +45,17 @@ struct http {
 	int in_flight;	    /* requests added and not yet returned */
 	unsigned long sent; /* requests started */
 	unsigned long connections; /* new connections logged */
+	/*
+	 * The sockets libcurl asked us to watch (CURLMOPT_SOCKETFUNCTION),
+	 * with the events it wants, and a scratch copy of those found ready
+	 * (the watch list changes while libcurl is told about them).
+	 */
+	struct pollfd *fds, *ready;
+	size_t nfds, fds_alloc;
+	/* when libcurl wants its timeouts run (CURLMOPT_TIMERFUNCTION),
+	   CLOCK_MONOTONIC ms; -1 = no timer */
+	int64_t timer_at;
+	bool timer_set; /* the timer callback ran */
 };
 
 struct request {
@@ -90,8 +103,13 @@ int http_start(struct http *h, struct request *r, int64_t now_ms,
 	       struct err *e);
 
 /*
- * Wait up to 'timeout_ms' for activity (curl_multi_poll), then drive the
- * transfers (curl_multi_perform). -1 only when libcurl itself fails.
+ * Wait up to 'timeout_ms' (0 = do not block) for activity on the
+ * transfers' sockets or for libcurl's next timeout, whichever comes first,
+ * then let libcurl drive only the transfers whose sockets are ready and
+ * those whose timeouts are due (curl_multi_socket_action). With nothing in
+ * flight this just sleeps 'timeout_ms'; a signal ends the wait early.
+ * Finished requests are then collected with http_next_done(). -1 only
+ * when libcurl or poll() itself fails.
  */
 int http_poll(struct http *h, long timeout_ms, struct err *e);
 
