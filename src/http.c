@@ -1,6 +1,7 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +11,14 @@
 #include "log.h"
 
 #include "banned.h"
+
+#define HTTP_READ_BUFFER (64L * 1024)
+
+/* a socket poll() found ready, and what to tell libcurl about it */
+struct http_ready {
+	curl_socket_t fd;
+	int bits; /* CURL_CSELECT_* */
+};
 
 static int64_t mono_ms(void)
 {
@@ -205,6 +214,12 @@ struct request *request_new(const char *method, const char *url)
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	/* an answer is never fetched from elsewhere */
 	curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	/*
+	 * Answers to $batch reads often run past libcurl's 16 kB default:
+	 * read them in fewer, larger pieces (each one costs a wait and a
+	 * read), staying under malloc's mmap threshold.
+	 */
+	curl_easy_setopt(r->easy, CURLOPT_BUFFERSIZE, HTTP_READ_BUFFER);
 	return r;
 }
 
@@ -309,20 +324,27 @@ int http_poll(struct http *h, long timeout_ms, struct err *e)
 
 	if (h->timer_at >= 0 && h->timer_at - now < wait)
 		wait = h->timer_at > now ? (long)(h->timer_at - now) : 0;
+	if (wait > INT_MAX)
+		wait = INT_MAX;
 	if (h->nfds || wait > 0)
 		n = poll(h->fds, (nfds_t)h->nfds, (int)wait);
 	if (n < 0 && errno != EINTR)
-		return err_set(e, ERR_INTERNAL, "poll: %s", strerror(errno));
-	/* libcurl changes the watch list as it goes: act on a copy */
+		return err_set_errno(e, ERR_INTERNAL, "poll");
+	/*
+	 * libcurl changes the watch list (and may grow both arrays) while it
+	 * is told about the sockets: note them all first.
+	 */
 	for (size_t i = 0; n > 0 && i < h->nfds; i++)
 		if (h->fds[i].revents) {
-			h->ready[nready] = h->fds[i];
-			h->ready[nready++].revents =
-			    (short)select_bits(&h->fds[i]);
+			h->ready[nready].fd = h->fds[i].fd;
+			h->ready[nready++].bits = select_bits(&h->fds[i]);
 		}
-	for (size_t i = 0; i < nready; i++)
-		if (act(h, h->ready[i].fd, h->ready[i].revents, e) < 0)
+	for (size_t i = 0; i < nready; i++) {
+		struct http_ready rd = h->ready[i];
+
+		if (act(h, rd.fd, rd.bits, e) < 0)
 			return -1;
+	}
 	/*
 	 * Each call above also ran the timeouts that were due; run them now
 	 * if none was made, or if one asked for another round at once (a

@@ -35,6 +35,7 @@ struct http_opts {
 };
 
 struct pollfd;
+struct http_ready;
 
 struct http {
 	CURLM *multi;
@@ -50,7 +51,8 @@ struct http {
 	 * with the events it wants, and a scratch copy of those found ready
 	 * (the watch list changes while libcurl is told about them).
 	 */
-	struct pollfd *fds, *ready;
+	struct pollfd *fds;
+	struct http_ready *ready;
 	size_t nfds, fds_alloc;
 	/* when libcurl wants its timeouts run (CURLMOPT_TIMERFUNCTION),
 	   CLOCK_MONOTONIC ms; -1 = no timer */
@@ -78,7 +80,10 @@ struct request {
 	int64_t started_ms;
 };
 
-/* Set up the multi handle. -1 (ERR_INTERNAL) when libcurl cannot. */
+/*
+ * Set up the multi handle. -1 (ERR_INTERNAL) when libcurl cannot. libcurl
+ * keeps a pointer to 'h': it must not move until http_release().
+ */
 int http_init(struct http *h, const struct http_opts *o, struct err *e);
 
 /* Aborts and frees nothing that is still in flight: finish them first. */
