@@ -12,8 +12,6 @@
 
 #include "banned.h"
 
-#define HTTP_READ_BUFFER (64L * 1024)
-
 /* a socket poll() found ready, and what to tell libcurl about it */
 struct http_ready {
 	curl_socket_t fd;
@@ -214,12 +212,6 @@ struct request *request_new(const char *method, const char *url)
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	/* an answer is never fetched from elsewhere */
 	curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	/*
-	 * Answers to $batch reads often run past libcurl's 16 kB default:
-	 * read them in fewer, larger pieces (each one costs a wait and a
-	 * read), staying under malloc's mmap threshold.
-	 */
-	curl_easy_setopt(r->easy, CURLOPT_BUFFERSIZE, HTTP_READ_BUFFER);
 	return r;
 }
 
