@@ -40,7 +40,8 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 	(void)socketp;
 	for (i = 0; i < h->nfds && h->fds[i].fd != s; i++)
 		;
-	if (what == CURL_POLL_REMOVE) {
+	/* no events at all: poll() would still report a hang-up, at once */
+	if (what == CURL_POLL_REMOVE || what == CURL_POLL_NONE) {
 		if (i < h->nfds)
 			h->fds[i] = h->fds[--h->nfds];
 		return 0;
