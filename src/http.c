@@ -1,19 +1,90 @@
 #include "compat.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "http.h"
 #include "log.h"
 
 #include "banned.h"
 
+/* a socket poll() found ready, and what to tell libcurl about it */
+struct http_ready {
+	curl_socket_t fd;
+	int bits; /* CURL_CSELECT_* */
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * CURLMOPT_SOCKETFUNCTION: libcurl says which events it wants on 's', or
+ * that it no longer cares about it (it is told before it closes one).
+ */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
+		     void *socketp)
+{
+	struct http *h = userp;
+	size_t i;
+
+	(void)easy;
+	(void)socketp;
+	for (i = 0; i < h->nfds && h->fds[i].fd != s; i++)
+		;
+	/* no events at all: poll() would still report a hang-up, at once */
+	if (what == CURL_POLL_REMOVE || what == CURL_POLL_NONE) {
+		if (i < h->nfds)
+			h->fds[i] = h->fds[--h->nfds];
+		return 0;
+	}
+	if (i == h->nfds) {
+		if (h->nfds == h->fds_alloc) {
+			h->fds_alloc = h->fds_alloc ? 2 * h->fds_alloc : 8;
+			h->fds =
+			    xrealloc(h->fds, h->fds_alloc * sizeof(*h->fds));
+			h->ready = xrealloc(h->ready,
+					    h->fds_alloc * sizeof(*h->ready));
+		}
+		h->fds[h->nfds++].fd = s;
+	}
+	h->fds[i].events = (short)((what & CURL_POLL_IN ? POLLIN : 0) |
+				   (what & CURL_POLL_OUT ? POLLOUT : 0));
+	h->fds[i].revents = 0;
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: run libcurl's timeouts in 'ms' (-1 = never) */
+static int on_timer(CURLM *multi, long ms, void *userp)
+{
+	struct http *h = userp;
+
+	(void)multi;
+	h->timer_at = ms < 0 ? -1 : mono_ms() + ms;
+	h->timer_set = true;
+	return 0;
+}
+
 int http_init(struct http *h, const struct http_opts *o, struct err *e)
 {
 	memset(h, 0, sizeof(*h));
+	h->timer_at = -1;
 	h->multi = curl_multi_init();
 	if (!h->multi)
 		return err_set(e, ERR_INTERNAL, "cannot initialise libcurl");
+	/* libcurl is told which socket is ready instead of checking each */
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
 	/* HTTP/2 streams share one connection instead of opening many */
 	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	if (o->max_connections > 0)
@@ -30,8 +101,11 @@ void http_release(struct http *h)
 {
 	if (h->in_flight)
 		BUG("http_release with %d requests in flight", h->in_flight);
+	/* the cleanup still calls on_socket() for cached connections */
 	if (h->multi)
 		curl_multi_cleanup(h->multi);
+	free(h->fds);
+	free(h->ready);
 	free(h->ca_file);
 	memset(h, 0, sizeof(*h));
 }
@@ -208,20 +282,80 @@ int http_start(struct http *h, struct request *r, int64_t now_ms, struct err *e)
 	return 0;
 }
 
+/* what poll() found on a socket, as libcurl's CURL_CSELECT_* bits */
+static int select_bits(const struct pollfd *p)
+{
+	int bits = 0;
+
+	/* the same reading of the events as libcurl's own socket check */
+	if ((p->events & POLLIN) && (p->revents & (POLLIN | POLLERR | POLLHUP)))
+		bits |= CURL_CSELECT_IN;
+	if ((p->events & POLLOUT) &&
+	    (p->revents & (POLLOUT | POLLERR | POLLHUP)))
+		bits |= CURL_CSELECT_OUT;
+	if (p->revents & (POLLPRI | POLLNVAL))
+		bits |= CURL_CSELECT_ERR;
+	return bits;
+}
+
+static int act(struct http *h, curl_socket_t s, int bits, struct err *e)
+{
+	CURLMcode mc = curl_multi_socket_action(h->multi, s, bits, &h->running);
+
+	if (mc != CURLM_OK)
+		return err_set(e, ERR_INTERNAL, "curl_multi_socket_action: %s",
+			       curl_multi_strerror(mc));
+	return 0;
+}
+
 int http_poll(struct http *h, long timeout_ms, struct err *e)
 {
-	CURLMcode mc;
+	int64_t now = mono_ms();
+	long wait = timeout_ms > 0 ? timeout_ms : 0;
+	size_t nready = 0;
+	int n = 0;
 
-	if (timeout_ms > 0) {
-		mc = curl_multi_poll(h->multi, NULL, 0, (int)timeout_ms, NULL);
-		if (mc != CURLM_OK)
-			return err_set(e, ERR_INTERNAL, "curl_multi_poll: %s",
-				       curl_multi_strerror(mc));
+	if (h->timer_at >= 0 && h->timer_at - now < wait)
+		wait = h->timer_at > now ? (long)(h->timer_at - now) : 0;
+	if (wait > INT_MAX)
+		wait = INT_MAX;
+	if (h->nfds || wait > 0)
+		n = poll(h->fds, (nfds_t)h->nfds, (int)wait);
+	if (n < 0 && errno != EINTR)
+		return err_set_errno(e, ERR_INTERNAL, "poll");
+	/*
+	 * libcurl changes the watch list (and may grow both arrays) while it
+	 * is told about the sockets: note them all first.
+	 */
+	for (size_t i = 0; n > 0 && i < h->nfds; i++)
+		if (h->fds[i].revents) {
+			h->ready[nready].fd = h->fds[i].fd;
+			h->ready[nready++].bits = select_bits(&h->fds[i]);
+		}
+	for (size_t i = 0; i < nready; i++) {
+		struct http_ready rd = h->ready[i];
+
+		if (act(h, rd.fd, rd.bits, e) < 0)
+			return -1;
 	}
-	mc = curl_multi_perform(h->multi, &h->running);
-	if (mc != CURLM_OK)
-		return err_set(e, ERR_INTERNAL, "curl_multi_perform: %s",
-			       curl_multi_strerror(mc));
+	/*
+	 * Each call above also ran the timeouts that were due; run them now
+	 * if none was made, or if one asked for another round at once (a
+	 * queued transfer that may now take a free connection).
+	 */
+	if (h->timer_at >= 0 && h->timer_at <= mono_ms()) {
+		h->timer_set = false;
+		if (act(h, CURL_SOCKET_TIMEOUT, 0, e) < 0)
+			return -1;
+		if (!h->timer_set) {
+			/* nothing was due yet (the clocks round differently):
+			   ask libcurl when, so the next wait does not spin */
+			long ms = -1;
+
+			curl_multi_timeout(h->multi, &ms);
+			h->timer_at = ms < 0 ? -1 : mono_ms() + (ms ? ms : 1);
+		}
+	}
 	return 0;
 }
 

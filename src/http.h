@@ -34,6 +34,9 @@ struct http_opts {
 	int max_connections;	 /* per host; 0 = no limit */
 };
 
+struct pollfd;
+struct http_ready;
+
 struct http {
 	CURLM *multi;
 	char *ca_file;
@@ -43,6 +46,18 @@ struct http {
 	int in_flight;	    /* requests added and not yet returned */
 	unsigned long sent; /* requests started */
 	unsigned long connections; /* new connections logged */
+	/*
+	 * The sockets libcurl asked us to watch (CURLMOPT_SOCKETFUNCTION),
+	 * with the events it wants, and a scratch copy of those found ready
+	 * (the watch list changes while libcurl is told about them).
+	 */
+	struct pollfd *fds;
+	struct http_ready *ready;
+	size_t nfds, fds_alloc;
+	/* when libcurl wants its timeouts run (CURLMOPT_TIMERFUNCTION),
+	   CLOCK_MONOTONIC ms; -1 = no timer */
+	int64_t timer_at;
+	bool timer_set; /* the timer callback ran */
 };
 
 struct request {
@@ -65,7 +80,10 @@ struct request {
 	int64_t started_ms;
 };
 
-/* Set up the multi handle. -1 (ERR_INTERNAL) when libcurl cannot. */
+/*
+ * Set up the multi handle. -1 (ERR_INTERNAL) when libcurl cannot. libcurl
+ * keeps a pointer to 'h': it must not move until http_release().
+ */
 int http_init(struct http *h, const struct http_opts *o, struct err *e);
 
 /* Aborts and frees nothing that is still in flight: finish them first. */
@@ -90,8 +108,13 @@ int http_start(struct http *h, struct request *r, int64_t now_ms,
 	       struct err *e);
 
 /*
- * Wait up to 'timeout_ms' for activity (curl_multi_poll), then drive the
- * transfers (curl_multi_perform). -1 only when libcurl itself fails.
+ * Wait up to 'timeout_ms' (0 = do not block) for activity on the
+ * transfers' sockets or for libcurl's next timeout, whichever comes first,
+ * then let libcurl drive only the transfers whose sockets are ready and
+ * those whose timeouts are due (curl_multi_socket_action). With nothing in
+ * flight this just sleeps 'timeout_ms'; a signal ends the wait early.
+ * Finished requests are then collected with http_next_done(). -1 only
+ * when libcurl or poll() itself fails.
  */
 int http_poll(struct http *h, long timeout_ms, struct err *e);
 
