@@ -410,52 +410,86 @@ static int delimiter_kind(struct view line, const char *bnd, size_t blen)
  * most 'max'); the CRLF (or LF) before a delimiter belongs to it.
  * Returns the number of parts, or -1 with 'e' set.
  */
+/*
+ * The first line in [p, end) that starts with 'pat' ('p' begins a line);
+ * NULL when none does.
+ */
+static const char *find_line_start(const char *p, const char *end,
+				   const char *pat, size_t plen)
+{
+	while ((size_t)(end - p) >= plen) {
+		const char *nl;
+
+		if (!memcmp(p, pat, plen))
+			return p;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			return NULL;
+		p = nl + 1;
+	}
+	return NULL;
+}
+
 static long split_parts(struct view body, const char *bnd, struct view *parts,
 			size_t max, struct err *e)
 {
 	size_t blen = strlen(bnd), n = 0;
-	struct view v = body, line;
-	const char *start = NULL;
-	int kind = 0;
+	const char *end = body.p + body.len, *p = body.p, *start = NULL;
+	char dash[BATCH_MAX_BOUNDARY + 2];
 
-	/* the preamble, up to the first delimiter, is ignored */
-	while (next_line(&v, &line)) {
-		kind = delimiter_kind(line, bnd, blen);
-		if (kind)
-			break;
-	}
-	if (kind == 0)
+	if (blen > BATCH_MAX_BOUNDARY)
 		return err_set(e, ERR_PROTOCOL,
-			       "$batch response: no delimiter '--%s'", bnd);
-	if (kind == 2)
-		return 0;
-	start = v.p;
+			       "$batch response: boundary too long");
+	dash[0] = dash[1] = '-';
+	memcpy(dash + 2, bnd, blen);
+	/*
+	 * Only lines starting "--boundary" are looked at closely; a hit
+	 * counts when delimiter_kind() accepts the whole line. The preamble,
+	 * up to the first delimiter, is ignored.
+	 */
 	for (;;) {
-		const char *line_start = v.p;
+		const char *d = find_line_start(p, end, dash, blen + 2);
+		struct view rest, line;
+		int kind;
 
-		if (!next_line(&v, &line))
+		if (!d) {
+			if (!start)
+				return err_set(e, ERR_PROTOCOL,
+					       "$batch response: no delimiter "
+					       "'--%s'",
+					       bnd);
 			return err_set(e, ERR_PROTOCOL,
 				       "$batch response truncated: no closing "
 				       "'--%s--'",
 				       bnd);
+		}
+		rest.p = d;
+		rest.len = (size_t)(end - d);
+		next_line(&rest, &line);
+		p = rest.p; /* the line after it */
 		kind = delimiter_kind(line, bnd, blen);
 		if (!kind)
 			continue;
-		if (n >= max)
-			return err_set(e, ERR_PROTOCOL,
-				       "$batch response: more than %zu parts",
-				       max);
-		parts[n].p = start;
-		parts[n].len = (size_t)(line_start - start);
-		/* the line break before the delimiter is part of it */
-		if (parts[n].len && parts[n].p[parts[n].len - 1] == '\n')
-			parts[n].len--;
-		if (parts[n].len && parts[n].p[parts[n].len - 1] == '\r')
-			parts[n].len--;
-		n++;
+		if (start) {
+			if (n >= max)
+				return err_set(e, ERR_PROTOCOL,
+					       "$batch response: more than %zu "
+					       "parts",
+					       max);
+			parts[n].p = start;
+			parts[n].len = (size_t)(d - start);
+			/* the line break before the delimiter is part of it */
+			if (parts[n].len &&
+			    parts[n].p[parts[n].len - 1] == '\n')
+				parts[n].len--;
+			if (parts[n].len &&
+			    parts[n].p[parts[n].len - 1] == '\r')
+				parts[n].len--;
+			n++;
+		}
 		if (kind == 2)
 			return (long)n;
-		start = v.p;
+		start = rest.p;
 	}
 }
 

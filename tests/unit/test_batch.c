@@ -853,6 +853,36 @@ static void test_parse_tolerates(void **state)
 	}
 }
 
+/* Lines that start like a delimiter but are not one stay in the body. */
+static void test_parse_near_delimiters(void **state)
+{
+	struct batch_response r = BATCH_RESPONSE_INIT;
+	struct err e = ERR_INIT;
+	const char *text = "--bb\r\n" /* another boundary, in the preamble */
+			   "--b\r\n"
+			   "\r\n"
+			   "HTTP/1.1 200 OK\r\n"
+			   "\r\n"
+			   "x --b\r\n" /* not at the start of a line */
+			   "--bx\r\n"
+			   "--b-\r\n"
+			   "--b\r\n" /* right after a near miss */
+			   "\r\n"
+			   "HTTP/1.1 204 No Content\r\n"
+			   "\r\n"
+			   "--b--";
+
+	(void)state;
+	if (batch_parse(&r, "multipart/mixed; boundary=b", text, strlen(text),
+			&e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.answers[0].status, 200);
+	assert_string_equal(r.answers[0].body, "x --b\r\n--bx\r\n--b-");
+	assert_int_equal(r.answers[1].status, 204);
+	batch_response_release(&r);
+}
+
 static void test_parse_malformed(void **state)
 {
 	static const struct {
@@ -1118,6 +1148,7 @@ int main(void)
 	    cmocka_unit_test(test_map_stop_on_error_failure_only),
 	    cmocka_unit_test(test_map_failed_changeset_top_level_cid),
 	    cmocka_unit_test(test_parse_tolerates),
+	    cmocka_unit_test(test_parse_near_delimiters),
 	    cmocka_unit_test(test_parse_malformed),
 	    cmocka_unit_test(test_parse_limits),
 	    cmocka_unit_test(test_parse_every_truncation),
