@@ -19,7 +19,7 @@ BIN     ?= .
 
 PACKAGES = libcurl4-openssl-dev libcjson-dev libcsv-dev libssl-dev \
            libconfig-dev libmicrohttpd-dev libcmocka-dev pkg-config openssl \
-           curl jq
+           curl jq nghttp2-proxy
 
 # Install what is missing before anything asks pkg-config about it.
 ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
