@@ -67,6 +67,19 @@ start_dvsim() {
 	PORT=${BASE##*:}
 }
 
+# make_server_cert: in the current folder, a private CA (ca.pem, ca.key)
+# and a certificate for 127.0.0.1 signed by it (srv.pem, srv.key).
+make_server_cert() {
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
+		-days 2 -subj "/CN=mbxfix test CA" >/dev/null 2>&1
+	openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr \
+		-subj "/CN=127.0.0.1" >/dev/null 2>&1
+	printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+	openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key \
+		-CAcreateserial -out srv.pem -days 2 -extfile san.ext \
+		>/dev/null 2>&1
+}
+
 state() { curl -s ${CURL_OPTS:-} "$BASE/_sim/state"; }
 stats() { curl -s ${CURL_OPTS:-} "$BASE/_sim/stats"; }
 

@@ -4,13 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 cd "$W" || exit 1
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
-	-subj "/CN=mbxfix test CA" >/dev/null 2>&1
-openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr \
-	-subj "/CN=127.0.0.1" >/dev/null 2>&1
-printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
-openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-	-out srv.pem -days 2 -extfile san.ext >/dev/null 2>&1
+make_server_cert
 check "certificates generated" test -s srv.pem
 
 start_dvsim --generate 30 --seed 3 --cert srv.pem --key srv.key
