@@ -800,10 +800,10 @@ static char *print_body(cJSON *body)
 	}
 	s = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
-	if (!s)
-		BUG("cJSON_PrintUnformatted failed");
-	copy = xstrdup(s);
+	copy = s ? xstrdup(s) : NULL;
 	cJSON_free(s);
+	if (!copy)
+		BUG("cJSON_PrintUnformatted failed");
 	return copy;
 }
 
