@@ -39,7 +39,7 @@ int buf_grow(struct buf *b, size_t extra)
 	return 0;
 }
 
-int buf_add(struct buf *b, const void *data, size_t len)
+int buf_add_grow(struct buf *b, const void *data, size_t len)
 {
 	if (len == 0)
 		return 0;
@@ -49,22 +49,6 @@ int buf_add(struct buf *b, const void *data, size_t len)
 	b->len += len;
 	b->ptr[b->len] = '\0';
 	return 0;
-}
-
-int buf_addstr(struct buf *b, const char *s)
-{
-	return buf_add(b, s, strlen(s));
-}
-
-int buf_addch(struct buf *b, char c)
-{
-	/* room for c and the NUL, within the cap: the common case */
-	if (b->len + 2 <= b->cap && b->len < b->max) {
-		b->ptr[b->len++] = c;
-		b->ptr[b->len] = '\0';
-		return 0;
-	}
-	return buf_add(b, &c, 1);
 }
 
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap)

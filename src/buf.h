@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 extern char buf_empty[];
 
@@ -29,9 +30,9 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 
 /* Append; 0 on success, -1 (nothing appended) when 'max' would be passed. */
-int buf_add(struct buf *b, const void *data, size_t len);
-int buf_addstr(struct buf *b, const char *s);
-int buf_addch(struct buf *b, char c);
+static inline int buf_add(struct buf *b, const void *data, size_t len);
+static inline int buf_addstr(struct buf *b, const char *s);
+static inline int buf_addch(struct buf *b, char c);
 int buf_addf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
@@ -55,5 +56,34 @@ void buf_release(struct buf *b);
  * buffer). '*len' receives the length when 'len' is not NULL.
  */
 char *buf_detach(struct buf *b, size_t *len);
+
+/* buf_add() when the bytes do not fit in the memory allocated yet. */
+int buf_add_grow(struct buf *b, const void *data, size_t len);
+
+/*
+ * The appends run for every byte of every request and result line: the
+ * case where the bytes fit is inline, the rest is buf_add_grow().
+ */
+static inline int buf_add(struct buf *b, const void *data, size_t len)
+{
+	/* room for the bytes and the NUL, within the cap */
+	if (len && len < b->cap - b->len && len <= b->max - b->len) {
+		memcpy(b->ptr + b->len, data, len);
+		b->len += len;
+		b->ptr[b->len] = '\0';
+		return 0;
+	}
+	return buf_add_grow(b, data, len);
+}
+
+static inline int buf_addstr(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+static inline int buf_addch(struct buf *b, char c)
+{
+	return buf_add(b, &c, 1);
+}
 
 #endif

@@ -34,6 +34,37 @@ static void test_cap_refuses_growth(void **state)
 	buf_release(&b);
 }
 
+/* Appends at the edges of the allocated room and of the cap. */
+static void test_add_edges(void **state)
+{
+	struct buf b = BUF_INIT(200);
+	char big[200];
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(buf_add(&b, NULL, 0), 0); /* nothing, not even room */
+	assert_int_equal(b.cap, 0);
+	assert_int_equal(buf_addch(&b, 'a'), 0);
+	/* fill the allocated room but the NUL, then one more byte */
+	assert_int_equal(buf_add(&b, big, b.cap - b.len - 1), 0);
+	assert_int_equal(b.len + 1, b.cap);
+	assert_int_equal(buf_addch(&b, 'b'), 0);
+	assert_true(b.len < b.cap);
+	assert_int_equal(b.ptr[b.len], '\0');
+	assert_int_equal(b.ptr[b.len - 1], 'b');
+	/* up to the cap exactly, then refused without a change */
+	assert_int_equal(buf_add(&b, big, 200 - b.len), 0);
+	assert_int_equal(b.len, 200);
+	assert_int_equal(buf_addch(&b, 'c'), -1);
+	assert_int_equal(buf_addstr(&b, "c"), -1);
+	assert_int_equal(b.len, 200);
+	assert_int_equal(b.ptr[200], '\0');
+	buf_reset(&b);
+	assert_int_equal(buf_add(&b, big, 200), 0);
+	assert_int_equal(buf_add(&b, big, 1), -1);
+	buf_release(&b);
+}
+
 static void test_addf_and_detach(void **state)
 {
 	struct buf b = BUF_INIT(1024);
@@ -72,6 +103,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_starts_empty_and_terminated),
 		cmocka_unit_test(test_cap_refuses_growth),
+		cmocka_unit_test(test_add_edges),
 		cmocka_unit_test(test_addf_and_detach),
 		cmocka_unit_test(test_reset_keeps_memory),
 	};
