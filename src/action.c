@@ -10,7 +10,7 @@
  * The registry, indexed by enum action_id. An action not built in yet is
  * NULL: rows asking for it fail with a clear message instead of crashing.
  */
-static const struct action *const registry[ACTION_COUNT] = {
+const struct action *const action_registry[ACTION_COUNT] = {
 	[ACTION_FIX_OWNER] = &action_fix_owner,
 	[ACTION_SET_PROFILE] = &action_set_profile,
 	[ACTION_SET_DELIVERY] = &action_set_delivery,
@@ -28,13 +28,6 @@ static const char *const names[ACTION_COUNT] = {
 	[ACTION_TEST_ENABLE] = "test_enable",
 };
 
-const struct action *action_get(enum action_id id)
-{
-	if ((unsigned)id >= ACTION_COUNT)
-		return NULL;
-	return registry[id];
-}
-
 const char *action_name(enum action_id id)
 {
 	if ((unsigned)id >= ACTION_COUNT)
@@ -46,6 +39,6 @@ const struct action *action_by_name(const char *name)
 {
 	for (size_t i = 0; i < ACTION_COUNT; i++)
 		if (!strcasecmp(name, names[i]))
-			return registry[i];
+			return action_registry[i];
 	return NULL;
 }

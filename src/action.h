@@ -171,8 +171,16 @@ struct action {
 	void (*release)(struct row_state *rs);
 };
 
-/* The registry (action.c): NULL for an action not built in. */
-const struct action *action_get(enum action_id id);
+/*
+ * The registry (action.c), indexed by id: NULL for an action not built
+ * in. action_get() runs in the engine's inner loops, so it is inline.
+ */
+extern const struct action *const action_registry[ACTION_COUNT];
+
+static inline const struct action *action_get(enum action_id id)
+{
+	return (unsigned)id < ACTION_COUNT ? action_registry[id] : NULL;
+}
 /* By CSV name (case-insensitive); NULL when unknown. */
 const struct action *action_by_name(const char *name);
 /* The CSV name of 'id' (always known). */
