@@ -32,7 +32,10 @@ while [ $tries -lt 10 ] && [ -z "$NGX_PID" ]; do
 		--accesslog-file="$W/ngx.acc" srv.key srv.pem &
 	NGX_PID=$!
 	i=0
-	until curl -s -o /dev/null --cacert ca.pem "https://127.0.0.1:$HPORT/_sim/stats"; do
+	# the answer must be dvsim's through our nghttpx, not another server's
+	until curl -s -D - -o /dev/null --cacert ca.pem \
+		"https://127.0.0.1:$HPORT/_sim/stats" 2>/dev/null |
+		grep -qi '^server: nghttpx' && kill -0 "$NGX_PID" 2>/dev/null; do
 		i=$((i + 1))
 		if [ $i -gt 30 ] || ! kill -0 "$NGX_PID" 2>/dev/null; then
 			stop_nghttpx
