@@ -52,6 +52,20 @@ cJSON *actu_json_int(int v)
 	return cJSON_CreateRaw(digits + i);
 }
 
+enum action_step actu_bind(struct action_ctx *c, struct row_state *rs,
+			   const char *have_col, const char *nav,
+			   const char *set, const char *want)
+{
+	char name[96], bind[128];
+
+	if (actu_guid_eq(want, actu_str(rs->mailbox, have_col)))
+		return ACTION_UNCHANGED;
+	snprintf(name, sizeof(name), "%s@odata.bind", nav);
+	snprintf(bind, sizeof(bind), "/%s(%s)", set, want);
+	action_patch_mailbox(c, name, cJSON_CreateString(bind));
+	return ACTION_SENT;
+}
+
 bool actu_bool(const cJSON *o, const char *name, bool def)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);

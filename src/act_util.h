@@ -43,6 +43,15 @@ cJSON *actu_json_int(int v);
 bool actu_guid_eq(const char *a, const char *b);
 
 /*
+ * Point the mailbox's lookup at row 'want' of entity set 'set': unchanged
+ * when column 'have_col' already holds it, otherwise "'nav'@odata.bind":
+ * "/set(want)" is added to the mailbox PATCH.
+ */
+enum action_step actu_bind(struct action_ctx *c, struct row_state *rs,
+			   const char *have_col, const char *nav,
+			   const char *set, const char *want);
+
+/*
  * Append "SET?$select=SELECT&$filter=" and 'expr' percent-encoded to
  * 'url'. Returns 0, or -1 when 'url' would pass its cap.
  */

@@ -17,8 +17,7 @@
 
 static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 {
-	const char *want = NULL, *have;
-	char bind[128];
+	const char *want = NULL;
 
 	if (*rs->row->owner) {
 		const cJSON *user = NULL;
@@ -47,12 +46,8 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 			return ACTION_UNCHANGED; /* a queue's: leave it */
 		want = actu_str(rs->mailbox, "_regardingobjectid_value");
 	}
-	have = actu_str(rs->mailbox, "_ownerid_value");
-	if (actu_guid_eq(want, have))
-		return ACTION_UNCHANGED;
-	snprintf(bind, sizeof(bind), "/systemusers(%s)", want);
-	action_patch_mailbox(c, "ownerid@odata.bind", cJSON_CreateString(bind));
-	return ACTION_SENT;
+	return actu_bind(c, rs, "_ownerid_value", "ownerid", "systemusers",
+			 want);
 }
 
 static enum action_step answer(struct action_ctx *c, struct row_state *rs,

@@ -18,8 +18,7 @@
 static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 {
 	const cJSON *profile = NULL;
-	const char *want, *have;
-	char bind[128];
+	const char *want;
 
 	switch (actu_profile(c, rs, rs->row->profile, &profile)) {
 	case ACTU_WAIT:
@@ -30,13 +29,8 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 		break;
 	}
 	want = actu_str(profile, "emailserverprofileid");
-	have = actu_str(rs->mailbox, "_emailserverprofile_value");
-	if (actu_guid_eq(want, have))
-		return ACTION_UNCHANGED;
-	snprintf(bind, sizeof(bind), "/emailserverprofiles(%s)", want);
-	action_patch_mailbox(c, "emailserverprofile@odata.bind",
-			     cJSON_CreateString(bind));
-	return ACTION_SENT;
+	return actu_bind(c, rs, "_emailserverprofile_value",
+			 "emailserverprofile", "emailserverprofiles", want);
 }
 
 static enum action_step answer(struct action_ctx *c, struct row_state *rs,
