@@ -50,7 +50,7 @@ LIBMBXFIX  := $(BUILD)/libmbxfix.a
 LIBDVSIM   := $(BUILD)/libdvsim.a
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all test unit e2e asan demo bench fuzz clean distclean style cppcheck
+.PHONY: all test unit e2e variants asan demo bench fuzz clean distclean style cppcheck
 
 all: $(BIN)/mbxfix $(BIN)/dvsim
 
@@ -96,7 +96,11 @@ unit: $(UNIT_BINS)
 e2e: all
 	@MBXFIX=$(abspath $(BIN)/mbxfix) DVSIM=$(abspath $(BIN)/dvsim) sh tests/run-e2e.sh
 
-test: all unit e2e
+# the end-to-end action scripts again under each dvsim --variant
+variants: all
+	@MBXFIX=$(abspath $(BIN)/mbxfix) DVSIM=$(abspath $(BIN)/dvsim) sh tests/run-variants.sh
+
+test: all unit e2e variants
 
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 asan:

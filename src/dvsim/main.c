@@ -25,6 +25,7 @@
 #include "server.h"
 #include "stats.h"
 #include "token.h"
+#include "variant.h"
 
 #include "banned.h"
 
@@ -42,7 +43,12 @@ static const char usage_text[] =
     "             [--cert PEM --key PEM] [--latency-ms N] [--op-ms N]\n"
     "             [--window-s N] [--limit-requests N] [--limit-exec-ms N]\n"
     "             [--limit-concurrent N] [--fail-rate P] [--reset-rate P]\n"
-    "             [--token-ttl S] [--test-delay-ms N] [--dump FILE]\n";
+    "             [--token-ttl S] [--test-delay-ms N] [--dump FILE]\n"
+    "             [--variant NAME[,NAME...]]\n"
+    "\n"
+    "--variant plays a behaviour of the real service that no source settles\n"
+    "(docs/fidelity.md): te-flag-stays, te-postponed, te-status-kept,\n"
+    "approve-no-effect, batch-echo-ok, no-content-id, dop-48.\n";
 
 struct client_arg {
 	char *id;
@@ -64,6 +70,7 @@ struct opts {
 	long limit_concurrent, token_ttl, test_delay_ms;
 	double fail_rate, reset_rate;
 	const char *dump;
+	unsigned variants;
 };
 
 static int usage_error(const char *fmt, ...) ATTR_PRINTF(1, 2);
@@ -178,6 +185,7 @@ enum {
 	OPT_TTL,
 	OPT_TESTDELAY,
 	OPT_DUMP,
+	OPT_VARIANT,
 };
 
 static const struct option longopts[] = {
@@ -202,6 +210,7 @@ static const struct option longopts[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"test-delay-ms", required_argument, NULL, OPT_TESTDELAY},
     {"token-ttl", required_argument, NULL, OPT_TTL},
+    {"variant", required_argument, NULL, OPT_VARIANT},
     {"window-s", required_argument, NULL, OPT_WINDOW},
     {NULL, 0, NULL, 0},
 };
@@ -301,6 +310,13 @@ static int parse_args(struct opts *o, int argc, char **argv)
 				       &o->token_ttl))
 				return -1;
 			break;
+		case OPT_VARIANT: {
+			struct err ve = ERR_INIT;
+
+			if (dv_variant_parse(optarg, &o->variants, &ve) < 0)
+				return usage_error("%s", ve.msg);
+			break;
+		}
 		case OPT_WINDOW:
 			if (parse_long("window-s", optarg, 1, 86400,
 				       &o->window_s))
@@ -432,6 +448,8 @@ int main(int argc, char **argv)
 	    add_client(&o, "client", DEMO_CLIENT_ID ":" DEMO_SECRET,
 		       DV_APP_APPROVER, false) < 0)
 		BUG("demo client");
+
+	dv_variants = o.variants;
 
 	/* every thread started from here on leaves these to sigwait() */
 	sigemptyset(&sigs);

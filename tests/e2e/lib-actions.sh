@@ -36,7 +36,7 @@ fi
 # dvsim_start ARGS...: start dvsim on a free port; sets URL and DV_PID.
 dvsim_start() {
 	: >"$T/dvsim.out"
-	"$DVSIM" --listen 127.0.0.1:0 "$@" >"$T/dvsim.out" 2>"$T/dvsim.err" &
+	"$DVSIM" --listen 127.0.0.1:0 ${DVSIM_VARIANT:+--variant "$DVSIM_VARIANT"} "$@" >"$T/dvsim.out" 2>"$T/dvsim.err" &
 	DV_PID=$!
 	for _ in $(seq 200); do
 		URL=$(sed -n 's/^dvsim listening on //p' "$T/dvsim.out")

@@ -51,7 +51,7 @@ eq() {
 # start_dvsim ARGS...: start on a free port; sets PORT and BASE.
 start_dvsim() {
 	rm -f "$W/dv.out"
-	"$DVSIM" --listen 127.0.0.1:0 "$@" >"$W/dv.out" 2>"$W/dv.err" &
+	"$DVSIM" --listen 127.0.0.1:0 ${DVSIM_VARIANT:+--variant "$DVSIM_VARIANT"} "$@" >"$W/dv.out" 2>"$W/dv.err" &
 	DV_PID=$!
 	i=0
 	while ! grep -q 'listening on' "$W/dv.out" 2>/dev/null; do
