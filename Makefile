@@ -1,7 +1,9 @@
 # mbxfix and dvsim. 'make' builds both, 'make test' runs every test,
 # 'make asan' runs them under AddressSanitizer + UBSan, 'make demo' runs
-# a real job against a generated organisation. Missing Debian packages are
-# installed first when run as root.
+# a real job against a generated organisation, 'make install' installs
+# under PREFIX (and DESTDIR), 'make packaging' tests the Debian package,
+# the systemd units and the installed pages. Missing Debian packages are
+# installed first when run as root (AUTO_INSTALL=0: only checked).
 
 CC      ?= cc
 CSTD     = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
@@ -17,19 +19,35 @@ LDFLAGS ?=
 BUILD   ?= build
 BIN     ?= .
 
-PACKAGES = libcurl4-openssl-dev libcjson-dev libcsv-dev libssl-dev \
-           libconfig-dev libmicrohttpd-dev libcmocka-dev pkg-config openssl \
-           curl jq nghttp2-proxy
+# Installation directories (GNU names); DESTDIR prefixes them all.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR  ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+INSTALL ?= install
 
-# Install what is missing before anything asks pkg-config about it.
-ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
-MISSING := $(shell for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)
-ifneq ($(strip $(MISSING)),)
-$(info mbxfix: installing missing packages: $(MISSING))
-INSTALLED := $(shell if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(MISSING)) >&2 && echo 0; else echo 1; fi)
-ifneq ($(INSTALLED),0)
-$(error mbxfix: cannot install $(MISSING); run 'make' as root or install them with apt-get)
-endif
+# What building needs (a C compiler and the C library's headers first:
+# a fresh Debian has neither), then the libraries and what the tests use.
+PACKAGES = gcc libc6-dev libcurl4-openssl-dev libcjson-dev libcsv-dev \
+           libssl-dev libconfig-dev libmicrohttpd-dev libcmocka-dev \
+           pkg-config openssl curl jq nghttp2-proxy
+# 'make packaging' only: building the .deb, verifying units, reading pages.
+PACKAGING_PACKAGES = debhelper dpkg-dev fakeroot man-db systemd
+AUTO_INSTALL ?= 1
+
+# missing-packages LIST: the packages of LIST dpkg does not have installed.
+missing-packages = $(shell for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)
+# apt-install LIST: install LIST as root, or stop naming what is missing.
+define apt-install
+$(if $(strip $(1)),$(if $(filter 1,$(AUTO_INSTALL)),$(info mbxfix: installing missing packages: $(strip $(1)))$(if $(filter 0,$(shell if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1)) >&2 && echo 0; else echo 1; fi)),,$(error mbxfix: cannot install the missing packages: $(strip $(1)); run 'make' as root or install them with: apt-get install $(strip $(1)))),$(error mbxfix: missing packages: $(strip $(1)); install them with: apt-get install $(strip $(1)))))
+endef
+
+# Install what is missing before anything asks pkg-config or the compiler.
+ifeq ($(filter clean distclean uninstall,$(MAKECMDGOALS)),)
+$(call apt-install,$(call missing-packages,$(PACKAGES)))
+ifneq ($(filter packaging,$(MAKECMDGOALS)),)
+$(call apt-install,$(call missing-packages,$(PACKAGING_PACKAGES)))
 endif
 endif
 
