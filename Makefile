@@ -68,7 +68,8 @@ LIBMBXFIX  := $(BUILD)/libmbxfix.a
 LIBDVSIM   := $(BUILD)/libdvsim.a
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all test unit e2e variants asan demo bench fuzz clean distclean style cppcheck
+.PHONY: all test unit e2e variants asan demo bench fuzz clean distclean style cppcheck \
+	install uninstall packaging
 
 all: $(BIN)/mbxfix $(BIN)/dvsim
 
@@ -136,6 +137,41 @@ build/fuzz/%: tests/fuzz/%.c $(DV_LIB_SRC) $(BASE_SRC)
 
 demo: all
 	@sh jobs/demo.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the two programs, the
+# templates, the man pages (their @VERSION@ and @DATADIR@ filled in) and
+# the bash completion. 'make uninstall' with the same variables removes
+# them again.
+VERSION := $(shell sed -n 's/^\#define MBXFIX_VERSION "\(.*\)"/\1/p' src/version.h)
+TEMPLATE_FILES := $(shell cd templates && find . -type f | sort)
+MAN_SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@DATADIR@|$(DATADIR)|g'
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 755 $(BIN)/mbxfix $(BIN)/dvsim $(DESTDIR)$(BINDIR)/
+	for f in $(TEMPLATE_FILES); do \
+		$(INSTALL) -D -m 644 templates/$$f \
+			$(DESTDIR)$(DATADIR)/mbxfix/templates/$$f || exit 1; \
+	done
+	$(MAN_SUBST) man/mbxfix.1 >$(DESTDIR)$(MANDIR)/man1/mbxfix.1
+	$(MAN_SUBST) man/mbxfix-job.5 >$(DESTDIR)$(MANDIR)/man5/mbxfix-job.5
+	chmod 644 $(DESTDIR)$(MANDIR)/man1/mbxfix.1 \
+		$(DESTDIR)$(MANDIR)/man5/mbxfix-job.5
+	$(INSTALL) -m 644 contrib/bash-completion/mbxfix \
+		$(DESTDIR)$(BASHCOMPDIR)/mbxfix
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mbxfix $(DESTDIR)$(BINDIR)/dvsim \
+		$(DESTDIR)$(MANDIR)/man1/mbxfix.1 \
+		$(DESTDIR)$(MANDIR)/man5/mbxfix-job.5 \
+		$(DESTDIR)$(BASHCOMPDIR)/mbxfix
+	rm -rf $(DESTDIR)$(DATADIR)/mbxfix
+
+# The Debian package, the systemd units and the installed man pages
+# (installs debhelper, systemd and man-db when missing; a few minutes).
+packaging: all
+	@MBXFIX=$(abspath $(BIN)/mbxfix) DVSIM=$(abspath $(BIN)/dvsim) sh tests/packaging/run
 
 bench: all
 	@sh tests/bench/run-bench
