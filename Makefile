@@ -25,13 +25,17 @@ BINDIR  ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share
 MANDIR  ?= $(DATADIR)/man
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+DOCDIR  ?= $(DATADIR)/doc/mbxfix
+# systemd reads units from /usr/local/lib/systemd/system as well
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 INSTALL ?= install
 
 # What building needs (a C compiler and the C library's headers first:
 # a fresh Debian has neither), then the libraries and what the tests use.
-PACKAGES = gcc libc6-dev libcurl4-openssl-dev libcjson-dev libcsv-dev \
-           libssl-dev libconfig-dev libmicrohttpd-dev libcmocka-dev \
-           pkg-config openssl curl jq nghttp2-proxy
+BUILD_PACKAGES = gcc libc6-dev libcurl4-openssl-dev libcjson-dev \
+           libcsv-dev libssl-dev libconfig-dev libmicrohttpd-dev pkg-config
+TEST_PACKAGES = libcmocka-dev openssl curl jq nghttp2-proxy
+PACKAGES = $(BUILD_PACKAGES) $(TEST_PACKAGES)
 # 'make packaging' only: building the .deb, verifying units, reading pages.
 PACKAGING_PACKAGES = debhelper dpkg-dev fakeroot man-db systemd
 AUTO_INSTALL ?= 1
@@ -51,7 +55,7 @@ $(call apt-install,$(call missing-packages,$(PACKAGING_PACKAGES)))
 endif
 endif
 
-ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
+ALL_CFLAGS = $(CSTD) $(CPPFLAGS) $(WARN) $(CFLAGS) -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
 LIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
 CMOCKA     = $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -139,12 +143,14 @@ demo: all
 	@sh jobs/demo.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the two programs, the
-# templates, the man pages (their @VERSION@ and @DATADIR@ filled in) and
-# the bash completion. 'make uninstall' with the same variables removes
-# them again.
+# templates, the man pages, the bash completion, the systemd units and the
+# examples (cron line, job file); @VERSION@, @DATADIR@ and @BINDIR@ are
+# filled in. 'make uninstall' with the same variables removes them again.
 VERSION := $(shell sed -n 's/^\#define MBXFIX_VERSION "\(.*\)"/\1/p' src/version.h)
 TEMPLATE_FILES := $(shell cd templates && find . -type f | sort)
-MAN_SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@DATADIR@|$(DATADIR)|g'
+SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
+	-e 's|@BINDIR@|$(BINDIR)|g'
+UNITS := mbxfix-run@.service mbxfix-rerun@.service mbxfix-rerun@.timer
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -154,19 +160,30 @@ install: all
 		$(INSTALL) -D -m 644 templates/$$f \
 			$(DESTDIR)$(DATADIR)/mbxfix/templates/$$f || exit 1; \
 	done
-	$(MAN_SUBST) man/mbxfix.1 >$(DESTDIR)$(MANDIR)/man1/mbxfix.1
-	$(MAN_SUBST) man/mbxfix-job.5 >$(DESTDIR)$(MANDIR)/man5/mbxfix-job.5
+	$(SUBST) man/mbxfix.1 >$(DESTDIR)$(MANDIR)/man1/mbxfix.1
+	$(SUBST) man/mbxfix-job.5 >$(DESTDIR)$(MANDIR)/man5/mbxfix-job.5
 	chmod 644 $(DESTDIR)$(MANDIR)/man1/mbxfix.1 \
 		$(DESTDIR)$(MANDIR)/man5/mbxfix-job.5
 	$(INSTALL) -m 644 contrib/bash-completion/mbxfix \
 		$(DESTDIR)$(BASHCOMPDIR)/mbxfix
+	$(INSTALL) -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	for u in $(UNITS); do \
+		$(SUBST) contrib/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	$(SUBST) contrib/cron/mbxfix >$(DESTDIR)$(DOCDIR)/examples/cron.d-mbxfix
+	$(SUBST) contrib/systemd/example-job.cfg \
+		>$(DESTDIR)$(DOCDIR)/examples/wave-3.cfg
+	chmod 644 $(DESTDIR)$(DOCDIR)/examples/*
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mbxfix $(DESTDIR)$(BINDIR)/dvsim \
 		$(DESTDIR)$(MANDIR)/man1/mbxfix.1 \
 		$(DESTDIR)$(MANDIR)/man5/mbxfix-job.5 \
 		$(DESTDIR)$(BASHCOMPDIR)/mbxfix
-	rm -rf $(DESTDIR)$(DATADIR)/mbxfix
+	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	rm -rf $(DESTDIR)$(DATADIR)/mbxfix $(DESTDIR)$(DOCDIR)/examples
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 # The Debian package, the systemd units and the installed man pages
 # (installs debhelper, systemd and man-db when missing; a few minutes).

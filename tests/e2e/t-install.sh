@@ -18,7 +18,10 @@ cat install.out
 for f in bin/mbxfix bin/dvsim share/man/man1/mbxfix.1 share/man/man5/mbxfix-job.5 \
 	share/bash-completion/completions/mbxfix \
 	share/mbxfix/templates/remediate.csv \
-	share/mbxfix/templates/privileges/server-side-sync.cfg; do
+	share/mbxfix/templates/privileges/server-side-sync.cfg \
+	lib/systemd/system/mbxfix-rerun@.timer lib/systemd/system/mbxfix-rerun@.service \
+	lib/systemd/system/mbxfix-run@.service share/doc/mbxfix/examples/cron.d-mbxfix \
+	share/doc/mbxfix/examples/wave-3.cfg; do
 	check "installed: PREFIX/$f" test -s "$root/opt/mbx/$f"
 done
 check "mbxfix is executable" test -x "$root/opt/mbx/bin/mbxfix"
@@ -26,8 +29,8 @@ check "the man page names the installed templates folder" \
 	grep -q '/opt/mbx/share/mbxfix/templates/' "$root/opt/mbx/share/man/man1/mbxfix.1"
 check "the man page carries the version" \
 	grep -q "mbxfix $("$MBXFIX" --version | sed -n 's/^mbxfix //p')" "$root/opt/mbx/share/man/man1/mbxfix.1"
-check "no @PLACEHOLDER@ left in the pages" \
-	sh -c "! grep -q '@[A-Z]*@' '$root'/opt/mbx/share/man/man*/*"
+check "no @PLACEHOLDER@ left in pages, units, examples" \
+	sh -c "! grep -rIq '@[A-Z]*@' '$root'"
 if command -v man >/dev/null; then
 	man -l "$root/opt/mbx/share/man/man1/mbxfix.1" >man1.txt 2>man1.err
 	check "man -l renders mbxfix(1)" grep -q "EXIT STATUS" man1.txt
