@@ -85,6 +85,36 @@ static size_t count_rows(const struct job *job)
 	return n;
 }
 
+/*
+ * --rerun-failed when the latest run left no failed or invalid row: say
+ * so and stop before signing in, so that no new run is made and 'latest'
+ * keeps pointing at the run that settled everything. Returns true then.
+ */
+static bool nothing_to_rerun(const struct opts *o, const struct job *job)
+{
+	struct err e = ERR_INIT;
+	struct rows *r;
+	struct row *row = NULL;
+	bool none;
+
+	if (!o->rerun_failed ||
+	    rows_open(&r, job->input, &job->defaults, &e) < 0)
+		return false;
+	none = rows_next(r, &row, &e) == 0 && !row;
+	rows_row_free(row);
+	rows_free(r);
+	if (!none)
+		return false;
+	if (o->json)
+		printf("{\"command\": \"run\", \"exit_status\": 0, "
+		       "\"nothing_to_rerun\": true}\n");
+	else
+		printf("nothing to rerun: the latest run of job '%s' left no "
+		       "failed or invalid row (%s)\n",
+		       job->name, job->input);
+	return true;
+}
+
 static void print_summary(FILE *fp, const char *cmd, struct results *res,
 			  const struct engine_stats *st, double wall)
 {
@@ -122,6 +152,67 @@ static void print_summary(FILE *fp, const char *cmd, struct results *res,
 	fprintf(fp, "  results     %s\n", results_dir(res));
 }
 
+/* 'path' for a shell command line: quoted when it holds more than
+ * letters, digits and "/._-+:@,=". */
+static void print_path(FILE *fp, const char *path)
+{
+	if (*path &&
+	    strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQR"
+			 "STUVWXYZ0123456789/._-+:@,=") == strlen(path)) {
+		fputs(path, fp);
+		return;
+	}
+	fputc('\'', fp);
+	for (; *path; path++)
+		if (*path == '\'')
+			fputs("'\\''", fp);
+		else
+			fputc(*path, fp);
+	fputc('\'', fp);
+}
+
+/* The closing lines of the text summary: what to do next. */
+static void print_next(FILE *fp, const char *cmd, const char *job_path,
+		       const struct results_counts *c, const char *dir)
+{
+	size_t bad =
+	    c->by_outcome[RESULTS_FAILED] + c->by_outcome[RESULTS_INVALID];
+
+	if (!strcmp(cmd, "plan")) {
+		fputs("next: look at the would-change cells of results.csv, "
+		      "then apply with: mbxfix run ",
+		      fp);
+		print_path(fp, job_path);
+		fputc('\n', fp);
+		return;
+	}
+	if (!strcmp(cmd, "diagnose")) {
+		fprintf(fp,
+			"next: check %s/remediation.csv, then: mbxfix run "
+			"--input ",
+			dir);
+		print_path(fp, dir);
+		fputs("/remediation.csv ", fp);
+		print_path(fp, job_path);
+		fputc('\n', fp);
+		return;
+	}
+	if (!bad) {
+		fprintf(fp,
+			"next: nothing left to do; every row is in "
+			"%s/results.csv\n",
+			dir);
+		return;
+	}
+	fprintf(fp,
+		"next: open %s/results.csv (error_code and hint of each "
+		"row), fix what the hints name, then rerun the %zu row%s "
+		"left with:\n  mbxfix run --rerun-failed ",
+		dir, bad, bad == 1 ? "" : "s");
+	print_path(fp, job_path);
+	fputc('\n', fp);
+}
+
 static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 {
 	struct err e = ERR_INIT;
@@ -152,6 +243,10 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	log_set_level((enum log_level)opts_log_level(&o));
 	if (job_load(&job, o.job, &e) < 0 || opts_apply(&o, &job, &e) < 0)
 		goto out;
+	if (nothing_to_rerun(&o, &job)) {
+		job_release(&job);
+		return 0;
+	}
 	if (o.resume) {
 		resume_dir = results_latest_dir(job.output, job.name, &e);
 		if (!resume_dir ||
@@ -214,14 +309,20 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		goto out;
 	if (o.verbosity >= 0)
 		print_summary(stdout, cmd, res, engine_stats(en), sum.wall_s);
+	if (o.verbosity >= 0 && strcmp(cmd, "diagnose"))
+		print_next(stdout, cmd, o.job, results_counts(res),
+			   results_dir(res));
 	if (!strcmp(cmd, "diagnose")) {
 		size_t n = 0;
 
 		if (remediate_write(results_dir(res), &n, &e) < 0)
 			goto out;
-		if (o.verbosity >= 0)
+		if (o.verbosity >= 0) {
 			printf("  remediation %s/remediation.csv (%zu rows)\n",
 			       results_dir(res), n);
+			print_next(stdout, cmd, o.job, results_counts(res),
+				   results_dir(res));
+		}
 	}
 out:
 	if (err_is_set(&e)) {
