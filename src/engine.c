@@ -1730,6 +1730,52 @@ static bool idle_transport(const struct engine *en)
 	return en->http.in_flight == 0 && !en->reads.head && !en->writes.head;
 }
 
+/*
+ * What the run is mostly doing: held by Retry-After, else what most rows
+ * in flight wait for (their mailbox, their writes, Test & Enable).
+ */
+static void engine_phase(const struct engine *en, struct progress_counts *pc)
+{
+	size_t resolving = 0, writing = 0, testing = 0;
+
+	if (sched_gated(&en->sched, en->now)) {
+		pc->phase = PROGRESS_WAITING;
+		pc->wait_s = (long)((en->sched.gate_ms - en->now + 999) / 1000);
+		return;
+	}
+	for (const struct eng_row *r = en->all; r; r = r->next_all) {
+		const struct row_state *rs = &r->rs;
+		bool other = false;
+
+		if (r->finished || r->failed)
+			continue;
+		if (!r->resolved) {
+			resolving++;
+			continue;
+		}
+		for (int i = 0; i < ACTION_COUNT; i++)
+			if (i != ACTION_TEST_ENABLE &&
+			    rs->act[i].status == ACTION_ST_PENDING)
+				other = true;
+		if (other)
+			writing++;
+		else if (rs->act[ACTION_TEST_ENABLE].status ==
+			 ACTION_ST_PENDING)
+			testing++;
+	}
+	pc->testing = testing;
+	if (resolving && resolving >= writing)
+		pc->phase = PROGRESS_RESOLVING;
+	else if (writing)
+		pc->phase = PROGRESS_WRITING;
+	else if (testing)
+		pc->phase = PROGRESS_TESTING;
+	else if (en->eof)
+		pc->phase = PROGRESS_FINISHING;
+	else
+		pc->phase = PROGRESS_STARTING;
+}
+
 static void progress_now(struct engine *en, bool final)
 {
 	struct progress_counts pc = {
@@ -1740,8 +1786,11 @@ static void progress_now(struct engine *en, bool final)
 	    .throttled = en->sched.gate_waits,
 	};
 
-	if (en->progress)
-		progress_update(en->progress, en->now, &pc, final);
+	if (!en->progress || !en->progress->enabled ||
+	    (!final && !progress_due(en->progress, en->now)))
+		return;
+	engine_phase(en, &pc);
+	progress_update(en->progress, en->now, &pc, final);
 }
 
 static int loop_once(struct engine *en, long cap_ms)
