@@ -24,6 +24,9 @@
 #include "remediate.h"
 #include "results.h"
 #include "rows.h"
+#include "runlog.h"
+#include "runreport.h"
+#include "version.h"
 
 #include "banned.h"
 
@@ -213,6 +216,16 @@ static void print_next(FILE *fp, const char *cmd, const char *job_path,
 	fputc('\n', fp);
 }
 
+/* The exit status (cmds.h) of a run that got as far as its results. */
+static int exit_status(const struct err *e, const struct results_counts *c)
+{
+	if (err_is_set(e))
+		return err_exit_code(e);
+	return c->by_outcome[RESULTS_FAILED] || c->by_outcome[RESULTS_INVALID]
+		   ? 1
+		   : 0;
+}
+
 static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 {
 	struct err e = ERR_INIT;
@@ -228,6 +241,8 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	char *resume_dir = NULL;
 	size_t skip = 0;
 	double start = wall_now();
+	struct runlog *rl = NULL;
+	char sha[65] = "";
 	int rc;
 
 	memset(&job, 0, sizeof(job));
@@ -255,6 +270,12 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	}
 	if (rows_open(&rows, job.input, &job.defaults, &e) < 0)
 		goto out;
+	/* run.log: held until the run folder exists (runlog.h) */
+	rl = runlog_new(o.verbosity > 0 ? LOG_DEBUG
+					: (enum log_level)job.log_level);
+	runreport_sha256(job.input, sha);
+	runreport_start(rl, cmd, o.job, &job, sha, o.resume);
+	es.log = rl;
 
 	es.job = &job;
 	es.readonly = readonly;
@@ -289,6 +310,17 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	rs.resume_dir = resume_dir;
 	if (results_open(&res, &rs, &e) < 0)
 		goto out;
+	{
+		struct buf lp = BUF_INIT(SIZE_MAX / 2);
+		const char *id = strrchr(results_dir(res), '/');
+
+		buf_addf(&lp, "%s/run.log", results_dir(res));
+		rc =
+		    runlog_open(rl, lp.ptr, id ? id + 1 : results_dir(res), &e);
+		buf_release(&lp);
+		if (rc < 0)
+			goto out;
+	}
 	if (engine_run(en, res, &e) < 0)
 		sum.interrupted = true;
 
@@ -304,12 +336,26 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		sum.retries = st->retries;
 		sum.throttled = st->throttled;
 		sum.throttled_s = st->throttled_s;
+		sum.throttled_waits = st->throttled_waits;
 	}
+	sum.version = MBXFIX_VERSION;
+	sum.input_sha256 = *sha ? sha : NULL;
+	sum.exit_status = exit_status(&e, results_counts(res));
+	sum.pruned = runreport_prune(rl, results_dir(res), job.keep);
+	runreport_end(rl, results_counts(res), &sum);
 	if (results_finish(res, &sum, err_is_set(&e) ? NULL : &e) < 0)
 		goto out;
-	if (o.verbosity >= 0)
+	if (o.json) {
+		if (runreport_json(stdout, results_dir(res),
+				   err_is_set(&e) ? NULL : &e) < 0)
+			goto out;
+	} else if (o.verbosity < 0) {
+		runreport_quiet(stdout, results_counts(res), sum.exit_status,
+				results_dir(res));
+	}
+	if (o.verbosity >= 0 && !o.json)
 		print_summary(stdout, cmd, res, engine_stats(en), sum.wall_s);
-	if (o.verbosity >= 0 && strcmp(cmd, "diagnose"))
+	if (o.verbosity >= 0 && !o.json && strcmp(cmd, "diagnose"))
 		print_next(stdout, cmd, o.job, results_counts(res),
 			   results_dir(res));
 	if (!strcmp(cmd, "diagnose")) {
@@ -317,7 +363,7 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 
 		if (remediate_write(results_dir(res), &n, &e) < 0)
 			goto out;
-		if (o.verbosity >= 0) {
+		if (o.verbosity >= 0 && !o.json) {
 			printf("  remediation %s/remediation.csv (%zu rows)\n",
 			       results_dir(res), n);
 			print_next(stdout, cmd, o.job, results_counts(res),
@@ -335,6 +381,12 @@ out:
 			     c->by_outcome[RESULTS_INVALID]
 			 ? 1
 			 : 0;
+	}
+	{
+		struct err le = ERR_INIT;
+
+		if (runlog_close(rl, &le) < 0)
+			fprintf(stderr, "mbxfix: %s\n", le.msg);
 	}
 	engine_free(en);
 	results_free(res);
