@@ -43,6 +43,22 @@ for s in COMMANDS OPTIONS "EXIT STATUS" FILES ENVIRONMENT EXAMPLES "RUN LOG"; do
 	check "mbxfix(1) has the section $s" grep -q "^\.SH $s\$" man1.txt
 done
 
+# run.log events: every event name the code passes to runlog_begin() has
+# its entry in the RUN LOG section of mbxfix(1)
+awk '/^\.SH RUN LOG/ { on = 1; next } /^\.SH/ { on = 0 } on' man1.txt >runlog.txt
+for f in "$TOP"/src/*.c; do
+	awk '/runlog_begin\(/ { line = $0; getline nxt; line = line " " nxt
+		sub(/.*runlog_begin\(/, "", line); sub(/\).*/, "", line)
+		while (match(line, /"[a-z_]+"/)) {
+			print substr(line, RSTART + 1, RLENGTH - 2); line = substr(line, RSTART + RLENGTH)
+		} }' "$f"
+done | grep -v '^$' | sort -u >events.txt
+tr '\n' ' ' <events.txt; echo
+check "the code writes run.log events" grep -qx token_renewed events.txt
+for ev in $(cat events.txt); do
+	check "RUN LOG of mbxfix(1) documents the event $ev" grep -q "^\.B $ev\$" runlog.txt
+done
+
 # settings: the allowed[] tables of src/job.c, named after their loader
 # (load_environment -> environment.url ...; load_root -> top level)
 awk '
