@@ -169,8 +169,8 @@ static int prepare_resume(struct job *job, char **dir, size_t *skip,
 			"continues only an interrupted run",
 			*dir, p.command);
 	else if (!p.has_journal)
-		err_set(e, ERR_CONFIG,
-			"cannot resume '%s': it has no journal", *dir);
+		err_set(e, ERR_CONFIG, "cannot resume '%s': it has no journal",
+			*dir);
 	else if (p.finished)
 		err_set(e, ERR_CONFIG,
 			"cannot resume '%s': it finished (%zu rows, %zu not "
@@ -232,18 +232,19 @@ static int prepare_rerun(struct job *job, char **tmp, char **from,
 	if (!p.finished) {
 		input = p.input_copy ? p.input_copy : p.input;
 		if (!same_content(input, p.input_sha256)) {
-			err_set(e, ERR_CONFIG,
-				"cannot rerun '%s': it was interrupted and its "
-				"input '%s' changed since, so the rows it never "
-				"reached are unknown",
-				dir, input);
+			err_set(
+			    e, ERR_CONFIG,
+			    "cannot rerun '%s': it was interrupted and its "
+			    "input '%s' changed since, so the rows it never "
+			    "reached are unknown",
+			    dir, input);
 			goto out;
 		}
 	}
 	snprintf(name, sizeof(name), "/.rerun-%ld.csv", (long)getpid());
 	{
-		size_t len = strlen(job->output) + strlen(job->name) +
-			     strlen(name) + 2;
+		size_t len =
+		    strlen(job->output) + strlen(job->name) + strlen(name) + 2;
 
 		*tmp = xmalloc(len);
 		snprintf(*tmp, len, "%s/%s%s", job->output, job->name, name);
@@ -321,7 +322,8 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		goto out;
 	if (o.resume && prepare_resume(&job, &resume_dir, &skip, &e) < 0)
 		goto out;
-	if (o.rerun_failed && prepare_rerun(&job, &rerun_tmp, &rerun_from, &e) < 0)
+	if (o.rerun_failed &&
+	    prepare_rerun(&job, &rerun_tmp, &rerun_from, &e) < 0)
 		goto out;
 	if (rows_open(&rows, job.input, &job.defaults, &e) < 0)
 		goto out;

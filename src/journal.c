@@ -23,7 +23,7 @@
 /* A group is written out when it grows past this. */
 #define GROUP_BYTES (256 * 1024)
 /* Space kept reserved past the end of the journal. */
-#define RESERVE_BYTES (4 * 1024 * 1024)
+#define RESERVE_BYTES (1024 * 1024)
 /* A header line is never longer than this. */
 #define HEAD_MAX 512
 /* Nor a payload (a results line and a failed line, see results.c). */

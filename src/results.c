@@ -48,10 +48,10 @@ static const char *const result_cols[] = {
 struct slot {
 	bool used;
 	size_t num;
-	off_t off;   /* of the payload in the journal */
-	size_t rlen; /* results.csv line */
-	size_t flen; /* failed.csv line, 0 when the row succeeded */
-	unsigned char result;		     /* read back: enum results_outcome */
+	off_t off;	      /* of the payload in the journal */
+	size_t rlen;	      /* results.csv line */
+	size_t flen;	      /* failed.csv line, 0 when the row succeeded */
+	unsigned char result; /* read back: enum results_outcome */
 	unsigned char state[ROWS_NACTIONS]; /* read back: the actions */
 };
 
@@ -67,13 +67,13 @@ struct results {
 	size_t ncols;
 	char started[40];
 
-	size_t next;	/* the next row number to write */
-	size_t resumed; /* rows done by an earlier process */
-	struct slot *done; /* --resume: rows the journal holds, by number */
+	size_t next;	     /* the next row number to write */
+	size_t resumed;	     /* rows done by an earlier process */
+	struct slot *done;   /* --resume: rows the journal holds, by number */
 	size_t ndone, idone; /* idone: the first not yet in results.csv */
 	struct journal *j;
-	bool broken;	   /* results.csv or failed.csv cannot be written */
-	struct err werr;   /* why */
+	bool broken;	 /* results.csv or failed.csv cannot be written */
+	struct err werr; /* why */
 	unsigned long lines_out; /* results.csv lines written (test hook) */
 	struct slot *win;
 	size_t wcap; /* power of two */
@@ -347,7 +347,8 @@ static int scan_record(void *data, int argc, char **argv, off_t off,
 		size_t rlen = strtoul(argv[4], NULL, 10);
 
 		if (rlen > len || strlen(argv[3]) != ROWS_NACTIONS ||
-		    (int)strtol(argv[2], NULL, 10) < 0 || (int)strtol(argv[2], NULL, 10) >= RESULTS_NOUTCOMES)
+		    (int)strtol(argv[2], NULL, 10) < 0 ||
+		    (int)strtol(argv[2], NULL, 10) >= RESULTS_NOUTCOMES)
 			return 0; /* not ours: left out */
 		if (js->n == js->cap) {
 			js->cap = js->cap ? 2 * js->cap : 256;
@@ -364,7 +365,10 @@ static int scan_record(void *data, int argc, char **argv, off_t off,
 		for (int a = 0; a < ROWS_NACTIONS; a++) {
 			int st = argv[3][a] - '0';
 
-			s->state[a] = (unsigned char)(st >= 0 && st < RESULTS_NSTATES ? st : 0);
+			s->state[a] =
+			    (unsigned char)(st >= 0 && st < RESULTS_NSTATES
+						? st
+						: 0);
 		}
 	} else if (!strcmp(argv[0], "end")) {
 		js->ended = true;
@@ -391,8 +395,7 @@ static int scan_journal(const char *path, struct jscan *js, off_t *end,
 	if (journal_read(path, scan_record, js, end, e) < 0)
 		return -1;
 	if (!js->has_header)
-		return err_set(e, ERR_INPUT, "'%s' has no header record",
-			       path);
+		return err_set(e, ERR_INPUT, "'%s' has no header record", path);
 	qsort(js->rows, js->n, sizeof(*js->rows), cmp_slot);
 	for (size_t i = 0; i < js->n; i++) {
 		/* the later record of a row wins */
@@ -603,7 +606,8 @@ int results_open(struct results **out, const struct results_setup *s,
 			char *copy = join(r->dir, "input.csv");
 
 			if (rename(s->input_copy, copy) < 0) {
-				err_set_errno(e, ERR_IO, "cannot move '%s' to '%s'",
+				err_set_errno(e, ERR_IO,
+					      "cannot move '%s' to '%s'",
 					      s->input_copy, copy);
 				free(copy);
 				goto fail;
@@ -780,7 +784,12 @@ static int flush_held(struct results *r, struct err *e)
 /* Test builds: die after results.csv got line N, failed.csv not yet. */
 static void hook_results_line(struct results *r, const char *line, size_t len)
 {
+	struct err e = ERR_INIT;
+
 	if (!testhook_kill("results"))
+		return;
+	/* as flush_held() does: the journal first */
+	if (journal_flush(r->j, &e) < 0)
 		return;
 	if (r->flush_ms > 0)
 		write_out(r, r->res, r->res_path, r->hold.ptr, r->hold.len);
@@ -852,8 +861,8 @@ static void window_fit(struct results *r, size_t num)
 static int write_ready(struct results *r, struct err *e)
 {
 	for (;;) {
-		struct slot *n = r->wcap ? &r->win[r->next & (r->wcap - 1)]
-					 : NULL;
+		struct slot *n =
+		    r->wcap ? &r->win[r->next & (r->wcap - 1)] : NULL;
 
 		if (n && n->used && n->num == r->next) {
 			struct slot s = *n;
@@ -882,8 +891,8 @@ static void row_head(char *head, size_t size, size_t num,
 	for (int a = 0; a < ROWS_NACTIONS; a++)
 		states[a] = (char)('0' + res->action[a]);
 	states[ROWS_NACTIONS] = '\0';
-	snprintf(head, size, "row %zu %d %s %zu", num, (int)res->result,
-		 states, rlen);
+	snprintf(head, size, "row %zu %d %s %zu", num, (int)res->result, states,
+		 rlen);
 }
 
 int results_add(struct results *r, const struct row *row,
@@ -1270,7 +1279,9 @@ int results_lock(const char *output, const char *job_name, struct err *e)
 		goto out;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		ssize_t n = errno == EWOULDBLOCK ? pread(fd, info, sizeof(info) - 1, 0) : -1;
+		ssize_t n = errno == EWOULDBLOCK
+				? pread(fd, info, sizeof(info) - 1, 0)
+				: -1;
 		long pid = 0;
 
 		if (n < 0) {
@@ -1307,7 +1318,7 @@ static char *json_string(const cJSON *o, const char *name)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
 
 	return cJSON_IsString(v) && v->valuestring ? xstrdup(v->valuestring)
-						  : NULL;
+						   : NULL;
 }
 
 int results_prior_read(const char *run_dir, struct results_prior *p,
@@ -1451,7 +1462,8 @@ int results_rerun_input(const struct results_prior *p, const char *input,
 				rows_row_free(row);
 				goto out;
 			}
-			buf_setlen(&line, d->flen);
+			line.len = d->flen;
+			line.ptr[line.len] = '\0';
 		} else if (!d && row) {
 			/* never reached: the input fields, as failed.csv has */
 			for (size_t i = 0; i < row->nfields; i++)
@@ -1462,7 +1474,8 @@ int results_rerun_input(const struct results_prior *p, const char *input,
 		}
 		rows_row_free(row);
 		if (line.len) {
-			if (write_flush(fp, out_path, line.ptr, line.len, e) < 0)
+			if (write_flush(fp, out_path, line.ptr, line.len, e) <
+			    0)
 				goto out;
 			(*nrows)++;
 		}

@@ -851,7 +851,8 @@ static int pump(struct rows *r, struct err *e)
 		if (nl)
 			r->line++;
 		if (r->too_big || r->p.entry_pos > ROWS_MAX_RECORD) {
-			/* the record goes on past the cap: pass over the rest */
+			/* the record goes on past the cap: pass over the rest
+			 */
 			r->skipping = true;
 			r->too_big = true;
 			r->skip_quote =

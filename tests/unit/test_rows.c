@@ -786,9 +786,9 @@ static void test_oversized_record_is_invalid_row(void **state)
 	/* a record past the cap in the middle: that row only is invalid */
 	n = (size_t)snprintf(csv, 64, "mailbox,notes\na@x.com,ok\nb@x.com,\"");
 	for (size_t i = 0; i < big; i++)
-		csv[n++] = i % 1000 == 7 ? '\n'
+		csv[n++] = i % 1000 == 7		     ? '\n'
 			   : i % 1000 == 9 || i % 1000 == 10 ? '"'
-							       : 'x';
+							     : 'x';
 	n += (size_t)snprintf(csv + n, 64, "\"\r\nc@x.com,ok\n");
 	r = open_csv(csv, n, NULL);
 	row = next(r);
