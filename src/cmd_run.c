@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -266,6 +267,19 @@ out:
 	return rc;
 }
 
+static bool job_dir_exists(const struct job *job)
+{
+	struct stat st;
+	size_t len = strlen(job->output) + strlen(job->name) + 2;
+	char *p = xmalloc(len);
+	bool ok;
+
+	snprintf(p, len, "%s/%s", job->output, job->name);
+	ok = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+	free(p);
+	return ok;
+}
+
 /* The options as given, for run.json. */
 static char *options_text(int argc, char **argv)
 {
@@ -316,10 +330,17 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	log_set_level((enum log_level)opts_log_level(&o));
 	if (job_load(&job, o.job, &e) < 0 || opts_apply(&o, &job, &e) < 0)
 		goto out;
-	/* one run of a job at a time, held until the process ends */
-	lock = results_lock(job.output, job.name, &e);
-	if (lock < 0)
-		goto out;
+	/*
+	 * One run of a job at a time, held until the process ends. A job
+	 * never run has no folder yet and nothing to resume: its lock is
+	 * taken just before the run is created, so a refused sign-in still
+	 * leaves nothing behind.
+	 */
+	if (job_dir_exists(&job)) {
+		lock = results_lock(job.output, job.name, &e);
+		if (lock < 0)
+			goto out;
+	}
 	if (o.resume && prepare_resume(&job, &resume_dir, &skip, &e) < 0)
 		goto out;
 	if (o.rerun_failed &&
@@ -370,6 +391,11 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	rs.options = options;
 	rs.input_copy = rerun_tmp;
 	rs.input_source = rerun_from;
+	if (lock < 0) {
+		lock = results_lock(job.output, job.name, &e);
+		if (lock < 0)
+			goto out;
+	}
 	if (results_open(&res, &rs, &e) < 0)
 		goto out;
 	if (rerun_tmp) {
