@@ -42,32 +42,39 @@ static int newest_first(const void *a, const void *b)
 	return strcmp(y, x);
 }
 
-/*
- * Whether the run in 'dir' can be resumed: no summary.json, or one that
- * says the run was interrupted. A summary that cannot be read counts as
- * resumable: keeping a folder too many is the safe mistake.
- */
-static bool resumable(const char *dir)
+/* The run folders the pointers of 'jobdir' name ("latest*" links). */
+static void pointed(const char *jobdir, char ***out, size_t *n)
 {
 	struct buf p = BUF_INIT(SIZE_MAX / 2);
-	char text[8192];
-	size_t n;
-	FILE *fp;
-	bool r = true;
+	struct dirent *d;
+	DIR *dir = opendir(jobdir);
 
-	buf_addf(&p, "%s/summary.json", dir);
-	fp = fopen(p.ptr, "rb");
-	buf_release(&p);
-	if (!fp)
-		return true;
-	n = fread(text, 1, sizeof(text) - 1, fp);
-	if (!ferror(fp)) {
-		text[n] = '\0';
-		r = strstr(text, "\"interrupted\": true") ||
-		    strstr(text, "\"interrupted\":true");
+	*out = NULL;
+	*n = 0;
+	if (!dir)
+		return;
+	// cppcheck-suppress readdirCalled
+	while ((d = readdir(dir))) {
+		char target[256];
+		const char *base;
+		ssize_t len;
+
+		if (strncmp(d->d_name, "latest", 6))
+			continue;
+		buf_reset(&p);
+		buf_addf(&p, "%s/%s", jobdir, d->d_name);
+		len = readlink(p.ptr, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		/* "RUN-ID" (relative) or ".../RUN-ID" */
+		base = strrchr(target, '/');
+		base = base ? base + 1 : target;
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = xstrdup(base);
 	}
-	fclose(fp);
-	return r;
+	closedir(dir);
+	buf_release(&p);
 }
 
 /* rm -r 'path' without following symbolic links; -1 with errno set. */
@@ -107,9 +114,8 @@ int retention_prune(const char *jobdir, int keep, retention_fn fn, void *ctx,
 		    size_t *removed, struct err *e)
 {
 	struct buf p = BUF_INIT(SIZE_MAX / 2);
-	char latest[256] = "";
-	char **runs = NULL;
-	size_t n = 0, cap = 0, gone = 0;
+	char **runs = NULL, **keep_ids;
+	size_t n = 0, cap = 0, gone = 0, nkeep;
 	struct dirent *d;
 	DIR *dir;
 
@@ -120,12 +126,6 @@ int retention_prune(const char *jobdir, int keep, retention_fn fn, void *ctx,
 	dir = opendir(jobdir);
 	if (!dir)
 		return err_set_errno(e, ERR_IO, "cannot read '%s'", jobdir);
-	buf_addf(&p, "%s/latest", jobdir);
-	{
-		ssize_t len = readlink(p.ptr, latest, sizeof(latest) - 1);
-
-		latest[len > 0 ? len : 0] = '\0';
-	}
 	// cppcheck-suppress readdirCalled
 	while ((d = readdir(dir))) {
 		struct stat st;
@@ -143,18 +143,17 @@ int retention_prune(const char *jobdir, int keep, retention_fn fn, void *ctx,
 		runs[n++] = xstrdup(d->d_name);
 	}
 	closedir(dir);
+	pointed(jobdir, &keep_ids, &nkeep);
 	qsort(runs, n, sizeof(*runs), newest_first);
 	for (size_t i = (size_t)keep; i < n; i++) {
-		/* 'latest' is "RUN-ID" (relative) or ".../RUN-ID" */
-		const char *base = strrchr(latest, '/');
+		bool held = false;
 
-		base = base ? base + 1 : latest;
-		if (!strcmp(runs[i], base))
+		for (size_t k = 0; k < nkeep && !held; k++)
+			held = !strcmp(runs[i], keep_ids[k]);
+		if (held)
 			continue;
 		buf_reset(&p);
 		buf_addf(&p, "%s/%s", jobdir, runs[i]);
-		if (resumable(p.ptr))
-			continue;
 		if (rm_tree(p.ptr, 0) < 0) {
 			if (fn)
 				fn(ctx, runs[i], strerror(errno));
@@ -166,7 +165,10 @@ int retention_prune(const char *jobdir, int keep, retention_fn fn, void *ctx,
 	}
 	for (size_t i = 0; i < n; i++)
 		free(runs[i]);
+	for (size_t k = 0; k < nkeep; k++)
+		free(keep_ids[k]);
 	free(runs);
+	free(keep_ids);
 	buf_release(&p);
 	if (removed)
 		*removed = gone;

@@ -5,10 +5,12 @@
  * (results.h: the UTC start time "20261120T231500Z" then "-PID" and maybe
  * more); anything else there ('latest', files, folders of the user's) is
  * never touched. The 'keep' newest run folders stay (by start time, then
- * name). Of the older ones each is removed unless it
- *   - is the one OUTPUT/JOB/latest points at, or
- *   - can still be resumed: it has no summary.json (a run killed, or one
- *     still running) or its summary.json says "interrupted": true.
+ * name). Of the older ones each is removed unless a pointer of the job
+ * folder ('latest', 'latest-plan', 'latest-diagnose': any symbolic link
+ * whose name starts with "latest") points at it. That keeps the one run
+ * that can still be resumed: --resume continues only the run 'latest'
+ * points at (docs/journal.md), and the lock of the job (results.h) means
+ * no other run of it is under way while a run prunes.
  * keep = 0 keeps every run.
  */
 #ifndef MBXFIX_RETENTION_H

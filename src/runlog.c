@@ -236,7 +236,19 @@ void runlog_object_end(struct runlog_line *l)
 	}
 }
 
+static void end_line(struct runlog_line *l, bool first);
+
 void runlog_end(struct runlog_line *l)
+{
+	end_line(l, false);
+}
+
+void runlog_end_first(struct runlog_line *l)
+{
+	end_line(l, true);
+}
+
+static void end_line(struct runlog_line *l, bool first)
 {
 	struct runlog *rl = l->rl;
 
@@ -255,8 +267,18 @@ void runlog_end(struct runlog_line *l)
 	if (rl->fp) {
 		write_line(rl, l->b.ptr, l->b.len);
 	} else if (rl->held.len + l->b.len + 1 <= HELD_MAX) {
-		buf_add(&rl->held, l->b.ptr, l->b.len);
-		buf_addch(&rl->held, '\n');
+		buf_addch(&l->b, '\n');
+		if (first && rl->held.len) {
+			/* this line, then what was held */
+			struct buf t = BUF_INIT(HELD_MAX + BUF_MAX_SMALL * 8);
+
+			buf_add(&t, l->b.ptr, l->b.len);
+			buf_add(&t, rl->held.ptr, rl->held.len);
+			buf_release(&rl->held);
+			rl->held = t;
+		} else {
+			buf_add(&rl->held, l->b.ptr, l->b.len);
+		}
 	} else {
 		rl->dropped++;
 	}

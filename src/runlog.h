@@ -64,6 +64,9 @@ void runlog_bool(struct runlog_line *l, const char *key, bool v);
 void runlog_object(struct runlog_line *l, const char *key);
 void runlog_object_end(struct runlog_line *l);
 void runlog_end(struct runlog_line *l);
+/* The same, but before the lines held so far (the "start" event, made
+ * once the run folder exists, after the sign-in's lines). */
+void runlog_end_first(struct runlog_line *l);
 
 /* "error", "warn", "info", "debug". */
 const char *runlog_level_name(enum log_level level);

@@ -44,7 +44,8 @@ int runreport_sha256(const char *path, char hex[65])
 }
 
 void runreport_start(struct runlog *rl, const char *cmd, const char *job_path,
-		     const struct job *j, const char *sha256, bool resume)
+		     const struct job *j, const char *sha256,
+		     const char *resume_dir, const char *rerun_of)
 {
 	struct runlog_line l;
 
@@ -57,7 +58,9 @@ void runreport_start(struct runlog *rl, const char *cmd, const char *job_path,
 	runlog_int(&l, "pid", (long long)getpid());
 	runlog_str(&l, "input", j->input);
 	runlog_str(&l, "input_sha256", sha256 && *sha256 ? sha256 : NULL);
-	runlog_bool(&l, "resume", resume);
+	runlog_bool(&l, "resume", resume_dir != NULL);
+	runlog_str(&l, "resumed_run", resume_dir);
+	runlog_str(&l, "rerun_of", rerun_of);
 	runlog_object(&l, "settings");
 	runlog_str(&l, "url", j->url);
 	runlog_str(&l, "api_version", j->api_version);
@@ -74,7 +77,7 @@ void runreport_start(struct runlog *rl, const char *cmd, const char *job_path,
 	runlog_str(&l, "log_level",
 		   runlog_level_name((enum log_level)j->log_level));
 	runlog_object_end(&l);
-	runlog_end(&l);
+	runlog_end_first(&l);
 }
 
 void runreport_end(struct runlog *rl, const struct results_counts *c,

@@ -20,10 +20,14 @@
  * it cannot be read. */
 int runreport_sha256(const char *path, char hex[65]);
 
-/* The "start" event: version, command, job file, input and its digest,
- * whether a run is resumed, and the settings that matter. */
+/*
+ * The "start" event, put first in run.log: version, command, job file,
+ * input and its digest, the run resumed ('resume_dir') or rerun
+ * ('rerun_of'), both NULL for a new run, and the settings that matter.
+ */
 void runreport_start(struct runlog *rl, const char *cmd, const char *job_path,
-		     const struct job *j, const char *sha256, bool resume);
+		     const struct job *j, const char *sha256,
+		     const char *resume_dir, const char *rerun_of);
 
 /* The "end" event: exit status, counts, requests, retries, throttling. */
 void runreport_end(struct runlog *rl, const struct results_counts *c,

@@ -58,11 +58,11 @@ static void run(const char *id, const char *summary)
 	}
 }
 
-static void latest(const char *id)
+static void latest(const char *name, const char *id)
 {
 	char p[512];
 
-	snprintf(p, sizeof(p), "%s/latest", dir);
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
 	unlink(p);
 	assert_int_equal(symlink(id, p), 0);
 }
@@ -83,7 +83,7 @@ static void note(void *ctx, const char *run_id, const char *why)
 #define DONE "{\n  \"interrupted\": false,\n  \"rows\": 3\n}\n"
 #define STOPPED "{\n  \"interrupted\": true,\n  \"rows\": 1\n}\n"
 
-static void test_keeps_newest_latest_and_resumable(void **state)
+static void test_keeps_newest_and_pointed(void **state)
 {
 	struct err e = ERR_INIT;
 	struct seen s = {0};
@@ -91,13 +91,14 @@ static void test_keeps_newest_latest_and_resumable(void **state)
 
 	(void)state;
 	run("20261101T020000Z-100", DONE);    /* old, complete: goes */
-	run("20261102T020000Z-101", NULL);    /* killed: resumable, stays */
-	run("20261103T020000Z-102", STOPPED); /* interrupted: stays */
-	run("20261104T020000Z-103", DONE);    /* latest (a resumed run) */
+	run("20261102T020000Z-101", NULL);    /* old, killed: goes too */
+	run("20261103T020000Z-102", STOPPED); /* 'latest': stays */
+	run("20261104T020000Z-103", DONE);    /* 'latest-plan': stays */
 	run("20261105T020000Z-104", DONE);    /* old, complete: goes */
 	run("20261106T020000Z-105", DONE);    /* kept: among the 2 newest */
 	run("20261106T020000Z-105-2", DONE);  /* kept: the newest */
-	latest("20261104T020000Z-103");
+	latest("latest", "20261103T020000Z-102");
+	latest("latest-plan", "20261104T020000Z-103");
 	{
 		char p[512];
 
@@ -107,18 +108,20 @@ static void test_keeps_newest_latest_and_resumable(void **state)
 	io_write(dir, "20261101T010000Z-1", "a file, not a run", (size_t)-1);
 
 	assert_int_equal(retention_prune(dir, 2, note, &s, &removed, &e), 0);
-	assert_int_equal(removed, 2);
-	assert_int_equal(s.n, 2);
+	assert_int_equal(removed, 3);
+	assert_int_equal(s.n, 3);
 	assert_string_equal(s.names[0], "20261105T020000Z-104");
-	assert_string_equal(s.names[1], "20261101T020000Z-100");
+	assert_string_equal(s.names[1], "20261102T020000Z-101");
+	assert_string_equal(s.names[2], "20261101T020000Z-100");
 	assert_false(exists("20261101T020000Z-100"));
+	assert_false(exists("20261102T020000Z-101"));
 	assert_false(exists("20261105T020000Z-104"));
-	assert_true(exists("20261102T020000Z-101"));
 	assert_true(exists("20261103T020000Z-102"));
 	assert_true(exists("20261104T020000Z-103"));
 	assert_true(exists("20261106T020000Z-105"));
 	assert_true(exists("20261106T020000Z-105-2"));
 	assert_true(exists("latest"));
+	assert_true(exists("latest-plan"));
 	assert_true(exists("notes"));
 	assert_true(exists("20261101T010000Z-1"));
 
@@ -127,11 +130,12 @@ static void test_keeps_newest_latest_and_resumable(void **state)
 	assert_int_equal(retention_prune(dir, 2, note, &s, &removed, &e), 0);
 	assert_int_equal(removed, 0);
 
-	/* keep = 1: the newest, plus latest and the resumable ones */
+	/* keep = 1: the newest, plus what the pointers name */
 	assert_int_equal(retention_prune(dir, 1, note, &s, &removed, &e), 0);
 	assert_int_equal(removed, 1);
 	assert_false(exists("20261106T020000Z-105"));
 	assert_true(exists("20261106T020000Z-105-2"));
+	assert_true(exists("20261103T020000Z-102"));
 	assert_true(exists("20261104T020000Z-103"));
 }
 
@@ -147,7 +151,7 @@ static void test_keep_zero_keeps_all(void **state)
 		snprintf(id, sizeof(id), "2026110%dT020000Z-1", i + 1);
 		run(id, DONE);
 	}
-	latest("20261105T020000Z-1");
+	latest("latest", "20261105T020000Z-1");
 	assert_int_equal(retention_prune(dir, 0, NULL, NULL, &removed, &e), 0);
 	assert_int_equal(removed, 0);
 	assert_true(exists("20261101T020000Z-1"));
@@ -185,8 +189,8 @@ static void test_missing_dir(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(
-		test_keeps_newest_latest_and_resumable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keeps_newest_and_pointed,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keep_zero_keeps_all, setup,
 					    teardown),
 	    cmocka_unit_test(test_run_ids),
