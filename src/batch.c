@@ -274,7 +274,7 @@ int batch_encode(const struct batch *b, const char *id, const char *prefix,
 		nset++;
 		rc |= buf_addf(body,
 			       "Content-Type: multipart/mixed; "
-			       "boundary=\"changeset_%s_%u\"\r\n\r\n",
+			       "boundary=changeset_%s_%u\r\n\r\n",
 			       id, nset);
 		for (j = i; j < b->n && b->ops[j].changeset == op->changeset;
 		     j++) {
@@ -290,7 +290,7 @@ int batch_encode(const struct batch *b, const char *id, const char *prefix,
 		return err_set(e, ERR_INTERNAL,
 			       "$batch of %zu operations: body too large",
 			       b->n);
-	if (buf_addf(content_type, "multipart/mixed; boundary=\"%s\"", bnd) < 0)
+	if (buf_addf(content_type, "multipart/mixed; boundary=%s", bnd) < 0)
 		return err_set(e, ERR_INTERNAL,
 			       "$batch: Content-Type too long");
 	return 0;

@@ -144,7 +144,7 @@ static void test_encode_reference_example(void **state)
 	assert_int_equal(
 	    batch_encode(&b, "m1", "/api/data/v9.2", &body, &ct, &e), 0);
 	assert_string_equal(body.ptr, want.ptr);
-	assert_string_equal(ct.ptr, "multipart/mixed; boundary=\"batch_m1\"");
+	assert_string_equal(ct.ptr, "multipart/mixed; boundary=batch_m1");
 	assert_int_equal(b.ops[0].changeset, 0);
 	batch_release(&b);
 	buf_release(&body);
@@ -165,7 +165,7 @@ static void test_encode_changeset(void **state)
 	assert_int_equal(
 	    batch_encode(&b, "c1", "/api/data/v9.2/", &body, &ct, &e), 0);
 	assert_string_equal(body.ptr, want.ptr);
-	assert_string_equal(ct.ptr, "multipart/mixed; boundary=\"batch_c1\"");
+	assert_string_equal(ct.ptr, "multipart/mixed; boundary=batch_c1");
 	/* every line ends with CRLF: no bare LF anywhere */
 	for (size_t i = 0; i < body.len; i++)
 		if (body.ptr[i] == '\n')
@@ -193,8 +193,8 @@ static void test_encode_changeset_numbers(void **state)
 	       NULL, "{\"Privileges\":[]}", 0);
 	assert_int_equal(
 	    batch_encode(&b, "x-9", "/api/data/v9.2/", &body, &ct, &e), 0);
-	assert_non_null(strstr(body.ptr, "boundary=\"changeset_x-9_1\"\r\n"));
-	assert_non_null(strstr(body.ptr, "boundary=\"changeset_x-9_2\"\r\n"));
+	assert_non_null(strstr(body.ptr, "boundary=changeset_x-9_1\r\n"));
+	assert_non_null(strstr(body.ptr, "boundary=changeset_x-9_2\r\n"));
 	assert_null(strstr(body.ptr, "changeset_x-9_3"));
 	assert_non_null(strstr(body.ptr, "Content-ID: 1\r\n"));
 	assert_non_null(strstr(body.ptr, "Content-ID: 3\r\n"));
