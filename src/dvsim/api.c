@@ -2301,6 +2301,47 @@ static int who_am_i(struct ctx *c)
 	return 200;
 }
 
+/*
+ * GET <set>/$count: the number of rows (those $filter keeps), as a plain
+ * text number, at most 5000 like @odata.count (docs/fidelity.md).
+ */
+static int serve_count(struct ctx *c, struct dv_table *t)
+{
+	struct dv_filter *f = NULL;
+	struct rowvec cand = {0};
+	const char *v;
+	size_t n = 0;
+	bool all;
+
+	if ((v = qget(c, "$filter"))) {
+		char msg[512];
+
+		f = dv_filter_parse(t->ent, v, alias_lookup, c, msg,
+				    sizeof(msg));
+		if (!f)
+			return error(c, 400, "0x80060888", "%s", msg);
+	}
+	candidates(c, t, f, &cand, &all);
+	if (all) {
+		for (size_t i = 0; i < t->n; i++)
+			n +=
+			    !t->rows[i]->dead &&
+			    (!f || dv_filter_match(f, c->org, t->rows[i]->obj));
+	} else {
+		for (size_t i = 0; i < cand.n; i++)
+			n += !cand.v[i]->dead &&
+			     (!f || dv_filter_match(f, c->org, cand.v[i]->obj));
+	}
+	free(cand.v);
+	dv_filter_free(f);
+	dv_response_reset(c->resp);
+	c->resp->status = 200;
+	buf_addstr(&c->resp->headers,
+		   "Content-Type: text/plain; charset=utf-8\r\n" ODATA_V);
+	buf_addf(&c->resp->body, "%zu", n > 5000 ? (size_t)5000 : n);
+	return 200;
+}
+
 /* ---- dispatch ---------------------------------------------------------- */
 
 static int route(struct ctx *c)
@@ -2358,6 +2399,15 @@ static int route(struct ctx *c)
 		if (!strcmp(m, "PATCH"))
 			return do_patch(c, t, id);
 		goto bad_method;
+	}
+
+	if (!s0->args && c->nsegs == 2 && !s1->args &&
+	    !strcmp(s1->name, "$count")) {
+		if (strcmp(m, "GET"))
+			goto bad_method;
+		if ((rc = need(c, "Read", t->ent, NULL)))
+			return rc;
+		return serve_count(c, t);
 	}
 
 	/* set(id)/something */

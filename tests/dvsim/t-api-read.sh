@@ -56,6 +56,12 @@ check "In(): JSON strings: both rows" "$(jb '[.value[].mailboxid] | sort | join(
 check "In(): doubled quote refused" "$(get "mailboxes?\$select=mailboxid&\$filter=Microsoft.Dynamics.CRM.In(PropertyName=%27emailaddress%27,PropertyValues=%5B%27$A1%27,%27o%27%27b%40x.y%27%5D)")" 400
 check "In(): doubled quote: message" "$(jb .error.message)" \
 	"Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two elements in an array and properties of an object must be separated by commas."
+# <set>/$count: the number, as plain text
+check "\$count: 200" "$(get 'mailboxes/$count')" 200
+check "\$count: the number of mailboxes" "$(cat "$TMP/body")" "$NMBX"
+check_match "\$count: plain text" "$(hdr Content-Type)" '^text/plain'
+check "\$count with \$filter" "$(get "mailboxes/\$count?\$filter=emailaddress%20eq%20%27$A2%27")" 200
+check "\$count with \$filter: 1" "$(cat "$TMP/body")" 1
 check "startswith/and/not" "$(get 'mailboxes?$select=emailaddress&$filter=startswith(emailaddress,%27admin%27)%20and%20not%20(statecode%20eq%201)')" 200
 check "startswith: admin" "$(jb '.value[0].emailaddress')" admin@contoso.com
 OWNER=$(printf '%s' "$STATE" | jq -r '.entities.mailboxes[1]._ownerid_value')
