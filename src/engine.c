@@ -125,8 +125,8 @@ struct flight {
 	struct batch b;
 	struct op **ops;
 	size_t n;
-	unsigned epoch;	  /* the batch size's, when sent (sched.h) */
-	bool exec_limit;  /* a part hit the execution-time limit */
+	unsigned epoch;	 /* the batch size's, when sent (sched.h) */
+	bool exec_limit; /* a part hit the execution-time limit */
 	bool token;
 	unsigned token_gen; /* which token the request carried */
 };
@@ -1535,8 +1535,7 @@ out:
  */
 static size_t chosen_batch(struct engine *en)
 {
-	return (size_t)sched_batch_size(&en->sched,
-					en->reads.n + en->writes.n);
+	return (size_t)sched_batch_size(&en->sched, en->reads.n + en->writes.n);
 }
 
 static void common_headers(struct engine *en, struct request *r)

@@ -174,7 +174,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *p)
 		    (unsigned long long)cl < r->response.max)
 			buf_grow(&r->response, (size_t)cl);
 	} else if (is_header(line, len,
-			     "x-ms-ratelimit-time-remaining-xrm-requests", &v)) {
+			     "x-ms-ratelimit-time-remaining-xrm-requests",
+			     &v)) {
 		header_value(r->time_remaining, sizeof(r->time_remaining),
 			     line + v, len - v);
 	} else if (is_header(line, len, "x-ms-dop-hint", &v)) {

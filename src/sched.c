@@ -353,8 +353,8 @@ long sched_parse_time_remaining(const char *v)
 }
 
 static const char *const hist_names[10] = {
-    "1", "2-3", "4-7", "8-15", "16-31", "32-63", "64-127", "128-255",
-    "256-511", "512+"};
+    "1",     "2-3",    "4-7",	  "8-15",    "16-31",
+    "32-63", "64-127", "128-255", "256-511", "512+"};
 
 void sched_size_summary(const struct sched *s, struct buf *out)
 {

@@ -37,12 +37,12 @@
 #define SCHED_DEFAULT_MAX 32 /* parallel = 0, no hint: never more than this */
 #define SCHED_HINT_MAX 256   /* a larger x-ms-dop-hint is taken as this */
 
-#define SCHED_BATCH_START 10	  /* operations per $batch at first */
-#define SCHED_BATCH_MAX 100	  /* never more when the size is chosen */
-#define SCHED_TARGET_MS 5000	  /* a batch's answer time aimed at, at most */
-#define SCHED_TIMEOUT_SHARE 4	  /* ... and 1/4 of the request timeout */
-#define SCHED_GROW_AFTER 2	  /* fast answers before the size doubles */
-#define SCHED_SIZE_LOG 12	  /* size changes kept: first and last N */
+#define SCHED_BATCH_START 10  /* operations per $batch at first */
+#define SCHED_BATCH_MAX 100   /* never more when the size is chosen */
+#define SCHED_TARGET_MS 5000  /* a batch's answer time aimed at, at most */
+#define SCHED_TIMEOUT_SHARE 4 /* ... and 1/4 of the request timeout */
+#define SCHED_GROW_AFTER 2    /* fast answers before the size doubles */
+#define SCHED_SIZE_LOG 12     /* size changes kept: first and last N */
 #define SCHED_ERR_EXEC_TIME "0x80072321" /* execution-time limit */
 
 struct sched_timer {
@@ -81,27 +81,27 @@ struct sched {
 
 	/* batch size */
 	bool batch_fixed;
-	int batch;	   /* operations per $batch now */
-	unsigned epoch;	   /* bumped with every change of 'batch' */
-	int fast;	   /* fast answers at the current size */
-	long target_ms;	   /* a batch's answer time aimed at */
-	double op_ms;	   /* measured time per operation, 0 = unknown */
-	bool op_guess;	   /* op_ms is the probe's guess */
-	long base_ms;	   /* quickest answer seen, -1 = none */
-	long budget_ms;	   /* x-ms-ratelimit-time-remaining, -1 = unknown */
-	long budget_peak;  /* the largest seen */
+	int batch;	  /* operations per $batch now */
+	unsigned epoch;	  /* bumped with every change of 'batch' */
+	int fast;	  /* fast answers at the current size */
+	long target_ms;	  /* a batch's answer time aimed at */
+	double op_ms;	  /* measured time per operation, 0 = unknown */
+	bool op_guess;	  /* op_ms is the probe's guess */
+	long base_ms;	  /* quickest answer seen, -1 = none */
+	long budget_ms;	  /* x-ms-ratelimit-time-remaining, -1 = unknown */
+	long budget_peak; /* the largest seen */
 	struct sched_size_log log;
 };
 
 /* The answer to one $batch, for sched_batch_done(). */
 struct sched_answer {
-	int nops;	  /* operations it carried */
-	unsigned epoch;	  /* s->epoch when it was sent */
-	int64_t sent_ms;  /* when it was sent */
-	long status;	  /* HTTP status; 0 = no answer */
-	bool timed_out;	  /* abandoned at the request timeout */
-	bool exec_limit;  /* a 429 0x80072321, of the request or a part */
-	long budget_ms;	  /* x-ms-ratelimit-time-remaining, -1 = absent */
+	int nops;	 /* operations it carried */
+	unsigned epoch;	 /* s->epoch when it was sent */
+	int64_t sent_ms; /* when it was sent */
+	long status;	 /* HTTP status; 0 = no answer */
+	bool timed_out;	 /* abandoned at the request timeout */
+	bool exec_limit; /* a 429 0x80072321, of the request or a part */
+	long budget_ms;	 /* x-ms-ratelimit-time-remaining, -1 = absent */
 };
 
 /*

@@ -508,7 +508,7 @@ int main(int argc, char **argv)
 	cfg.latency_ms = o.latency_ms;
 	cfg.op_ms = o.op_ms;
 	/* an explicit --dop-hint wins over the variant */
-	cfg.dop_hint = (int)(o.dop_hint > 0		      ? o.dop_hint
+	cfg.dop_hint = (int)(o.dop_hint > 0		 ? o.dop_hint
 			     : dv_variant(DV_VAR_DOP_48) ? VARIANT_DOP_HINT
 							 : DEFAULT_DOP_HINT);
 	cfg.limits.window_ms = o.window_s * 1000;

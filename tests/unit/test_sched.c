@@ -249,8 +249,11 @@ static void test_batch_grows_within_budget(void **state)
 static void test_batch_shrinks_on_exec_limit(void **state)
 {
 	struct sched s;
-	struct sched_answer a = {.nops = 80, .sent_ms = 0, .status = 429,
-				 .exec_limit = true, .budget_ms = -1};
+	struct sched_answer a = {.nops = 80,
+				 .sent_ms = 0,
+				 .status = 429,
+				 .exec_limit = true,
+				 .budget_ms = -1};
 	unsigned old;
 
 	(void)state;
@@ -290,8 +293,8 @@ static void test_batch_shrinks_on_exec_limit(void **state)
 static void test_batch_shrinks_when_slow(void **state)
 {
 	struct sched s;
-	struct sched_answer t = {.sent_ms = 0, .timed_out = true,
-				 .budget_ms = -1};
+	struct sched_answer t = {
+	    .sent_ms = 0, .timed_out = true, .budget_ms = -1};
 
 	(void)state;
 	/* request_timeout 8 s: a batch should answer within 2 s */
@@ -346,8 +349,11 @@ static void test_batch_capped_by_time(void **state)
 static void test_batch_fixed_and_spread(void **state)
 {
 	struct sched s;
-	struct sched_answer a = {.nops = 25, .sent_ms = 0, .status = 429,
-				 .exec_limit = true, .budget_ms = -1};
+	struct sched_answer a = {.nops = 25,
+				 .sent_ms = 0,
+				 .status = 429,
+				 .exec_limit = true,
+				 .budget_ms = -1};
 
 	(void)state;
 	/* --batch-size fixes the size whatever happens */
@@ -432,15 +438,16 @@ static void test_size_summary(void **state)
 	sched_batch_sent(&s, 20);
 	sched_batch_sent(&s, 3);
 	sched_size_summary(&s, &b);
-	assert_string_equal(b.ptr,
-			    "4 batches (first 10, last 3, min 3, max 20 "
-			    "operations); by size 2-3:1 8-15:2 16-31:1; "
-			    "chosen 10 20 (grew 1, shrank 0 times); "
-			    "parallel 4 (x-ms-dop-hint 4)");
+	assert_string_equal(b.ptr, "4 batches (first 10, last 3, min 3, max 20 "
+				   "operations); by size 2-3:1 8-15:2 16-31:1; "
+				   "chosen 10 20 (grew 1, shrank 0 times); "
+				   "parallel 4 (x-ms-dop-hint 4)");
 	/* a long run: the first and the last sizes, and how many between */
 	for (int i = 0; i < 40; i++) {
-		struct sched_answer a = {.nops = 1, .epoch = s.epoch,
-					 .status = 429, .exec_limit = true,
+		struct sched_answer a = {.nops = 1,
+					 .epoch = s.epoch,
+					 .status = 429,
+					 .exec_limit = true,
 					 .budget_ms = -1};
 
 		sched_batch_done(&s, 10, &a);
