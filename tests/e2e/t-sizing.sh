@@ -8,7 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 
 cd "$W" || exit 1
-start_dvsim --generate 30 --seed 7 --op-ms 100 --limit-exec-ms 2500 --window-s 3
+start_dvsim --generate 30 --seed 7 --op-ms 100 --limit-exec-ms 2500 --window-s 3 \
+	--dop-hint 4
 {
 	echo "mailbox,incoming"
 	addresses | sed 's/$/,outlook/'
