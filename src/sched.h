@@ -15,9 +15,9 @@
  *   starts at SCHED_BATCH_START, doubles while answers come back fast and
  *   the execution-time budget the server reports is well inside, halves on
  *   an execution-time 429 (0x80072321), a slow answer or a timeout, and is
- *   capped so that a batch's estimated server time (operations times the
- *   measured time per operation) stays at 'target_ms', a quarter of the
- *   request timeout at most.
+ *   capped so that a batch's estimated time (the quickest answer seen plus
+ *   its operations times the measured time per operation) stays within
+ *   'target_ms': a quarter of the request timeout, SCHED_TARGET_MS at most.
  * - Retry-After gate: after a 429 nothing is sent before now + Retry-After
  *   (the service limits are per user; a run signs in as one user, so the
  *   gate is global). A later 429 can only push the gate further out.
@@ -105,8 +105,10 @@ struct sched_answer {
 };
 
 /*
- * 'parallel' > 0: fixed limit; 0: adaptive, never above 'max' (0 means
- * SCHED_DEFAULT_MAX). sched_release() frees the timer heap.
+ * 'parallel' > 0: fixed limit; 0: adaptive, never above the latest
+ * x-ms-dop-hint (SCHED_DEFAULT_MAX while none came) nor 'max' if > 0.
+ * The batch size starts chosen (sched_batch_init() changes that).
+ * sched_release() frees the timer heap.
  */
 void sched_init(struct sched *s, int parallel, int max);
 void sched_release(struct sched *s);
