@@ -129,6 +129,8 @@ struct flight {
 	struct batch b;
 	struct op **ops;
 	size_t n;
+	unsigned epoch;	 /* the batch size's, when sent (sched.h) */
+	bool exec_limit; /* a part hit the execution-time limit */
 	bool token;
 	unsigned token_gen; /* which token the request carried */
 };
@@ -1566,6 +1568,8 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 
 				en->st.throttled++;
 				note_throttle(en, an->body, an->body_len, ra);
+				if (!strcmp(op->code, SCHED_ERR_EXEC_TIME))
+					f->exec_limit = true;
 				sched_throttled(&en->sched, en->now,
 						ra >= 0 ? ra * 1000 : -1);
 				retry_op(en, op, st, ra, false);
@@ -1617,6 +1621,35 @@ static void flight_free(struct flight *f)
 	batch_release(&f->b);
 	free(f->ops);
 	free(f);
+}
+
+/* Tell the batch sizing how a $batch went (sched.h). */
+static void size_done(struct engine *en, const struct flight *f,
+		      const struct request *r, long status)
+{
+	struct sched_answer a = {
+	    .nops = (int)f->n,
+	    .epoch = f->epoch,
+	    .sent_ms = r->started_ms,
+	    .status = status,
+	    .timed_out = r->result == CURLE_OPERATION_TIMEDOUT,
+	    .exec_limit = f->exec_limit,
+	    .budget_ms = sched_parse_time_remaining(r->time_remaining),
+	};
+	struct odata_error oe;
+	int was = en->sched.batch;
+
+	if (status == 429 &&
+	    odata_parse_error(&oe, r->response.ptr, r->response.len) == 0 &&
+	    !strcmp(oe.code, SCHED_ERR_EXEC_TIME))
+		a.exec_limit = true;
+	sched_batch_done(&en->sched, en->now, &a);
+	if (en->sched.batch != was)
+		log_debug("batch size %d -> %d (answer of %zu operations in "
+			  "%ld ms, HTTP %ld%s)",
+			  was, en->sched.batch, f->n,
+			  (long)(en->now - r->started_ms), status,
+			  a.exec_limit ? ", execution-time limit" : "");
 }
 
 static int handle_done(struct engine *en, struct request *r)
@@ -1693,6 +1726,7 @@ static int handle_done(struct engine *en, struct request *r)
 		}
 	}
 out:
+	size_done(en, f, r, status);
 	flight_free(f);
 	request_free(r);
 	return 0;
@@ -1703,16 +1737,7 @@ out:
  */
 static size_t chosen_batch(struct engine *en)
 {
-	size_t queued = en->reads.n + en->writes.n, per;
-
-	if (en->batch_size > 0)
-		return (size_t)en->batch_size;
-	per = (queued + (size_t)en->sched.limit - 1) / (size_t)en->sched.limit;
-	if (per < ENGINE_BATCH_MIN)
-		per = ENGINE_BATCH_MIN;
-	if (per > ENGINE_BATCH_MAX)
-		per = ENGINE_BATCH_MAX;
-	return per;
+	return (size_t)sched_batch_size(&en->sched, en->reads.n + en->writes.n);
 }
 
 static void common_headers(struct engine *en, struct request *r)
@@ -1800,6 +1825,7 @@ static int send_batch(struct engine *en)
 	buf_release(&ct);
 	r->owner = f;
 	f->token_gen = en->token_gen;
+	f->epoch = en->sched.epoch;
 	if (log_get_level() >= LOG_DEBUG)
 		log_debug("POST $batch %s: %zu operations", id, f->n);
 	{
@@ -1824,6 +1850,7 @@ static int send_batch(struct engine *en)
 		if (f->ops[i]->jseq)
 			results_sent(en->res, f->ops[i]->jseq);
 	sched_sent(&en->sched);
+	sched_batch_sent(&en->sched, (int)f->n);
 	en->st.requests++;
 	en->st.batches++;
 	en->st.operations += f->n;
@@ -2163,6 +2190,7 @@ int engine_new(struct engine **out, const struct engine_setup *s, struct err *e)
 		return -1;
 	}
 	sched_init(&en->sched, s->job->parallel, 0);
+	sched_batch_init(&en->sched, s->job->batch_size, ho.timeout_ms);
 	{
 		/* the URL may carry a path (a proxy prefix, dvsim scenarios) */
 		const char *host = strstr(s->job->url, "://");
@@ -2317,6 +2345,8 @@ sign_in:
 		if (r->status == 200) {
 			sched_sent(&en->sched);
 			sched_done(&en->sched, en->now, 200, -1, r->dop_hint);
+			sched_batch_probe(&en->sched, 1,
+					  (long)(en->now - r->started_ms));
 			request_free(r);
 			break;
 		}
@@ -2389,6 +2419,18 @@ out:
 	return rc;
 }
 
+/* -v: how the batch size and the parallelism evolved during the run. */
+static void log_sizes(const struct engine *en)
+{
+	struct buf b = BUF_INIT(BUF_MAX_SMALL);
+
+	if (log_get_level() < LOG_INFO)
+		return;
+	sched_size_summary(&en->sched, &b);
+	log_info("batch sizes: %s", b.ptr);
+	buf_release(&b);
+}
+
 int engine_run(struct engine *en, struct results *res, struct err *e)
 {
 	en->res = res;
@@ -2398,6 +2440,7 @@ int engine_run(struct engine *en, struct results *res, struct err *e)
 		results_set_flush_ms(res, ENGINE_FLUSH_MS);
 	for (;;) {
 		if (en->stop && *en->stop) {
+			log_sizes(en);
 			if (res && results_flush(res, e) < 0)
 				return -1;
 			return err_set(e, ERR_INTERNAL,
@@ -2416,5 +2459,6 @@ int engine_run(struct engine *en, struct results *res, struct err *e)
 			break;
 	}
 	progress_now(en, true);
+	log_sizes(en);
 	return 0;
 }

@@ -20,8 +20,6 @@
 
 #define API_PREFIX "/api/data/v9.2/"
 #define SCENARIO_SLOW_MS 3000
-/* added to a throttled period by each request sent during it */
-#define DOP_HINT "50"
 
 struct scenario_count {
 	char *name;
@@ -429,16 +427,18 @@ static void throttled(struct server *s, struct dv_response *r,
 static void rate_headers(struct server *s, struct dv_response *r, size_t uidx)
 {
 	long now = mono_ms(), req, exec;
+	char left[48];
 
 	pthread_mutex_lock(&s->mu);
 	req = limits_requests_left(&s->users[uidx], &s->cfg.limits, now);
 	exec = limits_exec_ms_left(&s->users[uidx], &s->cfg.limits, now);
 	pthread_mutex_unlock(&s->mu);
+	limits_format_seconds(exec, left, sizeof(left));
 	buf_addf(&r->headers,
 		 "x-ms-ratelimit-burst-remaining-xrm-requests: %ld\r\n"
-		 "x-ms-ratelimit-time-remaining-xrm-requests: %ld\r\n"
-		 "x-ms-dop-hint: " DOP_HINT "\r\n",
-		 req, exec);
+		 "x-ms-ratelimit-time-remaining-xrm-requests: %s\r\n"
+		 "x-ms-dop-hint: %d\r\n",
+		 req, left, s->cfg.dop_hint);
 }
 
 /* Cut a multipart response short: the badmultipart scenario. */

@@ -66,6 +66,7 @@ struct server_cfg {
 	const char *tls_key;
 	long latency_ms;
 	long op_ms;
+	int dop_hint; /* x-ms-dop-hint on every answer */
 	struct limits_cfg limits;
 	double fail_rate;
 	double reset_rate;
