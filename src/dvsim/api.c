@@ -1714,9 +1714,13 @@ static int write_row(struct ctx *c, struct dv_table *t, struct dv_row *row,
 			goto done; /* already so: nothing to do */
 		if ((rc = approval_auth(c, ent)))
 			return rc;
-		/* --variant approve-no-effect: accepted, nothing changes */
+		/*
+		 * --variant approve-no-effect: an application user's approval
+		 * is accepted and nothing changes (resetting to pending or
+		 * rejecting still works)
+		 */
 		if (dv_variant(DV_VAR_APPROVE_NO_EFFECT) &&
-		    caller_is_application(c))
+		    ch->approval_value == 1 && caller_is_application(c))
 			goto done;
 		approve = true;
 	}
