@@ -1549,7 +1549,7 @@ static int approval_auth(struct ctx *c, const struct dv_entity *ent)
 	return 0;
 }
 
-/* The caller is an application user (reference §9.4: applicationid). */
+/* The caller is an application user (its systemuser has an applicationid). */
 static bool caller_is_application(struct ctx *c)
 {
 	const char *caller = c->req->caller;

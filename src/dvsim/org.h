@@ -237,7 +237,7 @@ enum dv_depth {
 	DV_LOCAL = 1,
 	DV_DEEP = 2,
 	DV_GLOBAL = 3,
-	/* a record filter (dataverse.md PrivilegeDepth 4): a role holds it,
+	/* a record filter (PrivilegeDepth 4, docs/fidelity.md): a role holds it,
 	 * it satisfies no Basic..Global requirement */
 	DV_RECORDFILTER = 4
 };
