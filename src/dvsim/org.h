@@ -237,8 +237,10 @@ enum dv_depth {
 	DV_LOCAL = 1,
 	DV_DEEP = 2,
 	DV_GLOBAL = 3,
-	/* a record filter (PrivilegeDepth 4, docs/fidelity.md): a role holds it,
-	 * it satisfies no Basic..Global requirement */
+	/*
+	 * a record filter (PrivilegeDepth 4, docs/fidelity.md): a role
+	 * holds it, it satisfies no Basic..Global requirement
+	 */
 	DV_RECORDFILTER = 4
 };
 #define DV_MASK(d) (1 << (d)) /* privilegedepthmask bit of a depth */
