@@ -479,7 +479,7 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 	}
 }
 
-/* "...Z" times compare as text only when both parse; -1 unknown. */
+/* Compare two "...Z" times: -1, 0 or 1; -2 when either does not parse. */
 static int utc_cmp(const char *a, const char *b)
 {
 	time_t ta = parse_utc(a), tb = parse_utc(b);
