@@ -1,19 +1,36 @@
 /*
  * test_enable: Test & Enable the mailbox and report what it found.
  *
- * There is no Web API message for Test & Enable (reference §1.5): setting
+ * There is no Web API message for Test & Enable: setting
  * testemailconfigurationscheduled = true asks the service to test, which
  * it does asynchronously. So the action
- *   step 0  PATCHes the flag (remembering when, and the previous
- *           testmailboxaccesscompletedon),
+ *   step 0  PATCHes the flag (remembering when, and the mailbox's test
+ *           columns as they were before),
  *   step 1  polls the mailbox every poll_interval (a GET per mailbox; the
  *           engine packs the GETs of all mailboxes under test into
- *           $batch requests) until the flag is back to false and the
- *           completion time advanced, or test_timeout passes,
+ *           $batch requests) until the test has finished, or
+ *           test_timeout passes,
  *   step 2  reads the alerts written since it scheduled the test and
  *           explains them (diagnose.h). An alert that recurs for the same
- *           mailbox is not written again: its modifiedon advances
- *           (reference §5), so the alerts are chosen by modifiedon.
+ *           mailbox is not written again: its modifiedon advances, so
+ *           the alerts are chosen by modifiedon.
+ *
+ * When a test has finished is not documented, and whether the flag goes
+ * back to false is not either (docs/fidelity.md, "Test & Enable, approval
+ * and alerts"): the flag is never waited on. A test has finished when
+ * something the test writes has advanced since it was scheduled:
+ *   - testmailboxaccesscompletedon changed (and is not older than the
+ *     service's stamp of this attempt, testandenablelastattemptedon),
+ *   - testemailconfigurationretrycount grew,
+ *   - the three statuses left 0 Not Run after being seen there (the
+ *     service may reset them when scheduling, or keep the old values
+ *     until the end: only a move away from Not Run counts),
+ *   - an alert regarding the mailbox was written after the attempt's
+ *     stamp (read with the poll, $expand of tracelog_Mailbox).
+ * testandenablelastattemptedon itself is "the last test and enable
+ * attempt": the attempt, not its end, so it never counts as completion.
+ * A test the service postponed (postponetestemailconfigurationuntil in
+ * the future) past test_timeout fails as TestPostponed with the date.
  * The three statuses are reported on the row whatever the outcome.
  * This is a request to test, not a state, so it is never "unchanged".
  */
@@ -28,6 +45,7 @@
 #include "action.h"
 #include "diagnose.h"
 #include "job.h"
+#include "odata.h"
 #include "results.h"
 
 #include "banned.h"
@@ -43,7 +61,12 @@ enum { TAG_SCHEDULE = 1, TAG_POLL, TAG_ALERTS, TAG_DIAGNOSE, TAG_ROLES };
 	"testemailconfigurationscheduled,testmailboxaccesscompletedon,"        \
 	"incomingemailstatus,outgoingemailstatus,actstatus,"                   \
 	"incomingemaildeliverymethod,outgoingemaildeliverymethod,"             \
-	"actdeliverymethod,testemailconfigurationretrycount"
+	"actdeliverymethod,testemailconfigurationretrycount,"                  \
+	"testandenablelastattemptedon,postponetestemailconfigurationuntil,"    \
+	"_emailserverprofile_value"
+
+/* The profile's columns the diagnosis reads (one lookup per profile). */
+#define PROFILE_SELECT "statecode,name,servertype"
 
 /* Alerts of this test are written around its completion time. */
 #define ALERT_WINDOW_S 60
@@ -52,12 +75,17 @@ struct test {
 	char since[32];	    /* UTC time the test was asked, for the alerts */
 	char prev_done[48]; /* testmailboxaccesscompletedon before */
 	char done[48];	    /* ... after this test */
-	int prev_count;	    /* testemailconfigurationretrycount before */
-	bool prev_not_run;  /* the three statuses were Not Run before */
+	char prev_attempt[48]; /* testandenablelastattemptedon before */
+	char attempt[48];      /* ... the service's stamp of this attempt */
+	char postponed[48];    /* postponetestemailconfigurationuntil */
+	char profile[48];      /* _emailserverprofile_value as polled */
+	int prev_count;	       /* testemailconfigurationretrycount before */
+	bool not_run_seen;     /* the three statuses seen at Not Run */
 	int64_t deadline_ms;
 	int status[3]; /* incoming, outgoing, act as last read */
 	int in_method, out_method, act_method;
-	int profile_state; /* diagnose: the profile's statecode, 1 unknown */
+	int profile_state; /* the profile's statecode, 1 unknown */
+	int profile_type;  /* its servertype, -1 unknown */
 	/* a PrivilegeDenied failure waiting for the user's role names */
 	char code[64];
 	char msg[512];
@@ -119,6 +147,8 @@ static enum action_step schedule(struct action_ctx *c, struct row_state *rs,
 {
 	const char *prev =
 	    actu_str(rs->mailbox, "testmailboxaccesscompletedon");
+	const char *attempt =
+	    actu_str(rs->mailbox, "testandenablelastattemptedon");
 	time_t now = time(NULL);
 	struct tm tm;
 	long timeout_s, poll_s;
@@ -127,9 +157,13 @@ static enum action_step schedule(struct action_ctx *c, struct row_state *rs,
 	gmtime_r(&now, &tm);
 	strftime(t->since, sizeof(t->since), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(t->prev_done, sizeof(t->prev_done), "%s", prev ? prev : "");
+	snprintf(t->prev_attempt, sizeof(t->prev_attempt), "%s",
+		 attempt ? attempt : "");
+	t->attempt[0] = t->postponed[0] = t->profile[0] = '\0';
+	t->profile_type = -1;
 	t->prev_count =
 	    actu_int(rs->mailbox, "testemailconfigurationretrycount", -1);
-	t->prev_not_run =
+	t->not_run_seen =
 	    actu_int(rs->mailbox, "incomingemailstatus", 0) == 0 &&
 	    actu_int(rs->mailbox, "outgoingemailstatus", 0) == 0 &&
 	    actu_int(rs->mailbox, "actstatus", 0) == 0;
@@ -143,13 +177,28 @@ static enum action_step schedule(struct action_ctx *c, struct row_state *rs,
 	return ACTION_SENT;
 }
 
-static void emit_poll(struct action_ctx *c, struct row_state *rs)
+/*
+ * The poll: the mailbox's test columns and, once the service's stamp of
+ * this attempt is known, whether an alert regarding the mailbox was
+ * written after it.
+ */
+static void emit_poll(struct action_ctx *c, struct row_state *rs,
+		      const struct test *t)
 {
-	char url[512];
+	struct buf url = BUF_INIT(BUF_MAX_SMALL);
 
-	snprintf(url, sizeof(url), "mailboxes(%s)?$select=" POLL_SELECT,
-		 rs->mailbox_id);
-	action_emit(c, "GET", url, NULL, NULL, TAG_POLL, 0);
+	buf_addf(&url, "mailboxes(%s)?$select=" POLL_SELECT, rs->mailbox_id);
+	if (*t->attempt) {
+		char expr[96];
+
+		snprintf(expr, sizeof(expr), "modifiedon gt %s", t->attempt);
+		buf_addstr(&url, "&$expand=tracelog_Mailbox($select="
+				 "modifiedon;$filter=");
+		odata_url_encode(&url, expr, strlen(expr));
+		buf_addstr(&url, ";$top=1)");
+	}
+	action_emit(c, "GET", url.ptr, NULL, NULL, TAG_POLL, 0);
+	buf_release(&url);
 }
 
 /* "2026-11-20T23:22:04Z" (fractions ignored) -> seconds; -1 if not. */
@@ -177,8 +226,8 @@ static void alerts_since(const struct test *t, char *out, size_t size)
 	time_t since;
 	struct tm tm;
 
-	if (done < 0) {
-		snprintf(out, size, "%s", t->since);
+	if (done < 0) { /* finished by what else advanced */
+		snprintf(out, size, "%s", *t->attempt ? t->attempt : t->since);
 		return;
 	}
 	since = done - ALERT_WINDOW_S;
@@ -195,7 +244,7 @@ static void emit_alerts(struct action_ctx *c, struct row_state *rs,
 {
 	struct buf expr = BUF_INIT(BUF_MAX_SMALL),
 		   url = BUF_INIT(BUF_MAX_SMALL);
-	char since[32];
+	char since[48];
 
 	alerts_since(t, since, sizeof(since));
 	buf_addf(&expr, "_regardingobjectid_value eq %s and modifiedon ge %s",
@@ -311,6 +360,27 @@ static struct diag_alert *read_alerts(const cJSON *json, size_t *n, char *msg,
 	return alerts;
 }
 
+/*
+ * The state and type of profile 'pid', from a lookup cached for the whole
+ * run. Returns true while the lookup is pending (plan() waits); a profile
+ * that cannot be read counts as missing.
+ */
+static bool read_profile(struct action_ctx *c, struct test *t, const char *pid)
+{
+	char url[160];
+	bool pending = false;
+	const cJSON *j;
+
+	snprintf(url, sizeof(url), "emailserverprofiles(%s)?$select=%s", pid,
+		 PROFILE_SELECT);
+	j = action_lookup(c, url, &pending, NULL);
+	if (!j && pending)
+		return true;
+	t->profile_state = j ? actu_int(j, "statecode", 1) : 1;
+	t->profile_type = j ? actu_int(j, "servertype", -1) : -1;
+	return false;
+}
+
 static enum action_step diagnose_plan(struct action_ctx *c,
 				      struct row_state *rs)
 {
@@ -322,19 +392,9 @@ static enum action_step diagnose_plan(struct action_ctx *c,
 		   url = BUF_INIT(BUF_MAX_SMALL);
 
 	t->act_method = -1;
-	if (pid) {
-		bool pending = false;
-		const cJSON *j;
-
-		buf_addf(&url, "emailserverprofiles(%s)?$select=statecode,name",
-			 pid);
-		j = action_lookup(c, url.ptr, &pending, NULL);
-		buf_release(&url);
-		if (!j && pending)
-			return ACTION_WAIT;
-		/* a profile that cannot be read counts as missing */
-		t->profile_state = j ? actu_int(j, "statecode", 1) : 1;
-	}
+	t->profile_type = -1;
+	if (pid && read_profile(c, t, pid))
+		return ACTION_WAIT;
 	buf_addf(&expr, "_regardingobjectid_value eq %s", rs->mailbox_id);
 	if (done)
 		buf_addf(&expr, " and modifiedon ge %s", done);
@@ -382,6 +442,7 @@ static enum action_step diagnose_answer(struct action_ctx *c,
 	m.act_method = m.is_queue ? -1 : actu_int(mb, "actdeliverymethod", -1);
 	m.has_profile = pid != NULL;
 	m.profile_active = pid && t->profile_state == 0;
+	m.profile_type = pid ? t->profile_type : -1;
 	m.owner_is_user =
 	    actu_guid_eq(actu_str(mb, "_ownerid_value"),
 			 actu_str(mb, "_regardingobjectid_value"));
@@ -407,29 +468,58 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 	case STEP_SCHEDULE:
 		return schedule(c, rs, t);
 	case STEP_POLL:
-		emit_poll(c, rs);
+		emit_poll(c, rs, t);
 		return ACTION_SENT;
 	default:
+		/* a 401 is narrowed by the profile's type (diagnose.h) */
+		if (*t->profile && read_profile(c, t, t->profile))
+			return ACTION_WAIT;
 		emit_alerts(c, rs, t);
 		return ACTION_SENT;
 	}
 }
 
-static bool completed(const struct test *t, const cJSON *m)
+/* Compare two "...Z" times: -1, 0 or 1; -2 when either does not parse. */
+static int utc_cmp(const char *a, const char *b)
+{
+	time_t ta = parse_utc(a), tb = parse_utc(b);
+
+	if (ta < 0 || tb < 0)
+		return -2;
+	return ta < tb ? -1 : ta > tb;
+}
+
+/*
+ * Whether the test asked at step 0 has finished, from what the poll 'm'
+ * shows advanced (see the top of this file). Also notes the service's
+ * stamp of the attempt and whether the statuses were seen at Not Run.
+ */
+static bool completed(struct test *t, const cJSON *m)
 {
 	const char *done = actu_str(m, "testmailboxaccesscompletedon");
-	bool any_run = t->status[0] > 0 || t->status[1] > 0 || t->status[2] > 0;
+	const char *attempt = actu_str(m, "testandenablelastattemptedon");
+	const cJSON *alerts =
+	    cJSON_GetObjectItemCaseSensitive(m, "tracelog_Mailbox");
 	int count = actu_int(m, "testemailconfigurationretrycount", -1);
+	bool all_not_run =
+	    t->status[0] <= 0 && t->status[1] <= 0 && t->status[2] <= 0;
 
-	if (actu_bool(m, "testemailconfigurationscheduled", true))
-		return false;
-
-	if (done && strcmp(done, t->prev_done))
+	if (attempt && strcmp(attempt, t->prev_attempt) &&
+	    utc_cmp(attempt, t->prev_attempt) != -1)
+		snprintf(t->attempt, sizeof(t->attempt), "%s", attempt);
+	if (done && strcmp(done, t->prev_done) &&
+	    !(*t->attempt && utc_cmp(done, t->attempt) == -1))
 		return true;
 	/* same second as the previous test: the run count tells */
 	if (count >= 0 && t->prev_count >= 0 && count > t->prev_count)
 		return true;
-	return t->prev_not_run && any_run;
+	if (cJSON_GetArraySize(alerts) > 0)
+		return true;
+	if (all_not_run) {
+		t->not_run_seen = true;
+		return false;
+	}
+	return t->not_run_seen;
 }
 
 /* ACT counts only where it is configured for Server-Side Sync (value 1). */
@@ -464,6 +554,7 @@ static enum action_step explain(struct action_ctx *c, struct row_state *rs,
 	m.act_status = t->status[2];
 	m.incoming_method = t->in_method;
 	m.outgoing_method = t->out_method;
+	m.profile_type = *t->profile ? t->profile_type : -1;
 	/* ACT off is a choice, not a fault, unless nothing was tested */
 	if (t->status[0] != STATUS_NOT_RUN || t->status[1] != STATUS_NOT_RUN)
 		m.act_method = -1;
@@ -482,6 +573,51 @@ static enum action_step explain(struct action_ctx *c, struct row_state *rs,
 out:
 	free(alerts);
 	return st;
+}
+
+/* What the poll says besides completion: the profile, a postponement. */
+static void read_poll(struct test *t, const cJSON *m)
+{
+	const char *pid = actu_str(m, "_emailserverprofile_value");
+	const char *until = actu_str(m, "postponetestemailconfigurationuntil");
+
+	snprintf(t->profile, sizeof(t->profile), "%s", pid ? pid : "");
+	snprintf(t->postponed, sizeof(t->postponed), "%s", until ? until : "");
+}
+
+/*
+ * The service postponed the test (postponetestemailconfigurationuntil in
+ * the future) to a time after test_timeout runs out: no poll can see it
+ * finish, so the row fails now rather than at the deadline.
+ */
+static bool postponed_past_deadline(struct action_ctx *c, const struct test *t)
+{
+	time_t until = parse_utc(t->postponed), now = time(NULL);
+	int64_t left_ms = t->deadline_ms - action_now_ms(c);
+
+	if (until < 0 || until <= now)
+		return false;
+	return left_ms <= 0 || (int64_t)(until - now) * 1000 > left_ms;
+}
+
+static enum action_step fail_postponed(struct action_ctx *c,
+				       struct row_state *rs,
+				       const struct test *t, long timeout_s)
+{
+	char msg[200], hint[320];
+
+	report_statuses(rs, t);
+	snprintf(msg, sizeof(msg),
+		 "the service postponed Test & Enable until %s, after "
+		 "run.test_timeout (%ld s) runs out",
+		 t->postponed, timeout_s);
+	snprintf(hint, sizeof(hint),
+		 "the service tests this mailbox at %s at the earliest "
+		 "(postponetestemailconfigurationuntil): run test_enable "
+		 "again after that time, or raise run.test_timeout beyond it",
+		 t->postponed);
+	action_fail(c, rs, "TestPostponed", msg, hint);
+	return ACTION_FAILED;
 }
 
 static enum action_step answer(struct action_ctx *c, struct row_state *rs,
@@ -506,15 +642,20 @@ static enum action_step answer(struct action_ctx *c, struct row_state *rs,
 		return ACTION_WAIT;
 	case STEP_POLL:
 		read_statuses(t, a->json);
+		read_poll(t, a->json);
 		if (completed(t, a->json)) {
 			const char *done =
 			    actu_str(a->json, "testmailboxaccesscompletedon");
 
+			/* unchanged: finished by what else advanced */
 			snprintf(t->done, sizeof(t->done), "%s",
-				 done ? done : "");
+				 done && strcmp(done, t->prev_done) ? done
+								    : "");
 			as->step = STEP_ALERTS;
 			return ACTION_AGAIN;
 		}
+		if (postponed_past_deadline(c, t))
+			return fail_postponed(c, rs, t, timeout_s);
 		if (action_now_ms(c) >= t->deadline_ms) {
 			char msg[160];
 
@@ -539,7 +680,8 @@ const struct action action_test_enable = {
     .id = ACTION_TEST_ENABLE,
     .stage = 4,
     .columns = "testmailboxaccesscompletedon,incomingemailstatus,"
-	       "outgoingemailstatus,actstatus,actdeliverymethod",
+	       "outgoingemailstatus,actstatus,actdeliverymethod,"
+	       "testandenablelastattemptedon,testemailconfigurationretrycount",
     .plan = plan,
     .answer = answer,
     .release = release,

@@ -28,39 +28,14 @@ static const struct rule {
      "Server-Side Sync privileges (grant_privileges with "
      "privileges=server-side-sync), then test_enable"},
     {DIAG_UNAUTHORIZED, "Unauthorized", NULL,
-     "Exchange refused the credentials (401): make the mailbox's email "
-     "address match the Exchange mailbox; use an Exchange Online profile "
-     "for an Exchange Online mailbox (action set_profile); check the "
-     "user's Exchange Online licence; Dynamics 365 and Exchange Online "
-     "must share a tenant; a deleted and recreated user must be "
-     "permanently deleted (caches take up to 72 hours)"},
+     NULL /* built in fill() from the profile's type */},
     {DIAG_UNAUTH_ADDRESS, "Unauthorized", NULL,
-     "Exchange refused the credentials (401): the mailbox's email "
-     "address differs from the Exchange mailbox's address; correct the "
-     "user's primary email (or the mailbox's address) to match "
-     "Exchange, approve it if needed (action approve), then test_enable"},
+     "Exchange has no mailbox with this email address: correct the "
+     "user's primary email (or the mailbox's address) to match the "
+     "Exchange mailbox, approve it again if needed (action approve), then "
+     "test_enable"},
     {DIAG_UNAUTH_HYBRID, "Unauthorized", "set_profile",
-     "Exchange refused the credentials (401): an Exchange Server "
-     "(Hybrid) profile is used for a mailbox in Exchange Online; use the "
-     "Exchange Online profile (action set_profile with profile=Microsoft "
-     "Exchange Online), then test_enable"},
-    {DIAG_UNAUTH_ONPREM, "Unauthorized", "set_profile",
-     "Exchange refused the credentials (401): the mailbox is on Exchange "
-     "Server on-premises but its profile is an Exchange Online one; use "
-     "an Exchange Server profile (action set_profile with profile=<the "
-     "on-premises profile>), then test_enable"},
-    {DIAG_UNAUTH_LICENCE, "Unauthorized", NULL,
-     "Exchange refused the credentials (401): the user has no Exchange "
-     "Online licence; assign one in the Microsoft 365 admin center "
-     "(outside Dataverse), then test_enable"},
-    {DIAG_UNAUTH_TENANT, "Unauthorized", NULL,
-     "Exchange refused the credentials (401): Dynamics 365 and Exchange "
-     "Online are in different tenants; an Exchange Online profile needs "
-     "them in the same tenant (or a cross-tenant OAuth profile)"},
-    {DIAG_UNAUTH_BASIC_AUTH, "Unauthorized", NULL,
-     "Exchange refused the credentials (401): Basic authentication is "
-     "disabled for EWS on the Exchange on-premises server; enable it "
-     "there (outside Dataverse)"},
+     NULL /* built in fill() */},
     {DIAG_UNAUTH_RECREATED, "NoUserFoundWithGivenClaims", NULL,
      "Exchange refused the credentials (401): the user or mailbox was "
      "deleted and recreated with the same address; make sure the old one "
@@ -102,14 +77,76 @@ static const struct rule *rule_of(enum diag_kind k)
 	BUG("no rule for diagnosis %d", (int)k);
 }
 
-static void fill(struct diag *out, enum diag_kind k)
+/*
+ * The 401 causes of KB 3212785 that Dataverse cannot tell apart, each
+ * with what to do; the hints list the ones left for a profile type.
+ */
+static const char c401_hybrid[] =
+    "the mailbox is in Exchange Online but the profile is for Exchange "
+    "Server: use the Exchange Online profile (action set_profile with "
+    "profile=Microsoft Exchange Online)";
+static const char c401_address[] =
+    "the mailbox's email address differs from the Exchange mailbox's: "
+    "correct the user's primary email (or the mailbox's address) to "
+    "match, and approve it again";
+static const char c401_licence[] =
+    "the user has no Exchange Online licence: assign one in the "
+    "Microsoft 365 admin center";
+static const char c401_recreated[] =
+    "the user was deleted and recreated with the same address: "
+    "permanently delete the old one (caches take up to 72 hours)";
+static const char c401_tenant[] =
+    "Dynamics 365 and Exchange Online are in different tenants: an "
+    "Exchange Online profile needs them in one";
+static const char c401_basic[] =
+    "the mailbox is on Exchange Server and Basic authentication is off "
+    "for EWS there: enable it";
+
+static void hint_401(struct diag *out, int profile_type)
+{
+	const char *online[] = {c401_address, c401_licence, c401_recreated,
+				c401_tenant};
+	const char *server[] = {c401_hybrid, c401_basic, c401_address,
+				c401_recreated};
+	const char *any[] = {c401_address,   c401_licence, c401_hybrid,
+			     c401_recreated, c401_tenant,  c401_basic};
+	const char *const *list = any;
+	size_t n = ARRAY_SIZE(any), len;
+	const char *what = "whatever the profile";
+
+	if (profile_type == 3) {
+		list = online;
+		n = ARRAY_SIZE(online);
+		what = "with an Exchange Online profile";
+	} else if (profile_type == 0 || profile_type == 2) {
+		list = server;
+		n = ARRAY_SIZE(server);
+		what = "with an Exchange Server profile";
+	}
+	len = (size_t)snprintf(out->hint, sizeof(out->hint),
+			       "Exchange refused the credentials (401) and "
+			       "the alert does not say why; %s the causes "
+			       "are, most likely first:",
+			       what);
+	for (size_t i = 0; i < n && len < sizeof(out->hint); i++)
+		len +=
+		    (size_t)snprintf(out->hint + len, sizeof(out->hint) - len,
+				     " (%zu) %s;", i + 1, list[i]);
+	if (len < sizeof(out->hint))
+		snprintf(out->hint + len, sizeof(out->hint) - len,
+			 " then test_enable");
+}
+
+static void fill(struct diag *out, enum diag_kind k, int profile_type)
 {
 	const struct rule *r = rule_of(k);
 
 	out->kind = k;
 	out->code = r->code;
 	out->action = r->action;
-	if (k == DIAG_PRIVILEGE_DENIED) {
+	if (k == DIAG_UNAUTHORIZED || k == DIAG_UNAUTH_HYBRID) {
+		hint_401(out, profile_type);
+	} else if (k == DIAG_PRIVILEGE_DENIED) {
 		const char *p =
 		    *out->privileges ? out->privileges : "a required privilege";
 
@@ -186,25 +223,14 @@ static enum diag_kind classify(const struct diag_alert *a, char *priv,
 	if (any_has(a, "NoUserFoundWithGivenClaims") ||
 	    any_has(a, "User does not exist in tenant"))
 		return DIAG_UNAUTH_RECREATED;
-	if (any_has(a, "Unauthorized")) {
-		if (any_has(a, "Hybrid") ||
-		    any_has(a, "in Exchange Online but its email server "
-			       "profile"))
-			return DIAG_UNAUTH_HYBRID;
-		if (any_has(a, "mailbox is on Exchange Server on-premises"))
-			return DIAG_UNAUTH_ONPREM;
-		if (any_has(a, "licen"))
-			return DIAG_UNAUTH_LICENCE;
-		if (any_has(a, "different tenant") ||
-		    any_has(a, "tenant mismatch") || any_has(a, "same tenant"))
-			return DIAG_UNAUTH_TENANT;
-		if (any_has(a, "Basic auth"))
-			return DIAG_UNAUTH_BASIC_AUTH;
-		if (any_has(a, "address") &&
-		    (any_has(a, "match") || any_has(a, "differ")))
-			return DIAG_UNAUTH_ADDRESS;
+	/* KB 4052727: "... requires an approval by an Office 365
+	 * administrator", codes <direction>EmailS2SApprovalNeeded */
+	if (any_has(a, "S2SApprovalNeeded") ||
+	    any_has(a, "requires an approval by an Office 365 administrator"))
+		return DIAG_NOT_APPROVED;
+	/* KB 3212785: the same text for every cause (diagnose.h) */
+	if (any_has(a, "401 Unauthorized") || any_has(a, "Unauthorized"))
 		return DIAG_UNAUTHORIZED;
-	}
 	/* Test & Enable for an address unknown to Exchange (K45). */
 	if (any_has(a, "no user was found with the email address"))
 		return DIAG_UNAUTH_ADDRESS;
@@ -233,7 +259,7 @@ enum diag_kind diagnose_alert(const struct diag_alert *a, struct diag *out)
 		return DIAG_NONE;
 	k = classify(a, out->privileges, sizeof(out->privileges));
 	if (k != DIAG_NONE)
-		fill(out, k);
+		fill(out, k, -1);
 	return k;
 }
 
@@ -247,6 +273,7 @@ void diagnose_mailbox_init(struct diag_mailbox *m)
 	m->incoming_method = -1;
 	m->outgoing_method = -1;
 	m->act_method = -1;
+	m->profile_type = -1;
 	m->has_profile = true;
 	m->profile_active = true;
 	m->owner_is_user = true;
@@ -262,13 +289,9 @@ static int rank(enum diag_kind k)
 	    DIAG_USER_PRIVILEGE_ERROR,
 	    DIAG_PRIVILEGE_DENIED,
 	    DIAG_UNAUTH_HYBRID,
-	    DIAG_UNAUTH_ONPREM,
 	    DIAG_NOT_APPROVED,
 	    DIAG_UNAUTH_ADDRESS,
 	    DIAG_UNAUTH_RECREATED,
-	    DIAG_UNAUTH_LICENCE,
-	    DIAG_UNAUTH_TENANT,
-	    DIAG_UNAUTH_BASIC_AUTH,
 	    DIAG_UNAUTHORIZED,
 	    DIAG_IMPERSONATION,
 	    DIAG_DELIVERY,
@@ -349,8 +372,12 @@ enum diag_kind diagnose_mailbox(const struct diag_mailbox *m,
 		best = DIAG_OTHER;
 	if (best == DIAG_NONE)
 		return DIAG_NONE;
+	/* a 401 on an Exchange Server profile: most likely the profile */
+	if (best == DIAG_UNAUTHORIZED &&
+	    (m->profile_type == 0 || m->profile_type == 2))
+		best = DIAG_UNAUTH_HYBRID;
 	snprintf(out->privileges, sizeof(out->privileges), "%s", privs);
-	fill(out, best);
+	fill(out, best, m->profile_type);
 	return best;
 }
 

@@ -2,11 +2,18 @@
  * diagnose.h: what a mailbox's alerts and columns say is wrong, and what to
  * do next (pure).
  *
- * The causes, texts and fixes are those of
- * reference/server-side-sync.md: a Test & Enable alert (tracelog text,
+ * The causes, texts and fixes are those of the support articles
+ * docs/fidelity.md cites: a Test & Enable alert (tracelog text,
  * errortypedisplay, errordetails) or a failed write's error code becomes
  * an `error_code` and a `hint` for the results, and, where mbxfix can fix
  * it, the action to put in the row's `actions` column.
+ *
+ * A 401 alert has one text whatever its cause (six causes, KB 3212785):
+ * only what Dataverse shows besides narrows it. A NoUserFoundWithGivenClaims
+ * alert says the user was deleted and recreated; an Exchange Server
+ * profile (servertype 0 or 2) points at a mailbox that lives in Exchange
+ * Online (fixed by set_profile); otherwise the hint lists the causes that
+ * remain for the profile's type, most likely first.
  */
 #ifndef MBXFIX_DIAGNOSE_H
 #define MBXFIX_DIAGNOSE_H
@@ -18,14 +25,10 @@ enum diag_kind {
 	DIAG_NONE = 0,		   /* nothing wrong found */
 	DIAG_PRIVILEGE_DENIED,	   /* §1: the user's roles lack prvX */
 	DIAG_USER_PRIVILEGE_ERROR, /* §2: owner is not the mailbox's user */
-	DIAG_UNAUTHORIZED,	   /* §3: 401, cause not stated */
-	DIAG_UNAUTH_ADDRESS,	   /* §3.1: address differs from Exchange's */
-	DIAG_UNAUTH_HYBRID,	   /* §3.2: Hybrid profile, online mailbox */
-	DIAG_UNAUTH_ONPREM,	   /* online profile, on-premises mailbox */
-	DIAG_UNAUTH_LICENCE,	   /* §3.3: no Exchange Online licence */
-	DIAG_UNAUTH_TENANT,	   /* §3.4: different tenants */
-	DIAG_UNAUTH_BASIC_AUTH,	   /* §3.5: EWS Basic authentication off */
-	DIAG_UNAUTH_RECREATED,	   /* §3.6: user deleted and recreated */
+	DIAG_UNAUTHORIZED,	   /* 401: the causes that remain, listed */
+	DIAG_UNAUTH_ADDRESS,	   /* no user in Exchange with the address */
+	DIAG_UNAUTH_HYBRID,	   /* 401 on an Exchange Server profile */
+	DIAG_UNAUTH_RECREATED,	   /* 401, NoUserFoundWithGivenClaims */
 	DIAG_IMPERSONATION,	   /* §4: profile account cannot impersonate */
 	DIAG_NOT_APPROVED,	   /* email address not approved */
 	DIAG_NO_PROFILE,	   /* no or inactive email server profile */
@@ -64,6 +67,9 @@ struct diag_mailbox {
 	int incoming_method; /* incomingemaildeliverymethod */
 	int outgoing_method;
 	int act_method;
+	int profile_type;    /* the profile's servertype: 0 Exchange Server,
+				2 Exchange Server (Hybrid), 3 Exchange
+				Online; -1 unknown */
 	bool has_profile;    /* _emailserverprofile_value set */
 	bool profile_active; /* the profile's statecode is 0 */
 	bool owner_is_user;  /* _ownerid_value == _regardingobjectid_value */
@@ -76,7 +82,8 @@ void diagnose_mailbox_init(struct diag_mailbox *m);
 
 /*
  * Classify one alert. Returns its kind (DIAG_NONE for information alerts
- * and texts that report no error) and fills 'out'.
+ * and texts that report no error) and fills 'out'. A 401 is
+ * DIAG_UNAUTHORIZED with every cause in the hint (no profile known).
  */
 enum diag_kind diagnose_alert(const struct diag_alert *a, struct diag *out);
 
@@ -84,8 +91,9 @@ enum diag_kind diagnose_alert(const struct diag_alert *a, struct diag *out);
  * The diagnosis of a mailbox: its alerts (newest first, may be empty)
  * and columns. The most useful next step wins: alerts that name a cause
  * first (PrivilegeDenied collects every privilege named), then what the
- * columns show (inactive, no profile, not approved, owner, delivery).
- * Returns the kind; DIAG_NONE when nothing is wrong.
+ * columns show (inactive, no profile, not approved, owner, delivery). A
+ * 401 is narrowed by m->profile_type (see above). Returns the kind; DIAG_NONE
+ * when nothing is wrong.
  */
 enum diag_kind diagnose_mailbox(const struct diag_mailbox *m,
 				const struct diag_alert *alerts, size_t n,

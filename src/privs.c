@@ -354,6 +354,16 @@ int privs_held_from_json(struct privs_list *out, const cJSON *root,
 		    cJSON_GetObjectItemCaseSensitive(row, "PrivilegeName"));
 		int depth;
 
+		/*
+		 * PrivilegeDepth 4, RecordFilter: the privilege on the
+		 * records a filter selects, which satisfies no Basic..Global
+		 * depth asked for: as if not held (docs/fidelity.md).
+		 */
+		if ((cJSON_IsNumber(d) && d->valueint == 4) ||
+		    (cJSON_IsString(d) &&
+		     (!strcasecmp(d->valuestring, "RecordFilter") ||
+		      !strcmp(d->valuestring, "4"))))
+			continue;
 		if (cJSON_IsNumber(d) && d->valueint >= 0 && d->valueint <= 3)
 			depth = d->valueint;
 		else if (!cJSON_IsString(d) ||

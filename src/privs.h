@@ -137,7 +137,8 @@ int privs_catalog_parse(struct privs_list *out, const char *json,
 /*
  * Parse RetrieveRolePrivilegesRole's answer {"RolePrivileges":[{"Depth":
  * "Global","PrivilegeId":"...","PrivilegeName":"..."}]}. Depth may be the
- * member name or its number (as a string or a number).
+ * member name or its number (as a string or a number). A privilege held
+ * at RecordFilter (4) is left out: it satisfies no Basic..Global depth.
  */
 int privs_held_parse(struct privs_list *out, const char *json, struct err *e);
 

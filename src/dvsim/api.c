@@ -31,6 +31,7 @@
 
 #include "dvsim/filter.h"
 #include "dvsim/org.h"
+#include "dvsim/variant.h"
 
 #include "banned.h"
 
@@ -1571,6 +1572,16 @@ static int approval_auth(struct ctx *c, const struct dv_entity *ent)
 	return 0;
 }
 
+/* The caller is an application user (its systemuser has an applicationid). */
+static bool caller_is_application(struct ctx *c)
+{
+	const char *caller = c->req->caller;
+	struct dv_row *u =
+	    caller ? dv_row_get(dv_table(c->org, DV_USERS), caller) : NULL;
+
+	return u && dv_str(u->obj, "applicationid");
+}
+
 static void set_approval(struct dv_org *org, enum dv_set s, const char *id,
 			 int value)
 {
@@ -1604,6 +1615,9 @@ static void mailbox_approval(struct ctx *c, struct dv_row *mbx, int value,
 
 	dv_row_begin_update(c->org, mt, mbx);
 	dv_set_int(mbx->obj, "emailrouteraccessapproval", value);
+	/* the caller met the admin conditions: the Office 365 side too */
+	dv_set_bool(mbx->obj, "isemailaddressapprovedbyo365admin",
+		    value == 1 && by_caller);
 	if (value == 1 && by_caller) {
 		dv_now_iso(now);
 		dv_set_str(mbx->obj, "emailaddressapprovedon", now);
@@ -1723,6 +1737,14 @@ static int write_row(struct ctx *c, struct dv_table *t, struct dv_row *row,
 			goto done; /* already so: nothing to do */
 		if ((rc = approval_auth(c, ent)))
 			return rc;
+		/*
+		 * --variant approve-no-effect: an application user's approval
+		 * is accepted and nothing changes (resetting to pending or
+		 * rejecting still works)
+		 */
+		if (dv_variant(DV_VAR_APPROVE_NO_EFFECT) &&
+		    ch->approval_value == 1 && caller_is_application(c))
+			goto done;
 		approve = true;
 	}
 
@@ -1771,15 +1793,8 @@ static int write_row(struct ctx *c, struct dv_table *t, struct dv_row *row,
 			dv_set_str(row->obj, "_owningbusinessunit_value",
 				   user_bu(c->org, own->val->valuestring));
 	}
-	if (sched && ent == &dv_entities[DV_MAILBOXES]) {
-		char now[32];
-
-		dv_now_iso(now);
-		dv_set_str(row->obj, "testandenablelastattemptedon", now);
-		dv_set_str(row->obj, "_testandenablelastattemptedby_value",
-			   c->req->caller);
-		dv_schedule_test(c->org, row->id, c->req->caller);
-	}
+	if (sched && ent == &dv_entities[DV_MAILBOXES])
+		dv_test_schedule(c->org, row, c->req->caller);
 	dv_row_end_update(c->org, t, row);
 
 	/* a new address must be approved again (reference §4) */
@@ -2280,10 +2295,14 @@ static int retrieve_role_privileges(struct ctx *c, const char *args)
 		for (int k = 3; k >= 0 && d < 0; k--)
 			if (mask & DV_MASK(k))
 				d = k;
+		if (d < 0 && (mask & DV_MASK(DV_RECORDFILTER)))
+			d = DV_RECORDFILTER;
 		if (!prv || d < 0)
 			continue;
 		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "Depth", depth_names[d]);
+		cJSON_AddStringToObject(o, "Depth",
+					d == DV_RECORDFILTER ? "RecordFilter"
+							     : depth_names[d]);
 		cJSON_AddStringToObject(o, "PrivilegeId", prv->id);
 		cJSON_AddStringToObject(
 		    o, "BusinessUnitId",
@@ -2292,8 +2311,16 @@ static int retrieve_role_privileges(struct ctx *c, const char *args)
 			: "");
 		cJSON_AddStringToObject(o, "PrivilegeName",
 					dv_str(prv->obj, "name"));
-		cJSON_AddNullToObject(o, "RecordFilterId");
-		cJSON_AddNullToObject(o, "RecordFilterUniqueName");
+		if (d == DV_RECORDFILTER) {
+			/* dvsim's own filter: the grant's row names it */
+			cJSON_AddStringToObject(o, "RecordFilterId",
+						e->row->id);
+			cJSON_AddStringToObject(o, "RecordFilterUniqueName",
+						"dvsim_recordfilter");
+		} else {
+			cJSON_AddNullToObject(o, "RecordFilterId");
+			cJSON_AddNullToObject(o, "RecordFilterUniqueName");
+		}
 		cJSON_AddItemToArray(arr, o);
 	}
 	json_reply(c, 200, out);

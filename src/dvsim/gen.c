@@ -403,7 +403,7 @@ static cJSON *mailbox_new(struct gen *g, const char *name, const char *address,
 	dv_set_null(o, "postponetestemailconfigurationuntil");
 	dv_set_null(o, "testandenablelastattemptedon");
 	dv_set_null(o, "emailaddressapprovedon");
-	dv_set_bool(o, "isemailaddressapprovedbyo365admin", false);
+	dv_set_bool(o, "isemailaddressapprovedbyo365admin", true);
 	dv_set_bool(o, "isforwardmailbox", false);
 	dv_set_bool(o, "isserviceaccount", false);
 	dv_set_int(o, "processingstatecode", 0);
@@ -486,6 +486,7 @@ static void apply_problem(struct gen *g, enum problem pb, cJSON *mbx,
 	case PB_APPROVAL:
 		dv_set_int(mbx, "emailrouteraccessapproval",
 			   pick(g, 4) ? 2 : 0);
+		dv_set_bool(mbx, "isemailaddressapprovedbyo365admin", false);
 		dv_row_begin_update(g->org, ut, u);
 		dv_set_int(u->obj, "emailrouteraccessapproval",
 			   dv_int(mbx, "emailrouteraccessapproval", 0));
@@ -663,6 +664,14 @@ int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 		dv_row_insert(org, mt, o);
 		link_mailbox(&g, DV_QUEUES, qid, mid);
 	}
+
+	/*
+	 * A record filter does not give the privilege (PrivilegeDepth 4):
+	 * Sales Restricted still lacks prvReadEmailServerProfile, and reading
+	 * the role shows the grant. Made last, so the random draws above
+	 * (names, problems) stay those of the seed.
+	 */
+	grant(&g, g.r_restricted, "prvReadEmailServerProfile", DV_RECORDFILTER);
 
 	for (size_t i = 0; i < g.nusers; i++)
 		free(g.users[i]);

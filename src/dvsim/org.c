@@ -520,7 +520,7 @@ void dv_org_set_test_delay(struct dv_org *org, long ms)
 }
 
 void dv_schedule_test(struct dv_org *org, const char *mailboxid,
-		      const char *scheduler)
+		      const char *scheduler, long delay_ms)
 {
 	struct dv_pending_test *p;
 
@@ -532,7 +532,8 @@ void dv_schedule_test(struct dv_org *org, const char *mailboxid,
 	snprintf(p->mailbox, sizeof(p->mailbox), "%s", mailboxid);
 	snprintf(p->scheduler, sizeof(p->scheduler), "%s",
 		 scheduler ? scheduler : "");
-	p->due_ms = dv_now_ms(org) + org->test_delay_ms;
+	p->due_ms =
+	    dv_now_ms(org) + (delay_ms < 0 ? org->test_delay_ms : delay_ms);
 }
 
 static void simx_release(struct dv_org *org)
@@ -1024,8 +1025,8 @@ static int load_json(struct dv_org *org, const cJSON *root, struct err *e)
 			const char *m = dv_str(p, "mailboxid");
 
 			if (m)
-				dv_schedule_test(org, m,
-						 dv_str(p, "scheduler"));
+				dv_schedule_test(org, m, dv_str(p, "scheduler"),
+						 -1);
 		}
 	}
 	dv_sim_reindex(org);

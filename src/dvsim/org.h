@@ -236,7 +236,12 @@ enum dv_depth {
 	DV_BASIC = 0,
 	DV_LOCAL = 1,
 	DV_DEEP = 2,
-	DV_GLOBAL = 3
+	DV_GLOBAL = 3,
+	/*
+	 * a record filter (PrivilegeDepth 4, docs/fidelity.md): a role
+	 * holds it, it satisfies no Basic..Global requirement
+	 */
+	DV_RECORDFILTER = 4
 };
 #define DV_MASK(d) (1 << (d)) /* privilegedepthmask bit of a depth */
 /* The privilege row named 'name' (e.g. "prvReadMailbox"), or NULL. */
@@ -260,9 +265,17 @@ int dv_role_set_privilege(struct dv_org *org, struct dv_row *role,
 void dv_org_link_role(struct dv_org *org, const char *userid,
 		      const char *roleid);
 
-/* Test & Enable queue */
+/* Test & Enable queue: run the test of 'mailboxid' 'delay_ms' from now
+ * (-1: the organisation's test delay). */
 void dv_schedule_test(struct dv_org *org, const char *mailboxid,
-		      const char *scheduler);
+		      const char *scheduler, long delay_ms);
+/*
+ * testemailconfigurationscheduled was set on 'mbx' by 'caller' (inside
+ * dv_row_begin_update()/end_update()): stamp the attempt, reset the
+ * statuses and queue the test (testenable.c, under the variants).
+ */
+void dv_test_schedule(struct dv_org *org, struct dv_row *mbx,
+		      const char *caller);
 
 /* Simulator-only data */
 cJSON *dv_sim_exchange(struct dv_org *org, const char *userid); /* or NULL */

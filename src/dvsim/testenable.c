@@ -12,16 +12,22 @@
  *   2. no email server profile, or an inactive one -> InvalidIncoming-
  *      EmailServerProfile
  *   3. the address is not approved while the organization requires
- *      approval (requireapprovalforuseremail / queueemail) -> not
- *      enabled, with an alert saying so
+ *      approval (requireapprovalforuseremail / queueemail) -> one alert
+ *      per tested direction, "... requires an approval by an Office 365
+ *      administrator", codes OutgoingEmailS2SApprovalNeeded,
+ *      IncomingEmailS2SApprovalNeeded, ExchangeSyncEmailS2SApprovalNeeded
+ *      (KB 4052727)
  *   4. the Exchange side, for the mailbox's location:
- *      Exchange Online mailbox: user deleted and recreated (401,
- *      NoUserFoundWithGivenClaims), no licence (401), a Hybrid or
- *      on-premises profile (401), address differing from the Exchange
- *      mailbox's (401);
- *      on-premises mailbox: an Exchange Online profile (401), an address
- *      differing (401), a profile whose service account may not
- *      impersonate (impersonation error)
+ *      Exchange Online mailbox: user deleted and recreated, no licence,
+ *      a Hybrid or on-premises profile, address differing from the
+ *      Exchange mailbox's -> 401;
+ *      on-premises mailbox: an Exchange Online profile, an address
+ *      differing -> 401; a profile whose service account may not
+ *      impersonate (impersonation error).
+ *      KB 3212785 gives one text for every 401 whatever its cause, so
+ *      the 401 alerts carry no details; only the recreated user adds an
+ *      alert of its own naming NoUserFoundWithGivenClaims, with "User
+ *      does not exist in tenant with id '<id>'" in its details.
  *   5. the mailbox's owner is not its user        -> UserPrivilegeError
  *   6. the user's roles (business-unit copies follow their root role)
  *      lack a privilege of server-side-sync.md §1 at the depth it needs
@@ -29,9 +35,17 @@
  *      Crm.80040220.PrivilegeDenied naming the first missing privilege
  * Queue mailboxes skip 5 and 6. Then the statuses, enabledfor*,
  * mailboxstatus, testmailboxaccesscompletedon and the retry count are
- * set, the flag is cleared, and alerts are written to tracelogs (level 3
- * per failure; level 1 on success). An alert that recurs for the same
- * mailbox updates the existing row's modifiedon, as the service does.
+ * set, the flag is cleared (kept under --variant te-flag-stays), and
+ * alerts are written to tracelogs (level 3 per failure; level 1 on
+ * success). An alert that recurs for the same mailbox updates the
+ * existing row's modifiedon, as the service does.
+ *
+ * Scheduling (dv_test_schedule()): testandenablelastattemptedon and its
+ * "by" are stamped, the three statuses go back to 0 Not Run (kept under
+ * te-status-kept), and the test runs the test delay later; under
+ * te-postponed dvsim sets postponetestemailconfigurationuntil to that
+ * moment (whole seconds) and the test waits for it, as would a test
+ * postponed by the service. docs/fidelity.md lists the variants.
  *
  * Self-approval (§1.5): a user who schedules the test of their own
  * mailbox (UPN = address, not a queue) approves its address when the
@@ -41,20 +55,34 @@
  * application user scheduled the test: an application user has no
  * mailbox of its own to self-approve.
  *
- * tracecode: dvsim numbers its alerts itself (the reference gives no
- * values) except PrivilegeDenied, which carries -2147220960 (0x80040220),
- * and the 401 alerts, which carry 401.
+ * tracecode: Microsoft documents no values, only the column's range
+ * (0 to 1,000,000,000); dvsim numbers its alerts itself within it (enum
+ * below), the 401 alerts carry 401.
  */
 #include "compat.h"
 
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "dvsim/org.h"
+#include "dvsim/variant.h"
 
 #include "banned.h"
 
 enum { DIR_IN, DIR_OUT, DIR_ACT, NDIR };
+
+/* dvsim's tracecode of each alert (see above) */
+enum {
+	TC_PROFILE = 1,
+	TC_USER_PRIVILEGE = 2,
+	TC_IMPERSONATION = 3,
+	TC_APPROVAL = 4,
+	TC_DISABLED = 5,
+	TC_PRIVILEGE_DENIED = 6,
+	TC_NO_USER = 7,
+	TC_UNAUTHORIZED = 401,
+};
 
 struct alert {
 	char text[1024];
@@ -69,7 +97,7 @@ struct eval {
 	const char *name;
 	bool tested[NDIR];
 	int status[NDIR];
-	struct alert alerts[NDIR + 2];
+	struct alert alerts[NDIR + 3];
 	size_t nalerts;
 };
 
@@ -127,13 +155,14 @@ static const char *profile_name(struct dv_row *p)
 	return n ? n : "";
 }
 
-static void unauthorized(struct eval *ev, const char *details)
+/* The 401 alerts of KB 3212785: one text per direction, no cause. */
+static void unauthorized(struct eval *ev)
 {
 	static const char code[] = "Http server returned 401 Unauthorized "
 				   "exception.";
 
 	if (ev->tested[DIR_OUT]) {
-		struct alert *a = alert(ev, code, 401);
+		struct alert *a = alert(ev, code, TC_UNAUTHORIZED);
 
 		snprintf(a->text, sizeof(a->text),
 			 "The email message \"Test Message\" cannot be sent. "
@@ -142,10 +171,9 @@ static void unauthorized(struct eval *ev, const char *details)
 			 "permissions for sending email. Then, enable the "
 			 "mailbox for email processing.",
 			 ev->name);
-		snprintf(a->details, sizeof(a->details), "%s", details);
 	}
 	if (ev->tested[DIR_ACT]) {
-		struct alert *a = alert(ev, code, 401);
+		struct alert *a = alert(ev, code, TC_UNAUTHORIZED);
 
 		snprintf(a->text, sizeof(a->text),
 			 "Appointments, contacts, and tasks can't be "
@@ -155,10 +183,9 @@ static void unauthorized(struct eval *ev, const char *details)
 			 "for appointments, contacts, and tasks "
 			 "synchronization.",
 			 ev->name);
-		snprintf(a->details, sizeof(a->details), "%s", details);
 	}
 	if (ev->tested[DIR_IN]) {
-		struct alert *a = alert(ev, code, 401);
+		struct alert *a = alert(ev, code, TC_UNAUTHORIZED);
 
 		snprintf(a->text, sizeof(a->text),
 			 "Email cannot be received for the mailbox %s. Make "
@@ -167,9 +194,27 @@ static void unauthorized(struct eval *ev, const char *details)
 			 "receiving email. Then, enable the mailbox for email "
 			 "processing.",
 			 ev->name);
-		snprintf(a->details, sizeof(a->details), "%s", details);
 	}
 	fail_all(ev);
+}
+
+/*
+ * KB 3212785 cause 6: NoUserFoundWithGivenClaims in an error alert whose
+ * details say the user does not exist in the tenant. The alert's own
+ * text is not given; this one is dvsim's.
+ */
+static void no_user(struct eval *ev, struct dv_row *user)
+{
+	const char *aad =
+	    user ? dv_str(user->obj, "azureactivedirectoryobjectid") : NULL;
+	struct alert *a = alert(ev, "NoUserFoundWithGivenClaims", TC_NO_USER);
+
+	snprintf(a->text, sizeof(a->text),
+		 "Exchange Online refused the mailbox %s: "
+		 "NoUserFoundWithGivenClaims.",
+		 ev->name);
+	snprintf(a->details, sizeof(a->details),
+		 "User does not exist in tenant with id '%s'", aad ? aad : "");
 }
 
 static void impersonation(struct eval *ev, struct dv_row *profile)
@@ -179,7 +224,8 @@ static void impersonation(struct eval *ev, struct dv_row *profile)
 	    "does not have permission to impersonate the requested user.";
 
 	if (ev->tested[DIR_OUT]) {
-		struct alert *a = alert(ev, "ImpersonationError", 3);
+		struct alert *a =
+		    alert(ev, "ImpersonationError", TC_IMPERSONATION);
 
 		snprintf(a->text, sizeof(a->text),
 			 "An impersonation error occurred in accessing the "
@@ -191,7 +237,8 @@ static void impersonation(struct eval *ev, struct dv_row *profile)
 		snprintf(a->details, sizeof(a->details), "%s", det);
 	}
 	if (ev->tested[DIR_IN] || ev->tested[DIR_ACT]) {
-		struct alert *a = alert(ev, "ImpersonationError", 3);
+		struct alert *a =
+		    alert(ev, "ImpersonationError", TC_IMPERSONATION);
 
 		snprintf(a->text, sizeof(a->text),
 			 "An impersonation error occurred in accessing the "
@@ -218,66 +265,23 @@ static bool exchange_side(struct eval *ev, struct dv_row *user,
 	int st = dv_int(profile->obj, "servertype", 3);
 	const char *mine = dv_str(ev->mbx->obj, "emailaddress");
 	const char *theirs = dv_str(x, "address");
-	char det[512];
 
 	if (online) {
 		if (dv_bool(x, "recreated")) {
-			const char *aad =
-			    user ? dv_str(user->obj,
-					  "azureactivedirectoryobjectid")
-				 : NULL;
-
-			snprintf(det, sizeof(det),
-				 "NoUserFoundWithGivenClaims: User does not "
-				 "exist in tenant with id '%s'",
-				 aad ? aad : "");
-			unauthorized(ev, det);
+			unauthorized(ev);
+			no_user(ev, user);
 			return true;
 		}
 		if (cJSON_IsFalse(
-			cJSON_GetObjectItemCaseSensitive(x, "licensed"))) {
-			snprintf(det, sizeof(det),
-				 "The user %s has no Exchange Online licence: "
-				 "no Exchange Online mailbox was found for %s.",
-				 user ? dv_str(user->obj, "domainname") : "",
-				 mine ? mine : "");
-			unauthorized(ev, det);
-			return true;
-		}
-		if (st == 2 || st == 0) {
-			snprintf(det, sizeof(det),
-				 "The mailbox %s is in Exchange Online but its "
-				 "email server profile %s is for Exchange "
-				 "Server (servertype %d).",
-				 mine ? mine : "", profile_name(profile), st);
-			unauthorized(ev, det);
-			return true;
-		}
-		if (!addr_eq(mine, theirs)) {
-			snprintf(
-			    det, sizeof(det),
-			    "The email address %s of the mailbox does not "
-			    "match the Exchange Online mailbox address %s.",
-			    mine ? mine : "", theirs ? theirs : "");
-			unauthorized(ev, det);
+			cJSON_GetObjectItemCaseSensitive(x, "licensed")) ||
+		    st == 2 || st == 0 || !addr_eq(mine, theirs)) {
+			unauthorized(ev);
 			return true;
 		}
 		return false;
 	}
-	if (st == 3) {
-		snprintf(det, sizeof(det),
-			 "No Exchange Online mailbox was found for %s: the "
-			 "mailbox is on Exchange Server on-premises.",
-			 mine ? mine : "");
-		unauthorized(ev, det);
-		return true;
-	}
-	if (!addr_eq(mine, theirs)) {
-		snprintf(det, sizeof(det),
-			 "The email address %s of the mailbox does not match "
-			 "the Exchange mailbox address %s.",
-			 mine ? mine : "", theirs ? theirs : "");
-		unauthorized(ev, det);
+	if (st == 3 || !addr_eq(mine, theirs)) {
+		unauthorized(ev);
 		return true;
 	}
 	{
@@ -368,6 +372,50 @@ static void write_alert(struct eval *ev, int level, const char *text,
 	dv_row_insert(org, t, o);
 }
 
+/* Check 3: the alerts of KB 4052727, one per tested direction. */
+static void approval_needed(struct eval *ev, struct dv_row *profile)
+{
+	const char *p = profile_name(profile);
+
+	if (ev->tested[DIR_OUT]) {
+		struct alert *a =
+		    alert(ev, "OutgoingEmailS2SApprovalNeeded", TC_APPROVAL);
+
+		snprintf(a->text, sizeof(a->text),
+			 "Email cannot be sent because the email address of "
+			 "the mailbox %s requires an approval by an Office 365 "
+			 "administrator. The mailbox didn't synchronize. The "
+			 "owner of the email server profile %s has been "
+			 "notified.",
+			 ev->name, p);
+	}
+	if (ev->tested[DIR_IN]) {
+		struct alert *a =
+		    alert(ev, "IncomingEmailS2SApprovalNeeded", TC_APPROVAL);
+
+		snprintf(a->text, sizeof(a->text),
+			 "Email cannot be received because the email address "
+			 "of the mailbox %s requires an approval by an Office "
+			 "365 administrator. The mailbox didn't synchronize. A "
+			 "notification about this is posted on the alerts "
+			 "wall for the owner of the email server profile %s.",
+			 ev->name, p);
+	}
+	if (ev->tested[DIR_ACT]) {
+		struct alert *a = alert(
+		    ev, "ExchangeSyncEmailS2SApprovalNeeded", TC_APPROVAL);
+
+		snprintf(a->text, sizeof(a->text),
+			 "Appointments, contacts, and tasks can't be "
+			 "synchronized because the email address of the "
+			 "mailbox %s requires an approval by an Office 365 "
+			 "administrator. A notification about this is posted "
+			 "on the alerts wall for the owner of the email "
+			 "server profile %s.",
+			 ev->name, p);
+	}
+}
+
 static void evaluate(struct dv_org *org, struct dv_row *mbx,
 		     const char *scheduler)
 {
@@ -401,7 +449,7 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 	if (!ev.tested[DIR_IN] && !ev.tested[DIR_OUT] && !ev.tested[DIR_ACT]) {
 		/* nothing to test */
 	} else if (user && dv_bool(user->obj, "isdisabled")) {
-		struct alert *a = alert(&ev, "MailboxDisabled", 5);
+		struct alert *a = alert(&ev, "MailboxDisabled", TC_DISABLED);
 
 		snprintf(a->text, sizeof(a->text),
 			 "Email cannot be sent or received because the mailbox "
@@ -411,7 +459,7 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 		fail_all(&ev);
 	} else if (!profile || dv_int(profile->obj, "statecode", 0) != 0) {
 		struct alert *a =
-		    alert(&ev, "InvalidIncomingEmailServerProfile", 1);
+		    alert(&ev, "InvalidIncomingEmailServerProfile", TC_PROFILE);
 
 		snprintf(a->text, sizeof(a->text),
 			 "Email cannot be received because the mailbox %s does "
@@ -428,21 +476,7 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 		   dv_bool(orgrow, queue ? "requireapprovalforqueueemail"
 					 : "requireapprovalforuseremail") &&
 		   dv_int(o, "emailrouteraccessapproval", 0) != 1) {
-		struct alert *a = alert(&ev, "EmailAddressNotApproved", 4);
-
-		snprintf(a->text, sizeof(a->text),
-			 "The mailbox %s can't be enabled because its email "
-			 "address %s hasn't been approved. Approve the email "
-			 "address, and then test and enable the mailbox "
-			 "again.",
-			 ev.name,
-			 dv_str(o, "emailaddress") ? dv_str(o, "emailaddress")
-						   : "");
-		snprintf(a->details, sizeof(a->details),
-			 "emailrouteraccessapproval = %d; the organization "
-			 "processes email only for approved %s.",
-			 dv_int(o, "emailrouteraccessapproval", 0),
-			 queue ? "queues" : "users");
+		approval_needed(&ev, profile);
 		fail_all(&ev);
 	} else {
 		cJSON *x = user ? dv_sim_exchange(org, user->id) : NULL;
@@ -452,7 +486,8 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 			/* failed */
 		} else if (!queue && ev.tested[DIR_ACT] &&
 			   (!owner || strcmp(owner, user->id))) {
-			struct alert *a = alert(&ev, "UserPrivilegeError", 2);
+			struct alert *a =
+			    alert(&ev, "UserPrivilegeError", TC_USER_PRIVILEGE);
 
 			snprintf(a->text, sizeof(a->text),
 				 "An internal Microsoft Dynamics 365 error "
@@ -484,7 +519,7 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 				if (have >= need)
 					continue;
 				a = alert(&ev, "Crm.80040220.PrivilegeDenied",
-					  -2147220960);
+					  TC_PRIVILEGE_DENIED);
 				snprintf(
 				    a->text, sizeof(a->text),
 				    "Appointments, contacts, and tasks "
@@ -524,7 +559,8 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 	dv_set_str(mbx->obj, "testmailboxaccesscompletedon", now);
 	dv_set_int(mbx->obj, "testemailconfigurationretrycount",
 		   dv_int(mbx->obj, "testemailconfigurationretrycount", 0) + 1);
-	dv_set_bool(mbx->obj, "testemailconfigurationscheduled", false);
+	if (!dv_variant(DV_VAR_TE_FLAG_STAYS))
+		dv_set_bool(mbx->obj, "testemailconfigurationscheduled", false);
 	if (ev.nalerts) {
 		dv_set_str(mbx->obj, "lastsyncerror", ev.alerts[0].text);
 		dv_set_int(mbx->obj, "lastsyncerrorcode", ev.alerts[0].code);
@@ -573,4 +609,38 @@ void dv_org_tick(struct dv_org *org)
 		evaluate(org, mbx, p.scheduler);
 	}
 	org->ntests = keep;
+}
+
+void dv_test_schedule(struct dv_org *org, struct dv_row *mbx,
+		      const char *caller)
+{
+	long delay = org->test_delay_ms;
+	char now[32];
+
+	dv_now_iso(now);
+	dv_set_str(mbx->obj, "testandenablelastattemptedon", now);
+	dv_set_str(mbx->obj, "_testandenablelastattemptedby_value", caller);
+	if (!dv_variant(DV_VAR_TE_STATUS_KEPT)) {
+		dv_set_int(mbx->obj, "incomingemailstatus", 0);
+		dv_set_int(mbx->obj, "outgoingemailstatus", 0);
+		dv_set_int(mbx->obj, "actstatus", 0);
+	}
+	if (dv_variant(DV_VAR_TE_POSTPONED)) {
+		struct timespec ts;
+		int64_t wall_ms;
+		time_t until;
+		struct tm tm;
+		char iso[32];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		/* the column holds whole seconds: round up */
+		until = (time_t)((wall_ms + delay + 999) / 1000);
+		delay = (long)((int64_t)until * 1000 - wall_ms);
+		gmtime_r(&until, &tm);
+		strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		dv_set_str(mbx->obj, "postponetestemailconfigurationuntil",
+			   iso);
+	}
+	dv_schedule_test(org, mbx->id, caller, delay);
 }

@@ -49,6 +49,14 @@ dvsim_start() {
 	exit 1
 }
 
+# variant NAME: true when this run's dvsim plays --variant NAME.
+variant() {
+	case ",${DVSIM_VARIANT:-}," in
+	*",$1,"*) return 0 ;;
+	esac
+	return 1
+}
+
 state() { curl -sf "$URL/_sim/state"; }
 stats() { curl -sf "$URL/_sim/stats"; }
 

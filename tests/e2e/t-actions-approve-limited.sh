@@ -3,7 +3,9 @@
 # System Administrator only (no Delegated Mailbox Approver role) gets
 # 0x8009000B; the row fails with that code and the hint about who may
 # approve, test_enable is skipped, and the address stays unapproved.
-# The same job with the approver client approves and reads it back.
+# The same job with the approver client approves the users' records and
+# reads them and the mailboxes back; under --variant approve-no-effect the
+# approval is accepted without effect and every row fails NotApproved.
 . "$(dirname "$0")/lib-actions.sh"
 
 LIM=9b0c3d7e-5a41-4f2b-9a77-3e2f1c0d4b55
@@ -31,6 +33,21 @@ check "state: still not approved" jqt "$T/after.json" \
 write_job approver "$T/in.csv" "approve"
 run_job approver
 state >"$T/after2.json"
-check "approver: every row approve done" jqt "$R" 'all(.[]; .result == "ok" and .approve == "done")'
-check "state: all approved" jqt "$T/after2.json" 'all(.entities.mailboxes[]; .emailrouteraccessapproval == 1)'
+if variant approve-no-effect; then
+	# the approval is accepted and changes nothing: read back, not done
+	check "no effect: every row NotApproved" jqt "$R" \
+		'all(.[]; .result == "failed" and .approve == "failed" and .error_code == "NotApproved")'
+	check "no effect: hint asks for an administrator's own sign-in" jqt "$R" \
+		'all(.[]; .hint | test("administrator.s own sign-in") and test("Delegated Mailbox Approver"))'
+	check "no effect: message gives both read-backs" jqt "$R" \
+		'all(.[]; .error_message | test("user.s email address is still") and test("the mailbox.s"))'
+	check "state: still not approved" jqt "$T/after2.json" \
+		"[.entities.mailboxes[] | select(.emailrouteraccessapproval != 1)] | length == $n"
+else
+	check "approver: every row approve done" jqt "$R" 'all(.[]; .result == "ok" and .approve == "done")'
+	check "state: all approved, users and mailboxes" jqt "$T/after2.json" \
+		'all(.entities.mailboxes[]; .emailrouteraccessapproval == 1) and all(.entities.systemusers[] | select(.applicationid == null); .emailrouteraccessapproval == 1)'
+	check "state: the Office 365 side approved too" jqt "$T/after2.json" \
+		'all(.entities.mailboxes[]; .isemailaddressapprovedbyo365admin == true)'
+fi
 finish

@@ -45,8 +45,16 @@ check "unfixable ones explained" jqt "$T/rem.json" \
 # 3. run the remediation
 write_job fix "$rem" "fix_owner;set_profile;set_delivery;approve;test_enable"
 run_job fix
-check "remediation run: every row that only needed fixes ends ok" jqt "$R" \
-	'all(.[] | select(.diagnosis | test("^(Unauthorized|ImpersonationError|MailboxDisabled|NoUserFoundWithGivenClaims)") | not); .result == "ok")'
+if variant approve-no-effect; then
+	# no approval takes effect: those rows stop at approve
+	check "remediation run: every row that only needed fixes ends ok, or NotApproved at approve" jqt "$R" \
+		'all(.[] | select(.diagnosis | test("^(Unauthorized|ImpersonationError|MailboxDisabled|NoUserFoundWithGivenClaims)") | not); .result == "ok" or (.approve == "failed" and .error_code == "NotApproved"))'
+	check "remediation run: the approval rows NotApproved" jqt "$R" \
+		'[.[] | select(.diagnosis | startswith("EmailAddressNotApproved"))] | length > 0 and all(.[]; .error_code == "NotApproved")'
+else
+	check "remediation run: every row that only needed fixes ends ok" jqt "$R" \
+		'all(.[] | select(.diagnosis | test("^(Unauthorized|ImpersonationError|MailboxDisabled|NoUserFoundWithGivenClaims)") | not); .result == "ok")'
+fi
 check "remediation run: the unfixable ones failed again with the same code" jqt "$R" \
 	'all(.[] | select(.diagnosis | test("^(ImpersonationError|MailboxDisabled|NoUserFoundWithGivenClaims)")); .result == "failed" and (.error_code as $c | .diagnosis | startswith($c)))'
 state >"$T/after.json"

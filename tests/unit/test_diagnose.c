@@ -115,33 +115,57 @@ static const struct {
      NULL,
      "",
      "permanently deleted"},
-    {"401, Hybrid profile for an online mailbox",
+    {"401 with details: the cause is still not taken from the text",
      {3, U401_RECV, "",
       U401_CODE " The mailbox is in Exchange Online but its profile is "
 		"an Exchange Server (Hybrid) profile."},
-     DIAG_UNAUTH_HYBRID,
-     "Unauthorized",
-     "set_profile",
-     "",
-     "Exchange Online profile"},
-    {"401, no licence",
-     {3, U401_SEND, "",
-      U401_CODE " The user has no Exchange Online "
-		"license."},
-     DIAG_UNAUTH_LICENCE,
+     DIAG_UNAUTHORIZED,
      "Unauthorized",
      NULL,
      "",
-     "licence"},
-    {"401, address differs",
-     {3, U401_SEND, "",
-      U401_CODE " The email address does not match the Exchange "
-		"mailbox."},
+     "whatever the profile"},
+    {"no user in Exchange with the address (K45)",
+     {3,
+      "Test and Enable failed because no user was found with the email "
+      "address ann.lee@contoso.com.",
+      "", ""},
      DIAG_UNAUTH_ADDRESS,
      "Unauthorized",
      NULL,
      "",
-     "match Exchange"},
+     "match the Exchange mailbox"},
+    {"not approved, sending (KB 4052727)",
+     {3,
+      "Email cannot be sent because the email address of the mailbox "
+      "Ann Lee requires an approval by an Office 365 administrator. The "
+      "mailbox didn't synchronize. The owner of the email server profile "
+      "Microsoft Exchange Online  has been notified.",
+      "OutgoingEmailS2SApprovalNeeded", ""},
+     DIAG_NOT_APPROVED,
+     "EmailAddressNotApproved",
+     "approve",
+     "",
+     "action approve"},
+    {"not approved, receiving, code in text only",
+     {3,
+      "Email cannot be received because the email address of the "
+      "mailbox Ann Lee requires an approval by an Office 365 "
+      "administrator. Email Server Error Code: "
+      "IncomingEmailS2SApprovalNeeded",
+      NULL, NULL},
+     DIAG_NOT_APPROVED,
+     "EmailAddressNotApproved",
+     "approve",
+     "",
+     "Global or Exchange admin"},
+    {"not approved, ACT, code only",
+     {3, "Appointments, contacts, and tasks can't be synchronized.",
+      "ExchangeSyncEmailS2SApprovalNeeded", ""},
+     DIAG_NOT_APPROVED,
+     "EmailAddressNotApproved",
+     "approve",
+     "",
+     "approve"},
     {"impersonation, sending",
      {3, IMP_SEND, "", IMP_DETAILS},
      DIAG_IMPERSONATION,
@@ -293,6 +317,81 @@ static void test_mailbox_collects_privileges_and_ranks(void **state)
 	}
 }
 
+/*
+ * KB 3212785: one 401 text for six causes. The profile's type narrows
+ * them; a NoUserFoundWithGivenClaims alert names the recreated user.
+ */
+static void test_401_narrowed_by_what_dataverse_shows(void **state)
+{
+	const struct diag_alert a[] = {
+	    {3, U401_SEND, "Http server returned 401 Unauthorized exception.",
+	     ""},
+	    {3, U401_RECV, "Http server returned 401 Unauthorized exception.",
+	     ""},
+	};
+	const struct diag_alert rec[] = {
+	    a[0],
+	    {3,
+	     "Exchange Online refused the mailbox Ann Lee: "
+	     "NoUserFoundWithGivenClaims.",
+	     "NoUserFoundWithGivenClaims",
+	     "User does not exist in tenant with id 'x'"},
+	};
+	struct diag_mailbox m;
+	struct diag d;
+	const char *p1, *p2, *p3, *p4;
+
+	(void)state;
+	diagnose_mailbox_init(&m);
+
+	/* an Exchange Server (Hybrid) profile: the profile first */
+	m.profile_type = 2;
+	assert_int_equal(diagnose_mailbox(&m, a, ARRAY_SIZE(a), &d),
+			 DIAG_UNAUTH_HYBRID);
+	assert_string_equal(d.code, "Unauthorized");
+	assert_string_equal(d.action, "set_profile");
+	p1 = strstr(d.hint, "(1) the mailbox is in Exchange Online");
+	assert_non_null(p1);
+	assert_non_null(strstr(d.hint, "action set_profile with "
+				       "profile=Microsoft Exchange Online"));
+	assert_non_null(strstr(d.hint, "Basic authentication"));
+	assert_null(strstr(d.hint, "licence"));
+	m.profile_type = 0; /* Exchange Server */
+	assert_int_equal(diagnose_mailbox(&m, a, 1, &d), DIAG_UNAUTH_HYBRID);
+
+	/* Exchange Online: the four causes left, most likely first */
+	m.profile_type = 3;
+	assert_int_equal(diagnose_mailbox(&m, a, ARRAY_SIZE(a), &d),
+			 DIAG_UNAUTHORIZED);
+	assert_string_equal(d.code, "Unauthorized");
+	assert_null(d.action);
+	p1 = strstr(d.hint, "(1) the mailbox's email address differs");
+	p2 = strstr(d.hint, "(2) the user has no Exchange Online licence");
+	p3 = strstr(d.hint, "(3) the user was deleted and recreated");
+	p4 = strstr(d.hint, "(4) Dynamics 365 and Exchange Online are in "
+			    "different tenants");
+	assert_true(p1 && p2 && p3 && p4 && p1 < p2 && p2 < p3 && p3 < p4);
+	/* no action the remediation would add, nothing for on-premises */
+	assert_null(strstr(d.hint, "action "));
+	assert_null(strstr(d.hint, "Basic authentication"));
+	assert_non_null(strstr(d.hint, "then test_enable"));
+
+	/* profile unknown: all six */
+	m.profile_type = -1;
+	assert_int_equal(diagnose_mailbox(&m, a, 1, &d), DIAG_UNAUTHORIZED);
+	assert_non_null(strstr(d.hint, "(6) "));
+
+	/* the recreated user's own alert wins over the profile */
+	m.profile_type = 3;
+	assert_int_equal(diagnose_mailbox(&m, rec, ARRAY_SIZE(rec), &d),
+			 DIAG_UNAUTH_RECREATED);
+	assert_string_equal(d.code, "NoUserFoundWithGivenClaims");
+	assert_non_null(strstr(d.hint, "permanently deleted"));
+	m.profile_type = 2;
+	assert_int_equal(diagnose_mailbox(&m, rec, ARRAY_SIZE(rec), &d),
+			 DIAG_UNAUTH_RECREATED);
+}
+
 static void test_mailbox_columns_without_alerts(void **state)
 {
 	static const struct {
@@ -393,6 +492,7 @@ int main(void)
 	    cmocka_unit_test(test_alerts_map_to_code_and_hint),
 	    cmocka_unit_test(test_missing_privilege_extraction),
 	    cmocka_unit_test(test_mailbox_collects_privileges_and_ranks),
+	    cmocka_unit_test(test_401_narrowed_by_what_dataverse_shows),
 	    cmocka_unit_test(test_mailbox_columns_without_alerts),
 	    cmocka_unit_test(test_write_errors),
 	};

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "dv_harness.h"
+#include "dvsim/variant.h"
 
 #include "banned.h"
 
@@ -581,6 +582,84 @@ static void test_approval_rules(void **state)
 	assert_int_equal(dv_int(m->obj, "emailrouteraccessapproval", -1), 2);
 }
 
+/*
+ * Approval is carried both ways between the user record and its mailbox,
+ * with the Office 365 side (isemailaddressapprovedbyo365admin); under
+ * --variant approve-no-effect an application user's approval is answered
+ * 204 and changes nothing.
+ */
+static void test_approval_of_the_user_record(void **state)
+{
+	struct dv_row *m = nth_user_mailbox(org, 9);
+	struct dv_row *u =
+	    dv_row_get(dv_table(org, DV_USERS),
+		       dv_str(m->obj, "_regardingobjectid_value"));
+	char url[128], murl[128];
+	struct call c;
+
+	(void)state;
+	snprintf(url, sizeof(url), "systemusers(%s)", u->id);
+	mbx_url(murl, sizeof(murl), m);
+	c = patch(approver, murl, "{\"emailrouteraccessapproval\":2}", "*");
+	call_release(&c);
+	assert_int_equal(dv_int(u->obj, "emailrouteraccessapproval", -1), 2);
+	assert_false(dv_bool(m->obj, "isemailaddressapprovedbyo365admin"));
+
+	dv_variants = DV_VAR_APPROVE_NO_EFFECT;
+	c = patch(approver, url, "{\"emailrouteraccessapproval\":1}", "*");
+	dv_variants = 0;
+	assert_int_equal(c.status, 204);
+	call_release(&c);
+	assert_int_equal(dv_int(u->obj, "emailrouteraccessapproval", -1), 2);
+	assert_int_equal(dv_int(m->obj, "emailrouteraccessapproval", -1), 2);
+	assert_false(dv_bool(m->obj, "isemailaddressapprovedbyo365admin"));
+
+	c = patch(approver, url, "{\"emailrouteraccessapproval\":1}", "*");
+	assert_int_equal(c.status, 204);
+	call_release(&c);
+	assert_int_equal(dv_int(u->obj, "emailrouteraccessapproval", -1), 1);
+	assert_int_equal(dv_int(m->obj, "emailrouteraccessapproval", -1), 1);
+	assert_true(dv_bool(m->obj, "isemailaddressapprovedbyo365admin"));
+	assert_string_equal(dv_str(m->obj, "_emailaddressapprovedby_value"),
+			    approver);
+}
+
+/* A role holding a privilege at depth RecordFilter (PrivilegeDepth 4). */
+static void test_record_filter_depth(void **state)
+{
+	struct dv_row *role = NULL;
+	struct dv_table *rt = dv_table(org, DV_ROLES);
+	const cJSON *it;
+	char url[160];
+	struct call c;
+	bool seen = false;
+
+	(void)state;
+	for (size_t i = 0; i < rt->n && !role; i++)
+		if (!strcmp(dv_str(rt->rows[i]->obj, "name"),
+			    "Sales Restricted") &&
+		    dv_role_root(org, rt->rows[i]) == rt->rows[i])
+			role = rt->rows[i];
+	assert_non_null(role);
+	snprintf(url, sizeof(url), "RetrieveRolePrivilegesRole(RoleId=%s)",
+		 role->id);
+	c = get(url);
+	assert_int_equal(c.status, 200);
+	cJSON_ArrayForEach(
+	    it, cJSON_GetObjectItemCaseSensitive(c.json, "RolePrivileges"))
+	{
+		if (strcmp(dv_str(it, "Depth"), "RecordFilter"))
+			continue;
+		seen = true;
+		assert_string_equal(dv_str(it, "PrivilegeName"),
+				    "prvReadEmailServerProfile");
+		assert_non_null(dv_str(it, "RecordFilterId"));
+		assert_non_null(dv_str(it, "RecordFilterUniqueName"));
+	}
+	assert_true(seen);
+	call_release(&c);
+}
+
 static struct dv_row *role_named(const char *name, bool root)
 {
 	struct dv_table *rt = dv_table(org, DV_ROLES);
@@ -813,6 +892,8 @@ int main(void)
 	    cmocka_unit_test(test_patch_binds),
 	    cmocka_unit_test(test_caller_privileges_enforced),
 	    cmocka_unit_test(test_approval_rules),
+	    cmocka_unit_test(test_approval_of_the_user_record),
+	    cmocka_unit_test(test_record_filter_depth),
 	    cmocka_unit_test(test_add_privileges_role),
 	    cmocka_unit_test(test_user_roles_ref),
 	    cmocka_unit_test(test_txn_rollback_leaves_no_trace),

@@ -3,11 +3,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "dv_harness.h"
+#include "dvsim/variant.h"
 
 #include "banned.h"
 
@@ -90,7 +92,7 @@ static const struct kind kinds[] = {
     {"hybrid=100", T401,
      "Make sure that the credentials specified in the "
      "mailbox",
-     "Exchange Server", 2, 2, 2},
+     NULL, 2, 2, 2},
     {"owner=100", "UserPrivilegeError",
      "An internal Microsoft Dynamics 365 error occurred while "
      "synchronizing appointments, contacts, and tasks for the mailbox",
@@ -99,17 +101,29 @@ static const struct kind kinds[] = {
      "because the mailbox user doesn't have sufficient permissions on "
      "this mailbox",
      ", type=8) is missing prv", 1, 1, 2},
-    {"approval=100", "EmailAddressNotApproved", "hasn't been approved", NULL, 2,
+    /* KB 4052727: one alert per direction */
+    {"approval=100", "OutgoingEmailS2SApprovalNeeded",
+     "Email cannot be sent because the email address of the mailbox", NULL, 2,
      2, 2},
-    {"address=100", T401, "cannot be sent",
-     "does not match the Exchange Online mailbox address", 2, 2, 2},
-    {"licence=100", T401, "Email cannot be received for the mailbox",
-     "no Exchange Online licence", 2, 2, 2},
+    {"approval=100", "IncomingEmailS2SApprovalNeeded",
+     "requires an approval by an Office 365 administrator. The mailbox "
+     "didn't synchronize. A notification",
+     NULL, 2, 2, 2},
+    {"approval=100", "ExchangeSyncEmailS2SApprovalNeeded",
+     "Appointments, contacts, and tasks can't be synchronized because "
+     "the email address",
+     NULL, 2, 2, 2},
+    /* KB 3212785: the same 401 texts whatever the cause */
+    {"address=100", T401, "cannot be sent", NULL, 2, 2, 2},
+    {"licence=100", T401, "Email cannot be received for the mailbox", NULL, 2,
+     2, 2},
     {"recreated=100", T401,
      "Appointments, contacts, and tasks can't be "
      "synchronized",
-     "NoUserFoundWithGivenClaims: User does not exist in tenant with id", 2, 2,
-     2},
+     NULL, 2, 2, 2},
+    {"recreated=100", "NoUserFoundWithGivenClaims",
+     "NoUserFoundWithGivenClaims", "User does not exist in tenant with id", 2,
+     2, 2},
     {"impersonation=100", "ImpersonationError",
      "An impersonation error occurred in accessing the mailbox while "
      "sending the email message \"Test Message\"",
@@ -154,6 +168,21 @@ static void test_each_problem_kind(void **state)
 		}
 		if (k->type)
 			assert_false(has_alert(a, 1, NULL, NULL, NULL));
+		{
+			const cJSON *it;
+
+			cJSON_ArrayForEach(it, a)
+			{
+				const char *ty = dv_str(it, "errortypedisplay");
+				int tc = dv_int(it, "tracecode", -1);
+
+				/* the column's range */
+				assert_in_range(tc, 0, 1000000000);
+				/* a 401 does not say its cause */
+				if (ty && !strcmp(ty, T401))
+					assert_null(dv_str(it, "errordetails"));
+			}
+		}
 		cJSON_Delete(a);
 		dv_org_free(org);
 	}
@@ -309,6 +338,84 @@ static void test_delay_is_honoured(void **state)
 	dv_org_free(org);
 }
 
+/*
+ * Scheduling stamps the attempt and resets the three statuses to Not Run
+ * (kept under te-status-kept); the flag is cleared at the end (kept
+ * under te-flag-stays).
+ */
+static void test_scheduling_and_the_te_variants(void **state)
+{
+	static const unsigned variants[] = {0, DV_VAR_TE_STATUS_KEPT,
+					    DV_VAR_TE_FLAG_STAYS};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(variants); i++) {
+		struct dv_org *org = gen_org(4, "ok", 5);
+		struct dv_row *m = nth_user_mailbox(org, 0);
+
+		test_and_enable(org, m); /* statuses success */
+		assert_int_equal(dv_int(m->obj, "incomingemailstatus", -1), 1);
+		dv_variants = variants[i];
+		dv_org_set_test_delay(org, 1000);
+		org->now_override_ms = 50000;
+		test_and_enable(org, m);
+		assert_non_null(dv_str(m->obj, "testandenablelastattemptedon"));
+		assert_int_equal(dv_int(m->obj, "incomingemailstatus", -1),
+				 variants[i] == DV_VAR_TE_STATUS_KEPT ? 1 : 0);
+		assert_int_equal(dv_int(m->obj, "actstatus", -1),
+				 variants[i] == DV_VAR_TE_STATUS_KEPT ? 1 : 0);
+		org->now_override_ms = 51000;
+		dv_org_tick(org);
+		assert_int_equal(dv_int(m->obj, "incomingemailstatus", -1), 1);
+		assert_int_equal(
+		    dv_int(m->obj, "testemailconfigurationretrycount", -1), 2);
+		assert_int_equal(
+		    dv_bool(m->obj, "testemailconfigurationscheduled"),
+		    variants[i] == DV_VAR_TE_FLAG_STAYS);
+		dv_variants = 0;
+		dv_org_free(org);
+	}
+}
+
+/*
+ * te-postponed: scheduling sets postponetestemailconfigurationuntil to
+ * the test delay from now, in whole seconds, and the test waits for it.
+ */
+static void test_postponed_variant(void **state)
+{
+	struct dv_org *org = gen_org(4, "ok", 5);
+	struct dv_row *m = nth_user_mailbox(org, 0);
+	time_t before = time(NULL), until;
+	struct tm tm = {0};
+	const char *s;
+
+	(void)state;
+	dv_variants = DV_VAR_TE_POSTPONED;
+	dv_org_set_test_delay(org, 1500);
+	org->now_override_ms = 50000;
+	test_and_enable(org, m);
+	s = dv_str(m->obj, "postponetestemailconfigurationuntil");
+	assert_non_null(s);
+	assert_int_equal(sscanf(s, "%d-%d-%dT%d:%d:%dZ", &tm.tm_year,
+				&tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+				&tm.tm_min, &tm.tm_sec),
+			 6);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	until = timegm(&tm);
+	assert_in_range(until - before, 1, 3);
+	org->now_override_ms = 51499;
+	dv_org_tick(org);
+	assert_int_equal(dv_int(m->obj, "testemailconfigurationretrycount", -1),
+			 0);
+	org->now_override_ms = 52600;
+	dv_org_tick(org);
+	assert_int_equal(dv_int(m->obj, "testemailconfigurationretrycount", -1),
+			 1);
+	dv_variants = 0;
+	dv_org_free(org);
+}
+
 static void test_generator_is_deterministic(void **state)
 {
 	struct dv_org *a = gen_org(200, NULL, 42), *b = gen_org(200, NULL, 42);
@@ -414,6 +521,8 @@ int main(void)
 	    cmocka_unit_test(test_self_approval_by_the_user_only),
 	    cmocka_unit_test(test_recurring_alert_updates_existing_row),
 	    cmocka_unit_test(test_delay_is_honoured),
+	    cmocka_unit_test(test_scheduling_and_the_te_variants),
+	    cmocka_unit_test(test_postponed_variant),
 	    cmocka_unit_test(test_generator_is_deterministic),
 	    cmocka_unit_test(test_default_mix_proportions),
 	    cmocka_unit_test(test_bad_mix_is_refused),

@@ -343,6 +343,55 @@ static void test_plan_unknown_privileges_fail(void **state)
 	buf_release(&notes);
 }
 
+/*
+ * PrivilegeDepth 4, RecordFilter, in a RetrieveRolePrivilegesRole answer
+ * (with its RecordFilterId): not a failed lookup of the role, and no
+ * Basic..Global depth held, so the privilege is still granted.
+ */
+static void test_record_filter_depth_is_not_held(void **state)
+{
+	static const char *const forms[] = {"\"RecordFilter\"", "4", "\"4\"",
+					    "\"recordfilter\""};
+	struct privs_list want = PRIVS_LIST_INIT, cat = PRIVS_LIST_INIT;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	assert_int_equal(privs_catalog_parse(&cat, catalog_json, &e), 0);
+	assert_int_equal(privs_parse_inline(&want,
+					    "prvWriteMailbox;prvReadMailbox",
+					    PRIVS_BASIC, &e),
+			 0);
+	for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
+		struct privs_list held = PRIVS_LIST_INIT,
+				  send = PRIVS_LIST_INIT;
+		struct buf notes = BUF_INIT(4096);
+		char json[512];
+
+		snprintf(json, sizeof(json),
+			 "{\"RolePrivileges\":[{\"Depth\":%s,\"PrivilegeId\":"
+			 "\"00000000-0000-0000-0000-00000000000c\","
+			 "\"PrivilegeName\":\"prvWriteMailbox\","
+			 "\"RecordFilterId\":\"f1\",\"RecordFilterUniqueName\":"
+			 "\"f\"},{\"Depth\":\"Global\",\"PrivilegeId\":"
+			 "\"00000000-0000-0000-0000-00000000000A\"}]}",
+			 forms[i]);
+		if (privs_held_parse(&held, json, &e) < 0)
+			fail_msg("Depth %s: %s", forms[i], e.msg);
+		assert_int_equal(held.n, 1);
+		assert_null(privs_list_find(&held, "prvWriteMailbox"));
+		assert_int_equal(
+		    privs_plan(&want, &cat, &held, &send, &notes, &e), 0);
+		assert_int_equal(send.n, 1);
+		assert_string_equal(send.v[0].name, "prvWriteMailbox");
+		assert_int_equal(send.v[0].depth, PRIVS_BASIC);
+		privs_list_release(&held);
+		privs_list_release(&send);
+		buf_release(&notes);
+	}
+	privs_list_release(&want);
+	privs_list_release(&cat);
+}
+
 static void test_bad_answers(void **state)
 {
 	static const char *const bad[] = {
@@ -386,6 +435,7 @@ int main(void)
 	    cmocka_unit_test(test_plan_fits_depths_and_skips_held),
 	    cmocka_unit_test(test_plan_nothing_to_send_when_all_held),
 	    cmocka_unit_test(test_plan_unknown_privileges_fail),
+	    cmocka_unit_test(test_record_filter_depth_is_not_held),
 	    cmocka_unit_test(test_bad_answers),
 	};
 
