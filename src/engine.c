@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "act_util.h"
 #include "action.h"
 #include "batch.h"
 #include "engine.h"
@@ -31,6 +32,7 @@ enum op_kind {
 	OP_PATCH,   /* the merged mailbox PATCH of a row's stage */
 	OP_ROW,	    /* one operation of one row's action */
 	OP_SHARED,  /* one operation for every row with the same key */
+	OP_VERIFY,  /* the read that tells whether a write was applied */
 };
 
 struct eng_row;
@@ -57,6 +59,18 @@ struct op {
 	/* OP_LOOKUP, OP_SHARED */
 	struct lookup *lookup;
 	struct shared *shared;
+	/*
+	 * A write whose fate is unknown (timeout, reset, cut answer) is read
+	 * back before it is sent again (verify_write()); the next send is
+	 * conditioned on the version that read saw.
+	 */
+	struct op *target;   /* OP_VERIFY: the write it checks */
+	char *if_match;	     /* "If-Match: <etag>" for the next send, or NULL */
+	const char *hdrs[2]; /* the header list of the send */
+	bool fresh;	     /* OP_VERIFY: the write goes out right after */
+	bool unknown;	     /* its last send may have been applied */
+	bool read_back;	     /* a read afterwards found it not applied */
+	bool timed_out;	     /* its last send got no answer in time */
 	/* last failure */
 	long status;
 	char code[64];
@@ -71,8 +85,6 @@ struct eng_row {
 	bool failed;
 	bool finished;
 	bool resolved;
-	unsigned verify; /* actions whose PATCH fate is unknown: re-read */
-	int verify_attempts;
 	unsigned would;	      /* readonly: actions that would write */
 	cJSON *patch;	      /* a stage PATCH held back, see patch_waits() */
 	unsigned contributed; /* the actions that added to it */
@@ -315,6 +327,8 @@ static void op_free(struct op *op)
 	free(op->url);
 	free(op->body);
 	free(op->group);
+	free(op->if_match);
+	op_free(op->target);
 	free(op);
 }
 
@@ -937,10 +951,7 @@ static void apply_step(struct engine *en, struct eng_row *row, int id,
 
 	switch (step) {
 	case ACTION_UNCHANGED:
-		/* a write of unknown fate that now holds was ours */
-		st->status = (row->verify & (1u << id)) ? ACTION_ST_DONE
-							: ACTION_ST_UNCHANGED;
-		row->verify &= ~(1u << id);
+		st->status = ACTION_ST_UNCHANGED;
 		break;
 	case ACTION_SENT:
 		if (st->outstanding == 0 && row->would & (1u << id))
@@ -1078,8 +1089,6 @@ static int advance(struct engine *en, struct eng_row *row)
 				op->flags = ACTION_OP_IF_MATCH;
 				op->row = row;
 				op->contributors = c.contributed;
-				op->attempts = row->verify_attempts;
-				row->verify_attempts = 0;
 				for (int i = 0; i < ACTION_COUNT; i++)
 					if (c.contributed & (1u << i))
 						rs->act[i].outstanding++;
@@ -1153,6 +1162,25 @@ static void deliver_shared(struct engine *en, struct shared *sh,
 	cJSON_Delete(json);
 }
 
+static void verified(struct engine *en, struct op *v, long status,
+		     const char *body);
+
+/*
+ * A write that failed for good says what is known of its fate: a failed
+ * row never hides a change that may have been applied.
+ */
+static void fate_note(struct op *op)
+{
+	size_t len = strlen(op->message);
+	const char *note =
+	    op->unknown ? "; whether the service applied the change is unknown"
+	    : op->read_back ? "; read back afterwards, it was not applied "
+			      "(the unanswered request may still be)"
+			    : "";
+
+	snprintf(op->message + len, sizeof(op->message) - len, "%s", note);
+}
+
 /* The operation's final answer: success or a definitive failure. */
 static void op_final(struct engine *en, struct op *op, long status,
 		     const char *body)
@@ -1162,7 +1190,12 @@ static void op_final(struct engine *en, struct op *op, long status,
 	const char *code = status >= 300 ? op->code : "";
 	const char *msg = status >= 300 ? op->message : "";
 
+	if (status >= 300 && op->kind != OP_VERIFY && strcmp(op->method, "GET"))
+		fate_note(op);
 	switch (op->kind) {
+	case OP_VERIFY:
+		verified(en, op, status, body);
+		break;
 	case OP_RESOLVE:
 		if (status >= 200 && status < 300) {
 			json = body ? json_parse(body, strlen(body)) : NULL;
@@ -1266,18 +1299,106 @@ static void record_error(struct op *op, long status, const char *body,
 static void record_transport_error(struct engine *en, struct op *op,
 				   const struct request *r)
 {
-	if (r->result != CURLE_OPERATION_TIMEDOUT) {
+	op->timed_out = r->result == CURLE_OPERATION_TIMEDOUT;
+	if (!op->timed_out) {
 		record_error(op, 0, NULL, 0, r->error);
 		return;
 	}
 	op->status = 0;
 	snprintf(op->code, sizeof(op->code), "Timeout");
 	snprintf(op->message, sizeof(op->message),
-		 "no answer within %d s (run.request_timeout)%s",
-		 en->job->request_timeout,
-		 strcmp(op->method, "GET") ? "; whether the service applied "
-					     "the change is unknown"
-					   : "");
+		 "no answer within %d s (run.request_timeout)",
+		 en->job->request_timeout);
+}
+
+/*
+ * Read back write 'w' (actu_verify_url()) now, or at 'at' when later;
+ * 'fresh': send it right after the read. false when no read can tell.
+ */
+static bool verify_write(struct engine *en, struct op *w, bool fresh,
+			 int64_t at)
+{
+	struct buf url = BUF_INIT(BUF_MAX_SMALL);
+	struct op *v;
+
+	if (actu_verify_url(w->method, w->url, w->body, &url) < 0) {
+		buf_release(&url);
+		return false;
+	}
+	v = op_new(OP_VERIFY, "GET", url.ptr, NULL);
+	buf_release(&url);
+	v->target = w;
+	v->fresh = fresh;
+	if (at > en->now)
+		sched_timer_add(&en->sched, at, v);
+	else
+		enqueue(en, v);
+	return true;
+}
+
+/*
+ * The read-back of a write of unknown fate answered. The change in place:
+ * the write is done, whichever attempt applied it. Not in place: send it
+ * again after the backoff, conditioned on the version read (a 412 then
+ * means the row changed meanwhile, perhaps by that very write landing
+ * late: read again). A write that timed out waits at least
+ * run.request_timeout, as long as it was given to land. A write with no
+ * version to condition on (AddPrivilegesRole) is read once more just
+ * before it goes. The read failing for good leaves the fate unknown.
+ */
+static void verified(struct engine *en, struct op *v, long status,
+		     const char *body)
+{
+	struct op *w = v->target;
+	cJSON *json = NULL;
+	const char *etag;
+	long delay;
+
+	v->target = NULL;
+	if (status >= 200 && status < 300 && body)
+		json = json_parse(body, strlen(body));
+	if (!json) {
+		op_final(en, w, w->status ? w->status : 599, NULL);
+		return;
+	}
+	if (actu_write_holds(w->method, w->url, w->body, json)) {
+		log_info("%s %s: read back, the change is in place", w->method,
+			 w->url);
+		cJSON_Delete(json);
+		w->unknown = false;
+		op_final(en, w, 204, "");
+		return;
+	}
+	w->unknown = false;
+	w->read_back = true;
+	free(w->if_match);
+	w->if_match = NULL;
+	etag = string_item(json, "@odata.etag");
+	if (etag && !strcmp(w->method, "PATCH")) {
+		struct buf h = BUF_INIT(BUF_MAX_SMALL);
+
+		buf_addf(&h, "If-Match: %s", etag);
+		w->if_match = buf_detach(&h, NULL);
+	}
+	cJSON_Delete(json);
+	delay = retry_next_delay_ms(&en->policy, w->attempts, 0, -1,
+				    (unsigned)rand());
+	if (delay < 0) {
+		op_final(en, w, w->status ? w->status : 599, NULL);
+		return;
+	}
+	if (w->timed_out && delay < en->job->request_timeout * 1000L)
+		delay = en->job->request_timeout * 1000L;
+	if (!w->if_match && !v->fresh &&
+	    verify_write(en, w, true, en->now + delay))
+		return;
+	log_info("%s %s: read back, not applied; sending it again", w->method,
+		 w->url);
+	en->st.retries++;
+	if (v->fresh)
+		enqueue(en, w);
+	else
+		sched_timer_add(&en->sched, en->now + delay, w);
 }
 
 /*
@@ -1287,33 +1408,21 @@ static void record_transport_error(struct engine *en, struct op *op,
 static void retry_op(struct engine *en, struct op *op, long status,
 		     long retry_after_s, bool unknown)
 {
-	long delay = retry_next_delay_ms(&en->policy, op->attempts, status,
-					 retry_after_s, (unsigned)rand());
+	long delay;
 
+	if (unknown && strcmp(op->method, "GET")) {
+		/* never send a write twice: read it back first */
+		op->unknown = true;
+		if (verify_write(en, op, false, 0))
+			return;
+	}
+	delay = retry_next_delay_ms(&en->policy, op->attempts, status,
+				    retry_after_s, (unsigned)rand());
 	if (delay < 0) {
 		op_final(en, op, op->status ? op->status : 599, NULL);
 		return;
 	}
 	en->st.retries++;
-	if (unknown && op->kind == OP_PATCH) {
-		/*
-		 * Do not send a write twice: read the mailbox again and let
-		 * the actions decide (the PATCH may have been applied).
-		 */
-		struct eng_row *row = op->row;
-
-		for (int i = 0; i < ACTION_COUNT; i++)
-			if (op->contributors & (1u << i) &&
-			    row->rs.act[i].outstanding > 0)
-				row->rs.act[i].outstanding--;
-		row->verify |= op->contributors;
-		row->verify_attempts = op->attempts;
-		row->resolved = false;
-		op_free(op);
-		row->timers++;
-		sched_timer_add(&en->sched, en->now + delay, row);
-		return;
-	}
 	sched_timer_add(&en->sched, en->now + delay, op);
 }
 
@@ -1375,6 +1484,12 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 				     "the operation failed");
 			if (st == 401 && reauth(en, f, op))
 				break;
+			if (st == 412 && op->if_match &&
+			    verify_write(en, op, false, 0)) {
+				/* changed since it was read: read again */
+				op->timed_out = false;
+				break;
+			}
 			if (st == 429) {
 				long ra = parse_retry_after(
 				    batch_answer_header(an, "Retry-After"));
@@ -1563,6 +1678,12 @@ static int send_batch(struct engine *en)
 		br.headers = op->flags & ACTION_OP_IF_MATCH ? if_match
 			     : op->flags & OP_ANNOTATIONS   ? annotations
 							    : NULL;
+		if (op->if_match) {
+			/* sent again after a read: on the version read */
+			op->hdrs[0] = op->if_match;
+			op->hdrs[1] = NULL;
+			br.headers = op->hdrs;
+		}
 		br.body = op->body;
 		br.data = op;
 		dequeue(q);
@@ -1695,10 +1816,7 @@ static void run_timers(struct engine *en)
 			struct eng_row *row = item;
 
 			row->timers--;
-			if (!row->resolved && !row->failed)
-				want_resolve(en, row); /* verify a write */
-			else
-				make_ready(en, row);
+			make_ready(en, row);
 		}
 	}
 }
