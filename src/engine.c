@@ -1920,6 +1920,82 @@ static int loop_once(struct engine *en, long cap_ms)
 	return 0;
 }
 
+static bool stopping(const struct engine *en)
+{
+	return (en->stop && *en->stop) || http_interrupted();
+}
+
+/*
+ * A write that may have been applied when the run stopped: said in
+ * run.log for its rows. Rows in flight get no result line, so --resume
+ * runs them again, and every action reads the current state before it
+ * writes: the write is verified there.
+ */
+static void note_unknown(struct engine *en, struct op *op, bool in_flight)
+{
+	struct results_event ev = {.level = "warn",
+				   .error_code = "UnknownFate"};
+	struct buf msg = BUF_INIT(BUF_MAX_SMALL);
+
+	if (op->kind == OP_VERIFY)
+		op = op->target;
+	if (!op || !strcmp(op->method, "GET") || (!in_flight && !op->unknown))
+		return;
+	buf_addf(&msg,
+		 "interrupted with %s %s unanswered: whether it was applied "
+		 "is unknown; --resume reads it back before writing",
+		 op->method, op->url);
+	ev.message = msg.ptr;
+	log_warn("%s", msg.ptr);
+	if (op->kind == OP_SHARED) {
+		for (size_t i = 0; i < op->shared->nw; i++) {
+			ev.row = op->shared->w[i].row->rs.row->num;
+			results_log(en->res, &ev, NULL);
+		}
+	} else if (op->row) {
+		ev.row = op->row->rs.row->num;
+		ev.action = op->kind == OP_ROW ? action_name(op->action) : NULL;
+		results_log(en->res, &ev, NULL);
+	}
+	buf_release(&msg);
+}
+
+/*
+ * Stop now: end every transfer in flight and note the writes whose fate
+ * that leaves unknown (note_unknown()).
+ */
+static void stop_transfers(struct engine *en)
+{
+	struct request *r;
+	void *item;
+
+	http_abort_all(&en->http);
+	while ((r = http_next_done(&en->http))) {
+		struct flight *f = r->owner;
+
+		for (size_t i = 0; i < f->n; i++) {
+			if (en->res)
+				note_unknown(en, f->ops[i], true);
+			op_free(f->ops[i]);
+		}
+		flight_free(f);
+		request_free(r);
+	}
+	for (struct op *op = en->reads.head; en->res && op; op = op->next)
+		note_unknown(en, op, false);
+	for (struct op *op = en->writes.head; en->res && op; op = op->next)
+		note_unknown(en, op, false);
+	while ((item = sched_timer_pop(&en->sched, INT64_MAX))) {
+		if (*(enum titem *)item != TI_OP) {
+			((struct eng_row *)item)->timers--;
+			continue;
+		}
+		if (en->res)
+			note_unknown(en, item, false);
+		op_free(item);
+	}
+}
+
 static void drain(struct engine *en)
 {
 	/* stop every transfer still running; the run is over */
@@ -2043,11 +2119,18 @@ static struct request *call(struct engine *en, struct request *r, struct err *e)
 	}
 	en->st.requests++;
 	while (!done) {
-		if (http_poll(&en->http, 1000, e) < 0)
+		if (stopping(en))
+			http_abort_all(&en->http);
+		else if (http_poll(&en->http, 1000, e) < 0)
 			break;
 		done = http_next_done(&en->http);
 	}
 	en->now = clock_ms();
+	if (done && stopping(en)) {
+		request_free(done);
+		err_set(e, ERR_INTERNAL, "interrupted before the run began");
+		return NULL;
+	}
 	return done;
 }
 
@@ -2079,6 +2162,11 @@ sign_in:
 			http_poll(&en->http,
 				  (long)(en->auth.retry_ms - en->now), NULL);
 			en->now = clock_ms();
+			if (stopping(en)) {
+				err_set(e, ERR_INTERNAL,
+					"interrupted before the run began");
+				goto out;
+			}
 		}
 	}
 	buf_reset(&url);
@@ -2117,6 +2205,11 @@ sign_in:
 			request_free(r);
 			http_poll(&en->http, 200L << tries, NULL);
 			en->now = clock_ms();
+			if (stopping(en)) {
+				err_set(e, ERR_INTERNAL,
+					"interrupted before the run began");
+				goto out;
+			}
 			continue;
 		}
 		en->ever_answered = true;
@@ -2159,6 +2252,11 @@ sign_in:
 		/* honour Retry-After before the first real request */
 		http_poll(&en->http, ra >= 0 ? ra * 1000 : 1000, NULL);
 		en->now = clock_ms();
+		if (stopping(en)) {
+			err_set(e, ERR_INTERNAL,
+				"interrupted before the run began");
+			goto out;
+		}
 	}
 	rc = 0;
 	goto out;
@@ -2178,7 +2276,8 @@ int engine_run(struct engine *en, struct results *res, struct err *e)
 	if (res)
 		results_set_flush_ms(res, ENGINE_FLUSH_MS);
 	for (;;) {
-		if (en->stop && *en->stop) {
+		if (stopping(en)) {
+			stop_transfers(en);
 			if (res && results_flush(res, e) < 0)
 				return -1;
 			return err_set(e, ERR_INTERNAL,
