@@ -90,6 +90,14 @@ struct eng_row {
 	unsigned contributed; /* the actions that added to it */
 	int timers;	      /* timers pending for this row */
 	struct eng_row *prev_all, *next_all;
+	/*
+	 * Rows pass the identity gate in input order, once their mailbox is
+	 * known (pass_gate()); 'duplicate' is the earlier row with the same
+	 * mailbox id, the row is then invalid.
+	 */
+	struct eng_row *prev_order, *next_order;
+	bool in_order, known;
+	size_t duplicate;
 };
 
 struct waiter {
@@ -177,6 +185,9 @@ struct engine {
 	size_t npend_id;
 
 	struct table lookups, shares;
+	/* rows not through the identity gate yet, in input order */
+	struct eng_row *order_head, *order_tail;
+	struct table claimed; /* mailbox id -> the row that has it */
 	bool eof;
 	bool ever_answered;
 	unsigned long batch_seq;
@@ -293,6 +304,11 @@ static void lookup_free(void *p)
 	free(l);
 }
 
+static void no_free(void *p)
+{
+	(void)p;
+}
+
 static void shared_free(void *p)
 {
 	struct shared *s = p;
@@ -375,6 +391,20 @@ static void make_ready(struct engine *en, struct eng_row *row)
 	en->ready_tail = row;
 }
 
+static void order_del(struct engine *en, struct eng_row *row)
+{
+	if (row->prev_order)
+		row->prev_order->next_order = row->next_order;
+	else
+		en->order_head = row->next_order;
+	if (row->next_order)
+		row->next_order->prev_order = row->prev_order;
+	else
+		en->order_tail = row->prev_order;
+	row->prev_order = row->next_order = NULL;
+	row->in_order = false;
+}
+
 static void row_free(struct engine *en, struct eng_row *row)
 {
 	for (int i = 0; i < ACTION_COUNT; i++) {
@@ -385,6 +415,8 @@ static void row_free(struct engine *en, struct eng_row *row)
 	}
 	if (row->timers > 0)
 		sched_timer_cancel(&en->sched, row);
+	if (row->in_order)
+		order_del(en, row);
 	if (row->prev_all)
 		row->prev_all->next_all = row->next_all;
 	else
@@ -481,6 +513,7 @@ static void fail_row(struct engine *en, struct eng_row *row, const char *code,
 			row->rs.act[i].status =
 			    i == first ? ACTION_ST_FAILED : ACTION_ST_SKIPPED;
 	row->failed = true;
+	row->known = true;
 	make_ready(en, row);
 }
 
@@ -702,6 +735,35 @@ static void copy_id(char *dst, size_t size, const char *id)
 	dst[len] = '\0';
 }
 
+/*
+ * The identity gate: two rows naming one mailbox, by address on one and
+ * by id on the other (or any two forms), are known only once resolved.
+ * Rows go through in input order, each once its own mailbox is known, so
+ * the second row in input order is the one made invalid, whichever
+ * resolved first; a row does nothing before it is through.
+ */
+static void pass_gate(struct engine *en)
+{
+	while (en->order_head && en->order_head->known) {
+		struct eng_row *row = en->order_head;
+		char id[sizeof(row->rs.mailbox_id)];
+		void **slot;
+
+		order_del(en, row);
+		if (row->failed || !row->resolved)
+			continue;
+		for (size_t i = 0; i < sizeof(id); i++)
+			id[i] =
+			    (char)tolower((unsigned char)row->rs.mailbox_id[i]);
+		slot = table_slot(&en->claimed, id, true);
+		if (*slot)
+			row->duplicate = (size_t)(uintptr_t)*slot;
+		else
+			*slot = (void *)(uintptr_t)row->rs.row->num;
+		make_ready(en, row);
+	}
+}
+
 static void resolved(struct engine *en, struct op *op, cJSON *json)
 {
 	cJSON *value = cJSON_GetObjectItemCaseSensitive(json, "value");
@@ -767,9 +829,10 @@ static void resolved(struct engine *en, struct op *op, cJSON *json)
 		row->rs.mailbox = cJSON_DetachItemViaPointer(value, found->mb);
 		found->mb = NULL;
 		row->resolved = true;
-		make_ready(en, row);
+		row->known = true;
 	}
 	free(mbs);
+	pass_gate(en);
 }
 
 /*
@@ -1011,10 +1074,33 @@ static bool patch_waits(const struct eng_row *row, const struct action_ctx *c)
 	return false;
 }
 
+/* A row whose mailbox an earlier row has: invalid, nothing done. */
+static int finish_duplicate(struct engine *en, struct eng_row *row)
+{
+	struct row *in = row->rs.row;
+	struct results_row rr;
+	struct buf b = BUF_INIT(BUF_MAX_SMALL);
+	int rc;
+
+	buf_addf(&b, "column 'mailbox': same mailbox as row %zu (mailboxid %s)",
+		 row->duplicate, row->rs.mailbox_id);
+	results_row_invalid(&rr, in);
+	rr.error_message = b.ptr;
+	row->finished = true;
+	en->st.rows_invalid++;
+	en->st.rows_done++;
+	rc = results_add(en->res, in, &rr, en->err);
+	buf_release(&b);
+	row_free(en, row);
+	return rc;
+}
+
 static int advance(struct engine *en, struct eng_row *row)
 {
 	struct row_state *rs = &row->rs;
 
+	if (row->duplicate)
+		return finish_duplicate(en, row);
 	if (row->failed)
 		return row_busy(row) ? 0 : finish_row(en, row);
 	if (!row->resolved)
@@ -1213,6 +1299,7 @@ static void op_final(struct engine *en, struct op *op, long status,
 				rs->attempts = op->attempts;
 			fail_row(en, op->group[i], code, msg, NULL);
 		}
+		pass_gate(en);
 		break;
 	case OP_LOOKUP: {
 		struct lookup *l = op->lookup;
@@ -1800,6 +1887,13 @@ static int take_rows(struct engine *en)
 			en->all->prev_all = er;
 		en->all = er;
 		en->in_flight_rows++;
+		er->prev_order = en->order_tail;
+		if (en->order_tail)
+			en->order_tail->next_order = er;
+		else
+			en->order_head = er;
+		en->order_tail = er;
+		er->in_order = true;
 		want_resolve(en, er);
 	}
 	return 0;
@@ -2093,6 +2187,7 @@ void engine_free(struct engine *en)
 	while (en->all)
 		row_free(en, en->all);
 	table_release(&en->lookups, lookup_free);
+	table_release(&en->claimed, no_free);
 	table_release(&en->shares, shared_free);
 	sched_release(&en->sched);
 	auth_release(&en->auth);
