@@ -2095,7 +2095,8 @@ static void drain(struct engine *en)
 	/* stop every transfer still running; the run is over */
 	struct request *r;
 
-	(void)en;
+	if (http_interrupted())
+		http_abort_all(&en->http);
 	while (en->http.in_flight > 0) {
 		if (http_poll(&en->http, 100, NULL) < 0)
 			break;

@@ -11,7 +11,9 @@
 #            it holds the slow request, which it applies as it stops, and
 #            started again on the same port from that organisation;
 #   last     the cut answer again, to the last attempt (max_attempts = 1):
-#            the write was applied, so the row is done, not failed.
+#            the write was applied, so the row is done, not failed;
+#   reset    dvsim drops 30% of the connections (--reset-rate) before
+#            serving them, writes and reads alike.
 # Every case must end with every row ok, the organisation as a run without
 # faults leaves it, and exactly as many writes applied as that run needed:
 # no duplicate. The request to fault is found from dvsim's trace of the
@@ -104,14 +106,19 @@ one_case() {
 	check "$kind: the write is found in the trace (request $k)" test "$k" -gt 1
 	check "$kind: the run without faults writes something ($need)" test "$need" -gt 0
 
-	for fault in timeout cut restart last; do
+	for fault in timeout cut restart last reset; do
+		if [ $fault = reset ]; then
+			start_dvsim $ORG --reset-rate 0.3
+		else
+			start_dvsim $ORG --dump "$W/dump.json"
+		fi
 		case $fault in
-		timeout | restart) scn="slow-1@$((k - 1))" ;;
-		cut | last) scn="badmultipart-1@$((k - 1))" ;;
+		timeout | restart) url="$BASE/_sim/slow-1@$((k - 1))" ;;
+		cut | last) url="$BASE/_sim/badmultipart-1@$((k - 1))" ;;
+		reset) url="$BASE" ;;
 		esac
-		start_dvsim $ORG --dump "$W/dump.json"
-		job job.cfg "$BASE/_sim/$scn" "$actions" \
-			"$([ $fault = last ] && echo 1 || echo 6)"
+		job job.cfg "$url" "$actions" \
+			"$([ $fault = last ] && echo 1 || echo 10)"
 		rm -rf out
 		"$MBXFIX" run job.cfg --no-progress -v >run.out 2>run.err &
 		pid=$!
@@ -137,9 +144,12 @@ one_case() {
 			check "$kind/$fault: the write timed out" grep -q "Operation timed out" run.err ;;
 		cut | last)
 			check "$kind/$fault: the answer was cut" grep -q "unusable \$batch answer" run.err ;;
+		reset)
+			echo "# $kind/$fault: $(stats | jq .faults.resets) connections dropped" ;;
 		esac
-		check "$kind/$fault: the write was read back before anything was sent again" \
-			grep -q "read back" run.err
+		[ $fault = reset ] ||
+			check "$kind/$fault: the write was read back before anything was sent again" \
+				grep -q "read back" run.err
 		sleep 2 # a late landing, if any, is counted too
 		eq "$kind/$fault: the organisation as without faults" "$(outcome)" "$want"
 		if [ $fault = restart ]; then
