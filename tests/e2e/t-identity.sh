@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 cd "$W" || exit 1
+export DVSIM_TRACE=1
 start_dvsim --generate 6 --seed 3 --problems delivery=100
 state >before.json
 addr() { jq -r --argjson i "$1" '.entities.mailboxes[$i].emailaddress' before.json; }
@@ -28,6 +29,8 @@ before=$(stats | jq .writes.total)
 write_job job.cfg "$BASE" "" "{ parallel = 1; batch_size = 1; max_attempts = 3; }"
 "$MBXFIX" run job.cfg --no-progress >a.out 2>a.err
 eq "exit 1 (invalid rows)" $? 1
+lookups=$(grep -a "part GET mailboxes?" dv.err | sed -n 's/.*PropertyName\(%3D\|=\)\(%2[27]\|["'"'"']\)\([a-z]*\).*/\3/p' | tr '\n' ' ')
+eq "the addresses were looked up before the ids" "$lookups" "emailaddress mailboxid "
 eq "results: rows 2 and 4 invalid, the others ok" "$(col result | tr '\n' ' ')" "ok invalid ok invalid ok "
 check "row 2 names row 1" sh -c "sed -n 3p '$(results)' | grep -q 'same mailbox as row 1'"
 check "row 4 names row 3" sh -c "sed -n 5p '$(results)' | grep -q 'same mailbox as row 3'"
