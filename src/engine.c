@@ -737,18 +737,29 @@ static void copy_id(char *dst, size_t size, const char *id)
 
 /*
  * The identity gate: two rows naming one mailbox, by address on one and
- * by id on the other (or any two forms), are known only once resolved.
- * Rows go through in input order, each once its own mailbox is known, so
- * the second row in input order is the one made invalid, whichever
- * resolved first; a row does nothing before it is through.
+ * by id on the other, are known only once resolved (rows.c catches the
+ * same address or id given twice, whatever the case). A row goes through
+ * once its own mailbox is known and every earlier row naming a mailbox
+ * the other way is known too, so the second row in input order is the
+ * one made invalid, whichever resolved first, and a row does nothing
+ * before it is through. Rows that all use one form never wait.
  */
 static void pass_gate(struct engine *en)
 {
-	while (en->order_head && en->order_head->known) {
-		struct eng_row *row = en->order_head;
+	bool wait_addr = false, wait_id = false; /* an earlier row unknown */
+	struct eng_row *row = en->order_head, *next;
+
+	for (; row && !(wait_addr && wait_id); row = next) {
+		bool is_id = row->rs.row->mailbox_is_id;
 		char id[sizeof(row->rs.mailbox_id)];
 		void **slot;
 
+		next = row->next_order;
+		if (!row->known || (is_id ? wait_addr : wait_id)) {
+			if (!row->known)
+				*(is_id ? &wait_id : &wait_addr) = true;
+			continue;
+		}
 		order_del(en, row);
 		if (row->failed || !row->resolved)
 			continue;
