@@ -73,6 +73,8 @@ log="$W/out/e2e/latest/run.log"
 check "hanging requests: run.log names writes of unknown fate" \
 	grep -q '"error_code":"UnknownFate"' "$log"
 echo "# $(grep -c UnknownFate "$log") rows with a write of unknown fate"
+check "hanging requests: the journal records their outcome as unknown (0)" \
+	grep -a -q "^outcome [0-9]* 0 " "$W/out/e2e/latest/journal"
 kill -CONT "$DV_PID"
 sleep 1 # what the server still does with the abandoned requests
 "$MBXFIX" run job.cfg --resume --no-progress >b.out 2>b.err
