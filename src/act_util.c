@@ -6,6 +6,7 @@
 #include "act_util.h"
 #include "diagnose.h"
 #include "odata.h"
+#include "privs.h"
 
 #include "banned.h"
 
@@ -352,4 +353,174 @@ enum action_step actu_fail_write(struct action_ctx *c, struct row_state *rs,
 
 	diagnose_write_error(a->code, a->message, action, &d);
 	return action_fail_answer(c, rs, a, *d.hint ? d.hint : NULL);
+}
+
+/*
+ * Verifying a write of unknown fate. A PATCH "set(id)" is read back as
+ * "set(id)?$select=" its columns, a lookup bound with "nav@odata.bind"
+ * as its value column "_nav_value"; AddPrivilegesRole on "roles(id)" as
+ * RetrieveRolePrivilegesRole(RoleId=id).
+ */
+#define ADD_PRIVILEGES "/Microsoft.Dynamics.CRM.AddPrivilegesRole"
+
+/* "set(id)" with nothing after: the length of "set(id)", else 0 */
+static size_t row_url_len(const char *url)
+{
+	const char *open = strchr(url, '('), *close = strchr(url, ')');
+
+	if (!open || !close || close < open || strchr(url, '?') ||
+	    strchr(url, '/'))
+		return 0;
+	return (size_t)(close - url) + 1;
+}
+
+/* the column a PATCH member writes: "_nav_value" for a bound lookup */
+static void written_column(struct buf *out, const char *member)
+{
+	const char *at = strstr(member, "@odata.bind");
+
+	if (at && !at[11])
+		buf_addf(out, "_%.*s_value", (int)(at - member), member);
+	else
+		buf_addstr(out, member);
+}
+
+int actu_verify_url(const char *method, const char *url, const char *body,
+		    struct buf *out)
+{
+	size_t len = strlen(url), tail = strlen(ADD_PRIVILEGES);
+
+	if (!strcmp(method, "POST") && len > tail &&
+	    !strcmp(url + len - tail, ADD_PRIVILEGES) &&
+	    !strncmp(url, "roles(", 6) && url[len - tail - 1] == ')') {
+		buf_addf(out, "RetrieveRolePrivilegesRole(RoleId=%.*s)",
+			 (int)(len - tail - 7), url + 6);
+		return 0;
+	}
+	if (!strcmp(method, "PATCH") && row_url_len(url)) {
+		cJSON *b = body ? cJSON_Parse(body) : NULL, *m;
+		char sep = '?';
+		int n = 0;
+
+		buf_addstr(out, url);
+		cJSON_ArrayForEach(m, b)
+		{
+			if (!m->string || m->string[0] == '@')
+				continue;
+			buf_addstr(out, sep == '?' ? "?$select=" : ",");
+			sep = ',';
+			written_column(out, m->string);
+			n++;
+		}
+		cJSON_Delete(b);
+		return n ? 0 : -1;
+	}
+	return -1;
+}
+
+/* the GUID of a bind value "/set(guid)" */
+static bool bind_guid(const char *v, char *out, size_t size)
+{
+	const char *open = v ? strrchr(v, '(') : NULL;
+	const char *close = open ? strchr(open, ')') : NULL;
+
+	if (!close || (size_t)(close - open) > size)
+		return false;
+	snprintf(out, size, "%.*s", (int)(close - open - 1), open + 1);
+	return true;
+}
+
+static bool value_holds(const cJSON *want, const char *member,
+			const cJSON *read)
+{
+	struct buf col = BUF_INIT(BUF_MAX_SMALL);
+	const cJSON *have;
+	bool ok = false;
+
+	written_column(&col, member);
+	have = cJSON_GetObjectItemCaseSensitive(read, col.ptr);
+	if (strcmp(col.ptr, member)) {
+		char id[48];
+
+		ok = cJSON_IsString(want) &&
+		     bind_guid(want->valuestring, id, sizeof(id)) &&
+		     actu_guid_eq(id, cJSON_GetStringValue(have));
+	} else if (cJSON_IsNumber(want)) {
+		ok = cJSON_IsNumber(have) &&
+		     cJSON_GetNumberValue(have) == cJSON_GetNumberValue(want);
+	} else if (cJSON_IsBool(want)) {
+		ok = cJSON_IsBool(have) &&
+		     cJSON_IsTrue(have) == cJSON_IsTrue(want);
+	} else if (cJSON_IsString(want)) {
+		ok = cJSON_IsString(have) &&
+		     !strcmp(have->valuestring, want->valuestring);
+	} else if (cJSON_IsNull(want)) {
+		ok = !have || cJSON_IsNull(have);
+	}
+	buf_release(&col);
+	return ok;
+}
+
+static int depth_of(const cJSON *d)
+{
+	int depth = -1;
+
+	if (cJSON_IsNumber(d))
+		return d->valueint;
+	if (cJSON_IsString(d) && privs_depth_parse(d->valuestring, &depth) < 0)
+		return -1;
+	return depth;
+}
+
+/* every privilege of the AddPrivilegesRole body held at its depth */
+static bool privileges_held(const cJSON *body, const cJSON *read)
+{
+	const cJSON *want, *have;
+
+	cJSON_ArrayForEach(want,
+			   cJSON_GetObjectItemCaseSensitive(body, "Privileges"))
+	{
+		const char *id = actu_str(want, "PrivilegeId");
+		int depth =
+		    depth_of(cJSON_GetObjectItemCaseSensitive(want, "Depth"));
+		bool found = false;
+
+		cJSON_ArrayForEach(have, cJSON_GetObjectItemCaseSensitive(
+					     read, "RolePrivileges"))
+		{
+			int d = depth_of(
+			    cJSON_GetObjectItemCaseSensitive(have, "Depth"));
+
+			/* Basic < Local < Deep < Global; others must match */
+			if (actu_guid_eq(id, actu_str(have, "PrivilegeId")) &&
+			    (d == depth ||
+			     (depth <= 3 && d >= depth && d <= 3)))
+				found = true;
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+bool actu_write_holds(const char *method, const char *url, const char *body,
+		      const cJSON *read)
+{
+	cJSON *b = body ? cJSON_Parse(body) : NULL;
+	const cJSON *m;
+	bool ok = cJSON_IsObject(b) && cJSON_IsObject(read);
+
+	if (ok && !strcmp(method, "POST")) {
+		ok = privileges_held(b, read);
+	} else if (ok) {
+		cJSON_ArrayForEach(m, b)
+		{
+			if (m->string && m->string[0] != '@' &&
+			    !value_holds(m, m->string, read))
+				ok = false;
+		}
+	}
+	(void)url;
+	cJSON_Delete(b);
+	return ok;
 }

@@ -107,4 +107,19 @@ enum action_step actu_fail_write(struct action_ctx *c, struct row_state *rs,
 enum actu_res actu_fail_lookup(struct action_ctx *c, struct row_state *rs,
 			       const char *what, const char *err);
 
+/*
+ * Checking a write whose fate is unknown (engine.c: a timeout, a reset or
+ * a cut answer). actu_verify_url() appends to 'out' the read that shows
+ * whether the write 'method' 'url' 'body' (as sent, 'url' relative to the
+ * API root) holds: the written columns of a PATCHed row, with the row's
+ * @odata.etag; a role's privileges for AddPrivilegesRole. -1 when there
+ * is no such read (the write is then sent again as before).
+ * actu_write_holds() tells whether 'read', that read's answer, shows
+ * every value of the write in place.
+ */
+int actu_verify_url(const char *method, const char *url, const char *body,
+		    struct buf *out);
+bool actu_write_holds(const char *method, const char *url, const char *body,
+		      const cJSON *read);
+
 #endif

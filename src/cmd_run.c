@@ -20,6 +20,7 @@
 #include "act_util.h"
 #include "cmds.h"
 #include "engine.h"
+#include "http.h"
 #include "job.h"
 #include "log.h"
 #include "opts.h"
@@ -35,16 +36,27 @@
 
 static volatile sig_atomic_t stop;
 
+/*
+ * The first SIGINT or SIGTERM ends every wait and transfer at once (the
+ * engine records what was in flight and the run exits 3); a second one
+ * ends the process there and then, as the signal does by default.
+ */
 static void on_signal(int sig)
 {
-	(void)sig;
+	if (stop) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
 	stop = 1;
+	http_interrupt();
 }
 
 static void catch_signals(void)
 {
 	struct sigaction sa;
 
+	http_interrupt_init();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);

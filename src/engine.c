@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "act_util.h"
 #include "action.h"
 #include "batch.h"
 #include "engine.h"
@@ -34,6 +35,7 @@ enum op_kind {
 	OP_PATCH,   /* the merged mailbox PATCH of a row's stage */
 	OP_ROW,	    /* one operation of one row's action */
 	OP_SHARED,  /* one operation for every row with the same key */
+	OP_VERIFY,  /* the read that tells whether a write was applied */
 };
 
 struct eng_row;
@@ -61,6 +63,18 @@ struct op {
 	/* OP_LOOKUP, OP_SHARED */
 	struct lookup *lookup;
 	struct shared *shared;
+	/*
+	 * A write whose fate is unknown (timeout, reset, cut answer) is read
+	 * back before it is sent again (verify_write()); the next send is
+	 * conditioned on the version that read saw.
+	 */
+	struct op *target;   /* OP_VERIFY: the write it checks */
+	char *if_match;	     /* "If-Match: <etag>" for the next send, or NULL */
+	const char *hdrs[2]; /* the header list of the send */
+	bool fresh;	     /* OP_VERIFY: the write goes out right after */
+	bool unknown;	     /* its last send may have been applied */
+	bool read_back;	     /* a read afterwards found it not applied */
+	bool timed_out;	     /* its last send got no answer in time */
 	/* last failure */
 	long status;
 	char code[64];
@@ -75,13 +89,19 @@ struct eng_row {
 	bool failed;
 	bool finished;
 	bool resolved;
-	unsigned verify; /* actions whose PATCH fate is unknown: re-read */
-	int verify_attempts;
 	unsigned would;	      /* readonly: actions that would write */
 	cJSON *patch;	      /* a stage PATCH held back, see patch_waits() */
 	unsigned contributed; /* the actions that added to it */
 	int timers;	      /* timers pending for this row */
 	struct eng_row *prev_all, *next_all;
+	/*
+	 * Rows pass the identity gate in input order, once their mailbox is
+	 * known (pass_gate()); 'duplicate' is the earlier row with the same
+	 * mailbox id, the row is then invalid.
+	 */
+	struct eng_row *prev_order, *next_order;
+	bool in_order, known;
+	size_t duplicate;
 };
 
 struct waiter {
@@ -176,6 +196,9 @@ struct engine {
 	size_t npend_id;
 
 	struct table lookups, shares;
+	/* rows not through the identity gate yet, in input order */
+	struct eng_row *order_head, *order_tail;
+	struct table claimed; /* mailbox id -> the row that has it */
 	bool eof;
 	bool ever_answered;
 	unsigned long batch_seq;
@@ -301,6 +324,11 @@ static void lookup_free(void *p)
 	free(l);
 }
 
+static void no_free(void *p)
+{
+	(void)p;
+}
+
 static void shared_free(void *p)
 {
 	struct shared *s = p;
@@ -335,6 +363,8 @@ static void op_free(struct op *op)
 	free(op->url);
 	free(op->body);
 	free(op->group);
+	free(op->if_match);
+	op_free(op->target);
 	free(op);
 }
 
@@ -381,6 +411,20 @@ static void make_ready(struct engine *en, struct eng_row *row)
 	en->ready_tail = row;
 }
 
+static void order_del(struct engine *en, struct eng_row *row)
+{
+	if (row->prev_order)
+		row->prev_order->next_order = row->next_order;
+	else
+		en->order_head = row->next_order;
+	if (row->next_order)
+		row->next_order->prev_order = row->prev_order;
+	else
+		en->order_tail = row->prev_order;
+	row->prev_order = row->next_order = NULL;
+	row->in_order = false;
+}
+
 static void row_free(struct engine *en, struct eng_row *row)
 {
 	for (int i = 0; i < ACTION_COUNT; i++) {
@@ -391,6 +435,8 @@ static void row_free(struct engine *en, struct eng_row *row)
 	}
 	if (row->timers > 0)
 		sched_timer_cancel(&en->sched, row);
+	if (row->in_order)
+		order_del(en, row);
 	if (row->prev_all)
 		row->prev_all->next_all = row->next_all;
 	else
@@ -487,6 +533,7 @@ static void fail_row(struct engine *en, struct eng_row *row, const char *code,
 			row->rs.act[i].status =
 			    i == first ? ACTION_ST_FAILED : ACTION_ST_SKIPPED;
 	row->failed = true;
+	row->known = true;
 	make_ready(en, row);
 }
 
@@ -834,6 +881,46 @@ static void copy_id(char *dst, size_t size, const char *id)
 	dst[len] = '\0';
 }
 
+/*
+ * The identity gate: two rows naming one mailbox, by address on one and
+ * by id on the other, are known only once resolved (rows.c catches the
+ * same address or id given twice, whatever the case). A row goes through
+ * once its own mailbox is known and every earlier row naming a mailbox
+ * the other way is known too, so the second row in input order is the
+ * one made invalid, whichever resolved first, and a row does nothing
+ * before it is through. Rows that all use one form never wait.
+ */
+static void pass_gate(struct engine *en)
+{
+	bool wait_addr = false, wait_id = false; /* an earlier row unknown */
+	struct eng_row *row = en->order_head, *next;
+
+	for (; row && !(wait_addr && wait_id); row = next) {
+		bool is_id = row->rs.row->mailbox_is_id;
+		char id[sizeof(row->rs.mailbox_id)];
+		void **slot;
+
+		next = row->next_order;
+		if (!row->known || (is_id ? wait_addr : wait_id)) {
+			if (!row->known)
+				*(is_id ? &wait_id : &wait_addr) = true;
+			continue;
+		}
+		order_del(en, row);
+		if (row->failed || !row->resolved)
+			continue;
+		for (size_t i = 0; i < sizeof(id); i++)
+			id[i] =
+			    (char)tolower((unsigned char)row->rs.mailbox_id[i]);
+		slot = table_slot(&en->claimed, id, true);
+		if (*slot)
+			row->duplicate = (size_t)(uintptr_t)*slot;
+		else
+			*slot = (void *)(uintptr_t)row->rs.row->num;
+		make_ready(en, row);
+	}
+}
+
 static void resolved(struct engine *en, struct op *op, cJSON *json)
 {
 	cJSON *value = cJSON_GetObjectItemCaseSensitive(json, "value");
@@ -899,9 +986,10 @@ static void resolved(struct engine *en, struct op *op, cJSON *json)
 		row->rs.mailbox = cJSON_DetachItemViaPointer(value, found->mb);
 		found->mb = NULL;
 		row->resolved = true;
-		make_ready(en, row);
+		row->known = true;
 	}
 	free(mbs);
+	pass_gate(en);
 }
 
 /*
@@ -1083,10 +1171,7 @@ static void apply_step(struct engine *en, struct eng_row *row, int id,
 
 	switch (step) {
 	case ACTION_UNCHANGED:
-		/* a write of unknown fate that now holds was ours */
-		st->status = (row->verify & (1u << id)) ? ACTION_ST_DONE
-							: ACTION_ST_UNCHANGED;
-		row->verify &= ~(1u << id);
+		st->status = ACTION_ST_UNCHANGED;
 		break;
 	case ACTION_SENT:
 		if (st->outstanding == 0 && row->would & (1u << id))
@@ -1146,10 +1231,33 @@ static bool patch_waits(const struct eng_row *row, const struct action_ctx *c)
 	return false;
 }
 
+/* A row whose mailbox an earlier row has: invalid, nothing done. */
+static int finish_duplicate(struct engine *en, struct eng_row *row)
+{
+	struct row *in = row->rs.row;
+	struct results_row rr;
+	struct buf b = BUF_INIT(BUF_MAX_SMALL);
+	int rc;
+
+	buf_addf(&b, "column 'mailbox': same mailbox as row %zu (mailboxid %s)",
+		 row->duplicate, row->rs.mailbox_id);
+	results_row_invalid(&rr, in);
+	rr.error_message = b.ptr;
+	row->finished = true;
+	en->st.rows_invalid++;
+	en->st.rows_done++;
+	rc = results_add(en->res, in, &rr, en->err);
+	buf_release(&b);
+	row_free(en, row);
+	return rc;
+}
+
 static int advance(struct engine *en, struct eng_row *row)
 {
 	struct row_state *rs = &row->rs;
 
+	if (row->duplicate)
+		return finish_duplicate(en, row);
 	if (row->failed)
 		return row_busy(row) ? 0 : finish_row(en, row);
 	if (!row->resolved)
@@ -1224,8 +1332,6 @@ static int advance(struct engine *en, struct eng_row *row)
 				op->flags = ACTION_OP_IF_MATCH;
 				op->row = row;
 				op->contributors = c.contributed;
-				op->attempts = row->verify_attempts;
-				row->verify_attempts = 0;
 				for (int i = 0; i < ACTION_COUNT; i++)
 					if (c.contributed & (1u << i))
 						rs->act[i].outstanding++;
@@ -1299,6 +1405,25 @@ static void deliver_shared(struct engine *en, struct shared *sh,
 	cJSON_Delete(json);
 }
 
+static void verified(struct engine *en, struct op *v, long status,
+		     const char *body);
+
+/*
+ * A write that failed for good says what is known of its fate: a failed
+ * row never hides a change that may have been applied.
+ */
+static void fate_note(struct op *op)
+{
+	size_t len = strlen(op->message);
+	const char *note =
+	    op->unknown ? "; whether the service applied the change is unknown"
+	    : op->read_back ? "; read back afterwards, it was not applied "
+			      "(the unanswered request may still be)"
+			    : "";
+
+	snprintf(op->message + len, sizeof(op->message) - len, "%s", note);
+}
+
 /* The operation's final answer: success or a definitive failure. */
 /*
  * The journal's records of a write (docs/journal.md): its intent before
@@ -1343,8 +1468,13 @@ static void op_final(struct engine *en, struct op *op, long status,
 	const char *code = status >= 300 ? op->code : "";
 	const char *msg = status >= 300 ? op->message : "";
 
+	if (status >= 300 && op->kind != OP_VERIFY && strcmp(op->method, "GET"))
+		fate_note(op);
 	journal_outcome(en, op, status);
 	switch (op->kind) {
+	case OP_VERIFY:
+		verified(en, op, status, body);
+		break;
 	case OP_RESOLVE:
 		if (status >= 200 && status < 300) {
 			json = body ? json_parse(body, strlen(body)) : NULL;
@@ -1362,6 +1492,7 @@ static void op_final(struct engine *en, struct op *op, long status,
 				rs->attempts = op->attempts;
 			fail_row(en, op->group[i], code, msg, NULL);
 		}
+		pass_gate(en);
 		break;
 	case OP_LOOKUP: {
 		struct lookup *l = op->lookup;
@@ -1448,18 +1579,106 @@ static void record_error(struct op *op, long status, const char *body,
 static void record_transport_error(struct engine *en, struct op *op,
 				   const struct request *r)
 {
-	if (r->result != CURLE_OPERATION_TIMEDOUT) {
+	op->timed_out = r->result == CURLE_OPERATION_TIMEDOUT;
+	if (!op->timed_out) {
 		record_error(op, 0, NULL, 0, r->error);
 		return;
 	}
 	op->status = 0;
 	snprintf(op->code, sizeof(op->code), "Timeout");
 	snprintf(op->message, sizeof(op->message),
-		 "no answer within %d s (run.request_timeout)%s",
-		 en->job->request_timeout,
-		 strcmp(op->method, "GET") ? "; whether the service applied "
-					     "the change is unknown"
-					   : "");
+		 "no answer within %d s (run.request_timeout)",
+		 en->job->request_timeout);
+}
+
+/*
+ * Read back write 'w' (actu_verify_url()) now, or at 'at' when later;
+ * 'fresh': send it right after the read. false when no read can tell.
+ */
+static bool verify_write(struct engine *en, struct op *w, bool fresh,
+			 int64_t at)
+{
+	struct buf url = BUF_INIT(BUF_MAX_SMALL);
+	struct op *v;
+
+	if (actu_verify_url(w->method, w->url, w->body, &url) < 0) {
+		buf_release(&url);
+		return false;
+	}
+	v = op_new(OP_VERIFY, "GET", url.ptr, NULL);
+	buf_release(&url);
+	v->target = w;
+	v->fresh = fresh;
+	if (at > en->now)
+		sched_timer_add(&en->sched, at, v);
+	else
+		enqueue(en, v);
+	return true;
+}
+
+/*
+ * The read-back of a write of unknown fate answered. The change in place:
+ * the write is done, whichever attempt applied it. Not in place: send it
+ * again after the backoff, conditioned on the version read (a 412 then
+ * means the row changed meanwhile, perhaps by that very write landing
+ * late: read again). A write that timed out waits at least
+ * run.request_timeout, as long as it was given to land. A write with no
+ * version to condition on (AddPrivilegesRole) is read once more just
+ * before it goes. The read failing for good leaves the fate unknown.
+ */
+static void verified(struct engine *en, struct op *v, long status,
+		     const char *body)
+{
+	struct op *w = v->target;
+	cJSON *json = NULL;
+	const char *etag;
+	long delay;
+
+	v->target = NULL;
+	if (status >= 200 && status < 300 && body)
+		json = json_parse(body, strlen(body));
+	if (!json) {
+		op_final(en, w, w->status ? w->status : 599, NULL);
+		return;
+	}
+	if (actu_write_holds(w->method, w->url, w->body, json)) {
+		log_info("%s %s: read back, the change is in place", w->method,
+			 w->url);
+		cJSON_Delete(json);
+		w->unknown = false;
+		op_final(en, w, 204, "");
+		return;
+	}
+	w->unknown = false;
+	w->read_back = true;
+	free(w->if_match);
+	w->if_match = NULL;
+	etag = string_item(json, "@odata.etag");
+	if (etag && !strcmp(w->method, "PATCH")) {
+		struct buf h = BUF_INIT(BUF_MAX_SMALL);
+
+		buf_addf(&h, "If-Match: %s", etag);
+		w->if_match = buf_detach(&h, NULL);
+	}
+	cJSON_Delete(json);
+	delay = retry_next_delay_ms(&en->policy, w->attempts, 0, -1,
+				    (unsigned)rand());
+	if (delay < 0) {
+		op_final(en, w, w->status ? w->status : 599, NULL);
+		return;
+	}
+	if (w->timed_out && delay < en->job->request_timeout * 1000L)
+		delay = en->job->request_timeout * 1000L;
+	if (!w->if_match && !v->fresh &&
+	    verify_write(en, w, true, en->now + delay))
+		return;
+	log_info("%s %s: read back, not applied; sending it again", w->method,
+		 w->url);
+	en->st.retries++;
+	if (v->fresh)
+		enqueue(en, w);
+	else
+		sched_timer_add(&en->sched, en->now + delay, w);
 }
 
 /*
@@ -1469,9 +1688,17 @@ static void record_transport_error(struct engine *en, struct op *op,
 static void retry_op(struct engine *en, struct op *op, long status,
 		     long retry_after_s, bool unknown)
 {
-	long delay = retry_next_delay_ms(&en->policy, op->attempts, status,
-					 retry_after_s, (unsigned)rand());
+	long delay;
 
+	if (unknown && strcmp(op->method, "GET")) {
+		/* never send a write twice: read it back first */
+		op->unknown = true;
+		journal_outcome(en, op, 0);
+		if (verify_write(en, op, false, 0))
+			return;
+	}
+	delay = retry_next_delay_ms(&en->policy, op->attempts, status,
+				    retry_after_s, (unsigned)rand());
 	if (delay < 0) {
 		op_final(en, op, op->status ? op->status : 599, NULL);
 		return;
@@ -1480,25 +1707,6 @@ static void retry_op(struct engine *en, struct op *op, long status,
 	log_retry(en, op->method, op->url, op->attempts, op->code, status,
 		  delay, op->row ? op->row->rs.row->num : 0);
 	journal_outcome(en, op, unknown ? 0 : status);
-	if (unknown && op->kind == OP_PATCH) {
-		/*
-		 * Do not send a write twice: read the mailbox again and let
-		 * the actions decide (the PATCH may have been applied).
-		 */
-		struct eng_row *row = op->row;
-
-		for (int i = 0; i < ACTION_COUNT; i++)
-			if (op->contributors & (1u << i) &&
-			    row->rs.act[i].outstanding > 0)
-				row->rs.act[i].outstanding--;
-		row->verify |= op->contributors;
-		row->verify_attempts = op->attempts;
-		row->resolved = false;
-		op_free(op);
-		row->timers++;
-		sched_timer_add(&en->sched, en->now + delay, row);
-		return;
-	}
 	sched_timer_add(&en->sched, en->now + delay, op);
 }
 
@@ -1562,6 +1770,13 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 				     "the operation failed");
 			if (st == 401 && reauth(en, f, op))
 				break;
+			if (st == 412 && op->if_match) {
+				/* changed since it was read: read again */
+				journal_outcome(en, op, st);
+				op->timed_out = false;
+				if (verify_write(en, op, false, 0))
+					break;
+			}
 			if (st == 429) {
 				long ra = parse_retry_after(
 				    batch_answer_header(an, "Retry-After"));
@@ -1790,6 +2005,12 @@ static int send_batch(struct engine *en)
 		br.headers = op->flags & ACTION_OP_IF_MATCH ? if_match
 			     : op->flags & OP_ANNOTATIONS   ? annotations
 							    : NULL;
+		if (op->if_match) {
+			/* sent again after a read: on the version read */
+			op->hdrs[0] = op->if_match;
+			op->hdrs[1] = NULL;
+			br.headers = op->hdrs;
+		}
 		br.body = op->body;
 		br.data = op;
 		dequeue(q);
@@ -1930,6 +2151,13 @@ static int take_rows(struct engine *en)
 			en->all->prev_all = er;
 		en->all = er;
 		en->in_flight_rows++;
+		er->prev_order = en->order_tail;
+		if (en->order_tail)
+			en->order_tail->next_order = er;
+		else
+			en->order_head = er;
+		en->order_tail = er;
+		er->in_order = true;
 		want_resolve(en, er);
 	}
 	return 0;
@@ -1946,10 +2174,7 @@ static void run_timers(struct engine *en)
 			struct eng_row *row = item;
 
 			row->timers--;
-			if (!row->resolved && !row->failed)
-				want_resolve(en, row); /* verify a write */
-			else
-				make_ready(en, row);
+			make_ready(en, row);
 		}
 	}
 }
@@ -2134,12 +2359,92 @@ static int loop_once(struct engine *en, long cap_ms)
 	return 0;
 }
 
+static bool stopping(const struct engine *en)
+{
+	return (en->stop && *en->stop) || http_interrupted();
+}
+
+/*
+ * A write that may have been applied when the run stopped: its outcome
+ * goes in the journal as 0 (no answer, docs/journal.md) and run.log names
+ * it for its rows. Rows in flight have no row record, so --resume runs
+ * them again, and every action reads the current state before it
+ * writes: the write is verified there.
+ */
+static void note_unknown(struct engine *en, struct op *op, bool in_flight)
+{
+	struct results_event ev = {.level = "warn",
+				   .error_code = "UnknownFate"};
+	struct buf msg = BUF_INIT(BUF_MAX_SMALL);
+
+	if (op->kind == OP_VERIFY)
+		op = op->target;
+	if (!op || !strcmp(op->method, "GET") || (!in_flight && !op->unknown))
+		return;
+	if (in_flight)
+		journal_outcome(en, op, 0); /* 0: no answer, fate unknown */
+	buf_addf(&msg,
+		 "interrupted with %s %s unanswered: whether it was applied "
+		 "is unknown; --resume reads it back before writing",
+		 op->method, op->url);
+	ev.message = msg.ptr;
+	log_warn("%s", msg.ptr);
+	if (op->kind == OP_SHARED) {
+		for (size_t i = 0; i < op->shared->nw; i++) {
+			ev.row = op->shared->w[i].row->rs.row->num;
+			results_log(en->res, &ev, NULL);
+		}
+	} else if (op->row) {
+		ev.row = op->row->rs.row->num;
+		ev.action = op->kind == OP_ROW ? action_name(op->action) : NULL;
+		results_log(en->res, &ev, NULL);
+	}
+	buf_release(&msg);
+}
+
+/*
+ * Stop now: end every transfer in flight and note the writes whose fate
+ * that leaves unknown (note_unknown()).
+ */
+static void stop_transfers(struct engine *en)
+{
+	struct request *r;
+	void *item;
+
+	http_abort_all(&en->http);
+	while ((r = http_next_done(&en->http))) {
+		struct flight *f = r->owner;
+
+		for (size_t i = 0; i < f->n; i++) {
+			if (en->res)
+				note_unknown(en, f->ops[i], true);
+			op_free(f->ops[i]);
+		}
+		flight_free(f);
+		request_free(r);
+	}
+	for (struct op *op = en->reads.head; en->res && op; op = op->next)
+		note_unknown(en, op, false);
+	for (struct op *op = en->writes.head; en->res && op; op = op->next)
+		note_unknown(en, op, false);
+	while ((item = sched_timer_pop(&en->sched, INT64_MAX))) {
+		if (*(enum titem *)item != TI_OP) {
+			((struct eng_row *)item)->timers--;
+			continue;
+		}
+		if (en->res)
+			note_unknown(en, item, false);
+		op_free(item);
+	}
+}
+
 static void drain(struct engine *en)
 {
 	/* stop every transfer still running; the run is over */
 	struct request *r;
 
-	(void)en;
+	if (http_interrupted())
+		http_abort_all(&en->http);
 	while (en->http.in_flight > 0) {
 		if (http_poll(&en->http, 100, NULL) < 0)
 			break;
@@ -2235,6 +2540,7 @@ void engine_free(struct engine *en)
 	while (en->all)
 		row_free(en, en->all);
 	table_release(&en->lookups, lookup_free);
+	table_release(&en->claimed, no_free);
 	table_release(&en->shares, shared_free);
 	sched_release(&en->sched);
 	auth_release(&en->auth);
@@ -2261,11 +2567,18 @@ static struct request *call(struct engine *en, struct request *r, struct err *e)
 	}
 	en->st.requests++;
 	while (!done) {
-		if (http_poll(&en->http, 1000, e) < 0)
+		if (stopping(en))
+			http_abort_all(&en->http);
+		else if (http_poll(&en->http, 1000, e) < 0)
 			break;
 		done = http_next_done(&en->http);
 	}
 	en->now = clock_ms();
+	if (done && stopping(en)) {
+		request_free(done);
+		err_set(e, ERR_INTERNAL, "interrupted before the run began");
+		return NULL;
+	}
 	return done;
 }
 
@@ -2299,6 +2612,11 @@ sign_in:
 			http_poll(&en->http,
 				  (long)(en->auth.retry_ms - en->now), NULL);
 			en->now = clock_ms();
+			if (stopping(en)) {
+				err_set(e, ERR_INTERNAL,
+					"interrupted before the run began");
+				goto out;
+			}
 		}
 	}
 	buf_reset(&url);
@@ -2339,6 +2657,11 @@ sign_in:
 			request_free(r);
 			http_poll(&en->http, 200L << tries, NULL);
 			en->now = clock_ms();
+			if (stopping(en)) {
+				err_set(e, ERR_INTERNAL,
+					"interrupted before the run began");
+				goto out;
+			}
 			continue;
 		}
 		en->ever_answered = true;
@@ -2408,6 +2731,11 @@ sign_in:
 		if (throttled)
 			log_throttle_wait(
 			    en, (double)(en->now - wait_from) / 1e3, "probe");
+		if (stopping(en)) {
+			err_set(e, ERR_INTERNAL,
+				"interrupted before the run began");
+			goto out;
+		}
 	}
 	rc = 0;
 	goto out;
@@ -2439,7 +2767,8 @@ int engine_run(struct engine *en, struct results *res, struct err *e)
 	if (res)
 		results_set_flush_ms(res, ENGINE_FLUSH_MS);
 	for (;;) {
-		if (en->stop && *en->stop) {
+		if (stopping(en)) {
+			stop_transfers(en);
 			log_sizes(en);
 			if (res && results_flush(res, e) < 0)
 				return -1;

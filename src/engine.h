@@ -10,8 +10,10 @@
  * into $batch requests of batch_size with Prefer: odata.continue-on-error,
  * up to 'parallel' requests in flight (sched.h), transient failures are
  * retried (retry.h) and only the operations that failed are sent again;
- * a write whose fate is unknown (connection reset, cut answer) is not
- * sent blindly again: the mailbox is read again and the action re-planned.
+ * a write whose fate is unknown (timeout, reset, cut answer) is never
+ * sent blindly again: it is read back (act_util.h, actu_verify_url()),
+ * done when its change is in place, otherwise sent again on the version
+ * that read saw (If-Match with its ETag; a 412 means read again).
  * Every row ends with exactly one results_add().
  *
  * Use: engine_new(), engine_connect() (token and one probe request: the

@@ -1,11 +1,14 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "log.h"
@@ -17,6 +20,57 @@ struct http_ready {
 	curl_socket_t fd;
 	int bits; /* CURL_CSELECT_* */
 };
+
+/* http_interrupt(): set from a signal handler, read by every wait */
+static volatile sig_atomic_t interrupted;
+static int wake_pipe[2] = {-1, -1};
+
+void http_interrupt_init(void)
+{
+	if (wake_pipe[0] >= 0 || pipe(wake_pipe) < 0)
+		return;
+	for (int i = 0; i < 2; i++) {
+		fcntl(wake_pipe[i], F_SETFL,
+		      fcntl(wake_pipe[i], F_GETFL) | O_NONBLOCK);
+		fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
+	}
+}
+
+void http_interrupt(void)
+{
+	int saved = errno;
+
+	interrupted = 1;
+	if (wake_pipe[1] >= 0 && write(wake_pipe[1], "", 1) < 0) {
+		/* full: a wake-up is already pending */
+	}
+	errno = saved;
+}
+
+bool http_interrupted(void)
+{
+	return interrupted != 0;
+}
+
+static void list_add(struct request **head, struct request *r)
+{
+	r->prev = NULL;
+	r->next = *head;
+	if (*head)
+		(*head)->prev = r;
+	*head = r;
+}
+
+static void list_del(struct request **head, struct request *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		*head = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+}
 
 static int64_t mono_ms(void)
 {
@@ -285,7 +339,22 @@ int http_start(struct http *h, struct request *r, int64_t now_ms, struct err *e)
 			       curl_multi_strerror(mc));
 	h->in_flight++;
 	h->sent++;
+	list_add(&h->live, r);
 	return 0;
+}
+
+void http_abort_all(struct http *h)
+{
+	while (h->live) {
+		struct request *r = h->live;
+
+		list_del(&h->live, r);
+		curl_multi_remove_handle(h->multi, r->easy);
+		r->result = CURLE_ABORTED_BY_CALLBACK;
+		r->status = 0;
+		snprintf(r->error, sizeof(r->error), "interrupted");
+		list_add(&h->aborted, r);
+	}
 }
 
 /* what poll() found on a socket, as libcurl's CURL_CSELECT_* bits */
@@ -325,8 +394,31 @@ int http_poll(struct http *h, long timeout_ms, struct err *e)
 		wait = h->timer_at > now ? (long)(h->timer_at - now) : 0;
 	if (wait > INT_MAX)
 		wait = INT_MAX;
-	if (h->nfds || wait > 0)
+	if (interrupted)
+		wait = 0;
+	if (wake_pipe[0] >= 0 && wait > 0) {
+		/* the wake-up pipe rides in the slot after libcurl's sockets */
+		if (h->nfds == h->fds_alloc) {
+			h->fds_alloc = h->fds_alloc ? 2 * h->fds_alloc : 8;
+			h->fds =
+			    xrealloc(h->fds, h->fds_alloc * sizeof(*h->fds));
+			h->ready = xrealloc(h->ready,
+					    h->fds_alloc * sizeof(*h->ready));
+		}
+		h->fds[h->nfds].fd = wake_pipe[0];
+		h->fds[h->nfds].events = POLLIN;
+		h->fds[h->nfds].revents = 0;
+		n = poll(h->fds, (nfds_t)h->nfds + 1, (int)wait);
+		if (n > 0 && h->fds[h->nfds].revents) {
+			char drain[64];
+
+			while (read(wake_pipe[0], drain, sizeof(drain)) > 0)
+				;
+			n--;
+		}
+	} else if (h->nfds || wait > 0) {
 		n = poll(h->fds, (nfds_t)h->nfds, (int)wait);
+	}
 	if (n < 0 && errno != EINTR)
 		return err_set_errno(e, ERR_INTERNAL, "poll");
 	/*
@@ -409,9 +501,15 @@ static void log_new_connection(struct http *h, struct request *r)
 
 struct request *http_next_done(struct http *h)
 {
-	struct request *r = NULL;
+	struct request *r = h->aborted;
 	CURLMsg *m;
 	int left;
+
+	if (r) {
+		list_del(&h->aborted, r);
+		h->in_flight--;
+		return r;
+	}
 
 	while ((m = curl_multi_info_read(h->multi, &left))) {
 		if (m->msg != CURLMSG_DONE)
@@ -429,6 +527,7 @@ struct request *http_next_done(struct http *h)
 			snprintf(r->error, sizeof(r->error), "%s",
 				 curl_easy_strerror(r->result));
 		curl_multi_remove_handle(h->multi, r->easy);
+		list_del(&h->live, r);
 		h->in_flight--;
 		return r;
 	}

@@ -58,6 +58,8 @@ struct http {
 	   CLOCK_MONOTONIC ms; -1 = no timer */
 	int64_t timer_at;
 	bool timer_set; /* the timer callback ran */
+	/* requests in flight, and those http_abort_all() ended */
+	struct request *live, *aborted;
 };
 
 struct request {
@@ -79,6 +81,7 @@ struct request {
 	void *owner;
 	int kind;
 	int64_t started_ms;
+	struct request *prev, *next; /* in struct http's lists */
 };
 
 /*
@@ -124,6 +127,24 @@ int http_poll(struct http *h, long timeout_ms, struct err *e);
  * again), or NULL when none has finished.
  */
 struct request *http_next_done(struct http *h);
+
+/*
+ * End every transfer in flight now: each comes back from http_next_done()
+ * with result CURLE_ABORTED_BY_CALLBACK ("interrupted"), whatever the
+ * server did with it.
+ */
+void http_abort_all(struct http *h);
+
+/*
+ * Interruption by a signal. http_interrupt() is async-signal-safe: called
+ * from a signal handler it makes the current and every later http_poll()
+ * return at once, and http_interrupted() true. The wake-up goes through a
+ * pipe, so a signal that arrives just before poll() is not lost;
+ * http_interrupt_init() makes the pipe (before the handler is installed).
+ */
+void http_interrupt_init(void);
+void http_interrupt(void);
+bool http_interrupted(void);
 
 /* true when the transfer failed for a reason worth retrying. */
 bool http_is_transport_transient(CURLcode c);

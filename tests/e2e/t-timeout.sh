@@ -64,22 +64,34 @@ eq "batch timeout: each needed write applied once" \
 	"$(($(stats | jq .writes.total) - before))" "$NEED"
 
 # 2b. the $batch of PATCHes times out: their fate is unknown, so each
-# mailbox is read again before anything is sent again. dvsim still
-# applies the abandoned batch 3 s after it arrived, as a real service
-# may: the same values, so the state stays right (see the writes count).
+# mailbox is read back before anything is sent again. dvsim still applies
+# the abandoned batch 3 s after it arrived, as a real service may: with
+# request_timeout = 2 the read-back (at 2 s) finds nothing applied, the
+# abandoned batch lands (3 s), and the second send (after at least
+# request_timeout more) carries the version read: 412, read again, the
+# change is in place, done. Each write applied exactly once.
 input outlook 1
 before=$(stats | jq .writes.total)
-write_job job.cfg "$BASE/_sim/slow-1@2" "" "$RUNB"
+pf_before=$(stats | jq '.operations.by_method.PATCH')
+write_job job.cfg "$BASE/_sim/slow-1@2" "" \
+	"{ parallel = 1; batch_size = 10; max_attempts = 3; request_timeout = 2; }"
 "$MBXFIX" run job.cfg --no-progress -v >w.out 2>w.err
 eq "write timeout: exit status" $? 0
 check "write timeout: the PATCH \$batch timed out" \
 	grep -q "request failed: Operation timed out" w.err
+check "write timeout: the PATCHes were read back and sent again" \
+	grep -q "read back, not applied; sending it again" w.err
+check "write timeout: the late landing made the second send a 412, read again" \
+	grep -q "read back, the change is in place" w.err
 eq "write timeout: every row ok" "$(col result | sort -u)" ok
+eq "write timeout: every action done" "$(col set_delivery | sort -u)" done
 eq "write timeout: every row took 2 attempts" "$(col attempts | sort -u)" 2
 sleep 2
 eq "write timeout: every mailbox holds the change, late writes included" \
 	"$(holding 1)" "$total"
-echo "# write timeout: $(($(stats | jq .writes.total) - before)) writes for $NEED needed"
+wrote=$(($(stats | jq .writes.total) - before))
+echo "# write timeout: $wrote writes for $NEED needed, $(($(stats | jq '.operations.by_method.PATCH') - pf_before)) PATCHes sent"
+eq "write timeout: no write applied twice (duplicates)" "$((wrote - NEED))" 0
 
 # 3. every request after the probe is slow: each row fails with the
 # timeout after max_attempts; results.csv and failed.csv are complete
