@@ -8,6 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <curl/curl.h>
 #include <libconfig.h>
 
 #include "job.h"
@@ -136,49 +140,121 @@ static int get_int(struct ctx *c, const config_setting_t *g, const char *gname,
 	return 0;
 }
 
-/* An URL: https://HOST[...], or http:// for the loopback host only. */
+/* Whether 'host' (as libcurl parsed it: IPv6 in brackets) is loopback. */
+static bool loopback_host(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char inner[64];
+	size_t len = strlen(host);
+
+	if (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost."))
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (len < 3 || host[0] != '[' || host[len - 1] != ']' ||
+	    len - 2 >= sizeof(inner))
+		return false;
+	memcpy(inner, host + 1, len - 2);
+	inner[len - 2] = '\0';
+	if (inet_pton(AF_INET6, inner, &a6) != 1)
+		return false;
+	if (IN6_IS_ADDR_LOOPBACK(&a6))
+		return true;
+	/* ::ffff:127.x.y.z, an IPv4 loopback address written as IPv6 */
+	return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+}
+
+char *job_parse_url(const char *url, char *why, size_t whylen)
+{
+	CURLU *h = curl_url();
+	char *scheme = NULL, *host = NULL, *part = NULL, *norm = NULL;
+	char *out = NULL;
+	size_t len;
+
+	if (!h)
+		BUG("curl_url: out of memory");
+	for (const char *p = url; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			snprintf(why, whylen,
+				 "'%s' must not hold blanks or "
+				 "control characters",
+				 url);
+			goto out;
+		}
+	if (curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "https") && strcmp(scheme, "http"))) {
+		if (scheme || strncasecmp(url, "http", 4))
+			snprintf(why, whylen, "'%s' is not an https:// URL",
+				 url);
+		else
+			snprintf(why, whylen, "'%s' is not a valid URL", url);
+		goto out;
+	}
+	/*
+	 * user information: curl would send it (and connect to the host
+	 * after the '@'); the URL is not echoed, it may hold a password
+	 */
+	if (curl_url_get(h, CURLUPART_USER, &part, 0) == CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_OPTIONS, &part, 0) == CURLUE_OK) {
+		snprintf(why, whylen,
+			 "the URL holds user information (a part before "
+			 "'@'); credentials never go in a URL");
+		goto out;
+	}
+	if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
+		snprintf(why, whylen, "'%s' has no host", url);
+		goto out;
+	}
+	if (curl_url_get(h, CURLUPART_QUERY, &part, 0) == CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK) {
+		snprintf(why, whylen,
+			 "'%s' must not hold a query or a "
+			 "fragment",
+			 url);
+		goto out;
+	}
+	if (!strcmp(scheme, "http") && !loopback_host(host)) {
+		snprintf(why, whylen,
+			 "'%s': plain http is allowed for 127.0.0.1, "
+			 "localhost and [::1] only (the loopback host; "
+			 "here the host is '%s'); use https://",
+			 url, host);
+		goto out;
+	}
+	/* what is used is what was checked: libcurl's own spelling */
+	if (curl_url_get(h, CURLUPART_URL, &norm, 0) != CURLUE_OK) {
+		snprintf(why, whylen, "'%s' is not a valid URL", url);
+		goto out;
+	}
+	len = strlen(norm);
+	while (len && norm[len - 1] == '/')
+		len--;
+	out = xstrndup(norm, len);
+out:
+	curl_free(part);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(norm);
+	curl_url_cleanup(h);
+	return out;
+}
+
+/* An URL setting: job_parse_url(), '*url' replaced by its clean form. */
 static int check_url(struct ctx *c, const config_setting_t *g, const char *name,
-		     char *url)
+		     char **url)
 {
 	config_setting_t *s =
 	    config_setting_get_member(g, strrchr(name, '.') + 1);
-	const char *host;
-	size_t len;
+	char why[512];
+	char *clean = job_parse_url(*url, why, sizeof(why));
 
-	if (!strncasecmp(url, "https://", 8)) {
-		host = url + 8;
-	} else if (!strncasecmp(url, "http://", 7)) {
-		static const char *const loop[] = {"127.0.0.1", "localhost",
-						   "[::1]"};
-		bool ok = false;
-
-		host = url + 7;
-		for (size_t i = 0; i < ARRAY_SIZE(loop) && !ok; i++) {
-			size_t n = strlen(loop[i]);
-
-			ok = !strncasecmp(host, loop[i], n) &&
-			     (!host[n] || host[n] == ':' || host[n] == '/');
-		}
-		if (!ok)
-			return fail(c, s, name,
-				    "'%s': plain http is allowed for "
-				    "127.0.0.1, localhost and [::1] only; use "
-				    "https://",
-				    url);
-	} else {
-		return fail(c, s, name, "'%s' is not an https:// URL", url);
-	}
-	if (!*host || *host == '/' || *host == ':')
-		return fail(c, s, name, "'%s' has no host", url);
-	for (const char *p = url; *p; p++)
-		if ((unsigned char)*p <= ' ' || *p == '?' || *p == '#')
-			return fail(c, s, name,
-				    "'%s' must not hold blanks, a query or "
-				    "a fragment",
-				    url);
-	len = strlen(url);
-	while (len && url[len - 1] == '/')
-		url[--len] = '\0';
+	if (!clean)
+		return fail(c, s, name, "%s", why);
+	free(*url);
+	*url = clean;
 	return 0;
 }
 
@@ -241,7 +317,7 @@ static int load_environment(struct ctx *c, struct job *j,
 	if (get_group(c, root, "environment", true, &g) < 0 ||
 	    check_members(c, g, "environment", allowed) < 0 ||
 	    get_str(c, g, "environment", "url", true, NULL, &j->url) < 0 ||
-	    check_url(c, g, "environment.url", j->url) < 0 ||
+	    check_url(c, g, "environment.url", &j->url) < 0 ||
 	    get_str(c, g, "environment", "api_version", false, "9.2",
 		    &j->api_version) < 0 ||
 	    get_str(c, g, "environment", "ca_file", false, NULL, &j->ca_file) <
@@ -316,7 +392,7 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 	if (get_str(c, g, "auth", "authority", false,
 		    "https://login.microsoftonline.com", &j->authority) < 0 ||
 	    (config_setting_get_member(g, "authority") &&
-	     check_url(c, g, "auth.authority", j->authority) < 0))
+	     check_url(c, g, "auth.authority", &j->authority) < 0))
 		goto out;
 
 	if (j->auth == JOB_AUTH_NONE) {

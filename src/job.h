@@ -7,8 +7,10 @@
  *   name          directory name under 'output': letters, digits, '.', '_',
  *                 '-'; default: the job file's base name without ".cfg"
  *   environment = {
- *     url         required; "https://..." ("http://" only for 127.0.0.1,
- *                 localhost or [::1]); a trailing '/' is removed
+ *     url         required; "https://..." ("http://" only when the host
+ *                 is a loopback address: 127.0.0.0/8, ::1, localhost);
+ *                 parsed by libcurl's URL parser (job_parse_url()),
+ *                 user information refused; a trailing '/' is removed
  *     api_version default "9.2" (digits '.' digits)
  *     ca_file     PEM bundle of a private CA; "" = the system's CAs
  *   }
@@ -101,11 +103,11 @@ struct job {
 
 	struct rows_defaults defaults;
 
-	int parallel;	   /* 0 = choose */
-	int batch_size;	   /* 0 = choose */
-	int max_attempts;  /* >= 1 */
-	int test_timeout;  /* seconds */
-	int poll_interval; /* seconds */
+	int parallel;	     /* 0 = choose */
+	int batch_size;	     /* 0 = choose */
+	int max_attempts;    /* >= 1 */
+	int test_timeout;    /* seconds */
+	int poll_interval;   /* seconds */
 	int request_timeout; /* seconds, per HTTP request */
 };
 
@@ -148,6 +150,17 @@ void job_secret_wipe(struct buf *b);
  * (mode 0644); run: chmod 600 'k.pem'".
  */
 int job_check_private_file(const char *path, const char *what, struct err *e);
+
+/*
+ * Parse 'url' with libcurl's URL parser (the one that later sends the
+ * requests) and check it: scheme https, or http when the parsed host is
+ * a loopback address (127.0.0.0/8, ::1, localhost); no user information
+ * ("http://127.0.0.1:1@evil.example.com" has host evil.example.com and
+ * is refused), no query, no fragment, no blanks. Returns a new string,
+ * the URL as libcurl spells it with trailing '/' removed, or NULL with
+ * 'why' set (the URL is not repeated when it holds user information).
+ */
+char *job_parse_url(const char *url, char *why, size_t whylen);
 
 /* "secret", "certificate", "none". */
 const char *job_auth_name(enum job_auth a);
