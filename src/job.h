@@ -103,11 +103,11 @@ struct job {
 
 	struct rows_defaults defaults;
 
-	int parallel;	     /* 0 = choose */
-	int batch_size;	     /* 0 = choose */
-	int max_attempts;    /* >= 1 */
-	int test_timeout;    /* seconds */
-	int poll_interval;   /* seconds */
+	int parallel;	   /* 0 = choose */
+	int batch_size;	   /* 0 = choose */
+	int max_attempts;  /* >= 1 */
+	int test_timeout;  /* seconds */
+	int poll_interval; /* seconds */
 	int request_timeout; /* seconds, per HTTP request */
 };
 
