@@ -16,6 +16,7 @@ CFLAGS  ?= -O2 -g
 LDFLAGS ?=
 BUILD   ?= build
 BIN     ?= .
+PREFIX  ?= /usr/local
 
 PACKAGES = libcurl4-openssl-dev libcjson-dev libcsv-dev libssl-dev \
            libconfig-dev libmicrohttpd-dev libcmocka-dev pkg-config openssl \
@@ -33,7 +34,7 @@ endif
 endif
 endif
 
-ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -DMBXFIX_DATADIR='"$(PREFIX)/share/mbxfix"' -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
 LIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
 CMOCKA     = $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -58,9 +59,22 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(LIBMBXFIX): $(call obj,$(LIB_SRC))
+$(LIBMBXFIX): $(call obj,$(LIB_SRC)) $(BUILD)/gen/privs_builtin.o
 	@rm -f $@
 	ar rcs $@ $^
+
+# The default privilege template, compiled in as a C string (privs.h):
+# each line of the file becomes a line of the literal, '\' and '"' escaped.
+$(BUILD)/gen/privs_builtin.c: templates/privileges/server-side-sync.cfg
+	@mkdir -p $(dir $@)
+	awk 'BEGIN { print "/* generated from $< by the Makefile */"; \
+		print "const char privs_builtin_server_side_sync[] ="; } \
+		{ gsub(/\\/, "\\\\\\\\"); gsub(/"/, "\\\""); \
+		  print "\t\"" $$0 "\\n\""; } \
+		END { print "\t\"\";" }' $< >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/privs_builtin.o: $(BUILD)/gen/privs_builtin.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # dvsim shares only buf, err, log and the allocation wrappers with the
 # client; its $batch, JSON and JWT handling are its own.

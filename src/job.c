@@ -22,7 +22,26 @@
 struct ctx {
 	const char *path;
 	struct err *e;
+	char *dir; /* the job file's folder, "" for one in the current folder */
 };
+
+/*
+ * A relative path setting is relative to the job file's folder, not to
+ * the current directory: the same job runs the same from cron.
+ */
+static void anchor(const struct ctx *c, char **p)
+{
+	struct buf b = BUF_INIT(BUF_MAX_SMALL);
+
+	if (!*p || !**p || **p == '/' || !*c->dir)
+		return;
+	if (buf_addf(&b, "%s/%s", c->dir, *p) < 0) {
+		buf_release(&b);
+		return; /* too long: kept as written, refused when used */
+	}
+	free(*p);
+	*p = buf_detach(&b, NULL);
+}
 
 ATTR_PRINTF(4, 5)
 static int fail(struct ctx *c, const config_setting_t *s, const char *name,
@@ -333,6 +352,7 @@ static int load_environment(struct ctx *c, struct job *j,
 		free(j->ca_file);
 		j->ca_file = NULL;
 	}
+	anchor(c, &j->ca_file);
 	if (j->ca_file &&
 	    check_readable(c, g, "environment", "ca_file", j->ca_file) < 0)
 		return -1;
@@ -426,6 +446,7 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 		    get_str(c, g, "auth", "secret_file", false, NULL,
 			    &j->secret_file) < 0)
 			goto out;
+		anchor(c, &j->secret_file);
 		if (!!j->secret_env == !!j->secret_file) {
 			fail(c, g, "auth",
 			     "method 'secret' needs exactly one of secret_env "
@@ -456,8 +477,11 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 		    get_str(c, g, "auth", "private_key", true, NULL,
 			    &j->private_key) < 0 ||
 		    get_str(c, g, "auth", "assertion_alg", false, "RS256",
-			    &alg) < 0 ||
-		    check_readable(c, g, "auth", "certificate",
+			    &alg) < 0)
+			goto out;
+		anchor(c, &j->certificate);
+		anchor(c, &j->private_key);
+		if (check_readable(c, g, "auth", "certificate",
 				   j->certificate) < 0 ||
 		    check_private(c, g, "auth", "private_key", j->private_key,
 				  "private key") < 0)
@@ -637,8 +661,8 @@ static char *default_name(const char *path)
 static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 {
 	static const char *const allowed[] = {
-	    "name",   "environment", "auth", "input",
-	    "output", "defaults",    "run",  NULL};
+	    "name",	"environment", "auth",	    "input", "output",
+	    "defaults", "run",	       "templates", NULL};
 	char *def = default_name(c->path);
 	int rc = check_members(c, root, "", allowed);
 
@@ -665,6 +689,15 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 	if (!*j->output)
 		return fail(c, config_setting_get_member(root, "output"),
 			    "output", "must not be empty");
+	if (get_str(c, root, "", "templates", false, NULL, &j->templates) < 0)
+		return -1;
+	if (j->templates && !*j->templates) {
+		free(j->templates);
+		j->templates = NULL;
+	}
+	anchor(c, &j->input);
+	anchor(c, &j->output);
+	anchor(c, &j->templates);
 	if (load_environment(c, j, root) < 0 || load_auth(c, j, root) < 0 ||
 	    load_defaults(c, j, root) < 0 || load_run(c, j, root) < 0)
 		return -1;
@@ -689,12 +722,20 @@ int job_load(struct job *out, const char *path, struct err *e)
 		goto out;
 	}
 	out->path = xstrdup(path);
+	{
+		const char *slash = strrchr(path, '/');
+
+		c.dir = slash == path ? xstrdup("/")
+			: slash	      ? xstrndup(path, (size_t)(slash - path))
+				      : xstrdup("");
+	}
 	if (load_root(&c, out, config_root_setting(&cfg)) < 0)
 		goto out;
 	rc = 0;
 out:
 	config_destroy(&cfg);
 	fclose(fp);
+	free(c.dir);
 	if (rc < 0)
 		job_release(out);
 	return rc;
@@ -702,23 +743,15 @@ out:
 
 void job_release(struct job *j)
 {
-	char **strs[] = {&j->path,
-			 &j->name,
-			 &j->url,
-			 &j->api_version,
-			 &j->ca_file,
-			 &j->tenant,
-			 &j->client_id,
-			 &j->secret_env,
-			 &j->secret_file,
-			 &j->certificate,
-			 &j->private_key,
-			 &j->authority,
-			 &j->input,
-			 &j->output,
-			 &j->defaults.profile,
-			 &j->defaults.role,
-			 &j->defaults.privileges};
+	char **strs[] = {&j->path,	    &j->name,
+			 &j->url,	    &j->api_version,
+			 &j->ca_file,	    &j->tenant,
+			 &j->client_id,	    &j->secret_env,
+			 &j->secret_file,   &j->certificate,
+			 &j->private_key,   &j->authority,
+			 &j->input,	    &j->output,
+			 &j->templates,	    &j->defaults.profile,
+			 &j->defaults.role, &j->defaults.privileges};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);

@@ -31,6 +31,8 @@
  *   }
  *   input         the CSV (--input overrides); may be absent here
  *   output        default "output"
+ *   templates     a folder of privilege templates, searched first
+ *                 (privs_dirs_for_job()); default none
  *   defaults = {  used where a row leaves a column empty
  *     actions     array or list of action names, or one ';'-separated
  *                 string; default none (each row must then name its own)
@@ -55,9 +57,12 @@
  * Any other setting, at any level, is an error naming it. Integers must
  * be integers, strings strings.
  *
- * Relative paths (input, output, ca_file, secret_file, certificate,
- * private_key) are kept as written and so resolve against the current
- * directory of the process, not the job file's directory.
+ * Relative paths (input, output, the default "output" too, ca_file,
+ * secret_file, certificate, private_key, templates) resolve against the
+ * job file's folder, never the current directory, so a job runs the same
+ * from cron or any folder: job_load() stores them joined to that folder.
+ * Paths given on the command line (--input, --output) are the shell's,
+ * relative to the current directory.
  *
  * Secrets never live in the job file and are never kept in struct job:
  * job_secret() reads the secret when it is needed. job_load() refuses a
@@ -100,6 +105,7 @@ struct job {
 
 	char *input; /* NULL when the job file names none */
 	char *output;
+	char *templates; /* NULL when unset */
 
 	struct rows_defaults defaults;
 

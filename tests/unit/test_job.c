@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -82,8 +83,10 @@ static void test_full_job_loads(void **state)
 	assert_string_equal(j.secret_env, "MBXFIX_CLIENT_SECRET");
 	assert_null(j.secret_file);
 	assert_string_equal(j.authority, "https://login.microsoftonline.com");
-	assert_string_equal(j.input, "input/wave-3.csv");
-	assert_string_equal(j.output, "output");
+	/* relative to the job file's folder */
+	assert_non_null(strstr(j.input, dir));
+	assert_string_equal(j.input + strlen(dir), "/input/wave-3.csv");
+	assert_string_equal(j.output + strlen(dir), "/output");
 	assert_int_equal(j.defaults.actions, ROWS_ACT(ROWS_SET_PROFILE) |
 						 ROWS_ACT(ROWS_SET_DELIVERY) |
 						 ROWS_ACT(ROWS_APPROVE));
@@ -424,6 +427,51 @@ static void test_url_parsed_not_prefix_matched(void **state)
 	assert_null(strstr(why, "hunter2"));
 }
 
+/* Relative paths in a job file are relative to the job file's folder. */
+static void test_relative_paths_from_job_folder(void **state)
+{
+	static const char cfg[] =
+	    "environment = { url = \"https://x.crm.dynamics.com\";"
+	    " ca_file = \"ca.pem\"; };\n"
+	    "auth = { tenant = \"t\"; client_id = "
+	    "\"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+	    " secret_file = \"sec/s.txt\"; };\n"
+	    "input = \"in/w.csv\";\n"
+	    "templates = \"../tpl\";\n";
+	char want[512];
+	struct err e = ERR_INIT;
+	struct job j;
+	const char *p;
+
+	(void)state;
+	io_write(dir, "ca.pem", "x", (size_t)-1);
+	mkdir(cfgpath("sec"), 0700);
+	p = io_write(dir, "sec/s.txt", "s3cr3t\n", (size_t)-1);
+	chmod(p, 0600);
+	io_write(dir, "rel.cfg", cfg, (size_t)-1);
+	char cwd[4096];
+
+	/* from another current folder, as under cron */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir("/"), 0);
+	if (job_load(&j, cfgpath("rel.cfg"), &e) < 0)
+		fail_msg("%s", e.msg);
+	snprintf(want, sizeof(want), "%s/in/w.csv", dir);
+	assert_string_equal(j.input, want);
+	snprintf(want, sizeof(want), "%s/output", dir); /* the default too */
+	assert_string_equal(j.output, want);
+	snprintf(want, sizeof(want), "%s/ca.pem", dir);
+	assert_string_equal(j.ca_file, want);
+	snprintf(want, sizeof(want), "%s/sec/s.txt", dir);
+	assert_string_equal(j.secret_file, want);
+	snprintf(want, sizeof(want), "%s/../tpl", dir);
+	assert_string_equal(j.templates, want);
+	job_release(&j);
+	unlink(p);
+	rmdir(cfgpath("sec"));
+	assert_int_equal(chdir(cwd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +479,7 @@ int main(void)
 	    cmocka_unit_test(test_minimal_job_defaults),
 	    cmocka_unit_test(test_errors_name_file_line_setting),
 	    cmocka_unit_test(test_url_parsed_not_prefix_matched),
+	    cmocka_unit_test(test_relative_paths_from_job_folder),
 	    cmocka_unit_test(test_private_files_refused_when_readable),
 	    cmocka_unit_test(test_secret_from_environment),
 	    cmocka_unit_test(test_set_str_override),
