@@ -420,12 +420,17 @@ static void set_error(struct row_state *rs, const char *code,
 	rs->error_message = xstrndup(message ? message : "", ERROR_MAX);
 	free(rs->hint);
 	rs->hint = xstrndup(hint ? hint : "", HINT_MAX);
+	/* server text may quote a secret or a token: log.h */
+	log_scrub(rs->error_message);
+	log_scrub(rs->hint);
 }
 
 void action_hint(struct row_state *rs, const char *hint)
 {
-	if (!rs->hint)
+	if (!rs->hint) {
 		rs->hint = xstrndup(hint, HINT_MAX);
+		log_scrub(rs->hint);
+	}
 }
 
 /* Mark action 'id' failed and skip what cannot run any more. */
