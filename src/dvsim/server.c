@@ -343,8 +343,9 @@ static int scenario_parse(const char *seg, size_t len, enum scenario *scn,
 	for (size_t i = len; i-- > 0 && !dash;)
 		if (seg[i] == '-')
 			dash = seg + i;
-	if (dash && (dash + 1 == seg + len ||
-		     strspn(dash + 1, "0123456789") < len - (size_t)(dash - seg) - 1))
+	if (dash &&
+	    (dash + 1 == seg + len ||
+	     strspn(dash + 1, "0123456789") < len - (size_t)(dash - seg) - 1))
 		dash = NULL;
 	nlen = dash ? (size_t)(dash - seg) : len;
 	*count = -1;
