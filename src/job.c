@@ -854,6 +854,22 @@ void job_secret_wipe(struct buf *b)
 	buf_release(b);
 }
 
+int job_setting_line(const struct job *j, const char *name)
+{
+	config_t cfg;
+	int line = 0;
+
+	config_init(&cfg);
+	if (j->path && config_read_file(&cfg, j->path) == CONFIG_TRUE) {
+		const config_setting_t *s = config_lookup(&cfg, name);
+
+		if (s)
+			line = config_setting_source_line(s);
+	}
+	config_destroy(&cfg);
+	return line;
+}
+
 const char *job_auth_name(enum job_auth a)
 {
 	switch (a) {

@@ -168,6 +168,12 @@ int job_check_private_file(const char *path, const char *what, struct err *e);
  */
 char *job_parse_url(const char *url, char *why, size_t whylen);
 
+/*
+ * The line of setting 'name' ("defaults.role") in the job file, for a
+ * message about its value found wrong later; 0 when it is not there.
+ */
+int job_setting_line(const struct job *j, const char *name);
+
 /* "secret", "certificate", "none". */
 const char *job_auth_name(enum job_auth a);
 
