@@ -2124,7 +2124,7 @@ void engine_set_preflight(struct engine *en, const struct preflight *pf)
 int engine_prefetch(struct engine *en, char *const *urls, size_t n,
 		    struct err *e)
 {
-	bool pending = true;
+	bool pending;
 
 	en->err = e;
 	en->now = clock_ms();
@@ -2142,11 +2142,7 @@ int engine_prefetch(struct engine *en, char *const *urls, size_t n,
 		op->lookup = l;
 		enqueue(en, op);
 	}
-	while (pending) {
-		if (en->stop && *en->stop)
-			return err_set(e, ERR_INTERNAL, "interrupted");
-		if (loop_once(en, 1000) < 0)
-			return -1;
+	for (;;) {
 		pending = false;
 		for (size_t i = 0; i < n && !pending; i++) {
 			const struct lookup *l =
@@ -2154,8 +2150,13 @@ int engine_prefetch(struct engine *en, char *const *urls, size_t n,
 
 			pending = !l->done;
 		}
+		if (!pending)
+			return 0;
+		if (en->stop && *en->stop)
+			return err_set(e, ERR_INTERNAL, "interrupted");
+		if (loop_once(en, 1000) < 0)
+			return -1;
 	}
-	return 0;
 }
 
 const cJSON *engine_cached(struct engine *en, const char *url, const char **err)
@@ -2166,4 +2167,20 @@ const cJSON *engine_cached(struct engine *en, const char *url, const char **err)
 	if (err)
 		*err = l && l->done && !l->json ? l->error : "not fetched";
 	return l && l->done ? l->json : NULL;
+}
+
+void engine_seed(struct engine *en, const char *url, cJSON *json)
+{
+	void **slot = table_slot(&en->lookups, url, true);
+	struct lookup *l;
+
+	if (*slot) {
+		cJSON_Delete(json);
+		return;
+	}
+	l = xcalloc(1, sizeof(*l));
+	l->url = xstrdup(url);
+	l->done = true;
+	l->json = json;
+	*slot = l;
 }

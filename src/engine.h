@@ -105,6 +105,12 @@ int engine_prefetch(struct engine *en, char *const *urls, size_t n,
 		    struct err *e);
 const struct cJSON *engine_cached(struct engine *en, const char *url,
 				  const char **err);
+/*
+ * Put 'json' (consumed) in the lookup cache as the answer of GET 'url',
+ * unless the cache has that URL already: preflight's answer for one name,
+ * taken from a batched lookup, where the action asks for it.
+ */
+void engine_seed(struct engine *en, const char *url, struct cJSON *json);
 
 /*
  * Rows that preflight_row() fails are reported so as they are taken,

@@ -177,12 +177,15 @@ int preflight_collect(struct preflight **out, const struct job *job,
 	int rc = -1;
 
 	*out = NULL;
-	for (int k = 0; k < K_COUNT; k++) {
-		if (defs[k] && *defs[k]) {
+	/*
+	 * a profile or role default is looked up when a row uses it (it is
+	 * then the row's value); templates cost nothing: checked always
+	 */
+	for (int k = 0; k < K_COUNT; k++)
+		if (defs[k] && *defs[k])
 			pf->def[k] = xstrdup(defs[k]);
-			set_add(&pf->sets[k], defs[k]);
-		}
-	}
+	if (pf->def[K_PRIVS])
+		set_add(&pf->sets[K_PRIVS], pf->def[K_PRIVS]);
 	if (rows_open(&r, job->input, &job->defaults, e) < 0)
 		goto out;
 	for (;;) {
@@ -411,9 +414,10 @@ void preflight_suggest(struct buf *out, const char *want,
 }
 
 /* Resolve. */
-#define PROFILE_COLS "emailserverprofileid,name,statecode"
-#define ROLE_COLS "roleid,name,_parentrootroleid_value"
-#define USER_COLS "systemuserid,domainname,internalemailaddress"
+/* the columns the actions read: their answers are seeded from these */
+#define PROFILE_COLS ACTU_PROFILE_SELECT
+#define ROLE_COLS ACTU_ROLE_SELECT
+#define USER_COLS ACTU_USER_SELECT
 
 static void add_group(struct preflight *pf, enum kind k, bool ids,
 		      const size_t *at, size_t n)
@@ -514,6 +518,50 @@ static bool is_root_role(const cJSON *it)
 	return !root || actu_guid_eq(root, actu_str(it, "roleid"));
 }
 
+/*
+ * Whether answer row 'it' is one the action's own lookup of 'name' would
+ * get (act_util.h): the same column, compared as Dataverse compares.
+ */
+static bool eq_match(const cJSON *it, enum kind k, bool ids, const char *name)
+{
+	if (k == K_PROFILE)
+		return ids ? actu_guid_eq(actu_str(it, "emailserverprofileid"),
+					  name)
+			   : str_ieq(actu_str(it, "name"), name);
+	if (k == K_ROLE)
+		return ids ? actu_guid_eq(actu_str(it, "roleid"), name)
+			   : str_ieq(actu_str(it, "name"), name);
+	return ids ? actu_guid_eq(actu_str(it, "systemuserid"), name)
+		   : str_ieq(actu_str(it, "domainname"), name) ||
+			 str_ieq(actu_str(it, "internalemailaddress"), name);
+}
+
+/* The action's lookup of 'name', answered from the batched one. */
+static void seed(struct engine *en, enum kind k, bool ids, const char *name,
+		 const cJSON *value)
+{
+	struct buf url = BUF_INIT(BUF_MAX_SMALL);
+	cJSON *json, *arr;
+	const cJSON *it;
+	int rc = k == K_PROFILE ? actu_profile_url(&url, name)
+		 : k == K_ROLE	? actu_role_url(&url, name)
+				: actu_user_url(&url, name);
+
+	if (rc < 0) {
+		buf_release(&url);
+		return;
+	}
+	json = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(json, "value");
+	cJSON_ArrayForEach(it, value)
+	{
+		if (eq_match(it, k, ids, name))
+			cJSON_AddItemToArray(arr, cJSON_Duplicate(it, true));
+	}
+	engine_seed(en, url.ptr, json);
+	buf_release(&url);
+}
+
 /* Decide one name from the answer rows of its lookup. */
 static void decide(struct entry *en, enum kind k, bool ids, const cJSON *value)
 {
@@ -523,28 +571,9 @@ static void decide(struct entry *en, enum kind k, bool ids, const cJSON *value)
 
 	cJSON_ArrayForEach(it, value)
 	{
-		bool match;
-
-		if (k == K_PROFILE)
-			match = ids ? actu_guid_eq(
-					  actu_str(it, "emailserverprofileid"),
-					  en->name)
-				    : str_ieq(actu_str(it, "name"), en->name);
-		else if (k == K_ROLE)
-			match =
-			    ids ? actu_guid_eq(actu_str(it, "roleid"), en->name)
-				: str_ieq(actu_str(it, "name"), en->name) &&
-				      is_root_role(it);
-		else
-			match =
-			    ids ? actu_guid_eq(actu_str(it, "systemuserid"),
-					       en->name)
-				: str_ieq(actu_str(it, "domainname"),
-					  en->name) ||
-				      str_ieq(
-					  actu_str(it, "internalemailaddress"),
-					  en->name);
-		if (!match)
+		/* by name, only the root business unit's role counts */
+		if (!eq_match(it, k, ids, en->name) ||
+		    (k == K_ROLE && !ids && !is_root_role(it)))
 			continue;
 		/* a user matching on both columns is one user */
 		if (first && k == K_OWNER &&
@@ -676,6 +705,8 @@ int preflight_resolve(struct preflight *pf, struct engine *en,
 				continue;
 			}
 			decide(x, g->kind, g->ids, value);
+			if (x->state == S_OK)
+				seed(en, g->kind, g->ids, x->name, value);
 			if (x->state == S_UNKNOWN)
 				unknown[g->kind] = true;
 		}

@@ -22,7 +22,9 @@
  *      "did you mean ...": compared case-insensitively, surrounding blanks
  *      ignored, closest by edit distance, PREFLIGHT_SUGGEST at most.
  *
- * A job default that does not resolve stops the run before any write:
+ * A job default that does not resolve stops the run before any write
+ * (a profile or role default when some row uses it; the privileges
+ * default always, offline):
  * ERR_CONFIG (exit 2) "JOB:LINE: setting 'defaults.role': ...". A row
  * naming an unknown, ambiguous or inactive one fails before anything of
  * it is written: preflight_row() gives the action to report failed (the

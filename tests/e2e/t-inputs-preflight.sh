@@ -7,7 +7,7 @@
 # same failures; check finds unknown templates offline.
 . "$(dirname "$0")/lib-actions.sh"
 
-dvsim_start --generate 6 --seed 7 --problems "ok"
+dvsim_start --generate 60 --seed 7 --problems "ok"
 state >"$T/before.json"
 users() { jq -r "[.entities.systemusers[] | select(.applicationid == null)][$1].internalemailaddress" "$T/before.json"; }
 u1=$(users 1) u2=$(users 2) u3=$(users 3) u4=$(users 4)
@@ -66,10 +66,30 @@ check "unknown default template: exit 2 (got $RC)" [ "$RC" -eq 2 ]
 check "the message names the setting" grep -q "setting 'defaults.privileges': no privilege template 'server-side-snyc'" "$T/def.stderr"
 check "no request sent for it" [ "$(sent)" = "$r0" ]
 
+# batched: 55 rows naming 55 distinct owners cost two In() lookups of the
+# owners (50 names each at most), not one lookup per owner, and the
+# actions find the answers without asking again
+{
+	echo "mailbox,owner"
+	jq -r '[.entities.systemusers[] | select(.applicationid == null)][:55][]
+		| .internalemailaddress + "," + .domainname' "$T/before.json"
+} >"$T/in4.csv"
+write_job own "$T/in4.csv" "fix_owner"
+g0=$(stats | jq .operations.by_method.GET)
+run_job own
+g=$(( $(stats | jq .operations.by_method.GET) - g0 ))
+check "55 owners: every row ok" jqt "$R" 'length == 55 and all(.[]; .result == "ok")'
+# 2 mailbox reads, 2 owner lookups, the probe
+check "55 owners: looked up in batches ($g GETs)" [ "$g" -le 5 ]
+
 # check: templates offline
 printf 'mailbox,actions,role,privileges\n%s,grant_privileges,R,nosuch\n%s,grant_privileges,R,\n' "$u1" "$u2" >"$T/in3.csv"
 write_job chk "$T/in3.csv" "grant_privileges"
 "$MBXFIX" check "$T/chk.cfg" >"$T/chk.out" 2>"$T/chk.err"
 check "check: an unknown template makes the row invalid (exit 1)" [ $? -eq 1 ]
 check "check: the row and the template named" grep -q "row 1 (line 2): column 'privileges': no privilege template 'nosuch'" "$T/chk.err"
+sed -i 's|^  privileges = .*|  privileges = "nosuch-default";|' "$T/chk.cfg"
+"$MBXFIX" check "$T/chk.cfg" >"$T/chk2.out" 2>"$T/chk2.err"
+check "check: an unknown default template is a job error (exit 2)" [ $? -eq 2 ]
+check "check: the setting and its line named" grep -q "chk.cfg:[0-9]*: setting 'defaults.privileges': no privilege template 'nosuch-default'" "$T/chk2.err"
 finish
