@@ -43,7 +43,8 @@ static struct grant *grant_of(struct action_ctx *c, struct row_state *rs)
 		return g;
 	g = xcalloc(1, sizeof(*g));
 	privs_list_init(&g->want);
-	privs_dirs_for_job(&dirs, j ? j->path : NULL, j ? j->templates : NULL);
+	privs_dirs_for_job(&dirs, j ? j->path : NULL, j ? j->templates : NULL,
+			   getenv("MBXFIX_TEMPLATES"));
 	rc = privs_resolve_in(&g->want, rs->row->privileges, &dirs, &e);
 	privs_dirs_release(&dirs);
 	if (rc < 0) {

@@ -264,7 +264,8 @@ int preflight_templates(struct preflight *pf, const struct job *job,
 	struct set *s = &pf->sets[K_PRIVS];
 	struct privs_dirs dirs;
 
-	privs_dirs_for_job(&dirs, job->path, job->templates);
+	privs_dirs_for_job(&dirs, job->path, job->templates,
+			   getenv("MBXFIX_TEMPLATES"));
 	for (size_t i = 0; i < s->n; i++) {
 		struct privs_list l = PRIVS_LIST_INIT;
 		struct err e2 = ERR_INIT;

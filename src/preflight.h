@@ -1,6 +1,6 @@
 /*
  * preflight.h: every name a job's rows use is resolved before the first
- * write (docs/design.md "Preflight").
+ * write (docs/design.md, "Preflight, paths and URLs").
  *
  * A row names an email server profile (set_profile), an owner
  * (fix_owner), a security role and a privilege template or list

@@ -310,9 +310,8 @@ int privs_resolve(struct privs_list *out, const char *spec, const char *dir,
 }
 
 void privs_dirs_for_job(struct privs_dirs *d, const char *job_path,
-			const char *setting)
+			const char *setting, const char *env)
 {
-	const char *env = getenv("MBXFIX_TEMPLATES");
 	const char *slash = job_path ? strrchr(job_path, '/') : NULL;
 	struct buf b = BUF_INIT(4096);
 	int jl = slash ? (int)(slash - job_path) : 1;

@@ -150,7 +150,8 @@ struct privs_dirs {
  * the current directory, so a job runs the same from cron):
  *   1. 'setting', the job's 'templates' (already made relative to the
  *      job file's folder), when set;
- *   2. $MBXFIX_TEMPLATES, when set;
+ *   2. 'env', the value of $MBXFIX_TEMPLATES (the caller reads it), when
+ *      set;
  *   3. JOBDIR/templates/privileges, beside the job file;
  *   4. JOBDIR/../templates/privileges (a job in jobs/ of a checkout);
  *   5. MBXFIX_DATADIR/templates/privileges (make install);
@@ -158,7 +159,7 @@ struct privs_dirs {
  * NULL (then 3 and 4 are left out). Release with privs_dirs_release().
  */
 void privs_dirs_for_job(struct privs_dirs *d, const char *job_path,
-			const char *setting);
+			const char *setting, const char *env);
 void privs_dirs_release(struct privs_dirs *d);
 
 /*

@@ -453,8 +453,7 @@ static void test_resolve_searches_folders(void **state)
 	privs_dirs_release(&d);
 
 	/* a job's folders: beside the job file, then the installed ones */
-	setenv("MBXFIX_TEMPLATES", "/env/t", 1);
-	privs_dirs_for_job(&d, "/srv/jobs/w.cfg", "/srv/jobs/mine");
+	privs_dirs_for_job(&d, "/srv/jobs/w.cfg", "/srv/jobs/mine", "/env/t");
 	assert_int_equal(d.n, 5);
 	assert_string_equal(d.v[0], "/srv/jobs/mine");
 	assert_string_equal(d.v[1], "/env/t");
@@ -462,8 +461,7 @@ static void test_resolve_searches_folders(void **state)
 	assert_string_equal(d.v[3], "/srv/jobs/../templates/privileges");
 	assert_string_equal(d.v[4], MBXFIX_DATADIR "/templates/privileges");
 	privs_dirs_release(&d);
-	unsetenv("MBXFIX_TEMPLATES");
-	privs_dirs_for_job(&d, "w.cfg", NULL);
+	privs_dirs_for_job(&d, "w.cfg", NULL, NULL);
 	assert_int_equal(d.n, 3);
 	assert_string_equal(d.v[0], "./templates/privileges");
 	privs_dirs_release(&d);
