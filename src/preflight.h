@@ -44,13 +44,14 @@
 #include "err.h"
 #include "rows.h"
 
+struct buf;
 struct engine;
 struct job;
 struct preflight;
 
 #define PREFLIGHT_GROUP 50	  /* names per In() lookup */
 #define PREFLIGHT_SUGGEST 3	  /* "did you mean" candidates at most */
-#define PREFLIGHT_SUGGEST_FOR 200 /* unknown names per kind given any */
+#define PREFLIGHT_SUGGEST_FOR 50 /* unknown names per kind given any */
 
 /* Why a row cannot run: the action that fails and what it reports. */
 struct preflight_failure {
@@ -110,7 +111,6 @@ size_t preflight_distance(const char *a, const char *b, size_t max);
  * and 1 for very short names, away), closest first, appended to 'out' as
  * " (did you mean 'A', 'B'?)"; nothing when none is close.
  */
-struct buf;
 void preflight_suggest(struct buf *out, const char *want,
 		       const char *const *names, size_t n);
 
