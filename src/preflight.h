@@ -24,8 +24,10 @@
  *
  * A job default that does not resolve stops the run before any write
  * (a profile or role default when some row uses it; the privileges
- * default always, offline):
- * ERR_CONFIG (exit 2) "JOB:LINE: setting 'defaults.role': ...". A row
+ * default always, offline): ERR_CONFIG "JOB:LINE: setting
+ * 'defaults.role': ...", which exits 2 for the template (no request
+ * sent yet) and 3 for a profile or role (docs/design.md: exit 2 only
+ * before the first request). A row
  * naming an unknown, ambiguous or inactive one fails before anything of
  * it is written: preflight_row() gives the action to report failed (the
  * row's other actions are skipped), the error code and message the
