@@ -1,7 +1,9 @@
 # mbxfix and dvsim. 'make' builds both, 'make test' runs every test,
 # 'make asan' runs them under AddressSanitizer + UBSan, 'make demo' runs
-# a real job against a generated organisation. Missing Debian packages are
-# installed first when run as root.
+# a real job against a generated organisation, 'make install' installs
+# under PREFIX (and DESTDIR), 'make packaging' tests the Debian package,
+# the systemd units and the installed pages. Missing Debian packages are
+# installed first when run as root (AUTO_INSTALL=0: only checked).
 
 CC      ?= cc
 CSTD     = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
@@ -16,25 +18,44 @@ CFLAGS  ?= -O2 -g
 LDFLAGS ?=
 BUILD   ?= build
 BIN     ?= .
+
+# Installation directories (GNU names); DESTDIR prefixes them all.
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR  ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+DOCDIR  ?= $(DATADIR)/doc/mbxfix
+# systemd reads units from /usr/local/lib/systemd/system as well
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
 
-PACKAGES = libcurl4-openssl-dev libcjson-dev libcsv-dev libssl-dev \
-           libconfig-dev libmicrohttpd-dev libcmocka-dev pkg-config openssl \
-           curl jq nghttp2-proxy
+# What building needs (a C compiler and the C library's headers first:
+# a fresh Debian has neither), then the libraries and what the tests use.
+BUILD_PACKAGES = gcc libc6-dev libcurl4-openssl-dev libcjson-dev \
+           libcsv-dev libssl-dev libconfig-dev libmicrohttpd-dev pkg-config
+TEST_PACKAGES = libcmocka-dev openssl curl jq nghttp2-proxy
+PACKAGES = $(BUILD_PACKAGES) $(TEST_PACKAGES)
+# 'make packaging' only: building the .deb, verifying units, reading pages.
+PACKAGING_PACKAGES = debhelper dpkg-dev fakeroot man-db systemd
+AUTO_INSTALL ?= 1
 
-# Install what is missing before anything asks pkg-config about it.
-ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
-MISSING := $(shell for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)
-ifneq ($(strip $(MISSING)),)
-$(info mbxfix: installing missing packages: $(MISSING))
-INSTALLED := $(shell if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(MISSING)) >&2 && echo 0; else echo 1; fi)
-ifneq ($(INSTALLED),0)
-$(error mbxfix: cannot install $(MISSING); run 'make' as root or install them with apt-get)
+# missing-packages LIST: the packages of LIST dpkg does not have installed.
+missing-packages = $(shell for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)
+# apt-install LIST: install LIST as root, or stop naming what is missing.
+define apt-install
+$(if $(strip $(1)),$(if $(filter 1,$(AUTO_INSTALL)),$(info mbxfix: installing missing packages: $(strip $(1)))$(if $(filter 0,$(shell if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1)) >&2 && echo 0; else echo 1; fi)),,$(error mbxfix: cannot install the missing packages: $(strip $(1)); run 'make' as root or install them with: apt-get install $(strip $(1)))),$(error mbxfix: missing packages: $(strip $(1)); install them with: apt-get install $(strip $(1)))))
+endef
+
+# Install what is missing before anything asks pkg-config or the compiler.
+ifeq ($(filter clean distclean uninstall,$(MAKECMDGOALS)),)
+$(call apt-install,$(call missing-packages,$(PACKAGES)))
+ifneq ($(filter packaging,$(MAKECMDGOALS)),)
+$(call apt-install,$(call missing-packages,$(PACKAGING_PACKAGES)))
 endif
 endif
-endif
 
-ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -DMBXFIX_DATADIR='"$(PREFIX)/share/mbxfix"' -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
+ALL_CFLAGS = $(CSTD) $(CPPFLAGS) $(WARN) $(CFLAGS) -DMBXFIX_DATADIR='"$(PREFIX)/share/mbxfix"' -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
 LIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
 CMOCKA     = $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -51,7 +72,8 @@ LIBMBXFIX  := $(BUILD)/libmbxfix.a
 LIBDVSIM   := $(BUILD)/libdvsim.a
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all test unit e2e variants asan demo bench fuzz clean distclean style cppcheck
+.PHONY: all test unit e2e variants asan demo bench fuzz clean distclean style cppcheck \
+	install uninstall packaging
 
 all: $(BIN)/mbxfix $(BIN)/dvsim
 
@@ -143,6 +165,54 @@ build/fuzz/%: tests/fuzz/%.c $(DV_LIB_SRC) $(BASE_SRC)
 
 demo: all
 	@sh jobs/demo.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the two programs, the
+# templates, the man pages, the bash completion, the systemd units and the
+# examples (cron line, job file); @VERSION@, @DATADIR@ and @BINDIR@ are
+# filled in. 'make uninstall' with the same variables removes them again.
+VERSION := $(shell sed -n 's/^\#define MBXFIX_VERSION "\(.*\)"/\1/p' src/version.h)
+TEMPLATE_FILES := $(shell cd templates && find . -type f | sort)
+SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
+	-e 's|@BINDIR@|$(BINDIR)|g'
+UNITS := mbxfix-run@.service mbxfix-rerun@.service mbxfix-rerun@.timer
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 755 $(BIN)/mbxfix $(BIN)/dvsim $(DESTDIR)$(BINDIR)/
+	for f in $(TEMPLATE_FILES); do \
+		$(INSTALL) -D -m 644 templates/$$f \
+			$(DESTDIR)$(DATADIR)/mbxfix/templates/$$f || exit 1; \
+	done
+	$(SUBST) man/mbxfix.1 >$(DESTDIR)$(MANDIR)/man1/mbxfix.1
+	$(SUBST) man/mbxfix-job.5 >$(DESTDIR)$(MANDIR)/man5/mbxfix-job.5
+	chmod 644 $(DESTDIR)$(MANDIR)/man1/mbxfix.1 \
+		$(DESTDIR)$(MANDIR)/man5/mbxfix-job.5
+	$(INSTALL) -m 644 contrib/bash-completion/mbxfix \
+		$(DESTDIR)$(BASHCOMPDIR)/mbxfix
+	$(INSTALL) -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	for u in $(UNITS); do \
+		$(SUBST) contrib/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	$(SUBST) contrib/cron/mbxfix >$(DESTDIR)$(DOCDIR)/examples/cron.d-mbxfix
+	$(SUBST) contrib/systemd/example-job.cfg \
+		>$(DESTDIR)$(DOCDIR)/examples/wave-3.cfg
+	chmod 644 $(DESTDIR)$(DOCDIR)/examples/*
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mbxfix $(DESTDIR)$(BINDIR)/dvsim \
+		$(DESTDIR)$(MANDIR)/man1/mbxfix.1 \
+		$(DESTDIR)$(MANDIR)/man5/mbxfix-job.5 \
+		$(DESTDIR)$(BASHCOMPDIR)/mbxfix
+	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	rm -rf $(DESTDIR)$(DATADIR)/mbxfix $(DESTDIR)$(DOCDIR)/examples
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The Debian package, the systemd units and the installed man pages
+# (installs debhelper, systemd and man-db when missing; a few minutes).
+packaging: all
+	@MBXFIX=$(abspath $(BIN)/mbxfix) DVSIM=$(abspath $(BIN)/dvsim) sh tests/packaging/run
 
 bench: all
 	@sh tests/bench/run-bench

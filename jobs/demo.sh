@@ -53,8 +53,11 @@ sed -e "s/127\.0\.0\.1:8580/127.0.0.1:$port/g" \
 	-e "s|^output = .*|output = \"$output\";|" \
 	-e "s|^input = .*|input = \"$top/input/demo.csv\";|" jobs/demo.cfg >"$work/demo.cfg"
 
-MBXFIX_CLIENT_SECRET=dvsim-demo-secret "$mbxfix" run "$work/demo.cfg"
+# The run's own "next:" lines name this temporary job, gone with dvsim
+# when the demo ends: the demo names its own next steps below instead.
+MBXFIX_CLIENT_SECRET=dvsim-demo-secret "$mbxfix" run "$work/demo.cfg" >"$work/run.out"
 rc=$?
+sed '/^next:/,$d' "$work/run.out"
 
 run=$(cd "$output/demo/latest" 2>/dev/null && pwd -P)
 if [ "$rc" -ge 2 ] || [ -z "$run" ]; then
@@ -85,4 +88,13 @@ echo
 echo "They are the problems mbxfix can only explain (no licence, an address"
 echo "that differs from Exchange, impersonation rights, a disabled or a"
 echo "recreated user): their hint says what the administrator must do."
+echo
+echo "Next:"
+echo "  open $output/demo/latest/results.csv (a spreadsheet; the hint column"
+echo "    says what to do for each failed row)"
+echo "  against your own environment: copy jobs/example.cfg, list your"
+echo "    mailboxes (templates/), then mbxfix check, plan and run it"
+echo "    (README.md, First use)"
+echo "  once the administrator has fixed what the hints name, run only the"
+echo "    rows still failing: mbxfix run --rerun-failed JOB.cfg"
 exit 0

@@ -28,6 +28,9 @@
 #include "remediate.h"
 #include "results.h"
 #include "rows.h"
+#include "runlog.h"
+#include "runreport.h"
+#include "version.h"
 
 #include "banned.h"
 
@@ -89,6 +92,58 @@ static size_t count_rows(const struct job *job)
 	return n;
 }
 
+/*
+ * --rerun-failed when the latest run left nothing to do (no failed or
+ * invalid row, no row it never reached): say so and stop before signing
+ * in, so that no new run is made and 'latest' keeps pointing at the run
+ * that settled everything. 'from' is that run when known. True then.
+ */
+static bool nothing_to_rerun(const struct opts *o, const struct job *job,
+			     const char *from)
+{
+	struct err e = ERR_INIT;
+	struct rows *r;
+	struct row *row = NULL;
+	bool none;
+
+	if (!o->rerun_failed ||
+	    rows_open(&r, job->input, &job->defaults, &e) < 0)
+		return false;
+	none = rows_next(r, &row, &e) == 0 && !row;
+	rows_row_free(row);
+	rows_free(r);
+	if (!none)
+		return false;
+	if (o->json)
+		printf("{\"command\": \"run\", \"exit_status\": 0, "
+		       "\"nothing_to_rerun\": true}\n");
+	else
+		printf("nothing to rerun: the latest run of job '%s' left no "
+		       "failed or invalid row (%s)\n",
+		       job->name, from ? from : job->input);
+	return true;
+}
+
+/*
+ * run.log of the run in 'res': the start event first (runlog.h holds the
+ * sign-in's lines until now), then every line so far.
+ */
+static int open_run_log(struct runlog *rl, struct results *res, const char *cmd,
+			const char *job_path, const struct job *job,
+			const char *sha, const char *resume_dir,
+			const char *rerun_of, struct err *e)
+{
+	struct buf lp = BUF_INIT(SIZE_MAX / 2);
+	const char *id = strrchr(results_dir(res), '/');
+	int rc;
+
+	runreport_start(rl, cmd, job_path, job, sha, resume_dir, rerun_of);
+	buf_addf(&lp, "%s/run.log", results_dir(res));
+	rc = runlog_open(rl, lp.ptr, id ? id + 1 : results_dir(res), e);
+	buf_release(&lp);
+	return rc;
+}
+
 static void print_summary(FILE *fp, const char *cmd, struct results *res,
 			  const struct engine_stats *st, double wall)
 {
@@ -124,6 +179,77 @@ static void print_summary(FILE *fp, const char *cmd, struct results *res,
 	fprintf(fp, "  rate        %.1f rows/s\n",
 		wall > 0 ? (double)c->rows / wall : 0.0);
 	fprintf(fp, "  results     %s\n", results_dir(res));
+}
+
+/* 'path' for a shell command line: quoted when it holds more than
+ * letters, digits and "/._-+:@,=". */
+static void print_path(FILE *fp, const char *path)
+{
+	if (*path &&
+	    strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQR"
+			 "STUVWXYZ0123456789/._-+:@,=") == strlen(path)) {
+		fputs(path, fp);
+		return;
+	}
+	fputc('\'', fp);
+	for (; *path; path++)
+		if (*path == '\'')
+			fputs("'\\''", fp);
+		else
+			fputc(*path, fp);
+	fputc('\'', fp);
+}
+
+/* The closing lines of the text summary: what to do next. */
+static void print_next(FILE *fp, const char *cmd, const char *job_path,
+		       const struct results_counts *c, const char *dir)
+{
+	size_t bad =
+	    c->by_outcome[RESULTS_FAILED] + c->by_outcome[RESULTS_INVALID];
+
+	if (!strcmp(cmd, "plan")) {
+		fputs("next: look at the would-change cells of results.csv, "
+		      "then apply with: mbxfix run ",
+		      fp);
+		print_path(fp, job_path);
+		fputc('\n', fp);
+		return;
+	}
+	if (!strcmp(cmd, "diagnose")) {
+		fprintf(fp,
+			"next: check %s/remediation.csv, then: mbxfix run "
+			"--input ",
+			dir);
+		print_path(fp, dir);
+		fputs("/remediation.csv ", fp);
+		print_path(fp, job_path);
+		fputc('\n', fp);
+		return;
+	}
+	if (!bad) {
+		fprintf(fp,
+			"next: nothing left to do; every row is in "
+			"%s/results.csv\n",
+			dir);
+		return;
+	}
+	fprintf(fp,
+		"next: open %s/results.csv (error_code and hint of each "
+		"row), fix what the hints name, then rerun the %zu row%s "
+		"left with:\n  mbxfix run --rerun-failed ",
+		dir, bad, bad == 1 ? "" : "s");
+	print_path(fp, job_path);
+	fputc('\n', fp);
+}
+
+/* The exit status (cmds.h) of a run that got as far as its results. */
+static int exit_status(const struct err *e, const struct results_counts *c)
+{
+	if (err_is_set(e))
+		return err_exit_code(e);
+	return c->by_outcome[RESULTS_FAILED] || c->by_outcome[RESULTS_INVALID]
+		   ? 1
+		   : 0;
 }
 
 /* Whether two paths name the same file (or are the same string). */
@@ -317,6 +443,9 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	int lock = -1;
 	size_t skip = 0;
 	double start = wall_now();
+	struct runlog *rl = NULL;
+	char sha[65] = "";
+	bool nothing = false;
 	int rc;
 
 	memset(&job, 0, sizeof(job));
@@ -348,6 +477,10 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	if (o.rerun_failed &&
 	    prepare_rerun(&job, &rerun_tmp, &rerun_from, &e) < 0)
 		goto out;
+	if (nothing_to_rerun(&o, &job, rerun_from)) {
+		nothing = true;
+		goto out;
+	}
 	if (rows_open(&rows, job.input, &job.defaults, &e) < 0)
 		goto out;
 	if (!resume_dir && (results_sha256(job.path, job_sha, &e) < 0 ||
@@ -357,6 +490,14 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	if (preflight_collect(&pf, &job, skip, &e) < 0 ||
 	    preflight_templates(pf, &job, &e) < 0)
 		goto out;
+	/* run.log: held until the run folder exists (runlog.h) */
+	rl = runlog_new(o.verbosity > 0 ? LOG_DEBUG
+					: (enum log_level)job.log_level);
+	if (*input_sha)
+		memcpy(sha, input_sha, sizeof(sha));
+	else
+		runreport_sha256(job.input, sha);
+	es.log = rl;
 
 	es.job = &job;
 	es.readonly = readonly;
@@ -410,7 +551,17 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		/* it is the run's input.csv now */
 		free(rerun_tmp);
 		rerun_tmp = NULL;
+		{
+			struct buf ip = BUF_INIT(SIZE_MAX / 2);
+
+			buf_addf(&ip, "%s/input.csv", results_dir(res));
+			free(job.input);
+			job.input = buf_detach(&ip, NULL);
+		}
 	}
+	if (open_run_log(rl, res, cmd, o.job, &job, sha, resume_dir, rerun_from,
+			 &e) < 0)
+		goto out;
 	if (engine_run(en, res, &e) < 0)
 		sum.interrupted = true;
 
@@ -426,22 +577,44 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		sum.retries = st->retries;
 		sum.throttled = st->throttled;
 		sum.throttled_s = st->throttled_s;
+		sum.throttled_waits = st->throttled_waits;
 	}
+	sum.version = MBXFIX_VERSION;
+	sum.input_sha256 = *sha ? sha : NULL;
+	sum.exit_status = exit_status(&e, results_counts(res));
+	sum.pruned = runreport_prune(rl, results_dir(res), job.keep);
+	runreport_end(rl, results_counts(res), &sum);
 	if (results_finish(res, &sum, err_is_set(&e) ? NULL : &e) < 0)
 		goto out;
-	if (o.verbosity >= 0)
+	if (o.json) {
+		if (runreport_json(stdout, results_dir(res),
+				   err_is_set(&e) ? NULL : &e) < 0)
+			goto out;
+	} else if (o.verbosity < 0) {
+		runreport_quiet(stdout, results_counts(res), sum.exit_status,
+				results_dir(res));
+	}
+	if (o.verbosity >= 0 && !o.json)
 		print_summary(stdout, cmd, res, engine_stats(en), sum.wall_s);
+	if (o.verbosity >= 0 && !o.json && strcmp(cmd, "diagnose"))
+		print_next(stdout, cmd, o.job, results_counts(res),
+			   results_dir(res));
 	if (!strcmp(cmd, "diagnose")) {
 		size_t n = 0;
 
 		if (remediate_write(results_dir(res), &n, &e) < 0)
 			goto out;
-		if (o.verbosity >= 0)
+		if (o.verbosity >= 0 && !o.json) {
 			printf("  remediation %s/remediation.csv (%zu rows)\n",
 			       results_dir(res), n);
+			print_next(stdout, cmd, o.job, results_counts(res),
+				   results_dir(res));
+		}
 	}
 out:
-	if (err_is_set(&e)) {
+	if (nothing) {
+		rc = 0;
+	} else if (err_is_set(&e)) {
 		fprintf(stderr, "mbxfix: %s\n", e.msg);
 		rc = err_exit_code(&e);
 		/* exit 2 says nothing was sent: never after a request */
@@ -454,6 +627,12 @@ out:
 			     c->by_outcome[RESULTS_INVALID]
 			 ? 1
 			 : 0;
+	}
+	{
+		struct err le = ERR_INIT;
+
+		if (runlog_close(rl, &le) < 0)
+			fprintf(stderr, "mbxfix: %s\n", le.msg);
 	}
 	engine_free(en);
 	preflight_free(pf);

@@ -16,12 +16,15 @@
 #include "preflight.h"
 #include "progress.h"
 #include "retry.h"
+#include "runlog.h"
 #include "sched.h"
 
 #include "banned.h"
 
 /* Engine-only operation flag (next to action.h's ACTION_OP_*). */
 #define OP_ANNOTATIONS 0x100 /* Prefer: odata.include-annotations=... */
+/* run.log "phase" events: the phase is sampled this often */
+#define ENGINE_PHASE_MS 500
 
 /* What a timer in the sched heap points at: an op or a row. */
 enum titem { TI_OP = 1, TI_ROW };
@@ -186,6 +189,14 @@ struct engine {
 	volatile sig_atomic_t *stop;
 	struct engine_stats st;
 	const struct preflight *pf; /* names resolved before the run */
+
+	/* run.log (runlog.h): events of the run */
+	struct runlog *log;
+	char thr_limit[64]; /* the limit the last 429 named */
+	long thr_ra_s;	    /* its Retry-After, -1 when absent */
+	bool token_refused; /* the next token replaces one refused (401) */
+	int64_t phase_at;   /* last phase sample */
+	int phase_seen, phase_logged; /* enum progress_phase; -1: none */
 };
 
 struct action_ctx {
@@ -529,6 +540,133 @@ static int status_value(const char *name)
 	return RESULTS_STATUS_UNKNOWN;
 }
 
+/*
+ * run.log events (the schema: mbxfix(1), RUN LOG).
+ */
+/* A row whose result is not ok. */
+static void log_row(struct engine *en, const struct row *row,
+		    const char *result, const char *action, const char *code,
+		    const char *message)
+{
+	struct runlog_line l;
+
+	if (!runlog_begin(en->log, &l, LOG_ERROR, "row"))
+		return;
+	runlog_int(&l, "row", (long long)row->num);
+	runlog_str(&l, "mailbox", row->mailbox);
+	runlog_str(&l, "result", result);
+	runlog_str(&l, "action", action);
+	runlog_str(&l, "error_code", code && *code ? code : NULL);
+	runlog_str(&l, "message", message);
+	runlog_end(&l);
+}
+
+/* The service protection limit an error code names (Dataverse codes). */
+static const char *limit_name(const char *code)
+{
+	static const struct {
+		const char *code, *name;
+	} limits[] = {
+	    {"0x80072322", "requests"},
+	    {"0x80072321", "execution_time"},
+	    {"0x80072326", "concurrent_requests"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(limits); i++)
+		if (!strcasecmp(code, limits[i].code))
+			return limits[i].name;
+	return *code ? code : "unknown";
+}
+
+/* A 429: remember which limit and Retry-After for the wait's event. */
+static void note_throttle(struct engine *en, const char *body, size_t len,
+			  long ra_s)
+{
+	struct odata_error oe;
+
+	en->thr_ra_s = ra_s;
+	if (body && odata_parse_error(&oe, body, len) == 0)
+		snprintf(en->thr_limit, sizeof(en->thr_limit), "%s",
+			 limit_name(oe.code));
+	else
+		snprintf(en->thr_limit, sizeof(en->thr_limit), "unknown");
+}
+
+/* A wait for Retry-After is over: count it and say so. */
+static void log_throttle_wait(struct engine *en, double waited_s,
+			      const char *during)
+{
+	struct runlog_line l;
+
+	en->st.throttled_waits++;
+	en->st.throttled_s += waited_s;
+	if (!runlog_begin(en->log, &l, LOG_WARN, "throttle"))
+		return;
+	runlog_str(&l, "limit", *en->thr_limit ? en->thr_limit : "unknown");
+	runlog_int(&l, "http_status", 429);
+	if (en->thr_ra_s >= 0)
+		runlog_int(&l, "retry_after_s", en->thr_ra_s);
+	runlog_num(&l, "waited_s", waited_s);
+	runlog_str(&l, "during", during);
+	runlog_end(&l);
+}
+
+/* "PATCH mailboxes(...)": the operation, its path cut to a readable size. */
+static void log_operation(struct runlog_line *l, const char *method,
+			  const char *url, const char *api_root)
+{
+	struct buf b = BUF_INIT(BUF_MAX_SMALL);
+	size_t n = strlen(api_root);
+
+	if (!strncmp(url, api_root, n))
+		url += n;
+	buf_addf(&b, "%s %.160s%s", method, url,
+		 strlen(url) > 160 ? "..." : "");
+	runlog_str(l, "operation", b.ptr);
+	buf_release(&b);
+}
+
+/* An operation sent again: 'attempt' is the one that failed. */
+static void log_retry(struct engine *en, const char *method, const char *url,
+		      int attempt, const char *cause, long status,
+		      long delay_ms, size_t row)
+{
+	struct runlog_line l;
+
+	if (!runlog_begin(en->log, &l, LOG_INFO, "retry"))
+		return;
+	log_operation(&l, method, url, en->api_root);
+	runlog_int(&l, "attempt", attempt);
+	runlog_str(&l, "cause", *cause ? cause : "unknown");
+	if (status)
+		runlog_int(&l, "http_status", status);
+	runlog_int(&l, "delay_ms", delay_ms);
+	if (row)
+		runlog_int(&l, "row", (long long)row);
+	runlog_end(&l);
+}
+
+/* A token: the first one ("sign_in") or a renewal. */
+static void log_token(struct engine *en, bool first)
+{
+	struct runlog_line l;
+
+	if (!runlog_begin(en->log, &l, LOG_INFO,
+			  first ? "sign_in" : "token_renewed"))
+		return;
+	if (first) {
+		runlog_str(&l, "authority", en->job->authority);
+		runlog_str(&l, "method", job_auth_name(en->job->auth));
+	} else {
+		runlog_str(&l, "reason",
+			   en->token_refused ? "refused" : "expiring");
+	}
+	runlog_int(&l, "expires_in_s",
+		   (long long)((en->auth.expires_ms - en->now) / 1000));
+	runlog_end(&l);
+	en->token_refused = false;
+}
+
 static int finish_row(struct engine *en, struct eng_row *row)
 {
 	struct row_state *rs = &row->rs;
@@ -559,15 +697,14 @@ static int finish_row(struct engine *en, struct eng_row *row)
 	rr.mailbox_id = rs->mailbox_id;
 	row->finished = true;
 	if (failed) {
-		struct results_event ev = {
-		    .level = "error",
-		    .row = rs->row->num,
-		    .error_code = rs->error_code,
-		    .message = rr.error_message,
-		};
+		const char *action = NULL;
 
+		for (int i = 0; i < ACTION_COUNT && !action; i++)
+			if (rs->act[i].status == ACTION_ST_FAILED)
+				action = action_name((enum action_id)i);
 		en->st.rows_failed++;
-		results_log(en->res, &ev, NULL);
+		log_row(en, rs->row, "failed", action, rs->error_code,
+			rr.error_message);
 	}
 	en->st.rows_done++;
 	rc = results_add(en->res, rs->row, &rr, en->err);
@@ -1364,6 +1501,8 @@ static void retry_op(struct engine *en, struct op *op, long status,
 		return;
 	}
 	en->st.retries++;
+	log_retry(en, op->method, op->url, op->attempts, op->code, status,
+		  delay, op->row ? op->row->rs.row->num : 0);
 	journal_outcome(en, op, unknown ? 0 : status);
 	if (unknown && op->kind == OP_PATCH) {
 		/*
@@ -1407,8 +1546,10 @@ static bool reauth(struct engine *en, const struct flight *f, struct op *op)
 		return false;
 	op->reauthed = true;
 	op->reauth_gen = f->token_gen;
-	if (f->token_gen == en->token_gen)
+	if (f->token_gen == en->token_gen) {
 		auth_invalidate(&en->auth);
+		en->token_refused = true;
+	}
 	enqueue(en, op);
 	return true;
 }
@@ -1450,6 +1591,7 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 				    batch_answer_header(an, "Retry-After"));
 
 				en->st.throttled++;
+				note_throttle(en, an->body, an->body_len, ra);
 				if (!strcmp(op->code, SCHED_ERR_EXEC_TIME))
 					f->exec_limit = true;
 				sched_throttled(&en->sched, en->now,
@@ -1542,8 +1684,10 @@ static int handle_done(struct engine *en, struct request *r)
 	if (f->token) {
 		int rc = auth_finish(&en->auth, r, en->now, en->err);
 
-		if (rc == 0)
+		if (rc == 0) {
 			en->token_gen++;
+			log_token(en, false);
+		}
 		flight_free(f);
 		request_free(r);
 		return rc < 0 ? -1 : 0;
@@ -1587,8 +1731,10 @@ static int handle_done(struct engine *en, struct request *r)
 		}
 		goto out;
 	}
-	if (status == 429)
+	if (status == 429) {
 		en->st.throttled++;
+		note_throttle(en, r->response.ptr, r->response.len, ra_s);
+	}
 	for (size_t i = 0; i < f->n; i++) {
 		struct op *op = f->ops[i];
 
@@ -1706,6 +1852,15 @@ static int send_batch(struct engine *en)
 	f->epoch = en->sched.epoch;
 	if (log_get_level() >= LOG_DEBUG)
 		log_debug("POST $batch %s: %zu operations", id, f->n);
+	{
+		struct runlog_line l;
+
+		if (runlog_begin(en->log, &l, LOG_DEBUG, "batch")) {
+			runlog_str(&l, "id", id);
+			runlog_int(&l, "operations", (long long)f->n);
+			runlog_end(&l);
+		}
+	}
 	/* a write goes out only once its intent is in the journal */
 	if (en->res && results_sync(en->res, en->err) < 0) {
 		request_free(r);
@@ -1777,6 +1932,8 @@ static int take_rows(struct engine *en)
 
 			results_row_invalid(&rr, row);
 			en->st.rows_invalid++;
+			log_row(en, row, "invalid", NULL, rr.error_code,
+				rr.error_message);
 			en->st.rows_done++;
 			rc = results_add(en->res, row, &rr, en->err);
 			rows_row_free(row);
@@ -1856,6 +2013,84 @@ static bool idle_transport(const struct engine *en)
 	return en->http.in_flight == 0 && !en->reads.head && !en->writes.head;
 }
 
+/*
+ * What the run is mostly doing: held by Retry-After, else what most rows
+ * in flight wait for (their mailbox, their writes, Test & Enable).
+ */
+static void engine_phase(const struct engine *en, struct progress_counts *pc)
+{
+	size_t resolving = 0, writing = 0, testing = 0;
+
+	if (sched_gated(&en->sched, en->now)) {
+		pc->phase = PROGRESS_WAITING;
+		pc->wait_s = (long)((en->sched.gate_ms - en->now + 999) / 1000);
+		return;
+	}
+	for (const struct eng_row *r = en->all; r; r = r->next_all) {
+		const struct row_state *rs = &r->rs;
+		bool other = false;
+
+		if (r->finished || r->failed)
+			continue;
+		if (!r->resolved) {
+			resolving++;
+			continue;
+		}
+		for (int i = 0; i < ACTION_COUNT; i++)
+			if (i != ACTION_TEST_ENABLE &&
+			    rs->act[i].status == ACTION_ST_PENDING)
+				other = true;
+		if (other)
+			writing++;
+		else if (rs->act[ACTION_TEST_ENABLE].status ==
+			 ACTION_ST_PENDING)
+			testing++;
+	}
+	pc->testing = testing;
+	if (resolving && resolving >= writing)
+		pc->phase = PROGRESS_RESOLVING;
+	else if (writing)
+		pc->phase = PROGRESS_WRITING;
+	else if (testing)
+		pc->phase = PROGRESS_TESTING;
+	else if (en->eof)
+		pc->phase = PROGRESS_FINISHING;
+	else
+		pc->phase = PROGRESS_STARTING;
+}
+
+/*
+ * A "phase" event when what the run mostly does has changed and stayed so
+ * for two samples ENGINE_PHASE_MS apart (rows move between phases all the
+ * time; a flicker is not worth a line).
+ */
+static void log_phase(struct engine *en)
+{
+	struct progress_counts pc = {0};
+	struct runlog_line l;
+
+	if (!runlog_wants(en->log, LOG_INFO) ||
+	    en->now - en->phase_at < ENGINE_PHASE_MS)
+		return;
+	en->phase_at = en->now;
+	engine_phase(en, &pc);
+	if ((int)pc.phase != en->phase_seen) {
+		en->phase_seen = (int)pc.phase;
+		return;
+	}
+	if ((int)pc.phase == en->phase_logged ||
+	    !runlog_begin(en->log, &l, LOG_INFO, "phase"))
+		return;
+	en->phase_logged = (int)pc.phase;
+	runlog_str(&l, "phase", progress_phase_name(pc.phase));
+	runlog_int(&l, "rows_done", (long long)en->st.rows_done);
+	if (pc.phase == PROGRESS_TESTING)
+		runlog_int(&l, "mailboxes", (long long)pc.testing);
+	if (pc.phase == PROGRESS_WAITING)
+		runlog_int(&l, "wait_s", pc.wait_s);
+	runlog_end(&l);
+}
+
 static void progress_now(struct engine *en, bool final)
 {
 	struct progress_counts pc = {
@@ -1863,11 +2098,14 @@ static void progress_now(struct engine *en, bool final)
 	    .total = en->total_rows,
 	    .failed = en->st.rows_failed + en->st.rows_invalid,
 	    .retries = en->st.retries,
-	    .throttled = en->sched.gate_waits,
+	    .throttled = en->st.throttled_waits,
 	};
 
-	if (en->progress)
-		progress_update(en->progress, en->now, &pc, final);
+	if (!en->progress || !en->progress->enabled ||
+	    (!final && !progress_due(en->progress, en->now)))
+		return;
+	engine_phase(en, &pc);
+	progress_update(en->progress, en->now, &pc, final);
 }
 
 static int loop_once(struct engine *en, long cap_ms)
@@ -1881,7 +2119,8 @@ static int loop_once(struct engine *en, long cap_ms)
 	if (gated && !en->gate_start)
 		en->gate_start = en->now;
 	if (!gated && en->gate_start) {
-		en->st.throttled_s += (double)(en->now - en->gate_start) / 1e3;
+		log_throttle_wait(en, (double)(en->now - en->gate_start) / 1e3,
+				  "run");
 		en->gate_start = 0;
 	}
 	if (auth_should_request(&en->auth, en->now) && start_token(en) < 0)
@@ -1902,7 +2141,6 @@ static int loop_once(struct engine *en, long cap_ms)
 	       sched_can_send(&en->sched, en->now))
 		if (send_batch(en) < 0)
 			return -1;
-	en->st.throttled_waits = en->sched.gate_waits;
 	wait = en->ready_head || en->deliveries
 		   ? 0
 		   : sched_wait_ms(&en->sched, en->now, cap_ms);
@@ -1963,6 +2201,9 @@ int engine_new(struct engine **out, const struct engine_setup *s, struct err *e)
 	en->total_rows = s->total_rows;
 	en->skip_rows = s->skip_rows;
 	en->stop = s->stop;
+	en->log = s->log;
+	en->thr_ra_s = -1;
+	en->phase_seen = en->phase_logged = -1;
 	en->batch_size = s->job->batch_size;
 	p.max_attempts = s->job->max_attempts;
 	en->policy = p;
@@ -2082,6 +2323,8 @@ sign_in:
 		request_free(r);
 		if (ar < 0)
 			goto out;
+		if (ar == 0)
+			log_token(en, !en->token_gen++);
 		if (ar > 0) {
 			if (++tries > 4)
 				goto out_unreached;
@@ -2094,6 +2337,8 @@ sign_in:
 	buf_addf(&url, "%smailboxes?$select=mailboxid&$top=1", en->api_root);
 	for (tries = 0;; tries++) {
 		struct request *r = request_new("GET", url.ptr);
+		int64_t wait_from;
+		bool throttled;
 		long ra;
 
 		common_headers(en, r);
@@ -2142,6 +2387,7 @@ sign_in:
 			reauthed = true;
 			request_free(r);
 			auth_invalidate(&en->auth);
+			en->token_refused = true;
 			goto sign_in;
 		}
 		if (r->status == 401 || r->status == 403) {
@@ -2166,10 +2412,34 @@ sign_in:
 			request_free(r);
 			goto out;
 		}
+		throttled = r->status == 429;
+		if (throttled) {
+			en->st.throttled++;
+			note_throttle(en, r->response.ptr, r->response.len, ra);
+		}
+		{
+			/* the probe is sent again: a retry too */
+			struct odata_error oe;
+			char cause[64];
+
+			if (odata_parse_error(&oe, r->response.ptr,
+					      r->response.len) == 0)
+				snprintf(cause, sizeof(cause), "%s", oe.code);
+			else
+				snprintf(cause, sizeof(cause), "HTTP %ld",
+					 r->status);
+			en->st.retries++;
+			log_retry(en, "GET", url.ptr, tries + 1, cause,
+				  r->status, ra >= 0 ? ra * 1000 : 1000, 0);
+		}
 		request_free(r);
 		/* honour Retry-After before the first real request */
+		wait_from = en->now;
 		http_poll(&en->http, ra >= 0 ? ra * 1000 : 1000, NULL);
 		en->now = clock_ms();
+		if (throttled)
+			log_throttle_wait(
+			    en, (double)(en->now - wait_from) / 1e3, "probe");
 	}
 	rc = 0;
 	goto out;
@@ -2214,6 +2484,7 @@ int engine_run(struct engine *en, struct results *res, struct err *e)
 			return -1;
 		if (res && results_flush_due(res, e) < 0)
 			return -1;
+		log_phase(en);
 		progress_now(en, false);
 		if (en->eof && en->in_flight_rows == 0 && idle_transport(en) &&
 		    !en->ready_head && !en->deliveries)

@@ -40,6 +40,7 @@
 #define ENGINE_CONNECT_TIMEOUT_MS 10000 /* or the request timeout */
 
 struct progress;
+struct runlog;
 
 struct engine_setup {
 	const struct job *job;	   /* borrowed for the engine's life */
@@ -50,6 +51,7 @@ struct engine_setup {
 	size_t skip_rows;	   /* --resume: rows 1..skip_rows are done */
 	/* set (by a signal handler) to stop the run; may be NULL */
 	volatile sig_atomic_t *stop;
+	struct runlog *log; /* run.log events (runlog.h); may be NULL */
 };
 
 /* What the engine measured, for the summary. */
@@ -59,8 +61,8 @@ struct engine_stats {
 	uint64_t operations;	  /* operations sent (each try counts) */
 	uint64_t retries;	  /* operations sent again */
 	uint64_t throttled;	  /* 429 answers (outer and inside batches) */
-	uint64_t throttled_waits; /* times sending was held by Retry-After */
-	double throttled_s;	  /* time the gate was closed */
+	uint64_t throttled_waits; /* waits for Retry-After, the probe's too */
+	double throttled_s;	  /* time spent in those waits */
 	size_t rows_done, rows_failed, rows_invalid;
 };
 

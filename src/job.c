@@ -15,6 +15,7 @@
 #include <libconfig.h>
 
 #include "job.h"
+#include "log.h"
 
 #include "banned.h"
 
@@ -375,6 +376,40 @@ static int refuse_unused(struct ctx *c, const config_setting_t *g,
 	return 0;
 }
 
+/*
+ * A path setting that starts with ${NAME}: the environment variable's
+ * value replaces it (systemd's ${CREDENTIALS_DIRECTORY}, see job.h).
+ */
+static int expand_env(struct ctx *c, const config_setting_t *g, const char *m,
+		      char **path)
+{
+	const char *p = *path, *end, *v;
+	char name[128], full[128];
+	struct buf b = BUF_INIT(SIZE_MAX / 2);
+
+	if (!p || strncmp(p, "${", 2) || !(end = strchr(p, '}')))
+		return 0;
+	fullname(full, sizeof(full), "auth", m);
+	if ((size_t)(end - p - 2) >= sizeof(name) || end == p + 2)
+		return fail(c, config_setting_get_member(g, m), full,
+			    "'%s': bad variable name", p);
+	memcpy(name, p + 2, (size_t)(end - p - 2));
+	name[end - p - 2] = '\0';
+	v = getenv(name);
+	if (!v || !*v)
+		return fail(c, config_setting_get_member(g, m), full,
+			    "'%s': environment variable '%s' is not set%s", p,
+			    name,
+			    strcmp(name, "CREDENTIALS_DIRECTORY")
+				? ""
+				: " (systemd sets it for a service with "
+				  "LoadCredential=)");
+	buf_addf(&b, "%s%s", v, end + 1);
+	free(*path);
+	*path = buf_detach(&b, NULL);
+	return 0;
+}
+
 static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 {
 	static const char *const allowed[] = {
@@ -444,7 +479,8 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 		    get_str(c, g, "auth", "secret_env", false, NULL,
 			    &j->secret_env) < 0 ||
 		    get_str(c, g, "auth", "secret_file", false, NULL,
-			    &j->secret_file) < 0)
+			    &j->secret_file) < 0 ||
+		    expand_env(c, g, "secret_file", &j->secret_file) < 0)
 			goto out;
 		anchor(c, &j->secret_file);
 		if (!!j->secret_env == !!j->secret_file) {
@@ -476,6 +512,8 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 			    &j->certificate) < 0 ||
 		    get_str(c, g, "auth", "private_key", true, NULL,
 			    &j->private_key) < 0 ||
+		    expand_env(c, g, "certificate", &j->certificate) < 0 ||
+		    expand_env(c, g, "private_key", &j->private_key) < 0 ||
 		    /* Microsoft's certificate credentials: PS256, x5t#S256 */
 		    get_str(c, g, "auth", "assertion_alg", false, "PS256",
 			    &alg) < 0)
@@ -620,13 +658,9 @@ static int load_defaults(struct ctx *c, struct job *j,
 
 static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 {
-	static const char *const allowed[] = {"parallel",
-					      "batch_size",
-					      "max_attempts",
-					      "test_timeout",
-					      "poll_interval",
-					      "request_timeout",
-					      NULL};
+	static const char *const allowed[] = {
+	    "parallel",	     "batch_size",	"max_attempts", "test_timeout",
+	    "poll_interval", "request_timeout", "keep",		NULL};
 	config_setting_t *g;
 
 	if (get_group(c, root, "run", false, &g) < 0 ||
@@ -641,9 +675,35 @@ static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 	    get_int(c, g, "run", "poll_interval", 15, 1, 3600,
 		    &j->poll_interval) < 0 ||
 	    get_int(c, g, "run", "request_timeout", 120, 1, 3600,
-		    &j->request_timeout) < 0)
+		    &j->request_timeout) < 0 ||
+	    get_int(c, g, "run", "keep", 30, 0, 100000, &j->keep) < 0)
 		return -1;
 	return 0;
+}
+
+/* log_level: how much run.log records (runlog.h). */
+static int load_log_level(struct ctx *c, struct job *j,
+			  const config_setting_t *root)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+	static const int levels[] = {LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG};
+	char *v = NULL;
+
+	j->log_level = LOG_INFO;
+	if (get_str(c, root, "", "log_level", false, "info", &v) < 0) {
+		free(v);
+		return -1;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(v, names[i])) {
+			j->log_level = levels[i];
+			free(v);
+			return 0;
+		}
+	fail(c, config_setting_get_member(root, "log_level"), "log_level",
+	     "unknown level '%s' (expected error, warn, info or debug)", v);
+	free(v);
+	return -1;
 }
 
 /* The job file's base name without ".cfg". */
@@ -663,7 +723,7 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 {
 	static const char *const allowed[] = {
 	    "name",	"environment", "auth",	    "input", "output",
-	    "defaults", "run",	       "templates", NULL};
+	    "defaults", "run",	       "templates", "log_level", NULL};
 	char *def = default_name(c->path);
 	int rc = check_members(c, root, "", allowed);
 
@@ -700,7 +760,8 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 	anchor(c, &j->output);
 	anchor(c, &j->templates);
 	if (load_environment(c, j, root) < 0 || load_auth(c, j, root) < 0 ||
-	    load_defaults(c, j, root) < 0 || load_run(c, j, root) < 0)
+	    load_defaults(c, j, root) < 0 || load_run(c, j, root) < 0 ||
+	    load_log_level(c, j, root) < 0)
 		return -1;
 	return 0;
 }

@@ -53,10 +53,19 @@
  *     request_timeout  seconds, 1..3600, default 120: a request (token
  *                   requests included) with no complete answer by then
  *                   is abandoned and retried like a reset connection
+ *     keep          0..100000, default 30: run folders of the job kept
+ *                   after a run (retention.h); 0 keeps every run
  *   }
+ *   log_level     run.log detail: "error", "warn", "info" (default) or
+ *                 "debug"; -v raises it (runlog.h)
  *
  * Any other setting, at any level, is an error naming it. Integers must
  * be integers, strings strings.
+ *
+ * secret_file, certificate and private_key may start with ${NAME}, an
+ * environment variable: "${CREDENTIALS_DIRECTORY}/client-secret" reads a
+ * credential systemd passed with LoadCredential= (contrib/). An unset or
+ * empty variable is an error naming the setting.
  *
  * Relative paths (input, output, the default "output" too, ca_file,
  * secret_file, certificate, private_key, templates) resolve against the
@@ -116,6 +125,8 @@ struct job {
 	int test_timeout;  /* seconds */
 	int poll_interval; /* seconds */
 	int request_timeout; /* seconds, per HTTP request */
+	int keep;	     /* run folders kept; 0 = all */
+	int log_level;	     /* enum log_level (log.h) for run.log */
 };
 
 /*

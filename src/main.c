@@ -15,10 +15,9 @@
 #include "cmds.h"
 #include "jsonmem.h"
 #include "log.h"
+#include "version.h"
 
 #include "banned.h"
-
-#define MBXFIX_VERSION "0.1.0"
 
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);

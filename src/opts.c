@@ -19,7 +19,8 @@ enum {
 	O_RERUN = 1 << 4,
 	O_RESUME = 1 << 5,
 	O_NOPROGRESS = 1 << 6,
-	O_ALL = (1 << 7) - 1
+	O_JSON = 1 << 7,
+	O_ALL = (1 << 8) - 1
 };
 
 static const struct cmdopts {
@@ -30,19 +31,20 @@ static const struct cmdopts {
 } cmds[] = {
     {"check", O_INPUT, "[-qv] [--input FILE] JOB.cfg",
      "validate the job file and every input row, offline"},
-    {"diagnose", O_INPUT | O_OUTPUT | O_PARALLEL | O_BATCH | O_NOPROGRESS,
-     "[-qv] [--batch-size N] [--input FILE] [--no-progress]\n"
+    {"diagnose",
+     O_INPUT | O_OUTPUT | O_PARALLEL | O_BATCH | O_NOPROGRESS | O_JSON,
+     "[-qv] [--batch-size N] [--input FILE] [--json] [--no-progress]\n"
      "       [--output DIR] [--parallel N] JOB.cfg",
      "read mailboxes and alerts, explain each problem, write remediation "
      "rows"},
-    {"plan", O_INPUT | O_OUTPUT | O_PARALLEL | O_BATCH | O_NOPROGRESS,
-     "[-qv] [--batch-size N] [--input FILE] [--no-progress]\n"
+    {"plan", O_INPUT | O_OUTPUT | O_PARALLEL | O_BATCH | O_NOPROGRESS | O_JSON,
+     "[-qv] [--batch-size N] [--input FILE] [--json] [--no-progress]\n"
      "       [--output DIR] [--parallel N] JOB.cfg",
      "read-only: report what run would change"},
     {"run", O_ALL,
-     "[-qv] [--batch-size N] [--input FILE | --rerun-failed] "
-     "[--no-progress]\n"
-     "       [--output DIR] [--parallel N] [--resume] JOB.cfg",
+     "[-qv] [--batch-size N] [--input FILE | --rerun-failed] [--json]\n"
+     "       [--no-progress] [--output DIR] [--parallel N] [--resume] "
+     "JOB.cfg",
      "apply the job"},
 };
 
@@ -53,6 +55,7 @@ static const struct {
     {O_BATCH, "  --batch-size N  operations per $batch (0..1000, 0 = "
 	      "choose)\n"},
     {O_INPUT, "  --input FILE    input CSV (overrides the job's 'input')\n"},
+    {O_JSON, "  --json          print summary.json on stdout at the end\n"},
     {O_NOPROGRESS, "  --no-progress   no progress line\n"},
     {O_OUTPUT, "  --output DIR    results directory (overrides 'output')\n"},
     {O_PARALLEL, "  --parallel N    requests in flight (0..256, 0 = "
@@ -80,7 +83,7 @@ void opts_usage(const char *cmd, FILE *fp)
 	for (size_t i = 0; i < ARRAY_SIZE(opt_help); i++)
 		if (c->allowed & opt_help[i].bit)
 			fputs(opt_help[i].text, fp);
-	fputs("  -q, --quiet     errors only\n"
+	fputs("  -q, --quiet     errors and one closing line only\n"
 	      "  -v, --verbose   more detail (repeat for more)\n"
 	      "  -h, --help      this text\n",
 	      fp);
@@ -112,6 +115,7 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv,
 	enum {
 		L_BATCH = 256,
 		L_INPUT,
+		L_JSON,
 		L_NOPROG,
 		L_OUTPUT,
 		L_PARALLEL,
@@ -122,6 +126,7 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv,
 	    {"batch-size", required_argument, NULL, L_BATCH},
 	    {"help", no_argument, NULL, 'h'},
 	    {"input", required_argument, NULL, L_INPUT},
+	    {"json", no_argument, NULL, L_JSON},
 	    {"no-progress", no_argument, NULL, L_NOPROG},
 	    {"output", required_argument, NULL, L_OUTPUT},
 	    {"parallel", required_argument, NULL, L_PARALLEL},
@@ -150,6 +155,9 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv,
 			break;
 		case L_INPUT:
 			bit = O_INPUT, name = "--input";
+			break;
+		case L_JSON:
+			bit = O_JSON, name = "--json";
 			break;
 		case L_NOPROG:
 			bit = O_NOPROGRESS, name = "--no-progress";
@@ -210,6 +218,9 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv,
 				    e, ERR_USAGE,
 				    "--output: empty directory name");
 			o->output = optarg;
+			break;
+		case L_JSON:
+			o->json = true;
 			break;
 		case L_NOPROG:
 			o->no_progress = true;

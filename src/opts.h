@@ -8,13 +8,15 @@
  *   --rerun-failed   input = failed.csv of the job's latest run
  *   --resume         continue the job's latest (interrupted) run
  *   --no-progress    no progress line
- *   -q, --quiet      errors only
+ *   --json           print summary.json on stdout at the end
+ *   -q, --quiet      errors and one closing line only
  *   -v, --verbose    more detail; may be repeated
  *   -h, --help       usage on stdout
  *
  * Which options a command accepts (see opts_usage()):
  *   run       all of them
- *   plan      --input --output --parallel --batch-size --no-progress -q -v
+ *   plan      --input --output --parallel --batch-size --no-progress --json
+ *             -q -v
  *   diagnose  the same as plan
  *   check     --input -q -v
  * Options and the one JOB.cfg operand may come in any order.
@@ -41,6 +43,7 @@ struct opts {
 	bool rerun_failed;
 	bool resume;
 	bool no_progress;
+	bool json;
 	int verbosity; /* -1 with -q, else the number of -v */
 	bool help;     /* -h/--help: print opts_usage() to stdout, exit 0 */
 };

@@ -85,6 +85,9 @@ struct results {
 	int64_t flushed_at; /* CLOCK_MONOTONIC, ms */
 	struct buf hold, fhold;
 	struct buf line, fline; /* results_add(): reused, not re-grown */
+
+	struct results_code_count *codes; /* count_code() */
+	size_t ncodes;
 };
 
 const char *results_outcome_name(enum results_outcome o)
@@ -857,6 +860,30 @@ static void window_fit(struct results *r, size_t num)
 	r->wcap = ncap;
 }
 
+/* summary.json's "error_codes": the rows not ok, by error code. */
+static void count_code(struct results *r, const struct results_row *res)
+{
+	const char *code =
+	    res->error_code && *res->error_code ? res->error_code : "unknown";
+	size_t i;
+
+	if (res->result == RESULTS_OK)
+		return;
+	for (i = 0; i < r->ncodes; i++)
+		if (!strcmp(r->codes[i].code, code))
+			break;
+	if (i == r->ncodes) {
+		/* distinct codes are few; one more slot at a time is enough */
+		r->codes =
+		    xrealloc(r->codes, (r->ncodes + 1) * sizeof(*r->codes));
+		memset(&r->codes[i], 0, sizeof(r->codes[i]));
+		snprintf(r->codes[i].code, sizeof(r->codes[i].code), "%s",
+			 code);
+		r->ncodes++;
+	}
+	r->codes[i].n++;
+}
+
 /* Write every row that is next in input order and known. */
 static int write_ready(struct results *r, struct err *e)
 {
@@ -915,6 +942,7 @@ int results_add(struct results *r, const struct row *row,
 	flen = fline->len;
 	r->counts.rows++;
 	r->counts.by_outcome[res->result]++;
+	count_code(r, res);
 	for (int a = 0; a < ROWS_NACTIONS; a++)
 		r->counts.by_action[a][res->action[a]]++;
 
@@ -1102,6 +1130,34 @@ int results_log(struct results *r, const struct results_event *ev,
 	return rc;
 }
 
+/*
+ * The members of summary.json after "rows_per_s", and its end: version,
+ * exit status, the input's SHA-256, counts by error code, throttled
+ * waits, run folders pruned.
+ */
+static void summary_extra(struct buf *b, const struct results *r,
+			  const struct results_summary *s)
+{
+	buf_addstr(b, ",\n  \"version\": ");
+	json_str(b, s->version ? s->version : "");
+	buf_addf(b, ",\n  \"exit_status\": %d,\n  \"input_sha256\": ",
+		 s->exit_status);
+	if (s->input_sha256)
+		json_str(b, s->input_sha256);
+	else
+		buf_addstr(b, "null");
+	buf_addstr(b, ",\n  \"error_codes\": {");
+	for (size_t i = 0; i < r->ncodes; i++) {
+		buf_addstr(b, i ? ", " : "");
+		json_str(b, r->codes[i].code);
+		buf_addf(b, ": %zu", r->codes[i].n);
+	}
+	buf_addf(b,
+		 "},\n  \"throttled_waits\": %llu,\n  \"pruned_runs\": %zu"
+		 "\n}\n",
+		 (unsigned long long)s->throttled_waits, s->pruned);
+}
+
 int results_finish(struct results *r, const struct results_summary *s,
 		   struct err *e)
 {
@@ -1162,12 +1218,13 @@ int results_finish(struct results *r, const struct results_summary *s,
 	    "\n  \"peak_rss_kb\": %ld,\n  \"requests\": %llu,"
 	    "\n  \"batches\": %llu,\n  \"operations\": %llu,"
 	    "\n  \"retries\": %llu,\n  \"throttled\": %llu,"
-	    "\n  \"throttled_wait_s\": %.3f,\n  \"rows_per_s\": %.1f\n}\n",
+	    "\n  \"throttled_wait_s\": %.3f,\n  \"rows_per_s\": %.1f",
 	    s->wall_s, s->cpu_s, s->peak_rss_kb,
 	    (unsigned long long)s->requests, (unsigned long long)s->batches,
 	    (unsigned long long)s->operations, (unsigned long long)s->retries,
 	    (unsigned long long)s->throttled, s->throttled_s,
 	    s->wall_s > 0 ? (double)r->counts.rows / s->wall_s : 0.0);
+	summary_extra(&b, r, s);
 	path = join(r->dir, "summary.json");
 	fp = open_file(path, "wb", e);
 	rc = fp ? write_flush(fp, path, b.ptr, b.len, e) : -1;
@@ -1196,6 +1253,7 @@ void results_free(struct results *r)
 	if (r->log)
 		fclose(r->log);
 	free(r->win);
+	free(r->codes);
 	free(r->done);
 	free(r->command);
 	free(r->journal_path);

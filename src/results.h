@@ -25,7 +25,9 @@
  *   failed.csv   the failed and invalid rows: the input header and the raw
  *                input fields as given (a ragged row stays ragged so it can
  *                be seen and fixed); usable as input again
- *   summary.json counts by result and per action, timings, requests...
+ *   summary.json version, command, exit status, start and end times, the
+ *                input and its SHA-256, counts by result, per action and
+ *                by error code, requests, retries, throttling, timings
  *   run.log      one JSON object per line
  *
  * Rows complete out of order; results_add() records each in the journal at
@@ -117,6 +119,12 @@ struct results_summary {
 	uint64_t throttled;  /* 429 answers (and changesets) received */
 	double throttled_s;  /* time spent waiting for Retry-After */
 	bool interrupted;    /* the run stopped before every row was done */
+	/* summary_extra() in results.c */
+	const char *version;	  /* mbxfix's */
+	int exit_status;	  /* the process's (cmds.h) */
+	const char *input_sha256; /* hex; NULL: unknown */
+	uint64_t throttled_waits; /* waits for Retry-After, probe included */
+	size_t pruned;		  /* run folders removed (retention.h) */
 };
 
 /* Counts kept by results_add(). */
@@ -124,6 +132,12 @@ struct results_counts {
 	size_t rows;
 	size_t by_outcome[RESULTS_NOUTCOMES];
 	size_t by_action[ROWS_NACTIONS][RESULTS_NSTATES];
+};
+
+/* Rows that were not ok, by error code (count_code() in results.c). */
+struct results_code_count {
+	char code[64];
+	size_t n;
 };
 
 /* What results_open() needs; strings borrowed for the call. */

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "job.h"
+#include "log.h"
 
 #include "io_util.h"
 
@@ -130,6 +131,8 @@ static void test_minimal_job_defaults(void **state)
 	assert_int_equal(j.batch_size, 0);
 	assert_int_equal(j.max_attempts, 6);
 	assert_int_equal(j.request_timeout, 120);
+	assert_int_equal(j.keep, 30);
+	assert_int_equal(j.log_level, LOG_INFO);
 	job_release(&j);
 }
 
@@ -352,6 +355,57 @@ static void test_secret_from_environment(void **state)
 	job_release(&j);
 }
 
+/* run.keep, log_level, and a secret_file under ${CREDENTIALS_DIRECTORY} */
+static void test_keep_log_level_credentials(void **state)
+{
+	static const char cfg[] =
+	    ENV "auth = { tenant = \"t\"; client_id = "
+		"\"51f81489-12ee-4a9e-aaae-a2591f45987d\"; secret_file = "
+		"\"${CREDENTIALS_DIRECTORY}/client-secret\"; };\n"
+		"log_level = \"debug\";\nrun = { keep = 0; };\n";
+	struct err e = ERR_INIT;
+	struct job j;
+	struct buf secret = BUF_INIT(4096);
+	char want[600];
+
+	(void)state;
+	io_write(dir, "cred.cfg", cfg, (size_t)-1);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_int_equal(job_load(&j, cfgpath("cred.cfg"), &e), -1);
+	assert_contains(e.msg, "setting 'auth.secret_file'");
+	assert_contains(e.msg, "'CREDENTIALS_DIRECTORY' is not set");
+	assert_contains(e.msg, "LoadCredential=");
+
+	io_write(dir, "client-secret", "s3cret\n", (size_t)-1);
+	chmod(cfgpath("client-secret"), 0400);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	err_clear(&e);
+	if (job_load(&j, cfgpath("cred.cfg"), &e) < 0)
+		fail_msg("%s", e.msg);
+	snprintf(want, sizeof(want), "%s/client-secret", dir);
+	assert_string_equal(j.secret_file, want);
+	assert_int_equal(j.keep, 0);
+	assert_int_equal(j.log_level, LOG_DEBUG);
+	assert_int_equal(job_secret(&j, &secret, &e), 0);
+	assert_string_equal(secret.ptr, "s3cret");
+	job_secret_wipe(&secret);
+	job_release(&j);
+	unsetenv("CREDENTIALS_DIRECTORY");
+
+	io_write(dir, "bad.cfg",
+		 ENV AUTH "log_level = \"loud\";\nrun = { keep = -1; };\n",
+		 (size_t)-1);
+	err_clear(&e);
+	assert_int_equal(job_load(&j, cfgpath("bad.cfg"), &e), -1);
+	assert_contains(e.msg, "setting 'run.keep'");
+	io_write(dir, "bad.cfg", ENV AUTH "log_level = \"loud\";\n",
+		 (size_t)-1);
+	err_clear(&e);
+	assert_int_equal(job_load(&j, cfgpath("bad.cfg"), &e), -1);
+	assert_contains(e.msg, "bad.cfg:3: setting 'log_level': unknown level "
+			       "'loud'");
+}
+
 static void test_set_str_override(void **state)
 {
 	static const char cfg[] = ENV AUTH "input = \"a.csv\";\n";
@@ -483,6 +537,7 @@ int main(void)
 	    cmocka_unit_test(test_relative_paths_from_job_folder),
 	    cmocka_unit_test(test_private_files_refused_when_readable),
 	    cmocka_unit_test(test_secret_from_environment),
+	    cmocka_unit_test(test_keep_log_level_credentials),
 	    cmocka_unit_test(test_set_str_override),
 	};
 
