@@ -55,7 +55,7 @@ $(call apt-install,$(call missing-packages,$(PACKAGING_PACKAGES)))
 endif
 endif
 
-ALL_CFLAGS = $(CSTD) $(CPPFLAGS) $(WARN) $(CFLAGS) -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
+ALL_CFLAGS = $(CSTD) $(CPPFLAGS) $(WARN) $(CFLAGS) -DMBXFIX_DATADIR='"$(PREFIX)/share/mbxfix"' -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
 LIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
 CMOCKA     = $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -81,9 +81,22 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(LIBMBXFIX): $(call obj,$(LIB_SRC))
+$(LIBMBXFIX): $(call obj,$(LIB_SRC)) $(BUILD)/gen/privs_builtin.o
 	@rm -f $@
 	ar rcs $@ $^
+
+# The default privilege template, compiled in as a C string (privs.h):
+# each line of the file becomes a line of the literal, '\' and '"' escaped.
+$(BUILD)/gen/privs_builtin.c: templates/privileges/server-side-sync.cfg
+	@mkdir -p $(dir $@)
+	awk 'BEGIN { print "/* generated from $< by the Makefile */"; \
+		print "const char privs_builtin_server_side_sync[] ="; } \
+		{ gsub(/\\/, "\\\\\\\\"); gsub(/"/, "\\\""); \
+		  print "\t\"" $$0 "\\n\""; } \
+		END { print "\t\"\";" }' $< >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/privs_builtin.o: $(BUILD)/gen/privs_builtin.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # dvsim shares only buf, err, log and the allocation wrappers with the
 # client; its $batch, JSON and JWT handling are its own.

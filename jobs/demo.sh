@@ -11,6 +11,8 @@ pid=
 dvsim=${DVSIM:-./dvsim}
 mbxfix=${MBXFIX:-./mbxfix}
 output=${DEMO_OUTPUT:-output}
+# the copy of the job lives in $work: its paths must not be relative
+case $output in /*) ;; *) output="$top/$output" ;; esac
 
 cleanup() {
 	if [ -n "$pid" ]; then
@@ -48,7 +50,8 @@ echo "demo: dvsim serves a generated organisation of 500 users at $url"
 
 # The committed job names port 8580; run a copy naming the one dvsim took.
 sed -e "s/127\.0\.0\.1:8580/127.0.0.1:$port/g" \
-	-e "s|^output = .*|output = \"$output\";|" jobs/demo.cfg >"$work/demo.cfg"
+	-e "s|^output = .*|output = \"$output\";|" \
+	-e "s|^input = .*|input = \"$top/input/demo.csv\";|" jobs/demo.cfg >"$work/demo.cfg"
 
 # The run's own "next:" lines name this temporary job, gone with dvsim
 # when the demo ends: the demo names its own next steps below instead.

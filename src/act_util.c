@@ -132,28 +132,46 @@ static enum actu_res lookup(struct action_ctx *c, struct row_state *rs,
 	return ACTU_FOUND;
 }
 
+/* The GET of the rows of 'set' whose 'prop' is 'value'. */
+static int eq_url(struct buf *url, const char *set, const char *select,
+		  const char *prop, const char *value, bool is_guid)
+{
+	struct buf expr = BUF_INIT(BUF_MAX_SMALL);
+	int rc = -1;
+
+	if (actu_eq(&expr, prop, value, is_guid) == 0 &&
+	    actu_query(url, set, select, expr.ptr) == 0)
+		rc = 0;
+	buf_release(&expr);
+	return rc;
+}
+
 static enum actu_res query(struct action_ctx *c, struct row_state *rs,
 			   const char *set, const char *select,
 			   const char *prop, const char *value, bool is_guid,
 			   const char *what, const cJSON **arr)
 {
-	struct buf expr = BUF_INIT(BUF_MAX_SMALL),
-		   url = BUF_INIT(BUF_MAX_SMALL);
+	struct buf url = BUF_INIT(BUF_MAX_SMALL);
 	enum actu_res r;
 
-	if (actu_eq(&expr, prop, value, is_guid) < 0 ||
-	    actu_query(&url, set, select, expr.ptr) < 0) {
+	if (eq_url(&url, set, select, prop, value, is_guid) < 0)
 		r = actu_fail_lookup(c, rs, what, "value too long");
-		goto out;
-	}
-	r = lookup(c, rs, url.ptr, what, arr);
-out:
-	buf_release(&expr);
+	else
+		r = lookup(c, rs, url.ptr, what, arr);
 	buf_release(&url);
 	return r;
 }
 
-#define PROFILE_SELECT "emailserverprofileid,name,statecode,servertype"
+#define PROFILE_SELECT ACTU_PROFILE_SELECT
+
+int actu_profile_url(struct buf *url, const char *name_or_id)
+{
+	bool is_id = odata_is_guid(name_or_id);
+
+	return eq_url(url, "emailserverprofiles", PROFILE_SELECT,
+		      is_id ? "emailserverprofileid" : "name", name_or_id,
+		      is_id);
+}
 
 enum actu_res actu_profile(struct action_ctx *c, struct row_state *rs,
 			   const char *name_or_id, const cJSON **row)
@@ -201,33 +219,39 @@ enum actu_res actu_profile(struct action_ctx *c, struct row_state *rs,
 	return ACTU_FOUND;
 }
 
-#define USER_SELECT "systemuserid,fullname,domainname,internalemailaddress"
+#define USER_SELECT ACTU_USER_SELECT
+
+int actu_user_url(struct buf *url, const char *who)
+{
+	struct buf expr = BUF_INIT(BUF_MAX_SMALL);
+	int rc = -1;
+
+	if (odata_is_guid(who))
+		return eq_url(url, "systemusers", USER_SELECT, "systemuserid",
+			      who, true);
+	/* UPN or primary email, whichever the admin wrote */
+	if (actu_eq(&expr, "domainname", who, false) == 0 &&
+	    buf_addstr(&expr, " or ") == 0 &&
+	    actu_eq(&expr, "internalemailaddress", who, false) == 0 &&
+	    actu_query(url, "systemusers", USER_SELECT, expr.ptr) == 0)
+		rc = 0;
+	buf_release(&expr);
+	return rc;
+}
 
 enum actu_res actu_user(struct action_ctx *c, struct row_state *rs,
 			const char *who, const cJSON **row)
 {
 	const cJSON *arr, *it, *first = NULL;
-	struct buf expr = BUF_INIT(BUF_MAX_SMALL),
-		   url = BUF_INIT(BUF_MAX_SMALL);
+	struct buf url = BUF_INIT(BUF_MAX_SMALL);
 	enum actu_res r;
 	char msg[512];
 	int distinct = 0;
 
-	if (odata_is_guid(who)) {
-		r = query(c, rs, "systemusers", USER_SELECT, "systemuserid",
-			  who, true, "the owner", &arr);
-	} else {
-		/* UPN or primary email, whichever the admin wrote */
-		if (actu_eq(&expr, "domainname", who, false) < 0 ||
-		    buf_addstr(&expr, " or ") < 0 ||
-		    actu_eq(&expr, "internalemailaddress", who, false) < 0 ||
-		    actu_query(&url, "systemusers", USER_SELECT, expr.ptr) < 0)
-			r = actu_fail_lookup(c, rs, "the owner",
-					     "value too long");
-		else
-			r = lookup(c, rs, url.ptr, "the owner", &arr);
-	}
-	buf_release(&expr);
+	if (actu_user_url(&url, who) < 0)
+		r = actu_fail_lookup(c, rs, "the owner", "value too long");
+	else
+		r = lookup(c, rs, url.ptr, "the owner", &arr);
 	buf_release(&url);
 	if (r != ACTU_FOUND)
 		return r;
@@ -287,7 +311,15 @@ enum actu_res actu_regarding_is_user(struct action_ctx *c, struct row_state *rs,
 	return r;
 }
 
-#define ROLE_SELECT "roleid,name,_businessunitid_value,_parentrootroleid_value"
+#define ROLE_SELECT ACTU_ROLE_SELECT
+
+int actu_role_url(struct buf *url, const char *name_or_id)
+{
+	bool is_id = odata_is_guid(name_or_id);
+
+	return eq_url(url, "roles", ROLE_SELECT, is_id ? "roleid" : "name",
+		      name_or_id, is_id);
+}
 
 static bool is_root_role(const cJSON *it)
 {

@@ -70,6 +70,21 @@ int actu_eq(struct buf *expr, const char *prop, const char *value,
 enum actu_res { ACTU_FOUND, ACTU_WAIT, ACTU_FAILED };
 
 /*
+ * The GET each of actu_profile(), actu_user() and actu_role() asks the
+ * engine's lookup cache for a name, and the columns it selects; preflight
+ * (preflight.h) reads the same columns in batches and puts each name's
+ * answer in the cache under this URL, so that no name is read twice.
+ * Returns 0, or -1 when the URL would pass its cap.
+ */
+#define ACTU_PROFILE_SELECT "emailserverprofileid,name,statecode,servertype"
+#define ACTU_USER_SELECT "systemuserid,fullname,domainname,internalemailaddress"
+#define ACTU_ROLE_SELECT                                                       \
+	"roleid,name,_businessunitid_value,_parentrootroleid_value"
+int actu_profile_url(struct buf *url, const char *name_or_id);
+int actu_user_url(struct buf *url, const char *who);
+int actu_role_url(struct buf *url, const char *name_or_id);
+
+/*
  * Email server profile by name or id: an error when unknown, when a name
  * matches several profiles, or when the profile is inactive.
  */

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "act_util.h"
 #include "action.h"
@@ -26,46 +25,17 @@
 
 #include "banned.h"
 
-#define DEFAULT_TEMPLATES "templates/privileges"
-
 /* Per-row state: what the row wants, parsed once. */
 struct grant {
 	struct privs_list want;
 	char notes[512]; /* depths raised, reported on the row */
 };
 
-/*
- * Where templates are: $MBXFIX_TEMPLATES, else templates/privileges under
- * the current directory, else next to the job file's directory (a job in
- * jobs/ run from elsewhere finds ../templates/privileges). 'buf' holds
- * the path built for the last case.
- */
-static const char *templates_dir(const struct action_ctx *c, struct buf *buf)
-{
-	const char *d = getenv("MBXFIX_TEMPLATES");
-	const struct job *j = action_job(c);
-	const char *slash;
-	struct stat st;
-
-	if (d && *d)
-		return d;
-	if (stat(DEFAULT_TEMPLATES, &st) == 0 && S_ISDIR(st.st_mode))
-		return DEFAULT_TEMPLATES;
-	if (!j || !j->path)
-		return DEFAULT_TEMPLATES;
-	slash = strrchr(j->path, '/');
-	if (slash)
-		buf_addf(buf, "%.*s/../" DEFAULT_TEMPLATES,
-			 (int)(slash - j->path), j->path);
-	else
-		buf_addstr(buf, "../" DEFAULT_TEMPLATES);
-	return buf->ptr;
-}
-
 static struct grant *grant_of(struct action_ctx *c, struct row_state *rs)
 {
 	struct grant *g = rs->priv[ACTION_GRANT_PRIVILEGES];
-	struct buf dir = BUF_INIT(4096);
+	const struct job *j = action_job(c);
+	struct privs_dirs dirs;
 	struct err e = ERR_INIT;
 	int rc;
 
@@ -73,9 +43,10 @@ static struct grant *grant_of(struct action_ctx *c, struct row_state *rs)
 		return g;
 	g = xcalloc(1, sizeof(*g));
 	privs_list_init(&g->want);
-	rc = privs_resolve(&g->want, rs->row->privileges,
-			   templates_dir(c, &dir), &e);
-	buf_release(&dir);
+	privs_dirs_for_job(&dirs, j ? j->path : NULL, j ? j->templates : NULL,
+			   getenv("MBXFIX_TEMPLATES"));
+	rc = privs_resolve_in(&g->want, rs->row->privileges, &dirs, &e);
+	privs_dirs_release(&dirs);
 	if (rc < 0) {
 		privs_list_release(&g->want);
 		free(g);

@@ -148,6 +148,7 @@ static int add_credential(struct auth *a, struct buf *form, struct err *e)
 	if (a->method == JOB_AUTH_SECRET) {
 		if (job_secret(a->job, &cred, e) < 0)
 			goto out;
+		log_secret_add(cred.ptr, cred.len); /* never printed: log.h */
 		form_field(form, "client_secret", cred.ptr, cred.len);
 	} else {
 		struct jwt_assertion as = {0};
@@ -166,6 +167,7 @@ static int add_credential(struct auth *a, struct buf *form, struct err *e)
 		as.lifetime_s = ASSERTION_LIFETIME_S;
 		if (jwt_client_assertion(&cred, &as, a->key, a->cert, e) < 0)
 			goto out;
+		log_secret_add(cred.ptr, cred.len);
 		form_field(form, "client_assertion_type",
 			   "urn:ietf:params:oauth:client-assertion-type:"
 			   "jwt-bearer",
@@ -278,6 +280,7 @@ int auth_finish(struct auth *a, struct request *r, int64_t now_ms,
 		struct buf h = BUF_INIT(BUF_MAX_SMALL);
 
 		buf_addstr(&h, "Authorization: Bearer ");
+		log_secret_add(tok->valuestring, strlen(tok->valuestring));
 		if (buf_addstr(&h, tok->valuestring) < 0) {
 			cJSON_Delete(json);
 			return err_set(e, ERR_PROTOCOL,

@@ -11,7 +11,11 @@
  *      at all (unreadable, no header, no 'mailbox' column): 'run' would
  *      stop before any request
  * An unset secret_env variable is a warning only: check runs offline,
- * often where the secret is not available.
+ * often where the secret is not available. Privilege templates are
+ * checked here too (preflight.h): a row naming one that does not load is
+ * invalid, a defaults.privileges that does not load is a job error; the
+ * names only Dataverse knows (profiles, roles, owners) wait for
+ * run/plan's preflight.
  */
 #include "compat.h"
 
@@ -22,6 +26,7 @@
 #include "job.h"
 #include "log.h"
 #include "opts.h"
+#include "preflight.h"
 #include "rows.h"
 
 #include "banned.h"
@@ -39,6 +44,7 @@ int cmd_check(int argc, char **argv)
 	struct opts o;
 	struct job job;
 	struct rows *rows = NULL;
+	struct preflight *pf = NULL;
 	struct row *row;
 	size_t valid = 0, invalid = 0, acts[ROWS_NACTIONS] = {0};
 	int rc = 2;
@@ -61,14 +67,25 @@ int cmd_check(int argc, char **argv)
 		log_warn("%s: environment variable '%s' (auth.secret_env) is "
 			 "not set; 'run' will need it",
 			 job.path, job.secret_env);
-	if (rows_open(&rows, job.input, &job.defaults, &e) < 0)
+	if (rows_open(&rows, job.input, &job.defaults, &e) < 0 ||
+	    preflight_collect(&pf, &job, 0, &e) < 0 ||
+	    preflight_templates(pf, &job, &e) < 0)
 		goto out;
 	for (;;) {
+		struct preflight_failure f;
+
 		if (rows_next(rows, &row, &e) < 0)
 			goto out;
 		if (!row)
 			break;
-		if (row->valid) {
+		if (row->valid && preflight_row(pf, row, &f)) {
+			invalid++;
+			fprintf(stderr,
+				"%s: row %zu (line %zu): column "
+				"'privileges': %s\n",
+				rows_path(rows), row->num, row->line,
+				f.message);
+		} else if (row->valid) {
 			valid++;
 			count_actions(acts, row->actions);
 			log_info("%s: row %zu (line %zu): mailbox '%s' ok",
@@ -96,6 +113,7 @@ out:
 	if (err_is_set(&e))
 		fprintf(stderr, "mbxfix: %s\n", e.msg);
 	rows_free(rows);
+	preflight_free(pf);
 	job_release(&job);
 	return rc;
 }

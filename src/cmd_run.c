@@ -24,6 +24,7 @@
 #include "job.h"
 #include "log.h"
 #include "opts.h"
+#include "preflight.h"
 #include "progress.h"
 #include "remediate.h"
 #include "results.h"
@@ -443,6 +444,7 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	struct rows *rows = NULL;
 	struct results *res = NULL;
 	struct engine *en = NULL;
+	struct preflight *pf = NULL;
 	struct progress prog;
 	struct engine_setup es = {0};
 	struct results_setup rs = {0};
@@ -496,6 +498,10 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	if (!resume_dir && (results_sha256(job.path, job_sha, &e) < 0 ||
 			    results_sha256(job.input, input_sha, &e) < 0))
 		goto out;
+	/* names the rows use: templates now, the others once signed in */
+	if (preflight_collect(&pf, &job, skip, &e) < 0 ||
+	    preflight_templates(pf, &job, &e) < 0)
+		goto out;
 	/* run.log: held until the run folder exists (runlog.h) */
 	rl = runlog_new(o.verbosity > 0 ? LOG_DEBUG
 					: (enum log_level)job.log_level);
@@ -518,8 +524,10 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		es.total_rows = es.total_rows > skip ? es.total_rows - skip : 0;
 		es.progress = &prog;
 	}
-	if (engine_new(&en, &es, &e) < 0 || engine_connect(en, &e) < 0)
+	if (engine_new(&en, &es, &e) < 0 || engine_connect(en, &e) < 0 ||
+	    preflight_resolve(pf, en, &job, &e) < 0)
 		goto out;
+	engine_set_preflight(en, pf);
 	{
 		struct timespec ts;
 
@@ -639,6 +647,7 @@ out:
 			fprintf(stderr, "mbxfix: %s\n", le.msg);
 	}
 	engine_free(en);
+	preflight_free(pf);
 	results_free(res);
 	rows_free(rows);
 	job_release(&job);

@@ -14,6 +14,7 @@
 #include "jsonmem.h"
 #include "log.h"
 #include "odata.h"
+#include "preflight.h"
 #include "progress.h"
 #include "retry.h"
 #include "runlog.h"
@@ -210,6 +211,7 @@ struct engine {
 	struct err *err;
 	volatile sig_atomic_t *stop;
 	struct engine_stats st;
+	const struct preflight *pf; /* names resolved before the run */
 
 	/* run.log (runlog.h): events of the run */
 	struct runlog *log;
@@ -486,12 +488,17 @@ static void set_error(struct row_state *rs, const char *code,
 	rs->error_message = xstrndup(message ? message : "", ERROR_MAX);
 	free(rs->hint);
 	rs->hint = xstrndup(hint ? hint : "", HINT_MAX);
+	/* server text may quote a secret or a token: log.h */
+	log_scrub(rs->error_message);
+	log_scrub(rs->hint);
 }
 
 void action_hint(struct row_state *rs, const char *hint)
 {
-	if (!rs->hint)
+	if (!rs->hint) {
 		rs->hint = xstrndup(hint, HINT_MAX);
+		log_scrub(rs->hint);
+	}
 }
 
 /* Mark action 'id' failed and skip what cannot run any more. */
@@ -534,6 +541,23 @@ static void fail_row(struct engine *en, struct eng_row *row, const char *code,
 			    i == first ? ACTION_ST_FAILED : ACTION_ST_SKIPPED;
 	row->failed = true;
 	row->known = true;
+	make_ready(en, row);
+}
+
+/*
+ * A row whose names preflight could not resolve: action 'id' fails with
+ * the reason, every other action of the row is skipped, nothing is sent.
+ */
+static void fail_row_preflight(struct engine *en, struct eng_row *row,
+			       const struct preflight_failure *f)
+{
+	set_error(&row->rs, f->code, f->message, f->hint);
+	for (int i = 0; i < ACTION_COUNT; i++)
+		if (row->rs.act[i].status == ACTION_ST_PENDING)
+			row->rs.act[i].status = i == (int)f->action
+						    ? ACTION_ST_FAILED
+						    : ACTION_ST_SKIPPED;
+	row->failed = true;
 	make_ready(en, row);
 }
 
@@ -2151,6 +2175,14 @@ static int take_rows(struct engine *en)
 			en->all->prev_all = er;
 		en->all = er;
 		en->in_flight_rows++;
+		{
+			struct preflight_failure f;
+
+			if (en->pf && preflight_row(en->pf, row, &f)) {
+				fail_row_preflight(en, er, &f);
+				continue;
+			}
+		}
 		er->prev_order = en->order_tail;
 		if (en->order_tail)
 			en->order_tail->next_order = er;
@@ -2790,4 +2822,76 @@ int engine_run(struct engine *en, struct results *res, struct err *e)
 	progress_now(en, true);
 	log_sizes(en);
 	return 0;
+}
+
+/*
+ * Preflight.
+ */
+void engine_set_preflight(struct engine *en, const struct preflight *pf)
+{
+	en->pf = pf;
+}
+
+int engine_prefetch(struct engine *en, char *const *urls, size_t n,
+		    struct err *e)
+{
+	bool pending;
+
+	en->err = e;
+	en->now = clock_ms();
+	for (size_t i = 0; i < n; i++) {
+		void **slot = table_slot(&en->lookups, urls[i], true);
+		struct lookup *l;
+		struct op *op;
+
+		if (*slot)
+			continue;
+		l = xcalloc(1, sizeof(*l));
+		l->url = xstrdup(urls[i]);
+		*slot = l;
+		op = op_new(OP_LOOKUP, "GET", urls[i], NULL);
+		op->lookup = l;
+		enqueue(en, op);
+	}
+	for (;;) {
+		pending = false;
+		for (size_t i = 0; i < n && !pending; i++) {
+			const struct lookup *l =
+			    *table_slot(&en->lookups, urls[i], false);
+
+			pending = !l->done;
+		}
+		if (!pending)
+			return 0;
+		if (en->stop && *en->stop)
+			return err_set(e, ERR_INTERNAL, "interrupted");
+		if (loop_once(en, 1000) < 0)
+			return -1;
+	}
+}
+
+const cJSON *engine_cached(struct engine *en, const char *url, const char **err)
+{
+	void **slot = table_slot(&en->lookups, url, false);
+	const struct lookup *l = slot ? *slot : NULL;
+
+	if (err)
+		*err = l && l->done && !l->json ? l->error : "not fetched";
+	return l && l->done ? l->json : NULL;
+}
+
+void engine_seed(struct engine *en, const char *url, cJSON *json)
+{
+	void **slot = table_slot(&en->lookups, url, true);
+	struct lookup *l;
+
+	if (*slot) {
+		cJSON_Delete(json);
+		return;
+	}
+	l = xcalloc(1, sizeof(*l));
+	l->url = xstrdup(url);
+	l->done = true;
+	l->json = json;
+	*slot = l;
 }

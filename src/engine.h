@@ -93,4 +93,32 @@ int engine_run(struct engine *en, struct results *res, struct err *e);
 
 const struct engine_stats *engine_stats(const struct engine *en);
 
+/*
+ * Preflight (preflight.h), between engine_connect() and engine_run():
+ * GET each of 'urls' (relative to the API root) through the run's own
+ * batching, retries and throttling. The answers stay in the lookup cache
+ * (a later action_lookup() of the same URL is answered from it) and are
+ * read with engine_cached(): the JSON, or NULL with '*err' (may be NULL)
+ * set when the GET failed for good. engine_prefetch() returns -1 with 'e'
+ * set only when the run cannot go on (sign-in lost, stopped).
+ */
+struct cJSON;
+int engine_prefetch(struct engine *en, char *const *urls, size_t n,
+		    struct err *e);
+const struct cJSON *engine_cached(struct engine *en, const char *url,
+				  const char **err);
+/*
+ * Put 'json' (consumed) in the lookup cache as the answer of GET 'url',
+ * unless the cache has that URL already: preflight's answer for one name,
+ * taken from a batched lookup, where the action asks for it.
+ */
+void engine_seed(struct engine *en, const char *url, struct cJSON *json);
+
+/*
+ * Rows that preflight_row() fails are reported so as they are taken,
+ * nothing of them sent. 'pf' is borrowed; NULL for none.
+ */
+struct preflight;
+void engine_set_preflight(struct engine *en, const struct preflight *pf);
+
 #endif

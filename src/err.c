@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "log.h"
 
 #include "banned.h"
 
@@ -22,6 +23,7 @@ static int vset(struct err *e, enum err_kind kind, int errnum,
 		snprintf(e->msg + n, sizeof(e->msg) - n, ": %s",
 			 strerror(errnum));
 	}
+	log_scrub(e->msg); /* server text may quote a secret: log.h */
 	return -1;
 }
 

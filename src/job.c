@@ -8,6 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <curl/curl.h>
 #include <libconfig.h>
 
 #include "job.h"
@@ -19,7 +23,26 @@
 struct ctx {
 	const char *path;
 	struct err *e;
+	char *dir; /* the job file's folder, "" for one in the current folder */
 };
+
+/*
+ * A relative path setting is relative to the job file's folder, not to
+ * the current directory: the same job runs the same from cron.
+ */
+static void anchor(const struct ctx *c, char **p)
+{
+	struct buf b = BUF_INIT(BUF_MAX_SMALL);
+
+	if (!*p || !**p || **p == '/' || !*c->dir)
+		return;
+	if (buf_addf(&b, "%s/%s", c->dir, *p) < 0) {
+		buf_release(&b);
+		return; /* too long: kept as written, refused when used */
+	}
+	free(*p);
+	*p = buf_detach(&b, NULL);
+}
 
 ATTR_PRINTF(4, 5)
 static int fail(struct ctx *c, const config_setting_t *s, const char *name,
@@ -137,49 +160,121 @@ static int get_int(struct ctx *c, const config_setting_t *g, const char *gname,
 	return 0;
 }
 
-/* An URL: https://HOST[...], or http:// for the loopback host only. */
+/* Whether 'host' (as libcurl parsed it: IPv6 in brackets) is loopback. */
+static bool loopback_host(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char inner[64];
+	size_t len = strlen(host);
+
+	if (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost."))
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (len < 3 || host[0] != '[' || host[len - 1] != ']' ||
+	    len - 2 >= sizeof(inner))
+		return false;
+	memcpy(inner, host + 1, len - 2);
+	inner[len - 2] = '\0';
+	if (inet_pton(AF_INET6, inner, &a6) != 1)
+		return false;
+	if (IN6_IS_ADDR_LOOPBACK(&a6))
+		return true;
+	/* ::ffff:127.x.y.z, an IPv4 loopback address written as IPv6 */
+	return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+}
+
+char *job_parse_url(const char *url, char *why, size_t whylen)
+{
+	CURLU *h = curl_url();
+	char *scheme = NULL, *host = NULL, *part = NULL, *norm = NULL;
+	char *out = NULL;
+	size_t len;
+
+	if (!h)
+		BUG("curl_url: out of memory");
+	for (const char *p = url; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			snprintf(why, whylen,
+				 "'%s' must not hold blanks or "
+				 "control characters",
+				 url);
+			goto out;
+		}
+	if (curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "https") && strcmp(scheme, "http"))) {
+		if (scheme || strncasecmp(url, "http", 4))
+			snprintf(why, whylen, "'%s' is not an https:// URL",
+				 url);
+		else
+			snprintf(why, whylen, "'%s' is not a valid URL", url);
+		goto out;
+	}
+	/*
+	 * user information: curl would send it (and connect to the host
+	 * after the '@'); the URL is not echoed, it may hold a password
+	 */
+	if (curl_url_get(h, CURLUPART_USER, &part, 0) == CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_OPTIONS, &part, 0) == CURLUE_OK) {
+		snprintf(why, whylen,
+			 "the URL holds user information (a part before "
+			 "'@'); credentials never go in a URL");
+		goto out;
+	}
+	if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
+		snprintf(why, whylen, "'%s' has no host", url);
+		goto out;
+	}
+	if (curl_url_get(h, CURLUPART_QUERY, &part, 0) == CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK) {
+		snprintf(why, whylen,
+			 "'%s' must not hold a query or a "
+			 "fragment",
+			 url);
+		goto out;
+	}
+	if (!strcmp(scheme, "http") && !loopback_host(host)) {
+		snprintf(why, whylen,
+			 "'%s': plain http is allowed for 127.0.0.1, "
+			 "localhost and [::1] only (the loopback host; "
+			 "here the host is '%s'); use https://",
+			 url, host);
+		goto out;
+	}
+	/* what is used is what was checked: libcurl's own spelling */
+	if (curl_url_get(h, CURLUPART_URL, &norm, 0) != CURLUE_OK) {
+		snprintf(why, whylen, "'%s' is not a valid URL", url);
+		goto out;
+	}
+	len = strlen(norm);
+	while (len && norm[len - 1] == '/')
+		len--;
+	out = xstrndup(norm, len);
+out:
+	curl_free(part);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(norm);
+	curl_url_cleanup(h);
+	return out;
+}
+
+/* An URL setting: job_parse_url(), '*url' replaced by its clean form. */
 static int check_url(struct ctx *c, const config_setting_t *g, const char *name,
-		     char *url)
+		     char **url)
 {
 	config_setting_t *s =
 	    config_setting_get_member(g, strrchr(name, '.') + 1);
-	const char *host;
-	size_t len;
+	char why[512];
+	char *clean = job_parse_url(*url, why, sizeof(why));
 
-	if (!strncasecmp(url, "https://", 8)) {
-		host = url + 8;
-	} else if (!strncasecmp(url, "http://", 7)) {
-		static const char *const loop[] = {"127.0.0.1", "localhost",
-						   "[::1]"};
-		bool ok = false;
-
-		host = url + 7;
-		for (size_t i = 0; i < ARRAY_SIZE(loop) && !ok; i++) {
-			size_t n = strlen(loop[i]);
-
-			ok = !strncasecmp(host, loop[i], n) &&
-			     (!host[n] || host[n] == ':' || host[n] == '/');
-		}
-		if (!ok)
-			return fail(c, s, name,
-				    "'%s': plain http is allowed for "
-				    "127.0.0.1, localhost and [::1] only; use "
-				    "https://",
-				    url);
-	} else {
-		return fail(c, s, name, "'%s' is not an https:// URL", url);
-	}
-	if (!*host || *host == '/' || *host == ':')
-		return fail(c, s, name, "'%s' has no host", url);
-	for (const char *p = url; *p; p++)
-		if ((unsigned char)*p <= ' ' || *p == '?' || *p == '#')
-			return fail(c, s, name,
-				    "'%s' must not hold blanks, a query or "
-				    "a fragment",
-				    url);
-	len = strlen(url);
-	while (len && url[len - 1] == '/')
-		url[--len] = '\0';
+	if (!clean)
+		return fail(c, s, name, "%s", why);
+	free(*url);
+	*url = clean;
 	return 0;
 }
 
@@ -242,7 +337,7 @@ static int load_environment(struct ctx *c, struct job *j,
 	if (get_group(c, root, "environment", true, &g) < 0 ||
 	    check_members(c, g, "environment", allowed) < 0 ||
 	    get_str(c, g, "environment", "url", true, NULL, &j->url) < 0 ||
-	    check_url(c, g, "environment.url", j->url) < 0 ||
+	    check_url(c, g, "environment.url", &j->url) < 0 ||
 	    get_str(c, g, "environment", "api_version", false, "9.2",
 		    &j->api_version) < 0 ||
 	    get_str(c, g, "environment", "ca_file", false, NULL, &j->ca_file) <
@@ -258,6 +353,7 @@ static int load_environment(struct ctx *c, struct job *j,
 		free(j->ca_file);
 		j->ca_file = NULL;
 	}
+	anchor(c, &j->ca_file);
 	if (j->ca_file &&
 	    check_readable(c, g, "environment", "ca_file", j->ca_file) < 0)
 		return -1;
@@ -351,7 +447,7 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 	if (get_str(c, g, "auth", "authority", false,
 		    "https://login.microsoftonline.com", &j->authority) < 0 ||
 	    (config_setting_get_member(g, "authority") &&
-	     check_url(c, g, "auth.authority", j->authority) < 0))
+	     check_url(c, g, "auth.authority", &j->authority) < 0))
 		goto out;
 
 	if (j->auth == JOB_AUTH_NONE) {
@@ -386,6 +482,7 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 			    &j->secret_file) < 0 ||
 		    expand_env(c, g, "secret_file", &j->secret_file) < 0)
 			goto out;
+		anchor(c, &j->secret_file);
 		if (!!j->secret_env == !!j->secret_file) {
 			fail(c, g, "auth",
 			     "method 'secret' needs exactly one of secret_env "
@@ -419,8 +516,11 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 		    expand_env(c, g, "private_key", &j->private_key) < 0 ||
 		    /* Microsoft's certificate credentials: PS256, x5t#S256 */
 		    get_str(c, g, "auth", "assertion_alg", false, "PS256",
-			    &alg) < 0 ||
-		    check_readable(c, g, "auth", "certificate",
+			    &alg) < 0)
+			goto out;
+		anchor(c, &j->certificate);
+		anchor(c, &j->private_key);
+		if (check_readable(c, g, "auth", "certificate",
 				   j->certificate) < 0 ||
 		    check_private(c, g, "auth", "private_key", j->private_key,
 				  "private key") < 0)
@@ -623,7 +723,7 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 {
 	static const char *const allowed[] = {
 	    "name",	"environment", "auth",	    "input", "output",
-	    "defaults", "run",	       "log_level", NULL};
+	    "defaults", "run",	       "templates", "log_level", NULL};
 	char *def = default_name(c->path);
 	int rc = check_members(c, root, "", allowed);
 
@@ -650,6 +750,15 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 	if (!*j->output)
 		return fail(c, config_setting_get_member(root, "output"),
 			    "output", "must not be empty");
+	if (get_str(c, root, "", "templates", false, NULL, &j->templates) < 0)
+		return -1;
+	if (j->templates && !*j->templates) {
+		free(j->templates);
+		j->templates = NULL;
+	}
+	anchor(c, &j->input);
+	anchor(c, &j->output);
+	anchor(c, &j->templates);
 	if (load_environment(c, j, root) < 0 || load_auth(c, j, root) < 0 ||
 	    load_defaults(c, j, root) < 0 || load_run(c, j, root) < 0 ||
 	    load_log_level(c, j, root) < 0)
@@ -675,12 +784,20 @@ int job_load(struct job *out, const char *path, struct err *e)
 		goto out;
 	}
 	out->path = xstrdup(path);
+	{
+		const char *slash = strrchr(path, '/');
+
+		c.dir = slash == path ? xstrdup("/")
+			: slash	      ? xstrndup(path, (size_t)(slash - path))
+				      : xstrdup("");
+	}
 	if (load_root(&c, out, config_root_setting(&cfg)) < 0)
 		goto out;
 	rc = 0;
 out:
 	config_destroy(&cfg);
 	fclose(fp);
+	free(c.dir);
 	if (rc < 0)
 		job_release(out);
 	return rc;
@@ -688,23 +805,15 @@ out:
 
 void job_release(struct job *j)
 {
-	char **strs[] = {&j->path,
-			 &j->name,
-			 &j->url,
-			 &j->api_version,
-			 &j->ca_file,
-			 &j->tenant,
-			 &j->client_id,
-			 &j->secret_env,
-			 &j->secret_file,
-			 &j->certificate,
-			 &j->private_key,
-			 &j->authority,
-			 &j->input,
-			 &j->output,
-			 &j->defaults.profile,
-			 &j->defaults.role,
-			 &j->defaults.privileges};
+	char **strs[] = {&j->path,	    &j->name,
+			 &j->url,	    &j->api_version,
+			 &j->ca_file,	    &j->tenant,
+			 &j->client_id,	    &j->secret_env,
+			 &j->secret_file,   &j->certificate,
+			 &j->private_key,   &j->authority,
+			 &j->input,	    &j->output,
+			 &j->templates,	    &j->defaults.profile,
+			 &j->defaults.role, &j->defaults.privileges};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);
@@ -805,6 +914,22 @@ void job_secret_wipe(struct buf *b)
 			p[i] = 0;
 	}
 	buf_release(b);
+}
+
+int job_setting_line(const struct job *j, const char *name)
+{
+	config_t cfg;
+	int line = 0;
+
+	config_init(&cfg);
+	if (j->path && config_read_file(&cfg, j->path) == CONFIG_TRUE) {
+		const config_setting_t *s = config_lookup(&cfg, name);
+
+		if (s)
+			line = config_setting_source_line(s);
+	}
+	config_destroy(&cfg);
+	return line;
 }
 
 const char *job_auth_name(enum job_auth a)

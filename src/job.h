@@ -7,8 +7,10 @@
  *   name          directory name under 'output': letters, digits, '.', '_',
  *                 '-'; default: the job file's base name without ".cfg"
  *   environment = {
- *     url         required; "https://..." ("http://" only for 127.0.0.1,
- *                 localhost or [::1]); a trailing '/' is removed
+ *     url         required; "https://..." ("http://" only when the host
+ *                 is a loopback address: 127.0.0.0/8, ::1, localhost);
+ *                 parsed by libcurl's URL parser (job_parse_url()),
+ *                 user information refused; a trailing '/' is removed
  *     api_version default "9.2" (digits '.' digits)
  *     ca_file     PEM bundle of a private CA; "" = the system's CAs
  *   }
@@ -30,6 +32,8 @@
  *   }
  *   input         the CSV (--input overrides); may be absent here
  *   output        default "output"
+ *   templates     a folder of privilege templates, searched first
+ *                 (privs_dirs_for_job()); default none
  *   defaults = {  used where a row leaves a column empty
  *     actions     array or list of action names, or one ';'-separated
  *                 string; default none (each row must then name its own)
@@ -63,9 +67,12 @@
  * credential systemd passed with LoadCredential= (contrib/). An unset or
  * empty variable is an error naming the setting.
  *
- * Relative paths (input, output, ca_file, secret_file, certificate,
- * private_key) are kept as written and so resolve against the current
- * directory of the process, not the job file's directory.
+ * Relative paths (input, output, the default "output" too, ca_file,
+ * secret_file, certificate, private_key, templates) resolve against the
+ * job file's folder, never the current directory, so a job runs the same
+ * from cron or any folder: job_load() stores them joined to that folder.
+ * Paths given on the command line (--input, --output) are the shell's,
+ * relative to the current directory.
  *
  * Secrets never live in the job file and are never kept in struct job:
  * job_secret() reads the secret when it is needed. job_load() refuses a
@@ -108,6 +115,7 @@ struct job {
 
 	char *input; /* NULL when the job file names none */
 	char *output;
+	char *templates; /* NULL when unset */
 
 	struct rows_defaults defaults;
 
@@ -160,6 +168,23 @@ void job_secret_wipe(struct buf *b);
  * (mode 0644); run: chmod 600 'k.pem'".
  */
 int job_check_private_file(const char *path, const char *what, struct err *e);
+
+/*
+ * Parse 'url' with libcurl's URL parser (the one that later sends the
+ * requests) and check it: scheme https, or http when the parsed host is
+ * a loopback address (127.0.0.0/8, ::1, localhost); no user information
+ * ("http://127.0.0.1:1@evil.example.com" has host evil.example.com and
+ * is refused), no query, no fragment, no blanks. Returns a new string,
+ * the URL as libcurl spells it with trailing '/' removed, or NULL with
+ * 'why' set (the URL is not repeated when it holds user information).
+ */
+char *job_parse_url(const char *url, char *why, size_t whylen);
+
+/*
+ * The line of setting 'name' ("defaults.role") in the job file, for a
+ * message about its value found wrong later; 0 when it is not there.
+ */
+int job_setting_line(const struct job *j, const char *name);
 
 /* "secret", "certificate", "none". */
 const char *job_auth_name(enum job_auth a);

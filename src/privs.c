@@ -1,8 +1,10 @@
 #include "compat.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 #include <libconfig.h>
@@ -193,25 +195,14 @@ out:
 	return rc;
 }
 
-int privs_template_load(struct privs_list *out, const char *path, struct err *e)
+/* The list of a template read into 'cfg'; 'path' names it in messages. */
+static int from_config(struct privs_list *out, config_t *cfg, const char *path,
+		       struct err *e)
 {
-	config_t cfg;
 	config_setting_t *list;
 	int rc = -1, n;
 
-	config_init(&cfg);
-	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
-		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-			err_set_errno(e, ERR_INPUT,
-				      "cannot read privilege template '%s'",
-				      path);
-		else
-			err_set(e, ERR_INPUT, "%s:%d: %s", path,
-				config_error_line(&cfg),
-				config_error_text(&cfg));
-		goto out;
-	}
-	list = config_lookup(&cfg, "privileges");
+	list = config_lookup(cfg, "privileges");
 	if (!list || !config_setting_is_list(list)) {
 		err_set(e, ERR_INPUT,
 			"%s:%d: setting 'privileges': missing or not a list "
@@ -258,6 +249,43 @@ int privs_template_load(struct privs_list *out, const char *path, struct err *e)
 	}
 	rc = 0;
 out:
+	return rc;
+}
+
+int privs_template_load(struct privs_list *out, const char *path, struct err *e)
+{
+	config_t cfg;
+	int rc = -1;
+
+	config_init(&cfg);
+	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+			err_set_errno(e, ERR_INPUT,
+				      "cannot read privilege template '%s'",
+				      path);
+		else
+			err_set(e, ERR_INPUT, "%s:%d: %s", path,
+				config_error_line(&cfg),
+				config_error_text(&cfg));
+	} else {
+		rc = from_config(out, &cfg, path, e);
+	}
+	config_destroy(&cfg);
+	return rc;
+}
+
+int privs_template_parse(struct privs_list *out, const char *text,
+			 const char *origin, struct err *e)
+{
+	config_t cfg;
+	int rc = -1;
+
+	config_init(&cfg);
+	if (config_read_string(&cfg, text) != CONFIG_TRUE)
+		err_set(e, ERR_INPUT, "%s:%d: %s", origin,
+			config_error_line(&cfg), config_error_text(&cfg));
+	else
+		rc = from_config(out, &cfg, origin, e);
 	config_destroy(&cfg);
 	return rc;
 }
@@ -275,16 +303,79 @@ bool privs_is_template_name(const char *spec)
 int privs_resolve(struct privs_list *out, const char *spec, const char *dir,
 		  struct err *e)
 {
-	struct buf path = BUF_INIT(4096);
-	int rc;
+	struct privs_dirs d = {.n = 1};
+
+	d.v[0] = (char *)dir;
+	return privs_resolve_in(out, spec, &d, e);
+}
+
+void privs_dirs_for_job(struct privs_dirs *d, const char *job_path,
+			const char *setting, const char *env)
+{
+	const char *slash = job_path ? strrchr(job_path, '/') : NULL;
+	struct buf b = BUF_INIT(4096);
+	int jl = slash ? (int)(slash - job_path) : 1;
+	const char *jd = slash ? job_path : ".";
+
+	memset(d, 0, sizeof(*d));
+	if (setting && *setting)
+		d->v[d->n++] = xstrdup(setting);
+	if (env && *env)
+		d->v[d->n++] = xstrdup(env);
+	if (job_path) {
+		if (slash == job_path) /* a job file in / */
+			jl = 0;
+		buf_addf(&b, "%.*s/" PRIVS_SUBDIR, jl, jd);
+		d->v[d->n++] = buf_detach(&b, NULL);
+		buf_addf(&b, "%.*s/../" PRIVS_SUBDIR, jl, jd);
+		d->v[d->n++] = buf_detach(&b, NULL);
+	}
+	d->v[d->n++] = xstrdup(MBXFIX_DATADIR "/" PRIVS_SUBDIR);
+	buf_release(&b);
+}
+
+void privs_dirs_release(struct privs_dirs *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->v[i]);
+	memset(d, 0, sizeof(*d));
+}
+
+int privs_resolve_in(struct privs_list *out, const char *spec,
+		     const struct privs_dirs *d, struct err *e)
+{
+	struct buf path = BUF_INIT(4096), looked = BUF_INIT(4096);
+	struct stat st;
+	int rc = -1;
 
 	if (!privs_is_template_name(spec))
 		return privs_parse_inline(out, spec, PRIVS_BASIC, e);
-	if (buf_addf(&path, "%s/%s.cfg", dir, spec) < 0)
-		return err_set(e, ERR_INPUT,
-			       "privilege template path too long");
-	rc = privs_template_load(out, path.ptr, e);
+	for (size_t i = 0; i < d->n; i++) {
+		buf_reset(&path);
+		if (buf_addf(&path, "%s/%s.cfg", d->v[i], spec) < 0) {
+			err_set(e, ERR_INPUT,
+				"privilege template path too long");
+			goto out;
+		}
+		/* the first folder that has it; a bad file there is an error */
+		if (stat(path.ptr, &st) == 0) {
+			rc = privs_template_load(out, path.ptr, e);
+			goto out;
+		}
+		buf_addf(&looked, "%s%s", looked.len ? ", " : "", d->v[i]);
+	}
+	if (!strcmp(spec, PRIVS_BUILTIN_NAME)) {
+		rc = privs_template_parse(
+		    out, privs_builtin_server_side_sync,
+		    "(built-in) " PRIVS_BUILTIN_NAME ".cfg", e);
+		goto out;
+	}
+	err_set(e, ERR_INPUT,
+		"no privilege template '%s' (looked for %s.cfg in: %s)", spec,
+		spec, looked.len ? looked.ptr : "no folder");
+out:
 	buf_release(&path);
+	buf_release(&looked);
 	return rc;
 }
 

@@ -119,10 +119,59 @@ int privs_template_load(struct privs_list *out, const char *path,
  */
 bool privs_is_template_name(const char *spec);
 
+/* The same from the text of a template; 'origin' names it in messages. */
+int privs_template_parse(struct privs_list *out, const char *text,
+			 const char *origin, struct err *e);
+
 /*
- * Either: load the template 'spec' from 'dir' (dir/spec.cfg), or parse
- * 'spec' as an inline list with Basic as the default depth.
+ * The default template, templates/privileges/server-side-sync.cfg, is
+ * compiled in (the Makefile generates privs_builtin_server_side_sync from
+ * the file), so a job finds it wherever it runs from. A file of the same
+ * name in a template folder is used instead.
  */
+#define PRIVS_BUILTIN_NAME "server-side-sync"
+extern const char privs_builtin_server_side_sync[];
+
+/* Installed templates: MBXFIX_DATADIR/templates/privileges. */
+#ifndef MBXFIX_DATADIR
+#define MBXFIX_DATADIR "/usr/local/share/mbxfix"
+#endif
+#define PRIVS_SUBDIR "templates/privileges"
+#define PRIVS_MAX_DIRS 8
+
+/* The folders searched for NAME.cfg, in order. */
+struct privs_dirs {
+	char *v[PRIVS_MAX_DIRS];
+	size_t n;
+};
+
+/*
+ * The template folders of a job, in the order searched (none depends on
+ * the current directory, so a job runs the same from cron):
+ *   1. 'setting', the job's 'templates' (already made relative to the
+ *      job file's folder), when set;
+ *   2. 'env', the value of $MBXFIX_TEMPLATES (the caller reads it), when
+ *      set;
+ *   3. JOBDIR/templates/privileges, beside the job file;
+ *   4. JOBDIR/../templates/privileges (a job in jobs/ of a checkout);
+ *   5. MBXFIX_DATADIR/templates/privileges (make install);
+ * and the built-in server-side-sync after all of them. 'job_path' may be
+ * NULL (then 3 and 4 are left out). Release with privs_dirs_release().
+ */
+void privs_dirs_for_job(struct privs_dirs *d, const char *job_path,
+			const char *setting, const char *env);
+void privs_dirs_release(struct privs_dirs *d);
+
+/*
+ * Either: load the template 'spec' from the first folder of 'd' holding
+ * spec.cfg (the built-in one for server-side-sync when none does), or
+ * parse 'spec' as an inline list with Basic as the default depth. An
+ * unknown template's message names every folder searched.
+ */
+int privs_resolve_in(struct privs_list *out, const char *spec,
+		     const struct privs_dirs *d, struct err *e);
+
+/* privs_resolve_in() with one folder. */
 int privs_resolve(struct privs_list *out, const char *spec, const char *dir,
 		  struct err *e);
 

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
 
 #include "batch.h"
@@ -293,6 +294,7 @@ enum scenario {
 	SCN_SLOW,
 	SCN_FAILCS,
 	SCN_BADMULTIPART,
+	SCN_ECHOSECRET,
 	SCN_NOCONTINUE,
 };
 
@@ -309,6 +311,7 @@ static const struct {
     {"failcs", SCN_FAILCS},
     {"badmultipart", SCN_BADMULTIPART},
     {"expirepart", SCN_EXPIREPART},
+    {"echo-secret", SCN_ECHOSECRET},
     {"nocontinue", SCN_NOCONTINUE},
 };
 
@@ -335,7 +338,15 @@ static int scenario_parse(const char *seg, size_t len, enum scenario *scn,
 			return -1;
 		len = (size_t)(at - seg);
 	}
-	dash = memchr(seg, '-', len);
+	/* the last '-' followed by digits only: names may hold a '-' */
+	dash = NULL;
+	for (size_t i = len; i-- > 0 && !dash;)
+		if (seg[i] == '-')
+			dash = seg + i;
+	if (dash &&
+	    (dash + 1 == seg + len ||
+	     strspn(dash + 1, "0123456789") < len - (size_t)(dash - seg) - 1))
+		dash = NULL;
 	nlen = dash ? (size_t)(dash - seg) : len;
 	*count = -1;
 	if (dash) {
@@ -383,6 +394,56 @@ static bool scenario_fires(struct server *s, const char *seg, size_t len,
 	s->scn[i].n++;
 	pthread_mutex_unlock(&s->mu);
 	return fire;
+}
+
+/*
+ * The echo-secret scenario is hostile and exists only in the simulator:
+ * no Microsoft service is documented to do this. Under the prefix
+ * /_sim/echo-secret/ (the API; echo-secret@K spares the first K requests)
+ * and for the token endpoint under an authority of
+ * BASE/_sim/echo-secret, the answer is an error whose message quotes the
+ * request's Authorization header and body, so that a client can be shown
+ * never to print a secret, a token or an assertion a server echoes.
+ */
+#define ECHO_PREFIX "/_sim/echo-secret/"
+
+static char *echo_message(struct MHD_Connection *conn, const struct req *rq)
+{
+	struct buf b = BUF_INIT(BUF_MAX_BODY);
+	const char *auth = header(conn, "Authorization");
+
+	buf_addf(&b, "Invalid request. Authorization: %s; body: ",
+		 auth ? auth : "(none)");
+	buf_add(&b, rq->body.ptr ? rq->body.ptr : "",
+		rq->body.len > 16384 ? 16384 : rq->body.len);
+	return buf_detach(&b, NULL);
+}
+
+/* The token endpoint's error in Entra ID's form, quoting the request. */
+static enum MHD_Result echo_token(struct MHD_Connection *conn,
+				  const struct req *rq)
+{
+	struct dv_response r;
+	struct buf d = BUF_INIT(BUF_MAX_BODY);
+	char *m = echo_message(conn, rq), *text;
+	cJSON *root = cJSON_CreateObject();
+	enum MHD_Result ret;
+
+	buf_addf(&d, "AADSTS7000215: %s\r\nTrace ID: 0", m);
+	cJSON_AddStringToObject(root, "error", "invalid_client");
+	cJSON_AddStringToObject(root, "error_description", d.ptr);
+	text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	dv_response_init(&r);
+	r.status = 401;
+	buf_addstr(&r.headers, "Content-Type: application/json\r\n");
+	buf_addstr(&r.body, text);
+	ret = send_resp(conn, &r);
+	dv_response_release(&r);
+	free(text);
+	free(m);
+	buf_release(&d);
+	return ret;
 }
 
 /* The API ------------------------------------------------------------ */
@@ -618,6 +679,17 @@ static enum MHD_Result serve_api(struct server *s, struct MHD_Connection *conn,
 			stats_add(s->st, STATS_SCENARIO_FAULTS, 1);
 			sleep_ms(s, SCENARIO_SLOW_MS);
 			break;
+		case SCN_ECHOSECRET:
+			/* hostile, simulator only: see echo_message() */
+			stats_add(s->st, STATS_SCENARIO_FAULTS, 1);
+			{
+				char *m = echo_message(conn, rq);
+
+				dv_response_error(&resp, 400, "0x80040203",
+						  "%s", m);
+				free(m);
+			}
+			goto send;
 		default:
 			break;
 		}
@@ -797,6 +869,11 @@ static enum MHD_Result dispatch(struct server *s, struct MHD_Connection *conn,
 
 		ret = serve_api(s, conn, rq, method, uri + 6,
 				(size_t)(slash - path - 6), uri + off);
+		goto out;
+	}
+	if (!strncmp(path, ECHO_PREFIX, strlen(ECHO_PREFIX)) && plen > 18 &&
+	    !strcmp(path + plen - 18, "/oauth2/v2.0/token")) {
+		ret = echo_token(conn, rq);
 		goto out;
 	}
 	/* /{tenant}/oauth2/v2.0/token */

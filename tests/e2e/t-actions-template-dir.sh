@@ -1,7 +1,7 @@
 #!/bin/sh
-# Privilege templates are found under the current directory's
-# templates/privileges, else next to the job file (JOBDIR/../templates/
-# privileges), and $MBXFIX_TEMPLATES overrides both.
+# Privilege templates are found next to the job file (JOBDIR/templates/
+# privileges or JOBDIR/../templates/privileges), never through the current
+# directory, and $MBXFIX_TEMPLATES is searched before them.
 . "$(dirname "$0")/lib-actions.sh"
 
 dvsim_start --generate 4 --seed 2 --problems "ok"
@@ -34,9 +34,10 @@ check "next to the job file: template applied" [ "$(held prvSyncToOutlook)" = tr
 check "MBXFIX_TEMPLATES: exit 0" [ $? -eq 0 ]
 check "MBXFIX_TEMPLATES: its template applied" [ "$(held prvReadEmailServerProfile)" = true ]
 
+printf 'mailbox,role,privileges\n%s,Sales Restricted,nosuch\n' "$a" >"$T/in.csv"
 (cd "$T/elsewhere" && MBXFIX_TEMPLATES="$T/nowhere" E2E_SECRET=dvsim-demo-secret "$MBXFIX" run --no-progress "$T/site/jobs/tdir.cfg" >/dev/null 2>&1)
 check "missing template: the row fails (exit 1)" [ $? -eq 1 ]
 "$CSV2JSON" <"$T/out/tdir/latest/results.csv" >"$T/r.json"
-check "missing template: InvalidPrivileges naming the file" jqt "$T/r.json" \
-	'.[0].error_code == "InvalidPrivileges" and (.[0].error_message | test("nowhere/mini.cfg"))'
+check "missing template: InvalidPrivileges naming the folders searched" jqt "$T/r.json" \
+	'.[0].error_code == "InvalidPrivileges" and (.[0].error_message | test("nosuch.cfg in: .*nowhere, .*site/jobs/templates/privileges"))'
 finish

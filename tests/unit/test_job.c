@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -83,8 +84,10 @@ static void test_full_job_loads(void **state)
 	assert_string_equal(j.secret_env, "MBXFIX_CLIENT_SECRET");
 	assert_null(j.secret_file);
 	assert_string_equal(j.authority, "https://login.microsoftonline.com");
-	assert_string_equal(j.input, "input/wave-3.csv");
-	assert_string_equal(j.output, "output");
+	/* relative to the job file's folder */
+	assert_non_null(strstr(j.input, dir));
+	assert_string_equal(j.input + strlen(dir), "/input/wave-3.csv");
+	assert_string_equal(j.output + strlen(dir), "/output");
 	assert_int_equal(j.defaults.actions, ROWS_ACT(ROWS_SET_PROFILE) |
 						 ROWS_ACT(ROWS_SET_DELIVERY) |
 						 ROWS_ACT(ROWS_APPROVE));
@@ -157,6 +160,17 @@ static void test_errors_name_file_line_setting(void **state)
 	     ":1: setting 'environment.url': "
 	     "'http://contoso.crm.dynamics.com': "
 	     "plain http is allowed for 127.0.0.1"},
+	    {"environment = { url = \"http://127.0.0.1:1@evil.example.com\"; "
+	     "};\n" AUTH,
+	     ":1: setting 'environment.url': the URL holds user information"},
+	    {"environment = { url = \"http://127.0.0.1.evil.com\"; };\n" AUTH,
+	     ":1: setting 'environment.url': 'http://127.0.0.1.evil.com': "
+	     "plain http is allowed"},
+	    {ENV "auth = { tenant = \"t\"; client_id = "
+		 "\"51f81489-12ee-4a9e-aaae-a2591f45987d\"; secret_env = "
+		 "\"S\";\n authority = \"http://localhost@login.evil.com\"; "
+		 "};\n",
+	     ":3: setting 'auth.authority': the URL holds user information"},
 	    {"environment = { url = \"ftp://x\"; };\n" AUTH,
 	     ":1: setting 'environment.url': 'ftp://x' is not an https:// URL"},
 	    {"environment = { url = \"https://x\"; api_version = \"v9\"; "
@@ -408,12 +422,119 @@ static void test_set_str_override(void **state)
 	job_release(&j);
 }
 
+/* URLs go through libcurl's parser: what is checked is what is used. */
+static void test_url_parsed_not_prefix_matched(void **state)
+{
+	static const struct {
+		const char *url;
+		const char *want; /* the clean URL, or part of the refusal */
+		bool ok;
+	} t[] = {
+	    /* user info: the host is what follows '@' */
+	    {"http://127.0.0.1:1@evil.example.com", "user information", false},
+	    {"https://user:pw@contoso.crm.dynamics.com", "user information",
+	     false},
+	    {"http://[::1]@evil.com/", "user information", false},
+	    {"http://127.0.0.1\\@evil.com/", "user information", false},
+	    {"http://127.0.0.1.evil.com",
+	     "here the host is '127.0.0.1.evil.com'", false},
+	    {"http://localhost.evil.com:8080/", "plain http", false},
+	    {"http://10.0.0.1", "plain http", false},
+	    {"http://[::2]:80", "plain http", false},
+	    {"http://127.0.0.1%40evil.com/", "not a valid URL", false},
+	    {"https://h/a?b=1", "query", false},
+	    {"https://h/a#frag", "query or a fragment", false},
+	    {"https://h /", "blanks", false},
+	    {"https://", "not a valid URL", false},
+	    {"ftp://x", "is not an https:// URL", false},
+	    {"contoso.crm.dynamics.com", "not an https:// URL", false},
+	    /* loopback, however written */
+	    {"http://[::1]:8080", "http://[::1]:8080", true},
+	    {"HTTP://LOCALHOST", "http://LOCALHOST", true},
+	    {"http://127.0.0.1:8580/", "http://127.0.0.1:8580", true},
+	    {"http://127.9.8.7:1/p/", "http://127.9.8.7:1/p", true},
+	    {"http://%31%32%37.0.0.1:9/", "http://127.0.0.1:9", true},
+	    {"http://127.1:80", "http://127.0.0.1:80", true},
+	    {"http://[0:0:0:0:0:0:0:1]/x", "http://[::1]/x", true},
+	    {"https://contoso.crm.dynamics.com//",
+	     "https://contoso.crm.dynamics.com", true},
+	    {"https://h:8443/_sim/429", "https://h:8443/_sim/429", true},
+	};
+	char why[512];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		char *u = job_parse_url(t[i].url, why, sizeof(why));
+
+		if (t[i].ok) {
+			if (!u)
+				fail_msg("'%s' refused: %s", t[i].url, why);
+			assert_string_equal(u, t[i].want);
+		} else {
+			if (u)
+				fail_msg("'%s' accepted as '%s'", t[i].url, u);
+			assert_contains(why, t[i].want);
+		}
+		free(u);
+	}
+	/* a password in the URL is never repeated in the message */
+	assert_null(job_parse_url("https://u:hunter2@h", why, sizeof(why)));
+	assert_null(strstr(why, "hunter2"));
+}
+
+/* Relative paths in a job file are relative to the job file's folder. */
+static void test_relative_paths_from_job_folder(void **state)
+{
+	static const char cfg[] =
+	    "environment = { url = \"https://x.crm.dynamics.com\";"
+	    " ca_file = \"ca.pem\"; };\n"
+	    "auth = { tenant = \"t\"; client_id = "
+	    "\"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
+	    " secret_file = \"sec/s.txt\"; };\n"
+	    "input = \"in/w.csv\";\n"
+	    "templates = \"../tpl\";\n";
+	char want[512];
+	struct err e = ERR_INIT;
+	struct job j;
+	const char *p;
+
+	(void)state;
+	io_write(dir, "ca.pem", "x", (size_t)-1);
+	mkdir(cfgpath("sec"), 0700);
+	p = io_write(dir, "sec/s.txt", "s3cr3t\n", (size_t)-1);
+	chmod(p, 0600);
+	io_write(dir, "rel.cfg", cfg, (size_t)-1);
+	char cwd[4096];
+
+	/* from another current folder, as under cron */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir("/"), 0);
+	if (job_load(&j, cfgpath("rel.cfg"), &e) < 0)
+		fail_msg("%s", e.msg);
+	snprintf(want, sizeof(want), "%s/in/w.csv", dir);
+	assert_string_equal(j.input, want);
+	snprintf(want, sizeof(want), "%s/output", dir); /* the default too */
+	assert_string_equal(j.output, want);
+	snprintf(want, sizeof(want), "%s/ca.pem", dir);
+	assert_string_equal(j.ca_file, want);
+	snprintf(want, sizeof(want), "%s/sec/s.txt", dir);
+	assert_string_equal(j.secret_file, want);
+	snprintf(want, sizeof(want), "%s/../tpl", dir);
+	assert_string_equal(j.templates, want);
+	job_release(&j);
+	unlink(p);
+	rmdir(cfgpath("sec"));
+	assert_int_equal(chdir(cwd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full_job_loads),
 	    cmocka_unit_test(test_minimal_job_defaults),
 	    cmocka_unit_test(test_errors_name_file_line_setting),
+	    cmocka_unit_test(test_url_parsed_not_prefix_matched),
+	    cmocka_unit_test(test_relative_paths_from_job_folder),
 	    cmocka_unit_test(test_private_files_refused_when_readable),
 	    cmocka_unit_test(test_secret_from_environment),
 	    cmocka_unit_test(test_keep_log_level_credentials),

@@ -366,7 +366,8 @@ static void test_check_example(void **state)
 	if (access("jobs/example.cfg", R_OK) < 0)
 		fail_msg("run from the top of the tree: jobs/example.cfg");
 	assert_int_equal(check("jobs/example.cfg", NULL, &out, &err), 0);
-	assert_contains(out, "jobs/example.cfg: 6 rows in 'input/example.csv': "
+	assert_contains(out, "jobs/example.cfg: 6 rows in "
+			     "'jobs/../input/example.csv': "
 			     "6 valid, 0 invalid; set_profile 2, set_delivery "
 			     "2, fix_owner 2, grant_privileges 2, approve 2, "
 			     "test_enable 3\n");

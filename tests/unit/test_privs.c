@@ -3,7 +3,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -423,11 +425,110 @@ static void test_bad_answers(void **state)
 	}
 }
 
+/* The compiled-in default is the committed file, byte for byte. */
+static void test_builtin_template_is_the_file(void **state)
+{
+	struct privs_list l = PRIVS_LIST_INIT, f = PRIVS_LIST_INIT;
+	struct err e = ERR_INIT;
+	char text[16384];
+	FILE *fp = fopen(TEMPLATE, "r");
+	size_t n;
+
+	(void)state;
+	assert_non_null(fp);
+	n = fread(text, 1, sizeof(text) - 1, fp);
+	fclose(fp);
+	text[n] = '\0';
+	assert_string_equal(privs_builtin_server_side_sync, text);
+	assert_int_equal(privs_template_parse(&l,
+					      privs_builtin_server_side_sync,
+					      "built-in", &e),
+			 0);
+	assert_int_equal(privs_template_load(&f, TEMPLATE, &e), 0);
+	assert_int_equal(l.n, f.n);
+	for (size_t i = 0; i < l.n; i++) {
+		assert_string_equal(l.v[i].name, f.v[i].name);
+		assert_int_equal(l.v[i].depth, f.v[i].depth);
+	}
+	privs_list_release(&l);
+	privs_list_release(&f);
+}
+
+/*
+ * Folders are searched in order, the first holding NAME.cfg wins; the
+ * built-in server-side-sync needs none; an unknown name lists them all.
+ */
+static void test_resolve_searches_folders(void **state)
+{
+	struct privs_list l = PRIVS_LIST_INIT;
+	struct privs_dirs d = {.n = 0};
+	struct err e = ERR_INIT;
+	char tmpl[] = "/tmp/privs-dirs.XXXXXX", a[300], b[300], p[400];
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(a, sizeof(a), "%s/a", tmpl);
+	snprintf(b, sizeof(b), "%s/b", tmpl);
+	assert_int_equal(mkdir(a, 0700), 0);
+	assert_int_equal(mkdir(b, 0700), 0);
+	snprintf(p, sizeof(p), "%s/mini.cfg", b);
+	write_file(p, "privileges = ( { name = \"prvReadQueue\"; } );\n");
+	d.v[d.n++] = xstrdup(a);
+	d.v[d.n++] = xstrdup(b);
+
+	assert_int_equal(privs_resolve_in(&l, "mini", &d, &e), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].name, "prvReadQueue");
+	privs_list_release(&l);
+
+	/* none of the folders has it: the compiled-in one */
+	assert_int_equal(privs_resolve_in(&l, "server-side-sync", &d, &e), 0);
+	assert_int_equal(l.n, ARRAY_SIZE(sss));
+	privs_list_release(&l);
+
+	/* a file of that name in a folder comes first */
+	snprintf(p, sizeof(p), "%s/server-side-sync.cfg", a);
+	write_file(p, "privileges = ( { name = \"prvReadQuery\"; } );\n");
+	assert_int_equal(privs_resolve_in(&l, "server-side-sync", &d, &e), 0);
+	assert_int_equal(l.n, 1);
+	privs_list_release(&l);
+	unlink(p);
+
+	assert_int_equal(privs_resolve_in(&l, "nosuch", &d, &e), -1);
+	assert_non_null(strstr(e.msg, "no privilege template 'nosuch'"));
+	assert_non_null(strstr(e.msg, a));
+	assert_non_null(strstr(e.msg, b));
+	privs_list_release(&l);
+	privs_dirs_release(&d);
+
+	/* a job's folders: beside the job file, then the installed ones */
+	privs_dirs_for_job(&d, "/srv/jobs/w.cfg", "/srv/jobs/mine", "/env/t");
+	assert_int_equal(d.n, 5);
+	assert_string_equal(d.v[0], "/srv/jobs/mine");
+	assert_string_equal(d.v[1], "/env/t");
+	assert_string_equal(d.v[2], "/srv/jobs/templates/privileges");
+	assert_string_equal(d.v[3], "/srv/jobs/../templates/privileges");
+	assert_string_equal(d.v[4], MBXFIX_DATADIR "/templates/privileges");
+	privs_dirs_release(&d);
+	privs_dirs_for_job(&d, "w.cfg", NULL, NULL);
+	assert_int_equal(d.n, 3);
+	assert_string_equal(d.v[0], "./templates/privileges");
+	privs_dirs_release(&d);
+
+	snprintf(p, sizeof(p), "%s/mini.cfg", b);
+	unlink(p);
+	rmdir(a);
+	rmdir(b);
+	rmdir(tmpl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_template_holds_every_sss_privilege),
 	    cmocka_unit_test(test_resolve_by_template_name),
+	    cmocka_unit_test(test_builtin_template_is_the_file),
+	    cmocka_unit_test(test_resolve_searches_folders),
 	    cmocka_unit_test(test_template_errors_name_file_line_setting),
 	    cmocka_unit_test(test_inline_lists),
 	    cmocka_unit_test(test_depth_names),
