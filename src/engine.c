@@ -1321,12 +1321,14 @@ static void record_transport_error(struct engine *en, struct op *op,
 /*
  * Try 'op' again after a failure, or give it its final (failed) answer.
  * 'unknown': the operation may have been applied (reset, cut answer).
+ * 'jitter' is drawn once per answer: the operations of one failed request
+ * come due together and are sent again packed, not one request each.
  */
 static void retry_op(struct engine *en, struct op *op, long status,
-		     long retry_after_s, bool unknown)
+		     long retry_after_s, bool unknown, unsigned jitter)
 {
 	long delay = retry_next_delay_ms(&en->policy, op->attempts, status,
-					 retry_after_s, (unsigned)rand());
+					 retry_after_s, jitter);
 
 	if (delay < 0) {
 		op_final(en, op, op->status ? op->status : 599, NULL);
@@ -1350,10 +1352,10 @@ static void retry_op(struct engine *en, struct op *op, long status,
 		row->resolved = false;
 		op_free(op);
 		row->timers++;
-		sched_timer_add(&en->sched, en->now + delay, row);
+		sched_retry_add(&en->sched, en->now + delay, row);
 		return;
 	}
-	sched_timer_add(&en->sched, en->now + delay, op);
+	sched_retry_add(&en->sched, en->now + delay, op);
 }
 
 static long parse_retry_after(const char *v)
@@ -1383,7 +1385,7 @@ static bool reauth(struct engine *en, const struct flight *f, struct op *op)
 }
 
 static void handle_batch_answer(struct engine *en, struct flight *f,
-				struct request *r)
+				struct request *r, unsigned jitter)
 {
 	struct batch_response resp = BATCH_RESPONSE_INIT;
 	struct batch_result *res = xcalloc(f->n, sizeof(*res));
@@ -1395,7 +1397,7 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 		log_warn("unusable $batch answer: %s", e.msg);
 		for (size_t i = 0; i < f->n; i++) {
 			record_error(f->ops[i], 502, NULL, 0, e.msg);
-			retry_op(en, f->ops[i], 502, -1, true);
+			retry_op(en, f->ops[i], 502, -1, true, jitter);
 		}
 		goto out;
 	}
@@ -1421,11 +1423,11 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 				en->st.throttled++;
 				sched_throttled(&en->sched, en->now,
 						ra >= 0 ? ra * 1000 : -1);
-				retry_op(en, op, st, ra, false);
+				retry_op(en, op, st, ra, false, jitter);
 				break;
 			}
 			if (retry_is_transient(st, 0)) {
-				retry_op(en, op, st, -1, false);
+				retry_op(en, op, st, -1, false, jitter);
 				break;
 			}
 			op_final(en, op, st, an->body);
@@ -1445,7 +1447,7 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 		case BATCH_UNANSWERED:
 			record_error(op, 502, NULL, 0,
 				     "no answer for the operation");
-			retry_op(en, op, 502, -1, true);
+			retry_op(en, op, 502, -1, true, jitter);
 			break;
 		}
 	}
@@ -1465,6 +1467,7 @@ static int handle_done(struct engine *en, struct request *r)
 {
 	struct flight *f = r->owner;
 	long ra_s, status = r->result == CURLE_OK ? r->status : 0;
+	unsigned jitter = (unsigned)rand();
 
 	if (f->token) {
 		int rc = auth_finish(&en->auth, r, en->now, en->err);
@@ -1493,13 +1496,13 @@ static int handle_done(struct engine *en, struct request *r)
 			 r->error);
 		for (size_t i = 0; i < f->n; i++) {
 			record_transport_error(en, f->ops[i], r);
-			retry_op(en, f->ops[i], 0, -1, true);
+			retry_op(en, f->ops[i], 0, -1, true, jitter);
 		}
 		goto out;
 	}
 	en->ever_answered = true;
 	if (status == 200 && !strncasecmp(r->content_type, "multipart/", 10)) {
-		handle_batch_answer(en, f, r);
+		handle_batch_answer(en, f, r, jitter);
 		goto out;
 	}
 	if (status >= 200 && status < 300) {
@@ -1509,7 +1512,7 @@ static int handle_done(struct engine *en, struct request *r)
 		for (size_t i = 0; i < f->n; i++) {
 			record_error(f->ops[i], 502, NULL, 0,
 				     "the $batch answer was not multipart");
-			retry_op(en, f->ops[i], 502, -1, true);
+			retry_op(en, f->ops[i], 502, -1, true, jitter);
 		}
 		goto out;
 	}
@@ -1524,7 +1527,7 @@ static int handle_done(struct engine *en, struct request *r)
 			continue;
 		} else if (retry_is_transient(status, 0)) {
 			/* a 5xx of the whole batch: its fate is unknown */
-			retry_op(en, op, status, ra_s, status != 429);
+			retry_op(en, op, status, ra_s, status != 429, jitter);
 		} else {
 			op_final(en, op, status, r->response.ptr);
 		}

@@ -153,6 +153,15 @@ void sched_timer_add(struct sched *s, int64_t due_ms, void *item)
 	sift_up(s, s->ntimers++);
 }
 
+void sched_retry_add(struct sched *s, int64_t due_ms, void *item)
+{
+	int64_t r = due_ms % SCHED_RETRY_TICK_MS;
+
+	if (r)
+		due_ms += r > 0 ? SCHED_RETRY_TICK_MS - r : -r;
+	sched_timer_add(s, due_ms, item);
+}
+
 void *sched_timer_pop(struct sched *s, int64_t now_ms)
 {
 	void *item;

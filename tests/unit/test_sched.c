@@ -179,6 +179,38 @@ static void test_timers_many(void **state)
 	sched_release(&s);
 }
 
+/*
+ * The operations of failed requests are retried with jittered delays:
+ * those that come due within one tick leave the heap in the same turn of
+ * the loop (and go out in one request), never before they were due.
+ */
+static void test_retries_come_due_together(void **state)
+{
+	struct sched s;
+	int a, b, c, row;
+
+	(void)state;
+	sched_init(&s, 4, 0);
+	sched_retry_add(&s, 1000 + 510, &a);
+	sched_retry_add(&s, 1000 + 590, &b);
+	sched_retry_add(&s, 1000 + 620, &c);
+	sched_timer_add(&s, 1000 + 530, &row); /* a plain timer: exact */
+	assert_int_equal(sched_wait_ms(&s, 1000, 5000), 530);
+	assert_ptr_equal(sched_timer_pop(&s, 1530), &row);
+	/* a and b are not due before 1590 at least, and come out together */
+	assert_null(sched_timer_pop(&s, 1590));
+	assert_int_equal(sched_wait_ms(&s, 1590, 5000), 10);
+	assert_ptr_equal(sched_timer_pop(&s, 1600), &a);
+	assert_ptr_equal(sched_timer_pop(&s, 1600), &b);
+	assert_null(sched_timer_pop(&s, 1600));
+	assert_ptr_equal(sched_timer_pop(&s, 1700), &c);
+	/* already on a tick: not moved */
+	sched_retry_add(&s, 1800, &a);
+	assert_null(sched_timer_pop(&s, 1799));
+	assert_ptr_equal(sched_timer_pop(&s, 1800), &a);
+	sched_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +221,7 @@ int main(void)
 	    cmocka_unit_test(test_503_retry_after_gates),
 	    cmocka_unit_test(test_timers_order_and_wait),
 	    cmocka_unit_test(test_timers_many),
+	    cmocka_unit_test(test_retries_come_due_together),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
