@@ -1690,6 +1690,8 @@ static int take_rows(struct engine *en)
 	 * Only rows in flight count: a completed row is in the journal at
 	 * once, so one row waiting on a retry holds back no other.
 	 */
+	if (!sched_refill(en->in_flight_rows, ENGINE_WINDOW, ENGINE_REFILL))
+		return 0;
 	while (!en->eof && en->in_flight_rows < ENGINE_WINDOW &&
 	       !(en->res && results_broken(en->res))) {
 		struct row *row;

@@ -99,6 +99,13 @@ void sched_done(struct sched *s, int64_t now_ms, long status,
 	}
 }
 
+bool sched_refill(size_t in_flight, size_t window, size_t chunk)
+{
+	if (chunk > window)
+		chunk = window;
+	return in_flight == 0 || in_flight + chunk <= window;
+}
+
 static bool before(const struct sched_timer *a, const struct sched_timer *b)
 {
 	return a->due_ms < b->due_ms ||

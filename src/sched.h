@@ -77,6 +77,15 @@ void sched_throttled(struct sched *s, int64_t now_ms, long retry_after_ms);
 /* The gate: true while 'now_ms' is before it. */
 bool sched_gated(const struct sched *s, int64_t now_ms);
 
+/*
+ * Should new rows be taken into a window of 'window' rows holding
+ * 'in_flight'? Only once 'chunk' places are free (or the window is
+ * empty): rows taken one by one as others complete would each fill a
+ * lookup group on its own, and every group would go out as a request of
+ * one operation; taken by the chunk, their lookups go out packed.
+ */
+bool sched_refill(size_t in_flight, size_t window, size_t chunk);
+
 /* Timers. The item pointer is borrowed; sched never dereferences it. */
 void sched_timer_add(struct sched *s, int64_t due_ms, void *item);
 /*

@@ -211,6 +211,24 @@ static void test_retries_come_due_together(void **state)
 	sched_release(&s);
 }
 
+/*
+ * Rows enter the window by the chunk: taken one by one as others
+ * completed, each filled a lookup group alone and the groups went out one
+ * request each. A row waiting on a retry still holds only its own place.
+ */
+static void test_refill_by_chunk(void **state)
+{
+	(void)state;
+	assert_true(sched_refill(0, 2000, 500));
+	assert_false(sched_refill(1999, 2000, 500));
+	assert_false(sched_refill(1501, 2000, 500));
+	assert_true(sched_refill(1500, 2000, 500));
+	assert_true(sched_refill(3, 2000, 500));
+	/* a chunk larger than the window: wait for an empty window */
+	assert_false(sched_refill(1, 10, 500));
+	assert_true(sched_refill(0, 10, 500));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +240,7 @@ int main(void)
 	    cmocka_unit_test(test_timers_order_and_wait),
 	    cmocka_unit_test(test_timers_many),
 	    cmocka_unit_test(test_retries_come_due_together),
+	    cmocka_unit_test(test_refill_by_chunk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
