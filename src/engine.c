@@ -148,6 +148,11 @@ struct engine {
 	struct sched sched;
 	struct retry_policy policy;
 	int batch_size;
+	/*
+	 * The service answered a failure naming no operation: from then on
+	 * one operation per $batch, so every answer is its own.
+	 */
+	bool one_per_batch;
 
 	char *api_root; /* "https://host/api/data/v9.2/" */
 	char *api_path; /* "/api/data/v9.2/" */
@@ -1449,6 +1454,17 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 				     "no answer for the operation");
 			retry_op(en, op, 502, -1, true, jitter);
 			break;
+		case BATCH_UNATTRIBUTED:
+			/* applied, failed or not run: never guessed */
+			if (!en->one_per_batch)
+				log_warn(
+				    "the $batch answer named no operation; "
+				    "sending one operation per request");
+			en->one_per_batch = true;
+			record_error(op, 502, NULL, 0,
+				     "the $batch answer named no operation");
+			retry_op(en, op, 502, -1, true, jitter);
+			break;
 		}
 	}
 out:
@@ -1501,7 +1517,8 @@ static int handle_done(struct engine *en, struct request *r)
 		goto out;
 	}
 	en->ever_answered = true;
-	if (status == 200 && !strncasecmp(r->content_type, "multipart/", 10)) {
+	/* a stop-on-error answer is multipart too, under an outer 400 */
+	if (!strncasecmp(r->content_type, "multipart/", 10)) {
 		handle_batch_answer(en, f, r, jitter);
 		goto out;
 	}
@@ -1590,7 +1607,7 @@ static int send_batch(struct engine *en)
 
 		if (!op)
 			break;
-		if (op->flags & ACTION_OP_ALONE && f->n)
+		if ((op->flags & ACTION_OP_ALONE || en->one_per_batch) && f->n)
 			break;
 		/*
 		 * A resolution GET covers ENGINE_RESOLVE_GROUP rows and the

@@ -295,6 +295,7 @@ enum scenario {
 	SCN_SLOW,
 	SCN_FAILCS,
 	SCN_BADMULTIPART,
+	SCN_NOCONTINUE,
 };
 
 static const struct {
@@ -310,6 +311,7 @@ static const struct {
     {"failcs", SCN_FAILCS},
     {"badmultipart", SCN_BADMULTIPART},
     {"expirepart", SCN_EXPIREPART},
+    {"nocontinue", SCN_NOCONTINUE},
 };
 
 /* Parse NAME, NAME-N, NAME@K or NAME-N@K; -1 when unknown. */
@@ -490,6 +492,11 @@ static void run_batch(struct server *s, struct MHD_Connection *conn,
 
 	o.continue_on_error =
 	    prefer_has(header(conn, "Prefer"), "odata.continue-on-error");
+	/* nocontinue: the preference is ignored, the batch stops on error */
+	if (scn == SCN_NOCONTINUE && o.continue_on_error) {
+		stats_add(s->st, STATS_SCENARIO_FAULTS, 1);
+		o.continue_on_error = false;
+	}
 	o.fail_changeset = scn == SCN_FAILCS && b.nchangesets ? 0 : -1;
 	o.caller = caller;
 	o.base_url = base;
