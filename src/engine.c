@@ -1708,9 +1708,11 @@ static void verified(struct engine *en, struct op *v, long status,
 /*
  * Try 'op' again after a failure, or give it its final (failed) answer.
  * 'unknown': the operation may have been applied (reset, cut answer).
+ * 'jitter' is drawn once per answer: the operations of one failed request
+ * come due together and are sent again packed, not one request each.
  */
 static void retry_op(struct engine *en, struct op *op, long status,
-		     long retry_after_s, bool unknown)
+		     long retry_after_s, bool unknown, unsigned jitter)
 {
 	long delay;
 
@@ -1722,7 +1724,7 @@ static void retry_op(struct engine *en, struct op *op, long status,
 			return;
 	}
 	delay = retry_next_delay_ms(&en->policy, op->attempts, status,
-				    retry_after_s, (unsigned)rand());
+				    retry_after_s, jitter);
 	if (delay < 0) {
 		op_final(en, op, op->status ? op->status : 599, NULL);
 		return;
@@ -1731,7 +1733,7 @@ static void retry_op(struct engine *en, struct op *op, long status,
 	log_retry(en, op->method, op->url, op->attempts, op->code, status,
 		  delay, op->row ? op->row->rs.row->num : 0);
 	journal_outcome(en, op, unknown ? 0 : status);
-	sched_timer_add(&en->sched, en->now + delay, op);
+	sched_retry_add(&en->sched, en->now + delay, op);
 }
 
 static long parse_retry_after(const char *v)
@@ -1763,7 +1765,7 @@ static bool reauth(struct engine *en, const struct flight *f, struct op *op)
 }
 
 static void handle_batch_answer(struct engine *en, struct flight *f,
-				struct request *r)
+				struct request *r, unsigned jitter)
 {
 	struct batch_response resp = BATCH_RESPONSE_INIT;
 	struct batch_result *res = xcalloc(f->n, sizeof(*res));
@@ -1775,7 +1777,7 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 		log_warn("unusable $batch answer: %s", e.msg);
 		for (size_t i = 0; i < f->n; i++) {
 			record_error(f->ops[i], 502, NULL, 0, e.msg);
-			retry_op(en, f->ops[i], 502, -1, true);
+			retry_op(en, f->ops[i], 502, -1, true, jitter);
 		}
 		goto out;
 	}
@@ -1811,11 +1813,11 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 					f->exec_limit = true;
 				sched_throttled(&en->sched, en->now,
 						ra >= 0 ? ra * 1000 : -1);
-				retry_op(en, op, st, ra, false);
+				retry_op(en, op, st, ra, false, jitter);
 				break;
 			}
 			if (retry_is_transient(st, 0)) {
-				retry_op(en, op, st, -1, false);
+				retry_op(en, op, st, -1, false, jitter);
 				break;
 			}
 			op_final(en, op, st, an->body);
@@ -1835,7 +1837,7 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 		case BATCH_UNANSWERED:
 			record_error(op, 502, NULL, 0,
 				     "no answer for the operation");
-			retry_op(en, op, 502, -1, true);
+			retry_op(en, op, 502, -1, true, jitter);
 			break;
 		case BATCH_UNATTRIBUTED:
 			/* applied, failed or not run: never guessed */
@@ -1846,7 +1848,7 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 			en->one_per_batch = true;
 			record_error(op, 502, NULL, 0,
 				     "the $batch answer named no operation");
-			retry_op(en, op, 502, -1, true);
+			retry_op(en, op, 502, -1, true, jitter);
 			break;
 		}
 	}
@@ -1895,6 +1897,7 @@ static int handle_done(struct engine *en, struct request *r)
 {
 	struct flight *f = r->owner;
 	long ra_s, status = r->result == CURLE_OK ? r->status : 0;
+	unsigned jitter = (unsigned)rand();
 
 	if (f->token) {
 		int rc = auth_finish(&en->auth, r, en->now, en->err);
@@ -1925,14 +1928,14 @@ static int handle_done(struct engine *en, struct request *r)
 			 r->error);
 		for (size_t i = 0; i < f->n; i++) {
 			record_transport_error(en, f->ops[i], r);
-			retry_op(en, f->ops[i], 0, -1, true);
+			retry_op(en, f->ops[i], 0, -1, true, jitter);
 		}
 		goto out;
 	}
 	en->ever_answered = true;
 	/* a stop-on-error answer is multipart too, under an outer 400 */
 	if (!strncasecmp(r->content_type, "multipart/", 10)) {
-		handle_batch_answer(en, f, r);
+		handle_batch_answer(en, f, r, jitter);
 		goto out;
 	}
 	if (status >= 200 && status < 300) {
@@ -1942,7 +1945,7 @@ static int handle_done(struct engine *en, struct request *r)
 		for (size_t i = 0; i < f->n; i++) {
 			record_error(f->ops[i], 502, NULL, 0,
 				     "the $batch answer was not multipart");
-			retry_op(en, f->ops[i], 502, -1, true);
+			retry_op(en, f->ops[i], 502, -1, true, jitter);
 		}
 		goto out;
 	}
@@ -1959,7 +1962,7 @@ static int handle_done(struct engine *en, struct request *r)
 			continue;
 		} else if (retry_is_transient(status, 0)) {
 			/* a 5xx of the whole batch: its fate is unknown */
-			retry_op(en, op, status, ra_s, status != 429);
+			retry_op(en, op, status, ra_s, status != 429, jitter);
 		} else {
 			op_final(en, op, status, r->response.ptr);
 		}
@@ -2131,6 +2134,8 @@ static int take_rows(struct engine *en)
 	 * Only rows in flight count: a completed row is in the journal at
 	 * once, so one row waiting on a retry holds back no other.
 	 */
+	if (!sched_refill(en->in_flight_rows, ENGINE_WINDOW, ENGINE_REFILL))
+		return 0;
 	while (!en->eof && en->in_flight_rows < ENGINE_WINDOW &&
 	       !(en->res && results_broken(en->res))) {
 		struct row *row;

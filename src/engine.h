@@ -39,6 +39,7 @@
 #define ENGINE_WINDOW 2000	  /* rows in flight at most */
 #define ENGINE_FLUSH_MS 200	  /* results.csv flushed at most this often */
 #define ENGINE_READS_PER_BATCH 10 /* batch_size = 0: GETs per request */
+#define ENGINE_REFILL 500	  /* rows taken at once, see sched_refill() */
 #define ENGINE_CONNECT_TIMEOUT_MS 10000 /* or the request timeout */
 
 struct progress;

@@ -62,7 +62,7 @@ long retry_next_delay_ms(const struct retry_policy *p, int attempt,
 			return -1;
 		return retry_after_s * 1000;
 	}
-	d = p->base_ms;
+	d = attempt == 1 && p->first_ms > 0 ? p->first_ms : p->base_ms;
 	for (int i = 1; i < attempt && d < p->max_ms; i++)
 		d = d > LONG_MAX / 2 ? LONG_MAX : d * 2;
 	if (d > p->max_ms)

@@ -389,6 +389,13 @@ void sched_size_summary(const struct sched *s, struct buf *out)
 		buf_addf(out, " (x-ms-dop-hint %d)", s->hint);
 }
 
+bool sched_refill(size_t in_flight, size_t window, size_t chunk)
+{
+	if (chunk > window)
+		chunk = window;
+	return in_flight == 0 || in_flight + chunk <= window;
+}
+
 static bool before(const struct sched_timer *a, const struct sched_timer *b)
 {
 	return a->due_ms < b->due_ms ||
@@ -441,6 +448,15 @@ void sched_timer_add(struct sched *s, int64_t due_ms, void *item)
 	s->timers[s->ntimers].seq = s->seq++;
 	s->timers[s->ntimers].item = item;
 	sift_up(s, s->ntimers++);
+}
+
+void sched_retry_add(struct sched *s, int64_t due_ms, void *item)
+{
+	int64_t r = due_ms % SCHED_RETRY_TICK_MS;
+
+	if (r)
+		due_ms += r > 0 ? SCHED_RETRY_TICK_MS - r : -r;
+	sched_timer_add(s, due_ms, item);
 }
 
 void *sched_timer_pop(struct sched *s, int64_t now_ms)

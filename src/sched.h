@@ -180,8 +180,26 @@ long sched_parse_time_remaining(const char *v);
  */
 void sched_size_summary(const struct sched *s, struct buf *out);
 
+/*
+ * Should new rows be taken into a window of 'window' rows holding
+ * 'in_flight'? Only once 'chunk' places are free (or the window is
+ * empty): rows taken one by one as others complete would each fill a
+ * lookup group on its own, and every group would go out as a request of
+ * one operation; taken by the chunk, their lookups go out packed.
+ */
+bool sched_refill(size_t in_flight, size_t window, size_t chunk);
+
 /* Timers. The item pointer is borrowed; sched never dereferences it. */
 void sched_timer_add(struct sched *s, int64_t due_ms, void *item);
+/*
+ * A retry's timer: 'due_ms' is rounded up to the next multiple of
+ * SCHED_RETRY_TICK_MS, so retries that come due close together (the
+ * operations of one failed request, or of requests that failed close
+ * together) leave the heap in the same turn of the loop and go out packed
+ * in one request instead of one request each. Never earlier than asked.
+ */
+#define SCHED_RETRY_TICK_MS 100
+void sched_retry_add(struct sched *s, int64_t due_ms, void *item);
 /* The next due item (earliest first), or NULL when none is due. */
 void *sched_timer_pop(struct sched *s, int64_t now_ms);
 /* Remove every timer of 'item' (when it is freed early). */

@@ -76,8 +76,32 @@ static void test_defaults(void **state)
 	/* the service protection window is 300 s: honour up to that */
 	assert_int_equal(retry_next_delay_ms(&p, 1, 429, 300, 0), 300000);
 	assert_int_equal(retry_next_delay_ms(&p, 1, 429, 301, 0), -1);
-	assert_int_equal(retry_next_delay_ms(&p, 1, 503, -1, 0), 500);
 	assert_int_equal(retry_next_delay_ms(&p, 2, 503, -1, 0), 1000);
+}
+
+/*
+ * A lone fault (a dropped connection, one 503 among answered requests)
+ * is retried soon: the rows of that request are otherwise the last ones
+ * of the run. The later attempts keep the long backoff, so a service
+ * that stays down is still waited for as long as before (15 s).
+ */
+static void test_first_retry_short(void **state)
+{
+	struct retry_policy p = RETRY_POLICY_INIT;
+	long total = 0;
+
+	(void)state;
+	assert_int_equal(retry_next_delay_ms(&p, 1, 503, -1, 0), 200);
+	assert_int_equal(retry_next_delay_ms(&p, 1, 0, -1, 0), 200);
+	assert_in_range(retry_next_delay_ms(&p, 1, 502, -1, 49), 200, 250);
+	assert_int_equal(retry_next_delay_ms(&p, 1, 503, -1, 51), 200);
+	/* Retry-After is still honoured exactly */
+	assert_int_equal(retry_next_delay_ms(&p, 1, 503, 3, 7), 3000);
+	for (int a = 1; a < p.max_attempts; a++)
+		total += retry_next_delay_ms(&p, a, 503, -1, 0);
+	assert_int_equal(total, 200 + 1000 + 2000 + 4000 + 8000);
+	assert_int_equal(retry_next_delay_ms(&p, p.max_attempts, 503, -1, 0),
+			 -1);
 }
 
 static void test_jitter_bounds(void **state)
@@ -238,6 +262,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_retry_after_wins_over_backoff),
 	    cmocka_unit_test(test_max_attempts),
+	    cmocka_unit_test(test_first_retry_short),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_jitter_bounds),
 	    cmocka_unit_test(test_transient),

@@ -535,6 +535,56 @@ static void test_timers_many(void **state)
 	sched_release(&s);
 }
 
+/*
+ * The operations of failed requests are retried with jittered delays:
+ * those that come due within one tick leave the heap in the same turn of
+ * the loop (and go out in one request), never before they were due.
+ */
+static void test_retries_come_due_together(void **state)
+{
+	struct sched s;
+	int a, b, c, row;
+
+	(void)state;
+	sched_init(&s, 4, 0);
+	sched_retry_add(&s, 1000 + 510, &a);
+	sched_retry_add(&s, 1000 + 590, &b);
+	sched_retry_add(&s, 1000 + 620, &c);
+	sched_timer_add(&s, 1000 + 530, &row); /* a plain timer: exact */
+	assert_int_equal(sched_wait_ms(&s, 1000, 5000), 530);
+	assert_ptr_equal(sched_timer_pop(&s, 1530), &row);
+	/* a and b are not due before 1590 at least, and come out together */
+	assert_null(sched_timer_pop(&s, 1590));
+	assert_int_equal(sched_wait_ms(&s, 1590, 5000), 10);
+	assert_ptr_equal(sched_timer_pop(&s, 1600), &a);
+	assert_ptr_equal(sched_timer_pop(&s, 1600), &b);
+	assert_null(sched_timer_pop(&s, 1600));
+	assert_ptr_equal(sched_timer_pop(&s, 1700), &c);
+	/* already on a tick: not moved */
+	sched_retry_add(&s, 1800, &a);
+	assert_null(sched_timer_pop(&s, 1799));
+	assert_ptr_equal(sched_timer_pop(&s, 1800), &a);
+	sched_release(&s);
+}
+
+/*
+ * Rows enter the window by the chunk: taken one by one as others
+ * completed, each filled a lookup group alone and the groups went out one
+ * request each. A row waiting on a retry still holds only its own place.
+ */
+static void test_refill_by_chunk(void **state)
+{
+	(void)state;
+	assert_true(sched_refill(0, 2000, 500));
+	assert_false(sched_refill(1999, 2000, 500));
+	assert_false(sched_refill(1501, 2000, 500));
+	assert_true(sched_refill(1500, 2000, 500));
+	assert_true(sched_refill(3, 2000, 500));
+	/* a chunk larger than the window: wait for an empty window */
+	assert_false(sched_refill(1, 10, 500));
+	assert_true(sched_refill(0, 10, 500));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -554,6 +604,8 @@ int main(void)
 	    cmocka_unit_test(test_503_retry_after_gates),
 	    cmocka_unit_test(test_timers_order_and_wait),
 	    cmocka_unit_test(test_timers_many),
+	    cmocka_unit_test(test_retries_come_due_together),
+	    cmocka_unit_test(test_refill_by_chunk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

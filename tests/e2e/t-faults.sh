@@ -1,0 +1,50 @@
+#!/bin/sh
+# Under 10% 503s and 10% dropped connections every row still ends right,
+# each needed write reaches the service once (a write of unknown fate is
+# read back before it is sent again), and the retried operations go out
+# packed: the run needs about the requests of the same run without
+# faults, not one request per retried operation.
+. "$(dirname "$0")/lib.sh"
+
+cd "$W" || exit 1
+DV="--generate 2000 --seed 5 --latency-ms 10 --op-ms 1"
+ROWS=
+
+# faulty RATES: run the job against a fresh dvsim with those faults
+faulty() {
+	stop_dvsim
+	# shellcheck disable=SC2086
+	start_dvsim $DV "$@"
+	write_job job.cfg "$BASE"
+	{
+		echo "mailbox,incoming,ref"
+		state | jq -r '.entities.mailboxes | to_entries[] | "\(.value.emailaddress),outlook,r\(.key)"'
+	} >in.csv
+	ROWS=$(($(wc -l <in.csv) - 1))
+	NEED=$(state | jq '[.entities.mailboxes[] | select(.incomingemaildeliverymethod != 1 or .outgoingemaildeliverymethod != 2 or .actdeliverymethod != 1)] | length')
+	"$MBXFIX" run job.cfg --no-progress -q >run.out 2>run.err
+	RC=$?
+	REQ=$(jq .requests "$W/out/e2e/latest/summary.json")
+}
+
+faulty
+eq "without faults: exit 0" "$RC" 0
+clean=$REQ
+
+faulty --fail-rate 0.1 --reset-rate 0.1
+eq "with faults: exit 0" "$RC" 0
+cat run.err
+check "503s happened ($(stats | jq -c .faults))" \
+	test "$(stats | jq '.faults["503"]')" -gt 0
+check "dropped connections happened" test "$(stats | jq .faults.resets)" -gt 0
+eq "every row ok" "$(col result | grep -c '^ok$')" "$ROWS"
+eq "results.csv in input order" "$(col ref | tr '\n' ' ')" \
+	"$(tail -n +2 in.csv | cut -d, -f3 | tr '\n' ' ')"
+eq "every mailbox holds the asked values" \
+	"$(state | jq '[.entities.mailboxes[] | select(.incomingemaildeliverymethod == 1 and .outgoingemaildeliverymethod == 2 and .actdeliverymethod == 1)] | length')" \
+	"$ROWS"
+eq "each needed write applied once (no duplicate)" "$(stats | jq .writes.total)" "$NEED"
+# a retried operation sent alone per request used to multiply the count
+check "requests with faults ($REQ) within 2x those without ($clean)" \
+	test "$REQ" -le $((clean * 2))
+done_checks
