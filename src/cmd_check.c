@@ -61,7 +61,8 @@ int cmd_check(int argc, char **argv)
 		log_warn("%s: environment variable '%s' (auth.secret_env) is "
 			 "not set; 'run' will need it",
 			 job.path, job.secret_env);
-	if (rows_open(&rows, job.input, &job.defaults, &e) < 0)
+	if (rows_open_encoding(&rows, job.input, &job.defaults,
+			       job.input_encoding, &e) < 0)
 		goto out;
 	for (;;) {
 		if (rows_next(rows, &row, &e) < 0)
@@ -90,6 +91,10 @@ int cmd_check(int argc, char **argv)
 		first = 0;
 	}
 	putchar('\n');
+	if (!valid && !invalid)
+		printf("%s: no rows: the file holds a header and nothing "
+		       "else\n",
+		       job.input);
 	fflush(stdout);
 	rc = invalid ? 1 : 0;
 out:

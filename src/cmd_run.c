@@ -22,6 +22,7 @@
 #include "opts.h"
 #include "progress.h"
 #include "remediate.h"
+#include "report.h"
 #include "results.h"
 #include "rows.h"
 
@@ -75,7 +76,8 @@ static size_t count_rows(const struct job *job)
 	struct row *row;
 	size_t n = 0;
 
-	if (rows_open(&r, job->input, &job->defaults, &e) < 0)
+	if (rows_open_encoding(&r, job->input, &job->defaults,
+			       job->input_encoding, &e) < 0)
 		return 0;
 	while (rows_next(r, &row, &e) == 0 && row) {
 		n++;
@@ -122,6 +124,19 @@ static void print_summary(FILE *fp, const char *cmd, struct results *res,
 	fprintf(fp, "  results     %s\n", results_dir(res));
 }
 
+/* report.html in the run directory; a failure to write it is a warning. */
+static void report_and_say(struct results *res, bool say)
+{
+	struct err e = ERR_INIT;
+	char *path = report_write(results_dir(res), &e);
+
+	if (!path)
+		log_warn("%s", e.msg);
+	else if (say)
+		printf("  report      %s\n", path);
+	free(path);
+}
+
 static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 {
 	struct err e = ERR_INIT;
@@ -158,7 +173,8 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		    results_resume_point(resume_dir, &skip, &e) < 0)
 			goto out;
 	}
-	if (rows_open(&rows, job.input, &job.defaults, &e) < 0)
+	if (rows_open_encoding(&rows, job.input, &job.defaults,
+			       job.input_encoding, &e) < 0)
 		goto out;
 
 	es.job = &job;
@@ -190,7 +206,8 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	rs.header = rows_header(rows);
 	rs.ncols = rows_ncols(rows);
 	rs.delim = rows_delim(rows);
-	rs.bom = rows_has_bom(rows);
+	rs.bom = job.output_bom >= 0 ? job.output_bom
+				     : rows_has_bom(rows) || rows_encoding(rows);
 	rs.resume_dir = resume_dir;
 	if (results_open(&res, &rs, &e) < 0)
 		goto out;
@@ -212,8 +229,13 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	}
 	if (results_finish(res, &sum, err_is_set(&e) ? NULL : &e) < 0)
 		goto out;
+	if (!rows_count(rows) && !skip)
+		log_warn("%s: no rows: the file holds a header and nothing "
+			 "else",
+			 job.input);
 	if (o.verbosity >= 0)
 		print_summary(stdout, cmd, res, engine_stats(en), sum.wall_s);
+	report_and_say(res, o.verbosity >= 0);
 	if (!strcmp(cmd, "diagnose")) {
 		size_t n = 0;
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
@@ -545,6 +546,38 @@ static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 	return 0;
 }
 
+/* input_encoding (a name iconv knows) and output_bom (a boolean). */
+static int load_encoding(struct ctx *c, struct job *j,
+			 const config_setting_t *root)
+{
+	config_setting_t *s = config_setting_get_member(root, "output_bom");
+
+	if (get_str(c, root, "", "input_encoding", false, "",
+		    &j->input_encoding) < 0)
+		return -1;
+	if (*j->input_encoding) {
+		iconv_t cd = iconv_open("UTF-8", j->input_encoding);
+
+		if (cd == (iconv_t)-1)
+			return fail(c,
+				    config_setting_get_member(root,
+							      "input_encoding"),
+				    "input_encoding",
+				    "'%s' is not an encoding this system knows "
+				    "(e.g. \"windows-1252\", \"ISO-8859-15\", "
+				    "\"UTF-16LE\"; see 'iconv --list')",
+				    j->input_encoding);
+		iconv_close(cd);
+	}
+	j->output_bom = -1;
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(c, s, "output_bom", "must be true or false");
+	j->output_bom = config_setting_get_bool(s);
+	return 0;
+}
+
 /* The job file's base name without ".cfg". */
 static char *default_name(const char *path)
 {
@@ -562,7 +595,9 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 {
 	static const char *const allowed[] = {
 	    "name",   "environment", "auth", "input",
-	    "output", "defaults",    "run",  NULL};
+	    "output", "defaults",    "run",
+	    "input_encoding", "output_bom", /* load_encoding() */
+	    NULL};
 	char *def = default_name(c->path);
 	int rc = check_members(c, root, "", allowed);
 
@@ -590,7 +625,8 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 		return fail(c, config_setting_get_member(root, "output"),
 			    "output", "must not be empty");
 	if (load_environment(c, j, root) < 0 || load_auth(c, j, root) < 0 ||
-	    load_defaults(c, j, root) < 0 || load_run(c, j, root) < 0)
+	    load_defaults(c, j, root) < 0 || load_run(c, j, root) < 0 ||
+	    load_encoding(c, j, root) < 0)
 		return -1;
 	return 0;
 }
@@ -639,6 +675,7 @@ void job_release(struct job *j)
 			 &j->private_key,
 			 &j->authority,
 			 &j->input,
+			 &j->input_encoding,
 			 &j->output,
 			 &j->defaults.profile,
 			 &j->defaults.role,

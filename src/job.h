@@ -28,6 +28,14 @@
  *                 rule as environment.url); trailing '/' removed
  *   }
  *   input         the CSV (--input overrides); may be absent here
+ *   input_encoding  the input's character encoding when it is not UTF-8
+ *                 and has no byte-order mark: any name iconv knows,
+ *                 "windows-1252" (Excel's plain "CSV" on Windows),
+ *                 "ISO-8859-15"...; default "" (UTF-8)
+ *   output_bom    true or false: results.csv and failed.csv start with a
+ *                 UTF-8 byte-order mark (Excel needs it to read accents);
+ *                 default: when the input had a byte-order mark or was
+ *                 not UTF-8
  *   output        default "output"
  *   defaults = {  used where a row leaves a column empty
  *     actions     array or list of action names, or one ';'-separated
@@ -97,6 +105,8 @@ struct job {
 	char *authority; /* "https://login.microsoftonline.com", no '/' */
 
 	char *input; /* NULL when the job file names none */
+	char *input_encoding; /* "" for UTF-8 */
+	int output_bom;	      /* -1: as the input (rows.h), else 0 or 1 */
 	char *output;
 
 	struct rows_defaults defaults;

@@ -40,6 +40,10 @@
 #ifndef MBXFIX_RESULTS_H
 #define MBXFIX_RESULTS_H
 
+/* The two last columns of failed.csv, which the reader drops (rows.h). */
+#define RESULTS_FAILED_CODE_COL "mbxfix_error_code"
+#define RESULTS_FAILED_MSG_COL "mbxfix_error"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

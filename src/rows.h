@@ -210,6 +210,16 @@ int rows_open(struct rows **out, const char *path,
 	      const struct rows_defaults *d, struct err *e);
 
 /*
+ * rows_open() for a file in 'encoding' (the job's input_encoding: any
+ * name iconv knows, "windows-1252", "ISO-8859-15"...; NULL, "" or "UTF-8"
+ * for UTF-8). A byte-order mark wins over 'encoding'. The rows are
+ * handed out in UTF-8 whatever the file's encoding.
+ */
+int rows_open_encoding(struct rows **out, const char *path,
+		       const struct rows_defaults *d, const char *encoding,
+		       struct err *e);
+
+/*
  * The next row, in input order. On success returns 0 with '*out' a new
  * row (free with rows_row_free()), or NULL at the end of the input. On a
  * job-level error (read error, oversized record) returns -1 with 'e' set
@@ -227,11 +237,14 @@ const char *rows_path(const struct rows *r);
 const char *const *rows_header(const struct rows *r);
 size_t rows_ncols(const struct rows *r);
 
-/* The detected delimiter, ',' or ';'. */
+/* The delimiter: ',', ';', TAB or '|' detected, or a sep= line's. */
 char rows_delim(const struct rows *r);
 
-/* Whether the file started with a UTF-8 byte-order mark. */
+/* Whether the file started with a byte-order mark (UTF-8 or UTF-16). */
 bool rows_has_bom(const struct rows *r);
+
+/* The encoding the file was decoded from; NULL when it was read as UTF-8. */
+const char *rows_encoding(const struct rows *r);
 
 /* Rows handed out so far, and how many of them were invalid. */
 size_t rows_count(const struct rows *r);
