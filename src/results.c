@@ -417,6 +417,20 @@ out_close:
 	return rc;
 }
 
+/* The delimiter of a results.csv header (',' when none is found). */
+static char header_delim(const char *first)
+{
+	static const char *const pats[] = {"result;set_profile;",
+					   "result\tset_profile\t",
+					   "result|set_profile|"};
+
+	/* the header always holds these two columns, side by side */
+	for (size_t i = 0; i < ARRAY_SIZE(pats); i++)
+		if (strstr(first, pats[i]))
+			return pats[i][6];
+	return ',';
+}
+
 int results_resume_point(const char *run_dir, size_t *rows_done, struct err *e)
 {
 	char *path = join(run_dir, "results.csv");
@@ -424,7 +438,7 @@ int results_resume_point(const char *run_dir, size_t *rows_done, struct err *e)
 	char first[4096];
 	size_t n;
 	FILE *fp;
-	char delim = ',';
+	char delim;
 
 	*rows_done = 0;
 	fp = fopen(path, "rb");
@@ -436,9 +450,7 @@ int results_resume_point(const char *run_dir, size_t *rows_done, struct err *e)
 	n = fread(first, 1, sizeof(first) - 1, fp);
 	fclose(fp);
 	first[n] = '\0';
-	/* the header always holds these two columns, side by side */
-	if (strstr(first, "result;set_profile;"))
-		delim = ';';
+	delim = header_delim(first);
 	if (scan_results(path, delim, &sc, e) < 0) {
 		free(path);
 		return -1;

@@ -710,7 +710,7 @@ static void split_line(struct rows *r, const char *seg, size_t len)
 static char detect_delim(const char *s, size_t len)
 {
 	static const char cand[] = {'\t', ',', ';', '|'};
-	size_t count[ARRAY_SIZE(cand)] = {0}, best = 1; /* ',' when none */
+	size_t count[ARRAY_SIZE(cand)] = {0}, best = 0;
 	bool quoted = false;
 
 	for (size_t i = 0; i < len; i++) {
@@ -724,10 +724,10 @@ static char detect_delim(const char *s, size_t len)
 			if (s[i] == cand[k])
 				count[k]++;
 	}
-	for (size_t k = 0; k < ARRAY_SIZE(cand); k++)
+	for (size_t k = 1; k < ARRAY_SIZE(cand); k++)
 		if (count[k] > count[best])
 			best = k;
-	return cand[best];
+	return count[best] ? cand[best] : ',';
 }
 
 /*
