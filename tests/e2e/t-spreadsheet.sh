@@ -114,7 +114,7 @@ check "sep=; honoured" grep -q "^$A;a,b;ok" "$(latest results.csv)"
 printf 'mailbox,note\n%s,n\000l\n' "$A" >in.csv
 run
 eq "NUL: exit 1" $? 1
-check "NUL shown as \\0 in the message" grep -q 'contains a NUL byte (.n\\0l.)' "$(latest results.csv)"
+check "NUL shown as backslash-0 in the message" grep -q 'contains a NUL byte (.n\\0l.)' "$(latest results.csv)"
 check "the cell keeps the other bytes" grep -q "^$A,nl,invalid" "$(latest results.csv)"
 
 # 7. a header and nothing else
