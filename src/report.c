@@ -390,7 +390,7 @@ static void summary_table(struct buf *b, const cJSON *sum)
 {
 	const cJSON *it;
 
-	buf_addstr(b, "<section><h2>Summary</h2>\n<table class=\"kv\" "
+	buf_addstr(b, "<section><h2>The run</h2>\n<table class=\"kv\" "
 		      "id=\"summary\">\n");
 	cJSON_ArrayForEach(it, sum)
 	{
@@ -432,9 +432,13 @@ static const char style[] =
     "#rows th.asc::after{content:' \\25b2'}"
     "#rows th.desc::after{content:' \\25bc'}"
     "#rows td.msg{max-width:38em}svg.chart text{font-size:13px}"
-    "#filter{margin:6px 0;padding:4px;width:28em}.note{color:#555}";
+    "#filter{margin:6px 0;padding:4px;width:28em}.note{color:#555}"
+    ".lead{font-size:16px}";
 
-/* Sort by a column (click its title), filter by a text (box or #filter=). */
+/*
+ * Sort by a column (click its title, or "#sort=N" / "#sort=-N" for column
+ * N from 0, descending), filter by a text (the box, or "#filter=TEXT").
+ */
 static const char script[] =
     "(function(){\n"
     "var t=document.getElementById('rows');if(!t)return;\n"
@@ -461,6 +465,9 @@ static const char script[] =
     "f.addEventListener('input',apply);\n"
     "var m=/[#&]filter=([^&]*)/.exec(location.hash);\n"
     "if(m)f.value=decodeURIComponent(m[1]);apply();\n"
+    "m=/[#&]sort=(-?)(\\d+)/.exec(location.hash);\n"
+    "if(m){var th=t.tHead.rows[0].cells[+m[2]];if(th){th.click();"
+    "if(m[1])th.click();}}\n"
     "})();\n";
 
 static void failed_table(struct buf *b, const struct tally *t)
@@ -525,9 +532,11 @@ static void page(struct buf *b, const cJSON *sum, const struct tally *t)
 	buf_addf(b, "</title><style>%s</style></head><body>\n<h1>mbxfix run ",
 		 style);
 	esc(b, cJSON_IsString(run) ? run->valuestring : "");
-	buf_addf(b, "</h1>\n<p class=\"note\">%zu rows in results.csv.</p>\n",
-		 t->rows);
-	summary_table(b, sum);
+	buf_addf(b,
+		 "</h1>\n<p class=\"lead\" id=\"lead\">%zu rows: %zu ok, %zu "
+		 "failed, %zu invalid.</p>\n",
+		 t->rows, t->outcome[RESULTS_OK], t->outcome[RESULTS_FAILED],
+		 t->outcome[RESULTS_INVALID]);
 
 	for (int o = 0; o < RESULTS_NOUTCOMES; o++)
 		bars[n++] = (struct bar){onames[o], t->outcome[o],
@@ -555,6 +564,7 @@ static void page(struct buf *b, const cJSON *sum, const struct tally *t)
 	chart(b, "by-code", "Rows not ok, by error code", bars, n);
 
 	failed_table(b, t);
+	summary_table(b, sum);
 	buf_addf(b, "<script>%s</script>\n</body></html>\n", script);
 }
 

@@ -4,14 +4,15 @@
  * One self-contained file in the run directory (no network, no other
  * file: styles, charts and script are inline), written from the run's
  * summary.json and results.csv once both are complete:
- *   - the summary: every top-level value of summary.json;
- *   - rows by outcome, actions by state and failed rows by error code,
- *     each as an inline SVG bar chart; every bar carries data-label and
- *     data-count attributes (what the tests read);
+ *   - a line of counts, then rows by outcome, actions by state and rows
+ *     not ok by error code, each as an inline SVG bar chart; every bar
+ *     carries data-label and data-count attributes (what tests read);
  *   - the rows that did not end "ok" (the first REPORT_MAX_ROWS) with
  *     their error code, message and hint, in a table that a few lines of
- *     plain JavaScript sort (click a column title) and filter (the box
- *     above it, or "report.html#filter=TEXT").
+ *     plain JavaScript sort (click a column title, or
+ *     "report.html#sort=N", "#sort=-N" descending, N from 0) and filter
+ *     (the box above it, or "report.html#filter=TEXT"; both:
+ *     "#filter=x&sort=1").
  * Counts come from results.csv, so a resumed run's report covers the rows
  * of the earlier process too.
  */
