@@ -12,9 +12,12 @@
  *                result,set_profile,set_delivery,fix_owner,grant_privileges,
  *                approve,test_enable,error_code,error_message,hint,attempts,
  *                incoming_status,outgoing_status,act_status,mailbox_id
- *   failed.csv   the failed and invalid rows: the input header and the raw
- *                input fields as given (a ragged row stays ragged so it can
- *                be seen and fixed); usable as input again
+ *   failed.csv   the failed and invalid rows: the input header and the
+ *                input fields as given (a shorter row padded with empty
+ *                cells to the header's width, a longer one kept whole),
+ *                then mbxfix_error_code and mbxfix_error (the row's
+ *                error_code and error_message); usable as input again as
+ *                it is: the reader drops those two columns (rows.h)
  *   summary.json counts by result and per action, timings, requests...
  *   run.log      one JSON object per line
  *
@@ -25,14 +28,15 @@
  * Memory held is the lines of the rows completed ahead of the oldest row
  * still in flight.
  *
- * Both CSV files use the input's delimiter, start with a UTF-8 BOM when
- * the input did, end lines with CRLF (RFC 4180; the reader takes both),
- * and quote a cell holding the delimiter, a quote, CR or LF (quotes
- * doubled). A cell starting with '=', '+', '-', '@', TAB or CR is
- * neutralised with a leading single quote, in every column of both files,
- * so a spreadsheet shows it as text. The reader (rows.h) removes that
- * quote again from known columns, so a neutralised mailbox such as
- * "'-bob@contoso.com" in failed.csv is read back as "-bob@contoso.com".
+ * Both CSV files are UTF-8 (a byte that is not becomes U+FFFD, a NUL is
+ * dropped), use the input's delimiter, start with a UTF-8 BOM when
+ * results_setup.bom says so (the job's output_bom; by default when the
+ * input had a BOM or was decoded from another encoding), end lines with
+ * CRLF (RFC 4180; the reader takes both), and quote a cell holding the
+ * delimiter, a quote, CR or LF (quotes doubled). A cell a spreadsheet
+ * would execute is neutralised with a leading single quote, in every
+ * column of both files (cell.h: numbers are not); the reader (rows.h)
+ * removes exactly that quote again, so failed.csv runs again as it is.
  *
  * Status cells: "not-run", "success", "failure" (option values 0/1/2),
  * empty when unknown.
@@ -127,8 +131,8 @@ struct results_setup {
 	const char *input; /* the input path, recorded in summary.json */
 	const char *const *header; /* the input's header fields as given */
 	size_t ncols;
-	char delim;		/* ',' or ';' (rows_delim()) */
-	bool bom;		/* write a UTF-8 BOM (rows_has_bom()) */
+	char delim;		/* rows_delim() */
+	bool bom;		/* write a UTF-8 BOM */
 	const char *resume_dir; /* NULL: a new run; else continue this run
 				   directory (see results_resume_point()) */
 };
@@ -235,8 +239,9 @@ char *results_latest_dir(const char *output, const char *job_name,
 int results_resume_point(const char *run_dir, size_t *rows_done, struct err *e);
 
 /*
- * Append one CSV cell to 'out': neutralised as above when 'neutralise',
- * then quoted when needed. Returns 0 or -1 when 'out' is full.
+ * Append one CSV cell to 'out': made valid UTF-8, neutralised as above
+ * when 'neutralise', then quoted when needed. Returns 0 or -1 when 'out'
+ * is full.
  */
 int results_csv_cell(struct buf *out, const char *s, size_t len, char delim,
 		     bool neutralise);
