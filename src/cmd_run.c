@@ -206,8 +206,9 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	rs.header = rows_header(rows);
 	rs.ncols = rows_ncols(rows);
 	rs.delim = rows_delim(rows);
-	rs.bom = job.output_bom >= 0 ? job.output_bom
-				     : rows_has_bom(rows) || rows_encoding(rows);
+	rs.bom = job.output_bom >= 0
+		     ? job.output_bom
+		     : rows_has_bom(rows) || rows_encoding(rows);
 	rs.resume_dir = resume_dir;
 	if (results_open(&res, &rs, &e) < 0)
 		goto out;

@@ -559,14 +559,14 @@ static int load_encoding(struct ctx *c, struct job *j,
 		iconv_t cd = iconv_open("UTF-8", j->input_encoding);
 
 		if (cd == (iconv_t)-1)
-			return fail(c,
-				    config_setting_get_member(root,
-							      "input_encoding"),
-				    "input_encoding",
-				    "'%s' is not an encoding this system knows "
-				    "(e.g. \"windows-1252\", \"ISO-8859-15\", "
-				    "\"UTF-16LE\"; see 'iconv --list')",
-				    j->input_encoding);
+			return fail(
+			    c,
+			    config_setting_get_member(root, "input_encoding"),
+			    "input_encoding",
+			    "'%s' is not an encoding this system knows "
+			    "(e.g. \"windows-1252\", \"ISO-8859-15\", "
+			    "\"UTF-16LE\"; see 'iconv --list')",
+			    j->input_encoding);
 		iconv_close(cd);
 	}
 	j->output_bom = -1;
@@ -593,11 +593,11 @@ static char *default_name(const char *path)
 
 static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 {
-	static const char *const allowed[] = {
-	    "name",   "environment", "auth", "input",
-	    "output", "defaults",    "run",
-	    "input_encoding", "output_bom", /* load_encoding() */
-	    NULL};
+	static const char *const allowed[] =
+	    {"name",  "environment",	"auth",
+	     "input", "output",		"defaults",
+	     "run",   "input_encoding", "output_bom", /* load_encoding() */
+	     NULL};
 	char *def = default_name(c->path);
 	int rc = check_members(c, root, "", allowed);
 
@@ -675,11 +675,11 @@ void job_release(struct job *j)
 			 &j->private_key,
 			 &j->authority,
 			 &j->input,
-			 &j->input_encoding,
 			 &j->output,
 			 &j->defaults.profile,
 			 &j->defaults.role,
-			 &j->defaults.privileges};
+			 &j->defaults.privileges,
+			 &j->input_encoding};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);

@@ -104,18 +104,18 @@ struct job {
 	enum job_alg assertion_alg;
 	char *authority; /* "https://login.microsoftonline.com", no '/' */
 
-	char *input; /* NULL when the job file names none */
+	char *input;	      /* NULL when the job file names none */
 	char *input_encoding; /* "" for UTF-8 */
 	int output_bom;	      /* -1: as the input (rows.h), else 0 or 1 */
 	char *output;
 
 	struct rows_defaults defaults;
 
-	int parallel;	   /* 0 = choose */
-	int batch_size;	   /* 0 = choose */
-	int max_attempts;  /* >= 1 */
-	int test_timeout;  /* seconds */
-	int poll_interval; /* seconds */
+	int parallel;	     /* 0 = choose */
+	int batch_size;	     /* 0 = choose */
+	int max_attempts;    /* >= 1 */
+	int test_timeout;    /* seconds */
+	int poll_interval;   /* seconds */
 	int request_timeout; /* seconds, per HTTP request */
 };
 

@@ -145,8 +145,8 @@ static void on_header(struct tally *t)
 static void on_record(int term, void *data)
 {
 	static const char *const outcomes[] = {"ok", "failed", "invalid"};
-	static const char *const states[] = {"",	"done",	   "unchanged",
-					     "failed",	"skipped", "would-change"};
+	static const char *const states[] = {
+	    "", "done", "unchanged", "failed", "skipped", "would-change"};
 	struct tally *t = data;
 	size_t base;
 	int o;
@@ -341,16 +341,15 @@ static void chart(struct buf *b, const char *id, const char *title,
 		 label_w + bar_w + 80, (int)nbars * row + 4);
 	for (size_t i = 0; i < nbars; i++) {
 		int y = (int)i * row + 2;
-		int w = max ? (int)((double)bars[i].n * bar_w / (double)max)
-			    : 0;
+		int w =
+		    max ? (int)((double)bars[i].n * bar_w / (double)max) : 0;
 
 		if (bars[i].n && w < 2)
 			w = 2;
 		buf_addstr(b, "<g class=\"bar\" data-label=\"");
 		esc(b, bars[i].label);
 		buf_addf(b, "\" data-count=\"%zu\">", bars[i].n);
-		buf_addf(b,
-			 "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">",
+		buf_addf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">",
 			 label_w - 8, y + 16);
 		esc(b, bars[i].label);
 		buf_addf(b,
@@ -365,7 +364,7 @@ static void chart(struct buf *b, const char *id, const char *title,
 
 static const char *outcome_color(int o)
 {
-	return o == RESULTS_OK ? "#2e7d32"
+	return o == RESULTS_OK	     ? "#2e7d32"
 	       : o == RESULTS_FAILED ? "#c62828"
 				     : "#ef6c00";
 }
@@ -490,10 +489,11 @@ static void failed_table(struct buf *b, const struct tally *t)
 		      "placeholder=\"filter: mailbox, code, text...\"> "
 		      "<span id=\"shown\"></span>\n<table id=\"rows\" "
 		      "data-total=\"");
-	buf_addf(b, "%zu\"><thead><tr><th data-num=\"1\">row</th>"
-		    "<th>mailbox</th><th>result</th><th>error code</th>"
-		    "<th>message</th><th>hint</th>"
-		    "<th data-num=\"1\">attempts</th></tr></thead><tbody>\n",
+	buf_addf(b,
+		 "%zu\"><thead><tr><th data-num=\"1\">row</th>"
+		 "<th>mailbox</th><th>result</th><th>error code</th>"
+		 "<th>message</th><th>hint</th>"
+		 "<th data-num=\"1\">attempts</th></tr></thead><tbody>\n",
 		 t->failed_total);
 	for (size_t i = 0; i < t->nfailed; i++) {
 		const struct failed_row *f = &t->failed[i];
@@ -518,9 +518,8 @@ static void failed_table(struct buf *b, const struct tally *t)
 static void page(struct buf *b, const cJSON *sum, const struct tally *t)
 {
 	static const char *const onames[] = {"ok", "failed", "invalid"};
-	static const char *const snames[] = {"",       "done",
-					     "unchanged", "failed",
-					     "skipped",   "would change"};
+	static const char *const snames[] = {
+	    "", "done", "unchanged", "failed", "skipped", "would change"};
 	struct bar bars[ROWS_NACTIONS * RESULTS_NSTATES + MAX_CODES + 1];
 	char labels[ROWS_NACTIONS * RESULTS_NSTATES][64];
 	const cJSON *run = cJSON_GetObjectItemCaseSensitive(sum, "run");
@@ -539,8 +538,8 @@ static void page(struct buf *b, const cJSON *sum, const struct tally *t)
 		 t->outcome[RESULTS_INVALID]);
 
 	for (int o = 0; o < RESULTS_NOUTCOMES; o++)
-		bars[n++] = (struct bar){onames[o], t->outcome[o],
-					 outcome_color(o)};
+		bars[n++] =
+		    (struct bar){onames[o], t->outcome[o], outcome_color(o)};
 	chart(b, "by-outcome", "Rows by outcome", bars, n);
 
 	n = 0;
@@ -559,8 +558,8 @@ static void page(struct buf *b, const cJSON *sum, const struct tally *t)
 
 	n = 0;
 	for (size_t i = 0; i < t->ncodes; i++)
-		bars[n++] = (struct bar){t->codes[i].code, t->codes[i].n,
-					 "#6a1b9a"};
+		bars[n++] =
+		    (struct bar){t->codes[i].code, t->codes[i].n, "#6a1b9a"};
 	chart(b, "by-code", "Rows not ok, by error code", bars, n);
 
 	failed_table(b, t);

@@ -115,6 +115,8 @@ static const char *utf8_clean(const char *s, size_t *len, struct buf *tmp)
 {
 	size_t i = 0, n = *len;
 
+	while (i < n && (unsigned char)s[i] - 1u < 0x7fu)
+		i++; /* ASCII without NUL: the common case */
 	while (i < n) {
 		size_t k = cell_utf8_seq(s + i, n - i);
 
@@ -199,8 +201,8 @@ static int name_cell(struct buf *out, const char *name, char delim, bool first)
  * The two cells failed.csv ends with, after the row's fields (the reader
  * drops them: rows.h).
  */
-static int failed_error_cells(struct buf *b, const char *code,
-			      const char *msg, char delim, bool first)
+static int failed_error_cells(struct buf *b, const char *code, const char *msg,
+			      char delim, bool first)
 {
 	int rc = cell(b, code, delim, first);
 

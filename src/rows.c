@@ -859,9 +859,8 @@ static int start_input(struct rows *r, const char *encoding, struct err *e)
 	    {"\xff\xfe", 2, "UTF-16LE"},
 	    {"\xfe\xff", 2, "UTF-16BE"},
 	};
-	const char *enc = encoding && *encoding && !is_utf8_name(encoding)
-			      ? encoding
-			      : NULL;
+	const char *enc =
+	    encoding && *encoding && !is_utf8_name(encoding) ? encoding : NULL;
 	size_t skip = 0, n;
 
 	r->raw = xmalloc(RAW_CHUNK);
@@ -1034,7 +1033,8 @@ static int read_header(struct rows *r, struct err *e)
 			    r->path, rec.line, i + 1);
 	}
 	/* failed.csv's error columns: dropped, so it runs again as it is */
-	if (r->ncols >= 2 && header_is(r, r->ncols - 2, RESULTS_FAILED_CODE_COL) &&
+	if (r->ncols >= 2 &&
+	    header_is(r, r->ncols - 2, RESULTS_FAILED_CODE_COL) &&
 	    header_is(r, r->ncols - 1, RESULTS_FAILED_MSG_COL)) {
 		r->err_cols = true;
 		r->ncols -= 2;

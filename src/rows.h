@@ -46,12 +46,12 @@
  * says why) and never stop the reader: invalid UTF-8 in a field (the
  * message names the byte and says to save as "CSV UTF-8" or set
  * input_encoding), a NUL byte (removed from the field, which keeps every
- * other byte; the message shows it as \0), too many or too few fields, an empty or malformed mailbox, an
- * unknown action, an unknown delivery value ('forward' is allowed for
- * incoming only), a malformed privilege list, an action that lacks what
- * it needs (set_profile without a profile, set_delivery without any of
- * incoming/outgoing/act, grant_privileges without a role), no action at
- * all, a quoted field not closed at end of file.
+ * other byte; the message shows it as \0), too many or too few fields, an empty
+ * or malformed mailbox, an unknown action, an unknown delivery value ('forward'
+ * is allowed for incoming only), a malformed privilege list, an action that
+ * lacks what it needs (set_profile without a profile, set_delivery without any
+ * of incoming/outgoing/act, grant_privileges without a role), no action at all,
+ * a quoted field not closed at end of file.
  *
  * Duplicates: the same mailbox (compared case-insensitively; an id with
  * or without braces) on two rows is not merged: the second and later

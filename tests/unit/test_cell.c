@@ -39,16 +39,28 @@ static int teardown(void **state)
 static void test_numbers(void **state)
 {
 	static const char *const yes[] = {
-	    "0",	  "-12.5",	 "+12.5",	 "+33 1 23 45 67 89",
-	    "-1,234.56",  "1.234,56",	 "-1e5",	 "+1.5E-3",
-	    "-.5",	  "12%",	 "-12 345,67",	 "+44 20 7946 0958",
-	    "1\xc2\xa0" "234", "-1\xe2\x80\xaf" "234,5",
+	    "0",
+	    "-12.5",
+	    "+12.5",
+	    "+33 1 23 45 67 89",
+	    "-1,234.56",
+	    "1.234,56",
+	    "-1e5",
+	    "+1.5E-3",
+	    "-.5",
+	    "12%",
+	    "-12 345,67",
+	    "+44 20 7946 0958",
+	    "1\xc2\xa0"
+	    "234",
+	    "-1\xe2\x80\xaf"
+	    "234,5",
 	};
 	static const char *const no[] = {
-	    "",	    "-",       "+",	   "--1",     "-1-2",	"+1-555-0100",
-	    "-1+1", "=1",      "-A1",	   "+1 ",     "- 1",	"-1,",
-	    "-1..2", "-1e",    "-1e+",	   "+1(2)",   "-SUM(1)", "-1%%",
-	    "-1 e5", "+1\t2",  "-1\xc2",  "-0x10",   "-1_000", "-1;2",
+	    "",	     "-",     "+",	"--1",	 "-1-2",    "+1-555-0100",
+	    "-1+1",  "=1",    "-A1",	"+1 ",	 "- 1",	    "-1,",
+	    "-1..2", "-1e",   "-1e+",	"+1(2)", "-SUM(1)", "-1%%",
+	    "-1 e5", "+1\t2", "-1\xc2", "-0x10", "-1_000",  "-1;2",
 	};
 
 	(void)state;
@@ -63,13 +75,20 @@ static void test_numbers(void **state)
 static void test_dangerous(void **state)
 {
 	static const char *const yes[] = {
-	    "=1+1", "@SUM(A1)", "\tx",	      "\rx",	      "+1-555-0100",
-	    "-x",   "-",	"+SUM(1)",    "-1+cmd|'/c calc'!A0",
+	    "=1+1",
+	    "@SUM(A1)",
+	    "\tx",
+	    "\rx",
+	    "+1-555-0100",
+	    "-x",
+	    "-",
+	    "+SUM(1)",
+	    "-1+cmd|'/c calc'!A0",
 	    "=HYPERLINK(\"http://x\")",
 	};
 	static const char *const no[] = {
-	    "", "a=b", "-12.5", "+33 1 23 45 67 89", "'=1", "x@y", " =1",
-	    "'-12",
+	    "",	   "a=b", "-12.5", "+33 1 23 45 67 89",
+	    "'=1", "x@y", " =1",   "'-12",
 	};
 
 	(void)state;
@@ -189,8 +208,13 @@ static void test_writer_keeps_utf8_valid(void **state)
 	struct buf b = BUF_INIT(1024);
 
 	(void)state;
-	assert_int_equal(results_csv_cell(&b, "a\xe9" "b\0c", 5, ',', true), 0);
-	assert_string_equal(b.ptr, "a\xef\xbf\xbd" "bc");
+	assert_int_equal(results_csv_cell(&b,
+					  "a\xe9"
+					  "b\0c",
+					  5, ',', true),
+			 0);
+	assert_string_equal(b.ptr, "a\xef\xbf\xbd"
+				   "bc");
 	buf_reset(&b);
 	assert_int_equal(results_csv_cell(&b, "caf\xc3\xa9", 5, ',', true), 0);
 	assert_string_equal(b.ptr, "caf\xc3\xa9");

@@ -586,9 +586,10 @@ static void test_resume_after_interruption(void **state)
 	assert_int_equal(done, 4);
 	snprintf(path, sizeof(path), "%s/failed.csv", rundir);
 	s = io_read(path);
-	assert_string_equal(s, "\xef\xbb\xbfmailbox;actions;notes;"
-			       "mbxfix_error_code;mbxfix_error\r\n"
-			       "u2@x.com;approve;;;\r\nu3@x.com;approve;;;\r\n");
+	assert_string_equal(s,
+			    "\xef\xbb\xbfmailbox;actions;notes;"
+			    "mbxfix_error_code;mbxfix_error\r\n"
+			    "u2@x.com;approve;;;\r\nu3@x.com;approve;;;\r\n");
 	free(s);
 
 	/* a run whose columns differ cannot be resumed */

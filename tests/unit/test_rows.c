@@ -189,7 +189,8 @@ static void test_invalid_utf8_names_row_and_column(void **state)
 
 	row = next(r);
 	assert_false(row->valid);
-	assert_contains(row->error, "row 3 (line 4): column 'Notes': not valid UTF-8");
+	assert_contains(row->error,
+			"row 3 (line 4): column 'Notes': not valid UTF-8");
 	rows_row_free(row);
 
 	row = next(r);

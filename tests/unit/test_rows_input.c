@@ -211,8 +211,9 @@ static void test_encoding_errors(void **state)
 		   "input_encoding 'no-such-encoding' is not an encoding");
 	/* 0x81 has no character in Windows-1252 */
 	open_fails("mailbox\na@x.com\nb\x81@x.com\n", (size_t)-1,
-		   "windows-1252", "line 3: a character that windows-1252 "
-				   "cannot decode (byte 0x81)");
+		   "windows-1252",
+		   "line 3: a character that windows-1252 "
+		   "cannot decode (byte 0x81)");
 	open_fails("mailbox,n\xe9\n", (size_t)-1, NULL,
 		   "column 2 of the header is not valid UTF-8: save the file "
 		   "as \"CSV UTF-8\"");
