@@ -53,4 +53,17 @@ for name in utf8-comma utf8-semicolon cp1252 utf16-tab; do
 	done
 done
 
+# the admin saves failed.csv again from LibreOffice and runs it as it is:
+# the error columns are dropped, the marks read back, the same rows fail
+mkdir -p saved
+lo --convert-to "csv:Text - txt - csv (StarCalc):44,34,76,1" --outdir saved \
+	back/utf8-comma-failed.fods
+sed -i "s|^input = .*|input = \"$W/saved/utf8-comma-failed.csv\";|; /^input_encoding/d" job.cfg
+"$MBXFIX" run job.cfg --no-progress >saved.out 2>saved.err
+eq "failed.csv saved by LibreOffice: exit 1" $? 1
+eq "no error column carried into results.csv" \
+	"$(head -n 1 "$W/out/e2e/latest/results.csv" | grep -c mbxfix_error)" 0
+check "failed.csv again: same cells" cmp -s \
+	"$W/out/e2e/latest/failed.csv" utf8-comma-failed.csv
+
 done_checks
