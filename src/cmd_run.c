@@ -8,9 +8,12 @@
  */
 #include "compat.h"
 
+#include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -124,6 +127,181 @@ static void print_summary(FILE *fp, const char *cmd, struct results *res,
 	fprintf(fp, "  results     %s\n", results_dir(res));
 }
 
+/* Whether two paths name the same file (or are the same string). */
+static bool same_path(const char *a, const char *b)
+{
+	char ra[PATH_MAX], rb[PATH_MAX];
+
+	if (!strcmp(a, b))
+		return true;
+	return realpath(a, ra) && realpath(b, rb) && !strcmp(ra, rb);
+}
+
+/* Whether 'path' still has the SHA-256 'want'; a missing file has not. */
+static bool same_content(const char *path, const char *want)
+{
+	struct err e = ERR_INIT;
+	char sha[65];
+
+	return want && results_sha256(path, sha, &e) == 0 && !strcmp(sha, want);
+}
+
+/*
+ * --resume continues only an interrupted 'run' of the same input: the
+ * job's latest run, with its journal and without the journal's end.
+ * Anything else is refused, saying why (exit 2: nothing was sent yet).
+ */
+static int prepare_resume(struct job *job, char **dir, size_t *skip,
+			  struct err *e)
+{
+	struct results_prior p;
+	const char *input;
+	int rc = -1;
+
+	*dir = results_latest_dir(job->output, job->name, e);
+	if (!*dir)
+		return -1;
+	if (results_prior_read(*dir, &p, e) < 0) {
+		results_prior_release(&p);
+		return -1;
+	}
+	input = p.input_copy ? p.input_copy : job->input;
+	if (strcmp(p.command, "run"))
+		err_set(e, ERR_CONFIG,
+			"cannot resume '%s': it is a %s, and --resume "
+			"continues only an interrupted run",
+			*dir, p.command);
+	else if (!p.has_journal)
+		err_set(e, ERR_CONFIG, "cannot resume '%s': it has no journal",
+			*dir);
+	else if (p.finished)
+		err_set(e, ERR_CONFIG,
+			"cannot resume '%s': it finished (%zu rows, %zu not "
+			"ok); --resume continues only an interrupted run, "
+			"--rerun-failed runs its failed rows again",
+			*dir, p.rows_done, p.rows_failed);
+	else if (!p.input_copy && !same_path(p.input, job->input))
+		err_set(e, ERR_CONFIG,
+			"cannot resume '%s': it read '%s', not '%s'", *dir,
+			p.input, job->input);
+	else if (!same_content(input, p.input_sha256))
+		err_set(e, ERR_CONFIG,
+			"cannot resume '%s': its input '%s' changed since it "
+			"started (SHA-256 differs)",
+			*dir, input);
+	else
+		rc = 0;
+	if (!rc && p.input_copy) {
+		/* an interrupted --rerun-failed reads its own copy */
+		free(job->input);
+		job->input = xstrdup(p.input_copy);
+	}
+	*skip = p.rows_done;
+	results_prior_release(&p);
+	return rc;
+}
+
+/*
+ * --rerun-failed: the failed and invalid rows of the job's latest run and,
+ * when it was interrupted, the rows it never reached, written to a file
+ * the new run keeps as its input.csv. '*tmp' gets that file, '*from' the
+ * run it came from.
+ */
+static int prepare_rerun(struct job *job, char **tmp, char **from,
+			 struct err *e)
+{
+	struct results_prior p;
+	struct err pe = ERR_INIT;
+	const char *input = NULL;
+	size_t n;
+	char name[64];
+	char *dir = results_latest_dir(job->output, job->name, e);
+	int rc = -1;
+
+	if (!dir)
+		return -1;
+	if (results_prior_read(dir, &p, &pe) < 0 || !p.has_journal) {
+		/* a run of an older mbxfix: its failed.csv as it is */
+		char *failed = results_latest_failed(job->output, job->name, e);
+
+		results_prior_release(&p);
+		free(dir);
+		if (!failed)
+			return -1;
+		free(job->input);
+		job->input = failed;
+		job_set_str(&job->input_encoding, ""); /* mbxfix wrote UTF-8 */
+		return 0;
+	}
+	if (!p.finished) {
+		input = p.input_copy ? p.input_copy : p.input;
+		if (!same_content(input, p.input_sha256)) {
+			err_set(
+			    e, ERR_CONFIG,
+			    "cannot rerun '%s': it was interrupted and its "
+			    "input '%s' changed since, so the rows it never "
+			    "reached are unknown",
+			    dir, input);
+			goto out;
+		}
+	}
+	snprintf(name, sizeof(name), "/.rerun-%ld.csv", (long)getpid());
+	{
+		size_t len =
+		    strlen(job->output) + strlen(job->name) + strlen(name) + 2;
+
+		*tmp = xmalloc(len);
+		snprintf(*tmp, len, "%s/%s%s", job->output, job->name, name);
+	}
+	unlink(*tmp);
+	if (results_rerun_input(&p, input, job->input_encoding, *tmp, &n, e) <
+	    0) {
+		free(*tmp);
+		*tmp = NULL;
+		goto out;
+	}
+	free(job->input);
+	job->input = xstrdup(*tmp);
+	job_set_str(&job->input_encoding, ""); /* mbxfix wrote UTF-8 */
+	*from = dir;
+	dir = NULL;
+	rc = 0;
+out:
+	results_prior_release(&p);
+	free(dir);
+	return rc;
+}
+
+static bool job_dir_exists(const struct job *job)
+{
+	struct stat st;
+	size_t len = strlen(job->output) + strlen(job->name) + 2;
+	char *p = xmalloc(len);
+	bool ok;
+
+	snprintf(p, len, "%s/%s", job->output, job->name);
+	ok = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+	free(p);
+	return ok;
+}
+
+/* The options as given, for run.json. */
+static char *options_text(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 1; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = xcalloc(1, len);
+	for (int i = 1; i < argc; i++) {
+		if (i > 1)
+			strncat(s, " ", len - strlen(s) - 1);
+		strncat(s, argv[i], len - strlen(s) - 1);
+	}
+	return s;
+}
+
 /* report.html in the run directory; a failure to write it is a warning. */
 static void report_and_say(struct results *res, bool say)
 {
@@ -149,7 +327,10 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	struct engine_setup es = {0};
 	struct results_setup rs = {0};
 	struct results_summary sum = {0};
-	char *resume_dir = NULL;
+	char *resume_dir = NULL, *rerun_tmp = NULL, *rerun_from = NULL;
+	char *options = NULL;
+	char job_sha[65] = "", input_sha[65] = "";
+	int lock = -1;
 	size_t skip = 0;
 	double start = wall_now();
 	int rc;
@@ -167,14 +348,27 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	log_set_level((enum log_level)opts_log_level(&o));
 	if (job_load(&job, o.job, &e) < 0 || opts_apply(&o, &job, &e) < 0)
 		goto out;
-	if (o.resume) {
-		resume_dir = results_latest_dir(job.output, job.name, &e);
-		if (!resume_dir ||
-		    results_resume_point(resume_dir, &skip, &e) < 0)
+	/*
+	 * One run of a job at a time, held until the process ends. A job
+	 * never run has no folder yet and nothing to resume: its lock is
+	 * taken just before the run is created, so a refused sign-in still
+	 * leaves nothing behind.
+	 */
+	if (job_dir_exists(&job)) {
+		lock = results_lock(job.output, job.name, &e);
+		if (lock < 0)
 			goto out;
 	}
+	if (o.resume && prepare_resume(&job, &resume_dir, &skip, &e) < 0)
+		goto out;
+	if (o.rerun_failed &&
+	    prepare_rerun(&job, &rerun_tmp, &rerun_from, &e) < 0)
+		goto out;
 	if (rows_open_encoding(&rows, job.input, &job.defaults,
 			       job.input_encoding, &e) < 0)
+		goto out;
+	if (!resume_dir && (results_sha256(job.path, job_sha, &e) < 0 ||
+			    results_sha256(job.input, input_sha, &e) < 0))
 		goto out;
 
 	es.job = &job;
@@ -210,8 +404,26 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		     ? job.output_bom
 		     : rows_has_bom(rows) || rows_encoding(rows);
 	rs.resume_dir = resume_dir;
+	rs.command = cmd;
+	rs.job_path = job.path;
+	rs.job_sha256 = job_sha;
+	rs.input_sha256 = input_sha;
+	options = options_text(argc, argv);
+	rs.options = options;
+	rs.input_copy = rerun_tmp;
+	rs.input_source = rerun_from;
+	if (lock < 0) {
+		lock = results_lock(job.output, job.name, &e);
+		if (lock < 0)
+			goto out;
+	}
 	if (results_open(&res, &rs, &e) < 0)
 		goto out;
+	if (rerun_tmp) {
+		/* it is the run's input.csv now */
+		free(rerun_tmp);
+		rerun_tmp = NULL;
+	}
 	if (engine_run(en, res, &e) < 0)
 		sum.interrupted = true;
 
@@ -250,6 +462,9 @@ out:
 	if (err_is_set(&e)) {
 		fprintf(stderr, "mbxfix: %s\n", e.msg);
 		rc = err_exit_code(&e);
+		/* exit 2 says nothing was sent: never after a request */
+		if (rc == 2 && en && engine_stats(en)->requests > 0)
+			rc = 3;
 	} else {
 		const struct results_counts *c = results_counts(res);
 
@@ -263,6 +478,13 @@ out:
 	rows_free(rows);
 	job_release(&job);
 	free(resume_dir);
+	if (rerun_tmp)
+		unlink(rerun_tmp);
+	free(rerun_tmp);
+	free(rerun_from);
+	free(options);
+	if (lock >= 0)
+		close(lock);
 	return rc;
 }
 

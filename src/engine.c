@@ -44,6 +44,7 @@ struct op {
 	char *method, *url, *body;
 	unsigned flags;
 	int attempts;	     /* times sent */
+	unsigned long jseq;  /* a write: its journal records, 0 if none */
 	bool reauthed;	     /* a 401 was seen: sign in again once */
 	unsigned reauth_gen; /* the token generation that got the 401 */
 	/* OP_PATCH, OP_ROW */
@@ -168,6 +169,7 @@ struct engine {
 	bool eof;
 	bool ever_answered;
 	unsigned long batch_seq;
+	unsigned long jseq; /* journal numbers of writes */
 	unsigned token_gen; /* bumped with every new token */
 	int64_t now;
 	int64_t gate_start; /* when the current gate closed */
@@ -1154,6 +1156,41 @@ static void deliver_shared(struct engine *en, struct shared *sh,
 }
 
 /* The operation's final answer: success or a definitive failure. */
+/*
+ * The journal's records of a write (docs/journal.md): its intent before
+ * the request holding it goes out, then its outcome.
+ */
+static void journal_intent(struct engine *en, struct op *op)
+{
+	struct buf what = BUF_INIT(BUF_MAX_SMALL);
+	size_t num = op->row ? op->row->rs.row->num : 0;
+
+	if (!en->res || !strcmp(op->method, "GET"))
+		return;
+	if (op->kind == OP_PATCH) {
+		for (int i = 0; i < ACTION_COUNT; i++)
+			if (op->contributors & (1u << i))
+				buf_addf(&what, "%s%s", what.len ? "+" : "",
+					 action_name((enum action_id)i));
+	} else if (op->kind == OP_ROW) {
+		buf_addstr(&what, action_name((enum action_id)op->action));
+	} else {
+		buf_addstr(&what, "shared");
+	}
+	op->jseq = ++en->jseq;
+	results_intent(en->res, op->jseq, num, what.ptr, op->method, op->url,
+		       op->body);
+	buf_release(&what);
+}
+
+static void journal_outcome(struct engine *en, struct op *op, long status)
+{
+	if (en->res && op->jseq)
+		results_outcome(en->res, op->jseq, status,
+				status >= 300 ? op->code : "");
+	op->jseq = 0;
+}
+
 static void op_final(struct engine *en, struct op *op, long status,
 		     const char *body)
 {
@@ -1162,6 +1199,7 @@ static void op_final(struct engine *en, struct op *op, long status,
 	const char *code = status >= 300 ? op->code : "";
 	const char *msg = status >= 300 ? op->message : "";
 
+	journal_outcome(en, op, status);
 	switch (op->kind) {
 	case OP_RESOLVE:
 		if (status >= 200 && status < 300) {
@@ -1295,6 +1333,7 @@ static void retry_op(struct engine *en, struct op *op, long status,
 		return;
 	}
 	en->st.retries++;
+	journal_outcome(en, op, unknown ? 0 : status);
 	if (unknown && op->kind == OP_PATCH) {
 		/*
 		 * Do not send a write twice: read the mailbox again and let
@@ -1571,6 +1610,7 @@ static int send_batch(struct engine *en)
 			BUG("batch_add: %s", e.msg);
 		}
 		op->attempts++;
+		journal_intent(en, op);
 		f->ops[f->n++] = op;
 		if (op->flags & ACTION_OP_ALONE)
 			break;
@@ -1599,10 +1639,18 @@ static int send_batch(struct engine *en)
 	f->token_gen = en->token_gen;
 	if (log_get_level() >= LOG_DEBUG)
 		log_debug("POST $batch %s: %zu operations", id, f->n);
+	/* a write goes out only once its intent is in the journal */
+	if (en->res && results_sync(en->res, en->err) < 0) {
+		request_free(r);
+		return -1;
+	}
 	if (http_start(&en->http, r, en->now, en->err) < 0) {
 		request_free(r);
 		return -1;
 	}
+	for (size_t i = 0; en->res && i < f->n; i++)
+		if (f->ops[i]->jseq)
+			results_sent(en->res, f->ops[i]->jseq);
 	sched_sent(&en->sched);
 	en->st.requests++;
 	en->st.batches++;
@@ -1635,11 +1683,12 @@ static int start_token(struct engine *en)
  */
 static int take_rows(struct engine *en)
 {
-	size_t window = ENGINE_WINDOW;
-
-	while (!en->eof &&
-	       en->in_flight_rows + (en->res ? results_pending(en->res) : 0) <
-		   window) {
+	/*
+	 * Only rows in flight count: a completed row is in the journal at
+	 * once, so one row waiting on a retry holds back no other.
+	 */
+	while (!en->eof && en->in_flight_rows < ENGINE_WINDOW &&
+	       !(en->res && results_broken(en->res))) {
 		struct row *row;
 		struct eng_row *er;
 
@@ -1649,7 +1698,8 @@ static int take_rows(struct engine *en)
 			en->eof = true;
 			break;
 		}
-		if (row->num <= en->skip_rows) {
+		if (en->res ? results_row_done(en->res, row->num)
+			    : row->num <= en->skip_rows) {
 			rows_row_free(row);
 			continue;
 		}

@@ -252,15 +252,8 @@ int opts_apply(const struct opts *o, struct job *j, struct err *e)
 		j->parallel = o->parallel;
 	if (o->batch_size != OPTS_UNSET)
 		j->batch_size = o->batch_size;
-	if (o->rerun_failed) {
-		char *p = results_latest_failed(j->output, j->name, e);
-
-		if (!p)
-			return -1;
-		free(j->input);
-		j->input = p;
-	}
-	if (!j->input)
+	/* --rerun-failed: the run picks its input (cmd_run.c) */
+	if (!j->input && !o->rerun_failed)
 		return err_set(e, ERR_CONFIG,
 			       "%s: no input: set 'input' in the job file or "
 			       "use --input",

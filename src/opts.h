@@ -61,9 +61,9 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv,
 void opts_usage(const char *cmd, FILE *fp);
 
 /*
- * Apply the overrides of 'o' to 'j': input, output, parallel, batch_size;
- * with --rerun-failed the input becomes the latest run's failed.csv
- * (results_latest_failed()). Afterwards j->input is set or -1 is returned
+ * Apply the overrides of 'o' to 'j': input, output, parallel, batch_size.
+ * Afterwards j->input is set (but for --rerun-failed, whose input the run
+ * builds from the latest run: results_rerun_input()) or -1 is returned
  * with 'e' set (ERR_CONFIG: "JOB: no input: set 'input' or use --input").
  */
 int opts_apply(const struct opts *o, struct job *j, struct err *e);

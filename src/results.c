@@ -1,18 +1,24 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <csv.h>
+#include <openssl/evp.h>
 
 #include "buf.h"
 #include "cell.h"
+#include "journal.h"
 #include "results.h"
+#include "testhook.h"
 
 #include "banned.h"
 
@@ -34,13 +40,20 @@ static const char *const result_cols[] = {
     "outgoing_status",	"act_status",  "mailbox_id",
 };
 
+/*
+ * A row completed ahead of an earlier one: its lines are in the journal
+ * (a results.csv line and, when it did not succeed, a failed.csv line
+ * right after it), read back when its turn comes. Memory per row held is
+ * this struct, not the lines.
+ */
 struct slot {
 	bool used;
 	size_t num;
-	char *line; /* results.csv line */
-	size_t len;
-	char *fline; /* failed.csv line, NULL when the row did not fail */
-	size_t flen;
+	off_t off;	      /* of the payload in the journal */
+	size_t rlen;	      /* results.csv line */
+	size_t flen;	      /* failed.csv line, 0 when the row succeeded */
+	unsigned char result; /* read back: enum results_outcome */
+	unsigned char state[ROWS_NACTIONS]; /* read back: the actions */
 };
 
 struct results {
@@ -48,14 +61,21 @@ struct results {
 	char *dir;    /* OUTPUT/JOB/RUN-ID */
 	char *runid;
 	char *input;
-	char *res_path, *failed_path, *log_path;
+	char *command; /* "run", "plan", "diagnose" */
+	char *res_path, *failed_path, *log_path, *journal_path;
 	FILE *res, *failed, *log;
 	char delim;
 	size_t ncols;
 	char started[40];
 
-	size_t next;	/* the next row number to write */
-	size_t resumed; /* rows written by an earlier process */
+	size_t next;	     /* the next row number to write */
+	size_t resumed;	     /* rows done by an earlier process */
+	struct slot *done;   /* --resume: rows the journal holds, by number */
+	size_t ndone, idone; /* idone: the first not yet in results.csv */
+	struct journal *j;
+	bool broken;	 /* results.csv or failed.csv cannot be written */
+	struct err werr; /* why */
+	unsigned long lines_out; /* results.csv lines written (test hook) */
 	struct slot *win;
 	size_t wcap; /* power of two */
 	size_t npending;
@@ -290,16 +310,24 @@ static int write_flush(FILE *fp, const char *path, const void *data, size_t len,
 	return 0;
 }
 
-/* Point JOBDIR/latest at 'runid', atomically. */
+/*
+ * Point JOBDIR/latest at 'runid', atomically; a plan or diagnose moves
+ * its own pointer, latest-plan or latest-diagnose, so 'latest' (what
+ * --resume and --rerun-failed read) is always a run that wrote.
+ */
 static int set_latest(struct results *r, struct err *e)
 {
-	char tmpname[64];
+	char tmpname[64], name[64];
 	char *tmp, *latest;
 	int rc = 0;
 
+	if (!strcmp(r->command, "run"))
+		snprintf(name, sizeof(name), "latest");
+	else
+		snprintf(name, sizeof(name), "latest-%s", r->command);
 	snprintf(tmpname, sizeof(tmpname), ".latest-%ld", (long)getpid());
 	tmp = join(r->jobdir, tmpname);
-	latest = join(r->jobdir, "latest");
+	latest = join(r->jobdir, name);
 	unlink(tmp);
 	if (symlink(r->runid, tmp) < 0)
 		rc = err_set_errno(e, ERR_IO, "cannot create '%s'", tmp);
@@ -340,175 +368,259 @@ static int new_run_dir(struct results *r, struct err *e)
 		       r->jobdir);
 }
 
+static int write_ready(struct results *r, struct err *e);
+
 /*
- * Scan 'path' (a results.csv): complete records, and the byte offset just
- * past the last complete one. A record is complete when its line end was
- * written; a cut last line is not counted.
+ * Reading a journal back: the header record and the row records.
  */
-struct scan {
-	size_t records;
-	long seg_end;
-	long last_end;
+struct jscan {
+	struct slot *rows;
+	size_t n, cap;
+	char *hdr; /* results header line then failed header line */
+	size_t hdrlen, rhdrlen;
+	bool bom, has_header, ended;
+	char delim;
 };
 
-static void scan_field(void *s, size_t len, void *data)
+static int scan_record(void *data, int argc, char **argv, off_t off,
+		       const char *payload, size_t len)
 {
-	(void)s;
-	(void)len;
-	(void)data;
+	struct jscan *js = data;
+
+	if (!strcmp(argv[0], "header") && argc == 4 && !js->has_header) {
+		js->has_header = true;
+		js->bom = argv[1][0] == '1';
+		js->delim = (char)(int)strtol(argv[2], NULL, 10);
+		js->rhdrlen = strtoul(argv[3], NULL, 10);
+		if (js->rhdrlen > len)
+			js->rhdrlen = len;
+		js->hdr = xmalloc(len + 1);
+		memcpy(js->hdr, payload, len + 1);
+		js->hdrlen = len;
+	} else if (!strcmp(argv[0], "row") && argc == 5) {
+		struct slot *s;
+		size_t rlen = strtoul(argv[4], NULL, 10);
+
+		if (rlen > len || strlen(argv[3]) != ROWS_NACTIONS ||
+		    (int)strtol(argv[2], NULL, 10) < 0 ||
+		    (int)strtol(argv[2], NULL, 10) >= RESULTS_NOUTCOMES)
+			return 0; /* not ours: left out */
+		if (js->n == js->cap) {
+			js->cap = js->cap ? 2 * js->cap : 256;
+			js->rows = xrealloc(js->rows, js->cap * sizeof(*s));
+		}
+		s = &js->rows[js->n++];
+		memset(s, 0, sizeof(*s));
+		s->used = true;
+		s->num = strtoul(argv[1], NULL, 10);
+		s->off = off;
+		s->rlen = rlen;
+		s->flen = len - rlen;
+		s->result = (unsigned char)(int)strtol(argv[2], NULL, 10);
+		for (int a = 0; a < ROWS_NACTIONS; a++) {
+			int st = argv[3][a] - '0';
+
+			s->state[a] =
+			    (unsigned char)(st >= 0 && st < RESULTS_NSTATES
+						? st
+						: 0);
+		}
+	} else if (!strcmp(argv[0], "end")) {
+		js->ended = true;
+	}
+	return 0;
 }
 
-static void scan_record(int term, void *data)
+static int cmp_slot(const void *a, const void *b)
 {
-	struct scan *sc = data;
+	const struct slot *x = a, *y = b;
 
-	(void)term;
-	sc->records++;
-	sc->last_end = sc->seg_end;
+	if (x->num != y->num)
+		return x->num < y->num ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-static int scan_results(const char *path, char delim, struct scan *sc,
+/* Read 'path'; rows sorted by number, a row recorded twice kept once. */
+static int scan_journal(const char *path, struct jscan *js, off_t *end,
 			struct err *e)
 {
-	struct csv_parser p;
-	char *chunk = xmalloc(65536);
-	long off = 0;
-	size_t n;
-	FILE *fp = fopen(path, "rb");
-	int rc = -1;
+	size_t w = 0;
 
-	memset(sc, 0, sizeof(*sc));
-	if (!fp) {
-		free(chunk);
-		return err_set_errno(e, ERR_INPUT, "cannot open '%s'", path);
+	memset(js, 0, sizeof(*js));
+	if (journal_read(path, scan_record, js, end, e) < 0)
+		return -1;
+	if (!js->has_header)
+		return err_set(e, ERR_INPUT, "'%s' has no header record", path);
+	qsort(js->rows, js->n, sizeof(*js->rows), cmp_slot);
+	for (size_t i = 0; i < js->n; i++) {
+		/* the later record of a row wins */
+		if (w && js->rows[w - 1].num == js->rows[i].num)
+			w--;
+		js->rows[w++] = js->rows[i];
 	}
-	if (csv_init(&p, 0) != 0) {
-		err_set(e, ERR_INPUT, "cannot set up the CSV parser");
-		goto out_close;
-	}
-	csv_set_delim(&p, (unsigned char)delim);
-	while ((n = fread(chunk, 1, 65536, fp)) > 0) {
-		size_t o = 0;
-
-		while (o < n) {
-			const char *nl = memchr(chunk + o, '\n', n - o);
-			size_t len =
-			    nl ? (size_t)(nl - (chunk + o)) + 1 : n - o;
-
-			sc->seg_end = off + (long)(o + len);
-			if (csv_parse(&p, chunk + o, len, scan_field,
-				      scan_record, sc) != len) {
-				err_set(e, ERR_INPUT, "%s: %s", path,
-					csv_strerror(csv_error(&p)));
-				goto out;
-			}
-			o += len;
-		}
-		off += (long)n;
-	}
-	if (ferror(fp)) {
-		err_set_errno(e, ERR_INPUT, "cannot read '%s'", path);
-		goto out;
-	}
-	rc = 0;
-out:
-	csv_free(&p);
-out_close:
-	fclose(fp);
-	free(chunk);
-	return rc;
+	js->n = w;
+	return 0;
 }
 
-/* The delimiter of a results.csv header (',' when none is found). */
-static char header_delim(const char *first)
+static void jscan_release(struct jscan *js)
 {
-	static const char *const pats[] = {"result;set_profile;",
-					   "result\tset_profile\t",
-					   "result|set_profile|"};
-
-	/* the header always holds these two columns, side by side */
-	for (size_t i = 0; i < ARRAY_SIZE(pats); i++)
-		if (strstr(first, pats[i]))
-			return pats[i][6];
-	return ',';
+	free(js->rows);
+	free(js->hdr);
 }
 
 int results_resume_point(const char *run_dir, size_t *rows_done, struct err *e)
 {
-	char *path = join(run_dir, "results.csv");
-	struct scan sc;
-	char first[4096];
-	size_t n;
-	FILE *fp;
-	char delim;
+	char *path = join(run_dir, "journal");
+	struct jscan js;
+	off_t end;
+	int rc = scan_journal(path, &js, &end, e);
 
-	*rows_done = 0;
-	fp = fopen(path, "rb");
-	if (!fp) {
-		err_set_errno(e, ERR_INPUT, "cannot open '%s'", path);
-		free(path);
-		return -1;
-	}
-	n = fread(first, 1, sizeof(first) - 1, fp);
-	fclose(fp);
-	first[n] = '\0';
-	delim = header_delim(first);
-	if (scan_results(path, delim, &sc, e) < 0) {
-		free(path);
-		return -1;
-	}
+	*rows_done = rc < 0 ? 0 : js.n;
+	jscan_release(&js);
 	free(path);
-	*rows_done = sc.records ? sc.records - 1 : 0;
-	return 0;
+	return rc;
 }
 
+/* The rows a journal holds are written again from it (--resume). */
 static int reopen_run(struct results *r, const struct results_setup *s,
 		      const char *hdr, size_t hdrlen, struct err *e)
 {
-	struct scan sc;
-	char *buf;
-	FILE *fp;
-	size_t n;
-	size_t skip = s->bom ? 3 : 0;
+	struct jscan js;
+	off_t end;
+	const char *bom = s->bom ? "\xef\xbb\xbf" : "";
+	int rc = -1;
 
 	r->dir = xstrdup(s->resume_dir);
-	r->res_path = join(r->dir, "results.csv");
-	fp = fopen(r->res_path, "rb");
-	if (!fp)
-		return err_set_errno(e, ERR_INPUT, "cannot open '%s'",
-				     r->res_path);
-	buf = xmalloc(hdrlen + skip + 1);
-	n = fread(buf, 1, hdrlen + skip, fp);
-	fclose(fp);
-	if (n != hdrlen + skip || memcmp(buf + skip, hdr, hdrlen) ||
-	    (skip && memcmp(buf, "\xef\xbb\xbf", 3))) {
-		free(buf);
-		return err_set(e, ERR_INPUT,
-			       "cannot resume '%s': its columns differ from "
-			       "those of the input",
-			       r->res_path);
-	}
-	free(buf);
-	if (scan_results(r->res_path, r->delim, &sc, e) < 0)
-		return -1;
-	if (truncate(r->res_path, sc.last_end) < 0)
-		return err_set_errno(e, ERR_IO, "cannot truncate '%s'",
-				     r->res_path);
-	r->resumed = sc.records ? sc.records - 1 : 0;
-	/* failed.csv too may end in a line cut short */
-	r->failed_path = join(r->dir, "failed.csv");
-	if (scan_results(r->failed_path, r->delim, &sc, e) < 0)
-		return -1;
-	if (truncate(r->failed_path, sc.last_end) < 0)
-		return err_set_errno(e, ERR_IO, "cannot truncate '%s'",
-				     r->failed_path);
-	r->next = r->resumed + 1;
 	{
 		const char *slash = strrchr(r->dir, '/');
 
 		r->runid = xstrdup(slash ? slash + 1 : r->dir);
 	}
-	return 0;
+	r->res_path = join(r->dir, "results.csv");
+	r->failed_path = join(r->dir, "failed.csv");
+	r->log_path = join(r->dir, "run.log");
+	r->journal_path = join(r->dir, "journal");
+	if (scan_journal(r->journal_path, &js, &end, e) < 0)
+		goto out;
+	if (js.rhdrlen != hdrlen || memcmp(js.hdr, hdr, hdrlen) ||
+	    js.bom != s->bom) {
+		err_set(e, ERR_INPUT,
+			"cannot resume '%s': its columns differ from those "
+			"of the input",
+			r->dir);
+		goto out;
+	}
+	if (journal_open(&r->j, r->journal_path, false, end, e) < 0)
+		goto out;
+	/* results.csv and failed.csv are rebuilt whole from the journal */
+	if (!(r->res = open_file(r->res_path, "wb", e)) ||
+	    !(r->failed = open_file(r->failed_path, "wb", e)) ||
+	    !(r->log = open_file(r->log_path, "ab", e)))
+		goto out;
+	if (write_flush(r->res, r->res_path, bom, strlen(bom), e) < 0 ||
+	    write_flush(r->res, r->res_path, js.hdr, js.rhdrlen, e) < 0 ||
+	    write_flush(r->failed, r->failed_path, bom, strlen(bom), e) < 0 ||
+	    write_flush(r->failed, r->failed_path, js.hdr + js.rhdrlen,
+			js.hdrlen - js.rhdrlen, e) < 0)
+		goto out;
+	r->done = js.rows;
+	r->ndone = js.n;
+	js.rows = NULL;
+	for (size_t i = 0; i < r->ndone; i++) {
+		const struct slot *d = &r->done[i];
+
+		r->counts.rows++;
+		r->counts.by_outcome[d->result]++;
+		for (int a = 0; a < ROWS_NACTIONS; a++)
+			r->counts.by_action[a][d->state[a]]++;
+	}
+	r->resumed = r->ndone;
+	r->next = 1;
+	if (write_ready(r, e) < 0)
+		goto out;
+	if (r->broken) {
+		*e = r->werr;
+		goto out;
+	}
+	{
+		char head[64];
+
+		snprintf(head, sizeof(head), "resume %ld", (long)getpid());
+		journal_add(r->j, head, "", 0);
+	}
+	rc = 0;
+out:
+	jscan_release(&js);
+	return rc;
+}
+
+/* SHA-256 of a file as 64 hex digits. */
+int results_sha256(const char *path, char hex[65], struct err *e)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char *chunk;
+	EVP_MD_CTX *ctx;
+	FILE *fp = fopen(path, "rb");
+	size_t n;
+	int rc = 0;
+
+	hex[0] = '\0';
+	if (!fp)
+		return err_set_errno(e, ERR_INPUT, "cannot open '%s'", path);
+	ctx = EVP_MD_CTX_new();
+	chunk = xmalloc(65536);
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		rc = err_set(e, ERR_INTERNAL, "SHA-256 is not available");
+	while (!rc && (n = fread(chunk, 1, 65536, fp)) > 0)
+		if (!EVP_DigestUpdate(ctx, chunk, n))
+			rc = err_set(e, ERR_INTERNAL, "SHA-256 failed");
+	if (!rc && ferror(fp))
+		rc = err_set_errno(e, ERR_INPUT, "cannot read '%s'", path);
+	if (!rc && !EVP_DigestFinal_ex(ctx, md, &mdlen))
+		rc = err_set(e, ERR_INTERNAL, "SHA-256 failed");
+	for (unsigned int i = 0; !rc && i < mdlen && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	EVP_MD_CTX_free(ctx);
+	free(chunk);
+	fclose(fp);
+	return rc;
+}
+
+/* RUN-DIR/run.json: what this run is (see results.h). */
+static int write_run_info(struct results *r, const struct results_setup *s,
+			  struct err *e)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *text, *path = join(r->dir, "run.json");
+	FILE *fp;
+	int rc;
+
+	cJSON_AddStringToObject(o, "command", s->command ? s->command : "run");
+	cJSON_AddStringToObject(o, "job", s->job_path ? s->job_path : "");
+	cJSON_AddStringToObject(o, "job_sha256",
+				s->job_sha256 ? s->job_sha256 : "");
+	cJSON_AddStringToObject(o, "input", r->input);
+	cJSON_AddStringToObject(o, "input_sha256",
+				s->input_sha256 ? s->input_sha256 : "");
+	if (s->input_copy)
+		cJSON_AddStringToObject(o, "input_copy", "input.csv");
+	if (s->input_source)
+		cJSON_AddStringToObject(o, "input_source", s->input_source);
+	cJSON_AddStringToObject(o, "options", s->options ? s->options : "");
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	cJSON_AddStringToObject(o, "started", r->started);
+	text = cJSON_Print(o);
+	cJSON_Delete(o);
+	fp = open_file(path, "wbx", e);
+	rc = fp ? write_flush(fp, path, text, strlen(text), e) : -1;
+	if (!rc)
+		rc = write_flush(fp, path, "\n", 1, e);
+	if (fp && fclose(fp) != 0 && !rc)
+		rc = err_set_errno(e, ERR_IO, "cannot write '%s'", path);
+	cJSON_free(text);
+	free(path);
+	return rc;
 }
 
 int results_open(struct results **out, const struct results_setup *s,
@@ -523,36 +635,58 @@ int results_open(struct results **out, const struct results_setup *s,
 	r->delim = s->delim;
 	r->ncols = s->ncols;
 	r->next = 1;
+	r->command = xstrdup(s->command ? s->command : "run");
 	buf_init(&r->hold, 2 * HOLD_MAX_BYTES + LINE_MAX_BYTES);
 	buf_init(&r->fhold, 2 * HOLD_MAX_BYTES + LINE_MAX_BYTES);
 	buf_init(&r->line, LINE_MAX_BYTES);
 	buf_init(&r->fline, LINE_MAX_BYTES);
-	r->input = xstrdup(s->input ? s->input : "");
 	now_iso(r->started, sizeof(r->started), false);
-	{
-		char *o = join(s->output, s->job_name);
-
-		r->jobdir = o;
-	}
+	r->jobdir = join(s->output, s->job_name);
 	if (header_line(&hdr, s->header, s->ncols, s->delim, true) < 0 ||
 	    header_line(&fhdr, s->header, s->ncols, s->delim, false) < 0) {
 		err_set(e, ERR_INPUT, "the input header is too long");
 		goto fail;
 	}
 	if (s->resume_dir) {
+		r->input = xstrdup(s->input ? s->input : "");
 		if (reopen_run(r, s, hdr.ptr, hdr.len, e) < 0)
 			goto fail;
-		r->log_path = join(r->dir, "run.log");
-		if (!(r->res = open_file(r->res_path, "ab", e)) ||
-		    !(r->failed = open_file(r->failed_path, "ab", e)) ||
-		    !(r->log = open_file(r->log_path, "ab", e)))
-			goto fail;
 	} else {
+		char head[96];
+
 		if (new_run_dir(r, e) < 0)
+			goto fail;
+		if (s->input_copy) {
+			/* the run keeps its own input (--rerun-failed) */
+			char *copy = join(r->dir, "input.csv");
+
+			if (rename(s->input_copy, copy) < 0) {
+				err_set_errno(e, ERR_IO,
+					      "cannot move '%s' to '%s'",
+					      s->input_copy, copy);
+				free(copy);
+				goto fail;
+			}
+			r->input = copy;
+		} else {
+			r->input = xstrdup(s->input ? s->input : "");
+		}
+		if (write_run_info(r, s, e) < 0)
 			goto fail;
 		r->res_path = join(r->dir, "results.csv");
 		r->failed_path = join(r->dir, "failed.csv");
 		r->log_path = join(r->dir, "run.log");
+		r->journal_path = join(r->dir, "journal");
+		if (journal_open(&r->j, r->journal_path, true, 0, e) < 0)
+			goto fail;
+		snprintf(head, sizeof(head), "header %d %d %zu", s->bom ? 1 : 0,
+			 (int)(unsigned char)s->delim, hdr.len);
+		if (buf_add(&hdr, fhdr.ptr, fhdr.len) < 0)
+			BUG("results: header past its cap");
+		journal_add(r->j, head, hdr.ptr, hdr.len);
+		buf_setlen(&hdr, hdr.len - fhdr.len);
+		if (journal_flush(r->j, e) < 0)
+			goto fail;
 		if (!(r->res = open_file(r->res_path, "wbx", e)) ||
 		    !(r->failed = open_file(r->failed_path, "wbx", e)) ||
 		    !(r->log = open_file(r->log_path, "wbx", e)))
@@ -670,50 +804,108 @@ static int64_t mono_ms(void)
 }
 
 /*
- * Write the held lines with one write per file. Each file gets whole
- * lines only, so an interruption at any point leaves a valid prefix.
+ * results.csv or failed.csv cannot be written (disk full, read-only):
+ * remember why and stop writing them. The journal still takes every row,
+ * so --resume rebuilds both files once the cause is fixed.
+ */
+static void broken(struct results *r, const struct err *e)
+{
+	if (!r->broken) {
+		r->broken = true;
+		r->werr = *e;
+	}
+}
+
+static int write_out(struct results *r, FILE *fp, const char *path,
+		     const void *data, size_t len)
+{
+	struct err e = ERR_INIT;
+
+	if (r->broken)
+		return -1;
+	if (write_flush(fp, path, data, len, &e) < 0) {
+		broken(r, &e);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Write the held lines with one write per file, the journal first: a
+ * line reaches results.csv or failed.csv only once the journal has it,
+ * so the two files can always be rebuilt from the journal. Each file
+ * gets whole lines only, so an interruption at any point leaves a valid
+ * prefix.
  */
 static int flush_held(struct results *r, struct err *e)
 {
-	int rc = 0;
-
-	if (r->hold.len &&
-	    write_flush(r->res, r->res_path, r->hold.ptr, r->hold.len, e) < 0)
-		rc = -1;
-	if (!rc && r->fhold.len &&
-	    write_flush(r->failed, r->failed_path, r->fhold.ptr, r->fhold.len,
-			e) < 0)
-		rc = -1;
+	if (r->j && journal_flush(r->j, e) < 0)
+		return -1;
+	if (r->hold.len)
+		write_out(r, r->res, r->res_path, r->hold.ptr, r->hold.len);
+	if (r->fhold.len)
+		write_out(r, r->failed, r->failed_path, r->fhold.ptr,
+			  r->fhold.len);
 	buf_reset(&r->hold);
 	buf_reset(&r->fhold);
 	r->flushed_at = mono_ms();
-	return rc;
+	return 0;
 }
 
-static int write_slot(struct results *r, struct slot *s, struct err *e)
+/* Test builds: die after results.csv got line N, failed.csv not yet. */
+static void hook_results_line(struct results *r, const char *line, size_t len)
 {
+	struct err e = ERR_INIT;
+
+	if (!testhook_kill("results"))
+		return;
+	/* as flush_held() does: the journal first */
+	if (journal_flush(r->j, &e) < 0)
+		return;
+	if (r->flush_ms > 0)
+		write_out(r, r->res, r->res_path, r->hold.ptr, r->hold.len);
+	else
+		write_out(r, r->res, r->res_path, line, len);
+	testhook_die();
+}
+
+/* Write (or hold) one row's lines, in input order. */
+static int write_lines(struct results *r, const char *line, size_t len,
+		       const char *fline, size_t flen, struct err *e)
+{
+	r->lines_out++;
 	if (r->flush_ms > 0) {
-		if (buf_add(&r->hold, s->line, s->len) < 0 ||
-		    (s->fline && buf_add(&r->fhold, s->fline, s->flen) < 0))
+		if (buf_add(&r->hold, line, len) < 0 ||
+		    (flen && buf_add(&r->fhold, fline, flen) < 0))
 			BUG("results: held lines past their cap");
+		hook_results_line(r, line, len);
 		if (r->hold.len >= HOLD_MAX_BYTES ||
 		    r->fhold.len >= HOLD_MAX_BYTES)
 			return flush_held(r, e);
 		return 0;
 	}
-	if (write_flush(r->res, r->res_path, s->line, s->len, e) < 0)
+	if (r->j && journal_flush(r->j, e) < 0)
 		return -1;
-	if (s->fline &&
-	    write_flush(r->failed, r->failed_path, s->fline, s->flen, e) < 0)
-		return -1;
+	write_out(r, r->res, r->res_path, line, len);
+	hook_results_line(r, line, len);
+	if (flen)
+		write_out(r, r->failed, r->failed_path, fline, flen);
 	return 0;
 }
 
-static void slot_clear(struct slot *s)
+/* Write a row whose lines are in the journal only. */
+static int write_from_journal(struct results *r, const struct slot *s,
+			      struct err *e)
 {
-	free(s->line);
-	free(s->fline);
-	memset(s, 0, sizeof(*s));
+	struct buf *b = &r->line;
+
+	buf_reset(b);
+	if (buf_grow(b, s->rlen + s->flen + 1) < 0)
+		return err_set(e, ERR_IO, "row %zu: result line too long",
+			       s->num);
+	if (journal_pread(r->j, s->off, b->ptr, s->rlen + s->flen, e) < 0)
+		return -1;
+	return write_lines(r, b->ptr, s->rlen, b->ptr + s->rlen, s->flen, e);
 }
 
 /* Make the window hold row numbers next .. num. */
@@ -736,70 +928,99 @@ static void window_fit(struct results *r, size_t num)
 	r->wcap = ncap;
 }
 
+/* Write every row that is next in input order and known. */
+static int write_ready(struct results *r, struct err *e)
+{
+	for (;;) {
+		struct slot *n =
+		    r->wcap ? &r->win[r->next & (r->wcap - 1)] : NULL;
+
+		if (n && n->used && n->num == r->next) {
+			struct slot s = *n;
+
+			memset(n, 0, sizeof(*n));
+			r->npending--;
+			if (write_from_journal(r, &s, e) < 0)
+				return -1;
+		} else if (r->idone < r->ndone &&
+			   r->done[r->idone].num == r->next) {
+			if (write_from_journal(r, &r->done[r->idone++], e) < 0)
+				return -1;
+		} else {
+			return 0;
+		}
+		r->next++;
+	}
+}
+
+/* The journal's row record: "row NUM RESULT STATES RLEN". */
+static void row_head(char *head, size_t size, size_t num,
+		     const struct results_row *res, size_t rlen)
+{
+	char states[ROWS_NACTIONS + 1];
+
+	for (int a = 0; a < ROWS_NACTIONS; a++)
+		states[a] = (char)('0' + res->action[a]);
+	states[ROWS_NACTIONS] = '\0';
+	snprintf(head, size, "row %zu %d %s %zu", num, (int)res->result, states,
+		 rlen);
+}
+
 int results_add(struct results *r, const struct row *row,
 		const struct results_row *res, struct err *e)
 {
 	struct buf *line = &r->line, *fline = &r->fline;
-	struct slot s = {0};
-	int rc = -1;
+	char head[128];
+	size_t rlen, flen;
+	off_t off;
 
 	if (row->num < r->next)
 		BUG("results_add: row %zu already written", row->num);
 	buf_reset(line);
 	buf_reset(fline);
-	if (format_row(r, row, res, line, fline) < 0) {
-		err_set(e, ERR_IO, "row %zu: result line too long", row->num);
-		goto out;
-	}
+	if (format_row(r, row, res, line, fline) < 0 ||
+	    buf_add(line, fline->ptr, fline->len) < 0)
+		return err_set(e, ERR_IO, "row %zu: result line too long",
+			       row->num);
+	rlen = line->len - fline->len;
+	flen = fline->len;
 	r->counts.rows++;
 	r->counts.by_outcome[res->result]++;
 	for (int a = 0; a < ROWS_NACTIONS; a++)
 		r->counts.by_action[a][res->action[a]]++;
 
-	s.used = true;
-	s.num = row->num;
-	s.line = line->ptr;
-	s.len = line->len;
-	if (res->result != RESULTS_OK) {
-		s.fline = fline->ptr;
-		s.flen = fline->len;
+	/* the journal first: results.csv and failed.csv derive from it */
+	row_head(head, sizeof(head), row->num, res, rlen);
+	off = journal_add(r->j, head, line->ptr, line->len);
+	if (testhook_kill("row")) {
+		if (journal_flush(r->j, e) == 0)
+			testhook_die();
 	}
+	if (journal_buffered(r->j) >= HOLD_MAX_BYTES &&
+	    journal_flush(r->j, e) < 0)
+		return -1;
 
 	if (row->num != r->next) {
 		struct slot *dst;
 
-		/* held until the rows before it are written: a copy */
-		s.line = xstrndup(s.line, s.len);
-		if (s.fline)
-			s.fline = xstrndup(s.fline, s.flen);
 		window_fit(r, row->num);
 		dst = &r->win[row->num & (r->wcap - 1)];
 		if (dst->used)
 			BUG("results_add: row %zu added twice", row->num);
-		*dst = s;
+		dst->used = true;
+		dst->num = row->num;
+		dst->off = off;
+		dst->rlen = rlen;
+		dst->flen = flen;
 		r->npending++;
-		rc = 0;
-		goto out;
+		return 0;
 	}
-	rc = write_slot(r, &s, e); /* 's' borrows r->line and r->fline */
-	if (rc < 0)
-		goto out;
+	if (write_lines(r, line->ptr, rlen, line->ptr + rlen, flen, e) < 0)
+		return -1;
 	r->next++;
-	while (r->npending && r->wcap) {
-		struct slot *n = &r->win[r->next & (r->wcap - 1)];
-
-		if (!n->used || n->num != r->next)
-			break;
-		rc = write_slot(r, n, e);
-		slot_clear(n);
-		r->npending--;
-		if (rc < 0)
-			goto out;
-		r->next++;
-	}
-	rc = results_flush_due(r, e);
-out:
-	return rc;
+	if (write_ready(r, e) < 0)
+		return -1;
+	return results_flush_due(r, e);
 }
 
 void results_set_flush_ms(struct results *r, long ms)
@@ -810,7 +1031,7 @@ void results_set_flush_ms(struct results *r, long ms)
 
 int results_flush_due(struct results *r, struct err *e)
 {
-	if (!r->hold.len && !r->fhold.len)
+	if (!r->hold.len && !r->fhold.len && !journal_buffered(r->j))
 		return 0;
 	if (mono_ms() - r->flushed_at < r->flush_ms)
 		return 0;
@@ -820,6 +1041,72 @@ int results_flush_due(struct results *r, struct err *e)
 int results_flush(struct results *r, struct err *e)
 {
 	return flush_held(r, e);
+}
+
+bool results_broken(const struct results *r)
+{
+	return r->broken;
+}
+
+bool results_row_done(const struct results *r, size_t num)
+{
+	size_t lo = 0, hi = r->ndone;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->done[mid].num == num)
+			return true;
+		if (r->done[mid].num < num)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * The journal's records of writes (see results.h). 'what' is the action
+ * and the method; the URL and body go in the payload.
+ */
+int results_intent(struct results *r, unsigned long seq, size_t row,
+		   const char *action, const char *method, const char *url,
+		   const char *body)
+{
+	struct buf p = BUF_INIT(BUF_MAX_BODY);
+	char head[160];
+	int rc;
+
+	snprintf(head, sizeof(head), "intent %lu %zu %s %s %zu", seq, row,
+		 action && *action ? action : "-", method, strlen(url));
+	rc = buf_addstr(&p, url) | buf_addch(&p, '\n') |
+	     buf_addstr(&p, body ? body : "");
+	journal_add(r->j, head, p.ptr, p.len);
+	buf_release(&p);
+	return rc ? -1 : 0;
+}
+
+void results_sent(struct results *r, unsigned long seq)
+{
+	char head[64];
+
+	snprintf(head, sizeof(head), "sent %lu", seq);
+	journal_add(r->j, head, "", 0);
+}
+
+void results_outcome(struct results *r, unsigned long seq, long status,
+		     const char *code)
+{
+	char head[128];
+
+	snprintf(head, sizeof(head), "outcome %lu %ld %s", seq, status,
+		 code && *code && !strchr(code, ' ') ? code : "-");
+	journal_add(r->j, head, "", 0);
+}
+
+int results_sync(struct results *r, struct err *e)
+{
+	return journal_flush(r->j, e);
 }
 
 /* A JSON string; bytes of invalid UTF-8 are escaped as Latin-1. */
@@ -897,6 +1184,20 @@ int results_finish(struct results *r, const struct results_summary *s,
 
 	if (flush_held(r, e) < 0)
 		return -1;
+	if (r->broken)
+		return err_set(e, ERR_IO,
+			       "%s; every row done so far is in '%s': continue "
+			       "with --resume once the files can be written",
+			       r->werr.msg, r->journal_path);
+	if (!s->interrupted && !r->npending) {
+		char head[64];
+
+		/* every row is done: --resume has nothing to continue */
+		snprintf(head, sizeof(head), "end %zu", r->counts.rows);
+		journal_add(r->j, head, "", 0);
+		if (journal_flush(r->j, e) < 0)
+			return -1;
+	}
 	now_iso(finished, sizeof(finished), false);
 	buf_addstr(&b, "{\n  \"job_dir\": ");
 	json_str(&b, r->jobdir);
@@ -952,20 +1253,23 @@ void results_free(struct results *r)
 {
 	if (!r)
 		return;
-	if (r->res) {
+	if (r->res && r->j) {
 		struct err e = ERR_INIT;
 
 		/* best effort: results_finish() reports write errors */
 		flush_held(r, &e);
-		fclose(r->res);
 	}
+	journal_free(r->j);
+	if (r->res)
+		fclose(r->res);
 	if (r->failed)
 		fclose(r->failed);
 	if (r->log)
 		fclose(r->log);
-	for (size_t i = 0; i < r->wcap; i++)
-		slot_clear(&r->win[i]);
 	free(r->win);
+	free(r->done);
+	free(r->command);
+	free(r->journal_path);
 	free(r->jobdir);
 	free(r->dir);
 	free(r->runid);
@@ -1029,4 +1333,247 @@ char *results_latest_failed(const char *output, const char *job_name,
 		return NULL;
 	}
 	return path;
+}
+
+int results_lock(const char *output, const char *job_name, struct err *e)
+{
+	char *jobdir = join(output, job_name);
+	char *path = join(jobdir, ".lock");
+	char info[128], t[40];
+	int fd = -1;
+
+	if (mkdirs(jobdir, e) < 0)
+		goto out;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		err_set_errno(e, ERR_IO, "cannot open '%s'", path);
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = errno == EWOULDBLOCK
+				? pread(fd, info, sizeof(info) - 1, 0)
+				: -1;
+		long pid = 0;
+
+		if (n < 0) {
+			err_set_errno(e, ERR_IO, "cannot lock '%s'", path);
+		} else {
+			info[n] = '\0';
+			t[0] = '\0';
+			if (sscanf(info, "%ld %39s", &pid, t) < 1)
+				pid = 0;
+			err_set(e, ERR_IO,
+				"job '%s' is already running (pid %ld, started "
+				"%s; lock '%s'): one run of a job at a time",
+				job_name, pid, t[0] ? t : "unknown", path);
+		}
+		close(fd);
+		fd = -1;
+		goto out;
+	}
+	/* the lock is the flock(): these words only name its holder */
+	now_iso(t, sizeof(t), false);
+	snprintf(info, sizeof(info), "%ld %s\n", (long)getpid(), t);
+	if (ftruncate(fd, 0) < 0 ||
+	    pwrite(fd, info, strlen(info), 0) != (ssize_t)strlen(info)) {
+		/* the lock holds all the same */
+	}
+out:
+	free(jobdir);
+	free(path);
+	return fd;
+}
+
+static char *json_string(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(v) && v->valuestring ? xstrdup(v->valuestring)
+						   : NULL;
+}
+
+int results_prior_read(const char *run_dir, struct results_prior *p,
+		       struct err *e)
+{
+	char *path = join(run_dir, "run.json");
+	struct buf b = BUF_INIT(BUF_MAX_SMALL);
+	FILE *fp = fopen(path, "rb");
+	cJSON *o = NULL;
+	struct jscan js;
+	off_t end;
+	int rc = -1;
+
+	memset(p, 0, sizeof(*p));
+	p->dir = xstrdup(run_dir);
+	if (!fp) {
+		err_set(e, ERR_CONFIG,
+			"run '%s' has no run.json (an older mbxfix made it): "
+			"it can be neither resumed nor rerun",
+			run_dir);
+		goto out;
+	}
+	{
+		char chunk[4096];
+		size_t n;
+
+		while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+			if (buf_add(&b, chunk, n) < 0)
+				break;
+		fclose(fp);
+	}
+	o = cJSON_Parse(b.ptr);
+	if (!o || !(p->command = json_string(o, "command"))) {
+		err_set(e, ERR_CONFIG, "'%s' is not a run description", path);
+		goto out;
+	}
+	p->input = json_string(o, "input");
+	p->input_sha256 = json_string(o, "input_sha256");
+	{
+		char *copy = json_string(o, "input_copy");
+
+		if (copy) {
+			p->input_copy = join(run_dir, copy);
+			free(copy);
+		}
+	}
+	free(path);
+	path = join(run_dir, "journal");
+	if (access(path, F_OK) == 0) {
+		if (scan_journal(path, &js, &end, e) < 0) {
+			jscan_release(&js);
+			goto out;
+		}
+		p->has_journal = true;
+		p->finished = js.ended;
+		p->rows_done = js.n;
+		for (size_t i = 0; i < js.n; i++)
+			if (js.rows[i].result != RESULTS_OK)
+				p->rows_failed++;
+		jscan_release(&js);
+	}
+	rc = 0;
+out:
+	cJSON_Delete(o);
+	buf_release(&b);
+	free(path);
+	return rc;
+}
+
+void results_prior_release(struct results_prior *p)
+{
+	free(p->dir);
+	free(p->command);
+	free(p->input);
+	free(p->input_sha256);
+	free(p->input_copy);
+	memset(p, 0, sizeof(*p));
+}
+
+/* A row never reached, as failed.csv would hold it with no error. */
+static void unreached_line(struct buf *line, const struct row *row,
+			   size_t ncols, char delim)
+{
+	size_t n = row->nfields > ncols ? row->nfields : ncols;
+
+	for (size_t i = 0; i < n; i++)
+		cell(line, i < row->nfields ? row->fields[i] : "", delim,
+		     i == 0);
+	failed_error_cells(line, "", "", delim, n == 0);
+	buf_addstr(line, "\r\n");
+}
+
+int results_rerun_input(const struct results_prior *p, const char *input,
+			const char *encoding, const char *out_path,
+			size_t *nrows, struct err *e)
+{
+	char *jpath = join(p->dir, "journal");
+	struct jscan js;
+	struct journal *j = NULL;
+	struct rows *in = NULL;
+	struct buf line = BUF_INIT(LINE_MAX_BYTES);
+	FILE *fp = NULL;
+	size_t k = 0;
+	off_t end;
+	int rc = -1;
+
+	*nrows = 0;
+	if (scan_journal(jpath, &js, &end, e) < 0)
+		goto out;
+	/* read-only use: journal_pread() of records already on disk */
+	if (journal_open(&j, jpath, false, end, e) < 0)
+		goto out;
+	if (!js.ended) {
+		/* the rows it never reached come from its input */
+		if (!input) {
+			err_set(e, ERR_CONFIG,
+				"run '%s' was interrupted and its input is "
+				"gone: cannot tell which rows it never reached",
+				p->dir);
+			goto out;
+		}
+		if (rows_open_encoding(&in, input, NULL, encoding, e) < 0)
+			goto out;
+	}
+	if (!(fp = open_file(out_path, "wbx", e)))
+		goto out;
+	if (write_flush(fp, out_path, js.bom ? "\xef\xbb\xbf" : "",
+			js.bom ? 3 : 0, e) < 0 ||
+	    write_flush(fp, out_path, js.hdr + js.rhdrlen,
+			js.hdrlen - js.rhdrlen, e) < 0)
+		goto out;
+	for (;;) {
+		struct row *row = NULL;
+		const struct slot *d;
+
+		if (in && rows_next(in, &row, e) < 0)
+			goto out;
+		if (in && !row)
+			break;
+		if (!in && k == js.n)
+			break;
+		while (row && k < js.n && js.rows[k].num < row->num)
+			k++;
+		d = k < js.n && (!row || js.rows[k].num == row->num)
+			? &js.rows[k]
+			: NULL;
+		if (!in)
+			k++;
+		buf_reset(&line);
+		if (d && d->result != RESULTS_OK) {
+			/* a failed row: its failed.csv line, as recorded */
+			if (buf_grow(&line, d->flen + 1) < 0 ||
+			    journal_pread(j, d->off + (off_t)d->rlen, line.ptr,
+					  d->flen, e) < 0) {
+				rows_row_free(row);
+				goto out;
+			}
+			line.len = d->flen;
+			line.ptr[line.len] = '\0';
+		} else if (!d && row) {
+			/* never reached: as failed.csv has it, no error */
+			unreached_line(&line, row, rows_ncols(in), js.delim);
+		}
+		rows_row_free(row);
+		if (line.len) {
+			if (write_flush(fp, out_path, line.ptr, line.len, e) <
+			    0)
+				goto out;
+			(*nrows)++;
+		}
+	}
+	rc = 0;
+out:
+	if (fp && fclose(fp) != 0 && !rc)
+		rc = err_set_errno(e, ERR_IO, "cannot write '%s'", out_path);
+	if (rc && fp)
+		unlink(out_path);
+	rows_free(in);
+	if (j) {
+		/* nothing was added: closing writes nothing */
+		journal_free(j);
+	}
+	jscan_release(&js);
+	buf_release(&line);
+	free(jpath);
+	return rc;
 }

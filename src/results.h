@@ -4,7 +4,17 @@
  * RUN-ID is the UTC start time and the process id, "20261120T231500Z-4242"
  * (sorts by time; "-2", "-3"... is appended in the unlikely case the
  * directory exists). OUTPUT/JOB/latest is a relative symlink to the newest
- * run, replaced atomically when a run starts (results_open()).
+ * 'run', replaced atomically when it starts (results_open()); 'plan' and
+ * 'diagnose' move latest-plan and latest-diagnose instead.
+ *
+ *   journal      append-only: every row's lines and every write's intent,
+ *                sending and outcome (docs/journal.md). results.csv and
+ *                failed.csv are derived from it: a line reaches them only
+ *                once the journal holds it, and --resume rebuilds both
+ *                from the journal whenever the process died.
+ *   run.json     what the run is: command, job file and its SHA-256,
+ *                input path and SHA-256, options; input_copy names
+ *                input.csv, the run's own input (--rerun-failed)
  *
  *   results.csv  one line per input row, in INPUT ORDER: the input fields
  *                as given (padded with empty cells or cut to the header's
@@ -21,12 +31,12 @@
  *   summary.json counts by result and per action, timings, requests...
  *   run.log      one JSON object per line
  *
- * Rows complete out of order; results_add() keeps them in a reorder window
- * and writes each line as soon as every earlier row is written, flushing
- * each line (or whole lines every few hundred ms, results_set_flush_ms()),
- * so an interrupted run leaves a valid prefix of results.csv.
- * Memory held is the lines of the rows completed ahead of the oldest row
- * still in flight.
+ * Rows complete out of order; results_add() records each in the journal at
+ * once and writes its lines to results.csv as soon as every earlier row is
+ * written, flushing each line (or whole lines every few hundred ms,
+ * results_set_flush_ms()), so an interrupted run leaves a valid prefix of
+ * results.csv. A row completed ahead of an earlier one is held as the
+ * place of its lines in the journal (a few dozen bytes), not the lines.
  *
  * Both CSV files are UTF-8 (a byte that is not becomes U+FFFD, a NUL is
  * dropped), use the input's delimiter, start with a UTF-8 BOM when
@@ -135,16 +145,26 @@ struct results_setup {
 	bool bom;		/* write a UTF-8 BOM */
 	const char *resume_dir; /* NULL: a new run; else continue this run
 				   directory (see results_resume_point()) */
+	/* recorded in run.json */
+	const char *command; /* "run" (NULL too), "plan", "diagnose" */
+	const char *job_path;
+	const char *job_sha256;
+	const char *input_sha256;
+	const char *options;	  /* the command line's options */
+	const char *input_copy;	  /* a file moved into the run as input.csv,
+				     which becomes its input */
+	const char *input_source; /* the run input_copy was taken from */
 };
 
 struct results;
 
 /*
- * Create OUTPUT/JOB/RUN-ID/ (parents too), write the headers of
- * results.csv and failed.csv, open run.log and point OUTPUT/JOB/latest at
- * the new run. With 'resume_dir', reopen that run instead: results.csv is
- * cut after its last complete line and appended to, and the first row
- * expected is the one after the rows it holds (the header must match).
+ * Create OUTPUT/JOB/RUN-ID/ (parents too), write run.json, the journal's
+ * first records, the headers of results.csv and failed.csv, open run.log
+ * and point OUTPUT/JOB/latest (or latest-plan...) at the new run. With
+ * 'resume_dir', reopen that run instead: results.csv and failed.csv are
+ * written again from the journal, whose rows count as done
+ * (results_row_done()) and in the counts (the header must match).
  * Returns 0 with '*out' to free with results_free(), or -1 with 'e' set
  * (ERR_IO, exit 3: not writable; ERR_INPUT: resume header mismatch).
  */
@@ -178,13 +198,40 @@ int results_flush_due(struct results *r, struct err *e);
 /* Write the held lines now. Returns 0, or -1 with 'e' set (ERR_IO). */
 int results_flush(struct results *r, struct err *e);
 
+/*
+ * Whether results.csv or failed.csv could not be written: the rows are
+ * still journalled, the engine takes no new row, and results_finish()
+ * returns the error (exit 3).
+ */
+bool results_broken(const struct results *r);
+
+/* --resume: whether the journal already holds row 'num'. */
+bool results_row_done(const struct results *r, size_t num);
+
+/*
+ * The journal's records of one write operation 'seq' (unique in the
+ * process): its intent (row, action, method, URL, body) added before the
+ * request holding it is built, results_sync() before it is sent, then
+ * results_sent() and, once its answer is known, results_outcome() with
+ * the HTTP status (0: no answer) and error code.
+ */
+int results_intent(struct results *r, unsigned long seq, size_t row,
+		   const char *action, const char *method, const char *url,
+		   const char *body);
+void results_sent(struct results *r, unsigned long seq);
+void results_outcome(struct results *r, unsigned long seq, long status,
+		     const char *code);
+
+/* Write the journal's records added so far. 0 or -1 (ERR_IO). */
+int results_sync(struct results *r, struct err *e);
+
 /* Rows written to results.csv so far (resumed rows included). */
 size_t results_written(const struct results *r);
 
 /* Rows added but waiting for an earlier one. */
 size_t results_pending(const struct results *r);
 
-/* Counts of the rows added in this process (not the resumed ones). */
+/* Counts of the rows of the run (those of a resumed run's journal too). */
 const struct results_counts *results_counts(const struct results *r);
 
 /* One run.log line. Strings borrowed; NULL/0 fields are left out. */
@@ -232,11 +279,52 @@ char *results_latest_dir(const char *output, const char *job_name,
 			 struct err *e);
 
 /*
- * For --resume: how many data rows 'run_dir'/results.csv holds complete.
- * Lines are written in input order, so they are rows 1..'*rows_done': the
- * engine skips those row numbers. Returns 0 or -1 with 'e' set.
+ * For --resume: how many data rows 'run_dir'/journal holds (in any
+ * order; results_row_done() tells which). Returns 0 or -1 with 'e' set.
  */
 int results_resume_point(const char *run_dir, size_t *rows_done, struct err *e);
+
+/*
+ * One run of a job at a time: take OUTPUT/JOB/.lock (flock, released when
+ * the process ends, however it ends) and write our pid and start time in
+ * it. Returns the descriptor to keep open, or -1 with 'e' set (ERR_IO,
+ * naming the job and the holder's pid and start time).
+ */
+int results_lock(const char *output, const char *job_name, struct err *e);
+
+/* An earlier run, from its run.json and journal. */
+struct results_prior {
+	char *dir;
+	char *command;	    /* "run", "plan", "diagnose" */
+	char *input;	    /* the input it read */
+	char *input_sha256; /* of that input when the run started */
+	char *input_copy;   /* its own copy (RUN-DIR/input.csv) or NULL */
+	bool has_journal;
+	bool finished; /* every row done (the journal's "end" record) */
+	size_t rows_done, rows_failed;
+};
+
+/* Fill 'p' (release with results_prior_release()); -1 with 'e' set. */
+int results_prior_read(const char *run_dir, struct results_prior *p,
+		       struct err *e);
+void results_prior_release(struct results_prior *p);
+
+/*
+ * --rerun-failed: write to 'out_path' (a new file) the input header and,
+ * in input order, the rows of run 'p' that did not succeed: the failed
+ * and invalid rows of its journal and, when it was interrupted, the rows
+ * it never reached, read from 'input' (its input, checked by the caller,
+ * in 'encoding': rows_open_encoding()), all as failed.csv lines (the
+ * never reached ones with empty error cells). The file is UTF-8 whatever
+ * the input's encoding. '*nrows' gets their number. Returns 0 or -1 with
+ * 'e' set.
+ */
+int results_rerun_input(const struct results_prior *p, const char *input,
+			const char *encoding, const char *out_path,
+			size_t *nrows, struct err *e);
+
+/* SHA-256 of the file 'path' as 64 hex digits. 0 or -1 with 'e' set. */
+int results_sha256(const char *path, char hex[65], struct err *e);
 
 /*
  * Append one CSV cell to 'out': made valid UTF-8, neutralised as above

@@ -26,6 +26,7 @@
  * in csv.h. */
 #define LIBCSV_ROW_NOT_BEGUN 0
 #define LIBCSV_FIELD_BEGUN 2
+#define LIBCSV_FIELD_MIGHT_HAVE_ENDED 3
 
 /* Bytes per block of the pool holding the keys of the mailboxes seen. */
 #define KEY_BLOCK 65536
@@ -72,6 +73,7 @@ struct record {
 	size_t n;
 	size_t line;
 	bool unterminated;
+	bool oversized; /* past ROWS_MAX_RECORD: fields cut, an invalid row */
 };
 
 struct seen {
@@ -134,6 +136,10 @@ struct rows {
 	size_t cur_bytes;
 	size_t cur_nl;
 	bool too_big;
+	/* passing over the rest of an oversized record, see skip_bytes() */
+	bool skipping, skip_quote, skip_pending;
+	size_t skip_line;
+	size_t rec_line; /* the line the record being parsed started on */
 
 	/* complete records not handed out yet (a few at most) */
 	struct record *q;
@@ -623,6 +629,7 @@ static void end_record(struct rows *r)
 	/* the record ends on the current line; it started cur_nl lines up */
 	rec->line = r->line > r->cur_nl ? r->line - r->cur_nl : 1;
 	rec->unterminated = false;
+	rec->oversized = false;
 	r->cur_f0 = r->fv_len;
 	r->cur_bytes = 0;
 	r->cur_nl = 0;
@@ -633,9 +640,65 @@ static void on_record(int term, void *data)
 	struct rows *r = data;
 
 	(void)term;
-	if (r->too_big)
-		return;
 	end_record(r);
+	if (r->too_big) {
+		/* the fields before the cap are kept, the row is invalid */
+		r->q[r->qhead + r->qlen - 1].oversized = true;
+		r->q[r->qhead + r->qlen - 1].line = r->rec_line;
+		r->too_big = false;
+	}
+}
+
+/*
+ * The rest of a record past ROWS_MAX_RECORD is passed over here, not fed
+ * to the parser (which would hold it all: a quote never closed would take
+ * the rest of the file), up to the end of the record: a CR or LF outside
+ * quotes, or the end of the input. The record becomes one invalid row and
+ * the rows after it are read as usual.
+ */
+static int no_space(unsigned char c);
+
+static void skip_end(struct rows *r)
+{
+	struct record *rec;
+
+	csv_free(&r->p);
+	if (csv_init(&r->p, CSV_APPEND_NULL) != 0)
+		BUG("rows: cannot set up the CSV parser again");
+	csv_set_space_func(&r->p, no_space);
+	csv_set_delim(&r->p, (unsigned char)r->delim);
+	end_record(r);
+	rec = &r->q[r->qhead + r->qlen - 1];
+	rec->oversized = true;
+	rec->line = r->skip_line;
+	r->too_big = false;
+	r->skipping = false;
+}
+
+static void skip_bytes(struct rows *r)
+{
+	while (r->rb_off < r->rb_len) {
+		char c = r->rb[r->rb_off++];
+
+		if (c == '\n')
+			r->line++;
+		if (r->skip_quote) {
+			if (!r->skip_pending) {
+				r->skip_pending = c == '"';
+				continue;
+			}
+			r->skip_pending = false;
+			if (c == '"')
+				continue; /* "" inside quotes */
+			r->skip_quote = false;
+		}
+		if (c == '"') {
+			r->skip_quote = true;
+		} else if (c == '\n' || c == '\r') {
+			skip_end(r);
+			return;
+		}
+	}
 }
 
 /* Where b[i, len) first holds 'delim', CR or LF; 'len' if nowhere. */
@@ -917,6 +980,8 @@ static int pump(struct rows *r, struct err *e)
 		size_t len;
 
 		if (r->rb_off == r->rb_len) {
+			if (r->eof && r->skipping)
+				skip_end(r);
 			if (r->eof) {
 				bool open_quote =
 				    r->p.quoted &&
@@ -933,9 +998,15 @@ static int pump(struct rows *r, struct err *e)
 				return -1;
 			continue;
 		}
+		if (r->skipping) {
+			skip_bytes(r);
+			continue;
+		}
 		seg = r->rb + r->rb_off;
 		nl = memchr(seg, '\n', r->rb_len - r->rb_off);
 		len = nl ? (size_t)(nl - seg) + 1 : r->rb_len - r->rb_off;
+		if (r->p.pstate == LIBCSV_ROW_NOT_BEGUN)
+			r->rec_line = r->line;
 		if (nl && r->p.pstate == LIBCSV_ROW_NOT_BEGUN &&
 		    !memchr(seg, '"', len))
 			split_line(r, seg, len);
@@ -945,14 +1016,21 @@ static int pump(struct rows *r, struct err *e)
 				       r->path, r->line,
 				       csv_strerror(csv_error(&r->p)));
 		r->rb_off += len;
-		if (r->too_big || r->p.entry_pos > ROWS_MAX_RECORD)
-			return err_set(e, ERR_INPUT,
-				       "%s: line %zu: record larger than %zu "
-				       "bytes (a quoted field not closed?)",
-				       r->path, r->line - r->cur_nl,
-				       (size_t)ROWS_MAX_RECORD);
 		if (nl)
 			r->line++;
+		if (r->too_big || r->p.entry_pos > ROWS_MAX_RECORD) {
+			/* the record goes on past the cap: pass over the rest
+			 */
+			r->skipping = true;
+			r->too_big = true;
+			r->skip_quote =
+			    r->p.quoted &&
+			    (r->p.pstate == LIBCSV_FIELD_BEGUN ||
+			     r->p.pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED);
+			r->skip_pending =
+			    r->p.pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED;
+			r->skip_line = r->rec_line;
+		}
 	}
 	return 0;
 }
@@ -1504,7 +1582,12 @@ static struct row *make_row(struct rows *r, const struct record *whole)
 	*p = '\0';
 	row->error = row->reason = p;
 
-	if (rec->unterminated)
+	if (rec->oversized)
+		problem(&pb,
+			"record larger than %zu bytes, not read (a quoted "
+			"field not closed?)",
+			(size_t)ROWS_MAX_RECORD);
+	else if (rec->unterminated)
 		problem(&pb,
 			"column '%s': quoted field not closed before the "
 			"end of the file",
@@ -1551,7 +1634,7 @@ int rows_next(struct rows *r, struct row **out, struct err *e)
 			return -1;
 		if (!pop(r, &rec))
 			return 0;
-		if (all_empty(r, &rec) && !rec.unterminated)
+		if (all_empty(r, &rec) && !rec.unterminated && !rec.oversized)
 			continue;
 		*out = make_row(r, &rec);
 		return 0;

@@ -23,12 +23,12 @@ write_job diag "$T/list.csv" "fix_owner;set_profile;set_delivery;approve;test_en
 E2E_SECRET=dvsim-demo-secret "$MBXFIX" diagnose --no-progress "$T/diag.cfg" >"$T/diag.out" 2>"$T/diag.err"
 RC=$?
 stats >"$T/s2.json"
-rem="$T/out/diag/latest/remediation.csv"
+rem="$T/out/diag/latest-diagnose/remediation.csv"
 check "diagnose exit 1 (problems found)" [ "$RC" -eq 1 ]
 check "diagnose wrote nothing" jqt "$T/s2.json" "$(jq .writes.total "$T/s1.json") == .writes.total"
 check "remediation.csv written" [ -s "$rem" ]
 "$CSV2JSON" <"$rem" >"$T/rem.json"
-"$CSV2JSON" <"$T/out/diag/latest/results.csv" >"$T/diag.json"
+"$CSV2JSON" <"$T/out/diag/latest-diagnose/results.csv" >"$T/diag.json"
 check "remediation rows = the rows with something to do" jqt "$T/rem.json" \
 	"length == $(jq '[.[] | select(.result == "failed" or ([.set_profile, .set_delivery, .fix_owner, .grant_privileges, .approve] | index("would-change")))] | length' "$T/diag.json")"
 check "every remediation row ends with test_enable" jqt "$T/rem.json" 'all(.[]; .actions | endswith("test_enable"))'

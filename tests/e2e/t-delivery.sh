@@ -31,7 +31,8 @@ need=$(state | jq '[.entities.mailboxes | to_entries[] |
 "$MBXFIX" plan "$W/job.cfg" --no-progress >"$W/plan.out" 2>&1
 eq "plan exit status (the ghost row fails)" $? 1
 eq "plan wrote nothing" "$(stats | jq .writes.total)" 0
-eq "plan: would-change rows" "$(col set_delivery | grep -c would-change)" "$need"
+eq "plan: would-change rows" "$(col set_delivery "$W/out/e2e/latest-plan/results.csv" | grep -c would-change)" "$need"
+check "plan leaves latest alone (it names runs that wrote)" test ! -e "$W/out/e2e/latest"
 
 "$MBXFIX" run "$W/job.cfg" --no-progress >"$W/run1.out" 2>&1
 eq "run exit status (the ghost row fails)" $? 1

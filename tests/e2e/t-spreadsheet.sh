@@ -84,8 +84,13 @@ eq "1252 with input_encoding: exit 0" $? 0
 check "accents decoded into UTF-8" grep -q "$(printf 'caf\303\251 \342\202\254')" "$(latest results.csv)"
 check "BOM: the input was not UTF-8" has_bom "$(latest results.csv)"
 echo 'output_bom = false;' >>job.cfg
+printf 'ghost@contoso.com;na\357ve\r\n' >>in.csv
 run
 check "output_bom = false: no BOM" sh -c "! head -c 3 '$(latest results.csv)' | grep -q \$(printf '\357')"
+# the rerun reads what mbxfix wrote (UTF-8), not the input's encoding
+run --rerun-failed
+eq "rerun of a Windows-1252 job: the failed row only" "$(($(wc -l <"$(latest results.csv)") - 1))" 1
+check "rerun: its accent read as UTF-8" grep -q "^ghost@contoso.com;$(printf 'na\303\257ve');failed" "$(latest results.csv)"
 sed -i '/^input_encoding/d; /^output_bom/d' job.cfg
 echo 'input_encoding = "no-such-charset";' >>job.cfg
 run
