@@ -274,7 +274,7 @@ int batch_encode(const struct batch *b, const char *id, const char *prefix,
 		nset++;
 		rc |= buf_addf(body,
 			       "Content-Type: multipart/mixed; "
-			       "boundary=\"changeset_%s_%u\"\r\n\r\n",
+			       "boundary=changeset_%s_%u\r\n\r\n",
 			       id, nset);
 		for (j = i; j < b->n && b->ops[j].changeset == op->changeset;
 		     j++) {
@@ -290,7 +290,7 @@ int batch_encode(const struct batch *b, const char *id, const char *prefix,
 		return err_set(e, ERR_INTERNAL,
 			       "$batch of %zu operations: body too large",
 			       b->n);
-	if (buf_addf(content_type, "multipart/mixed; boundary=\"%s\"", bnd) < 0)
+	if (buf_addf(content_type, "multipart/mixed; boundary=%s", bnd) < 0)
 		return err_set(e, ERR_INTERNAL,
 			       "$batch: Content-Type too long");
 	return 0;
@@ -832,6 +832,8 @@ const char *batch_fate_name(enum batch_fate fate)
 		return "unanswered";
 	case BATCH_UNREPORTED_OK:
 		return "succeeded unreported";
+	case BATCH_UNATTRIBUTED:
+		return "unattributed";
 	}
 	return "?";
 }
@@ -942,11 +944,48 @@ static size_t unit_end(const struct batch *b, size_t i)
 	return i;
 }
 
+/*
+ * A lone failure that names no operation, answering a batch of more than
+ * one unit: the answer of a stop-on-error batch holding only the failure
+ * (docs/fidelity.md), from a server that sends no Content-ID. It may be
+ * for any unit.
+ */
+static bool lone_anonymous_failure(const struct batch *b,
+				   const struct batch_response *r)
+{
+	size_t units = 0;
+
+	for (size_t i = 0; i < b->n; i = unit_end(b, i))
+		units++;
+	if (units < 2 || r->n == 0)
+		return false;
+	for (size_t k = 0; k < r->n; k++) {
+		const struct batch_answer *a = &r->answers[k];
+
+		if (a->content_id)
+			return false;
+		/* one top-level answer, or one change-set response */
+		if (k &&
+		    (!a->changeset || a->changeset != r->answers[0].changeset))
+			return false;
+	}
+	for (size_t k = 0; k < r->n; k++)
+		if (r->answers[k].status >= 400)
+			return true;
+	return false;
+}
+
 int batch_map(const struct batch *b, const struct batch_response *r,
 	      struct batch_result *out, struct err *e)
 {
 	size_t cursor = 0, k = 0;
 	bool last_failed = false;
+
+	if (lone_anonymous_failure(b, r)) {
+		for (size_t i = 0; i < b->n; i++)
+			set_result(&out[i], BATCH_UNATTRIBUTED, NULL);
+		return 0;
+	}
 
 	while (k < r->n) {
 		const struct batch_answer *a = &r->answers[k];

@@ -238,6 +238,16 @@ enum batch_fate {
 	 * write needs no resend; a read has to be sent again for its data.
 	 */
 	BATCH_UNREPORTED_OK,
+	/*
+	 * The batch stopped at a failure whose answer names no operation:
+	 * a lone failure without Content-ID for a batch of more than one
+	 * change set or independent operation. Which one failed cannot be
+	 * told, so every operation of the batch gets this fate: each may
+	 * have been applied (before the failure), failed, or not run.
+	 * 'answer' is NULL, 'status' 0. Sending the operations one per
+	 * batch makes each answer exact.
+	 */
+	BATCH_UNATTRIBUTED,
 };
 
 struct batch_result {
@@ -263,9 +273,12 @@ struct batch_result {
  * Operations skipped before the last answer, when that answer is a
  * failure, are BATCH_UNREPORTED_OK. Operations after the last answer are
  * BATCH_NOT_EXECUTED if that answer was a failure (status >= 400), else
- * BATCH_UNANSWERED. A server that neither echoes Content-ID nor returns
- * every answer cannot be mapped exactly: the lone failure is then taken
- * for the first operation.
+ * BATCH_UNANSWERED. Answers without Content-ID are taken in order, as the
+ * first ones of the batch (a stop-on-error answer that also holds the
+ * successes before the failure); but a lone failure without Content-ID
+ * for more than one unit (change set or independent operation) may be
+ * for any of them (a stop-on-error answer holding only the failure): it
+ * is never guessed, every operation is then BATCH_UNATTRIBUTED.
  *
  * Returns 0, or -1 with 'e' set (ERR_PROTOCOL) when the answers cannot
  * belong to 'b': more answers than operations, answers out of order or
@@ -280,7 +293,7 @@ int batch_map(const struct batch *b, const struct batch_response *r,
 
 /*
  * "answered", "rolled back", "not executed", "unanswered",
- * "succeeded unreported".
+ * "succeeded unreported", "unattributed".
  */
 const char *batch_fate_name(enum batch_fate fate);
 

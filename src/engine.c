@@ -126,6 +126,8 @@ struct flight {
 	struct batch b;
 	struct op **ops;
 	size_t n;
+	unsigned epoch;	 /* the batch size's, when sent (sched.h) */
+	bool exec_limit; /* a part hit the execution-time limit */
 	bool token;
 	unsigned token_gen; /* which token the request carried */
 };
@@ -148,6 +150,11 @@ struct engine {
 	struct sched sched;
 	struct retry_policy policy;
 	int batch_size;
+	/*
+	 * The service answered a failure naming no operation: from then on
+	 * one operation per $batch, so every answer is its own.
+	 */
+	bool one_per_batch;
 
 	char *api_root; /* "https://host/api/data/v9.2/" */
 	char *api_path; /* "/api/data/v9.2/" */
@@ -1419,6 +1426,8 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 				    batch_answer_header(an, "Retry-After"));
 
 				en->st.throttled++;
+				if (!strcmp(op->code, SCHED_ERR_EXEC_TIME))
+					f->exec_limit = true;
 				sched_throttled(&en->sched, en->now,
 						ra >= 0 ? ra * 1000 : -1);
 				retry_op(en, op, st, ra, false);
@@ -1447,6 +1456,17 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 				     "no answer for the operation");
 			retry_op(en, op, 502, -1, true);
 			break;
+		case BATCH_UNATTRIBUTED:
+			/* applied, failed or not run: never guessed */
+			if (!en->one_per_batch)
+				log_warn(
+				    "the $batch answer named no operation; "
+				    "sending one operation per request");
+			en->one_per_batch = true;
+			record_error(op, 502, NULL, 0,
+				     "the $batch answer named no operation");
+			retry_op(en, op, 502, -1, true);
+			break;
 		}
 	}
 out:
@@ -1459,6 +1479,35 @@ static void flight_free(struct flight *f)
 	batch_release(&f->b);
 	free(f->ops);
 	free(f);
+}
+
+/* Tell the batch sizing how a $batch went (sched.h). */
+static void size_done(struct engine *en, const struct flight *f,
+		      const struct request *r, long status)
+{
+	struct sched_answer a = {
+	    .nops = (int)f->n,
+	    .epoch = f->epoch,
+	    .sent_ms = r->started_ms,
+	    .status = status,
+	    .timed_out = r->result == CURLE_OPERATION_TIMEDOUT,
+	    .exec_limit = f->exec_limit,
+	    .budget_ms = sched_parse_time_remaining(r->time_remaining),
+	};
+	struct odata_error oe;
+	int was = en->sched.batch;
+
+	if (status == 429 &&
+	    odata_parse_error(&oe, r->response.ptr, r->response.len) == 0 &&
+	    !strcmp(oe.code, SCHED_ERR_EXEC_TIME))
+		a.exec_limit = true;
+	sched_batch_done(&en->sched, en->now, &a);
+	if (en->sched.batch != was)
+		log_debug("batch size %d -> %d (answer of %zu operations in "
+			  "%ld ms, HTTP %ld%s)",
+			  was, en->sched.batch, f->n,
+			  (long)(en->now - r->started_ms), status,
+			  a.exec_limit ? ", execution-time limit" : "");
 }
 
 static int handle_done(struct engine *en, struct request *r)
@@ -1498,7 +1547,8 @@ static int handle_done(struct engine *en, struct request *r)
 		goto out;
 	}
 	en->ever_answered = true;
-	if (status == 200 && !strncasecmp(r->content_type, "multipart/", 10)) {
+	/* a stop-on-error answer is multipart too, under an outer 400 */
+	if (!strncasecmp(r->content_type, "multipart/", 10)) {
 		handle_batch_answer(en, f, r);
 		goto out;
 	}
@@ -1530,6 +1580,7 @@ static int handle_done(struct engine *en, struct request *r)
 		}
 	}
 out:
+	size_done(en, f, r, status);
 	flight_free(f);
 	request_free(r);
 	return 0;
@@ -1540,16 +1591,7 @@ out:
  */
 static size_t chosen_batch(struct engine *en)
 {
-	size_t queued = en->reads.n + en->writes.n, per;
-
-	if (en->batch_size > 0)
-		return (size_t)en->batch_size;
-	per = (queued + (size_t)en->sched.limit - 1) / (size_t)en->sched.limit;
-	if (per < ENGINE_BATCH_MIN)
-		per = ENGINE_BATCH_MIN;
-	if (per > ENGINE_BATCH_MAX)
-		per = ENGINE_BATCH_MAX;
-	return per;
+	return (size_t)sched_batch_size(&en->sched, en->reads.n + en->writes.n);
 }
 
 static void common_headers(struct engine *en, struct request *r)
@@ -1587,7 +1629,7 @@ static int send_batch(struct engine *en)
 
 		if (!op)
 			break;
-		if (op->flags & ACTION_OP_ALONE && f->n)
+		if ((op->flags & ACTION_OP_ALONE || en->one_per_batch) && f->n)
 			break;
 		/*
 		 * A resolution GET covers ENGINE_RESOLVE_GROUP rows and the
@@ -1637,6 +1679,7 @@ static int send_batch(struct engine *en)
 	buf_release(&ct);
 	r->owner = f;
 	f->token_gen = en->token_gen;
+	f->epoch = en->sched.epoch;
 	if (log_get_level() >= LOG_DEBUG)
 		log_debug("POST $batch %s: %zu operations", id, f->n);
 	/* a write goes out only once its intent is in the journal */
@@ -1652,6 +1695,7 @@ static int send_batch(struct engine *en)
 		if (f->ops[i]->jseq)
 			results_sent(en->res, f->ops[i]->jseq);
 	sched_sent(&en->sched);
+	sched_batch_sent(&en->sched, (int)f->n);
 	en->st.requests++;
 	en->st.batches++;
 	en->st.operations += f->n;
@@ -1905,6 +1949,7 @@ int engine_new(struct engine **out, const struct engine_setup *s, struct err *e)
 		return -1;
 	}
 	sched_init(&en->sched, s->job->parallel, 0);
+	sched_batch_init(&en->sched, s->job->batch_size, ho.timeout_ms);
 	{
 		/* the URL may carry a path (a proxy prefix, dvsim scenarios) */
 		const char *host = strstr(s->job->url, "://");
@@ -2055,6 +2100,8 @@ sign_in:
 		if (r->status == 200) {
 			sched_sent(&en->sched);
 			sched_done(&en->sched, en->now, 200, -1, r->dop_hint);
+			sched_batch_probe(&en->sched, 1,
+					  (long)(en->now - r->started_ms));
 			request_free(r);
 			break;
 		}
@@ -2102,6 +2149,18 @@ out:
 	return rc;
 }
 
+/* -v: how the batch size and the parallelism evolved during the run. */
+static void log_sizes(const struct engine *en)
+{
+	struct buf b = BUF_INIT(BUF_MAX_SMALL);
+
+	if (log_get_level() < LOG_INFO)
+		return;
+	sched_size_summary(&en->sched, &b);
+	log_info("batch sizes: %s", b.ptr);
+	buf_release(&b);
+}
+
 int engine_run(struct engine *en, struct results *res, struct err *e)
 {
 	en->res = res;
@@ -2111,6 +2170,7 @@ int engine_run(struct engine *en, struct results *res, struct err *e)
 		results_set_flush_ms(res, ENGINE_FLUSH_MS);
 	for (;;) {
 		if (en->stop && *en->stop) {
+			log_sizes(en);
 			if (res && results_flush(res, e) < 0)
 				return -1;
 			return err_set(e, ERR_INTERNAL,
@@ -2128,5 +2188,6 @@ int engine_run(struct engine *en, struct results *res, struct err *e)
 			break;
 	}
 	progress_now(en, true);
+	log_sizes(en);
 	return 0;
 }

@@ -33,11 +33,9 @@
 #include "results.h"
 #include "rows.h"
 
-#define ENGINE_RESOLVE_GROUP 50 /* addresses per In() lookup */
-#define ENGINE_WINDOW 2000	/* rows in flight at most */
-#define ENGINE_FLUSH_MS 200	/* results.csv flushed at most this often */
-#define ENGINE_BATCH_MIN 50	/* batch_size = 0: the range chosen in */
-#define ENGINE_BATCH_MAX 100
+#define ENGINE_RESOLVE_GROUP 50	  /* addresses per In() lookup */
+#define ENGINE_WINDOW 2000	  /* rows in flight at most */
+#define ENGINE_FLUSH_MS 200	  /* results.csv flushed at most this often */
 #define ENGINE_READS_PER_BATCH 10 /* batch_size = 0: GETs per request */
 #define ENGINE_CONNECT_TIMEOUT_MS 10000 /* or the request timeout */
 

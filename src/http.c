@@ -155,6 +155,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *p)
 	if (len >= 5 && !strncmp(line, "HTTP/", 5)) {
 		/* a new response (after a 100 Continue): forget the last */
 		r->content_type[0] = r->retry_after[0] = '\0';
+		r->time_remaining[0] = '\0';
 		r->dop_hint = 0;
 	} else if (is_header(line, len, "content-type", &v)) {
 		header_value(r->content_type, sizeof(r->content_type), line + v,
@@ -172,6 +173,11 @@ static size_t on_header(char *line, size_t size, size_t n, void *p)
 		if (end != num && !*end && cl > 0 &&
 		    (unsigned long long)cl < r->response.max)
 			buf_grow(&r->response, (size_t)cl);
+	} else if (is_header(line, len,
+			     "x-ms-ratelimit-time-remaining-xrm-requests",
+			     &v)) {
+		header_value(r->time_remaining, sizeof(r->time_remaining),
+			     line + v, len - v);
 	} else if (is_header(line, len, "x-ms-dop-hint", &v)) {
 		char *end;
 		long d;

@@ -73,6 +73,7 @@ struct request {
 	char content_type[160];	     /* of the answer */
 	char retry_after[64];	     /* raw Retry-After value, "" if absent */
 	int dop_hint;		     /* x-ms-dop-hint, 0 if absent */
+	char time_remaining[32];     /* x-ms-ratelimit-time-remaining-... */
 	long http_version;	     /* CURL_HTTP_VERSION_*, 0 when none */
 	/* for the caller */
 	void *owner;

@@ -380,7 +380,8 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 			    &j->certificate) < 0 ||
 		    get_str(c, g, "auth", "private_key", true, NULL,
 			    &j->private_key) < 0 ||
-		    get_str(c, g, "auth", "assertion_alg", false, "RS256",
+		    /* Microsoft's certificate credentials: PS256, x5t#S256 */
+		    get_str(c, g, "auth", "assertion_alg", false, "PS256",
 			    &alg) < 0 ||
 		    check_readable(c, g, "auth", "certificate",
 				   j->certificate) < 0 ||

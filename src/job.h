@@ -22,8 +22,9 @@
  *     certificate certificate: PEM certificate (required)
  *     private_key certificate: PEM private key, readable by its owner only
  *                 (required)
- *     assertion_alg  certificate: "RS256" (default, x5t) or "PS256"
- *                 (x5t#S256)
+ *     assertion_alg  certificate: "PS256" (default, x5t#S256, as
+ *                 Microsoft's certificate credentials ask) or "RS256"
+ *                 (x5t)
  *     authority   default "https://login.microsoftonline.com" (same URL
  *                 rule as environment.url); trailing '/' removed
  *   }

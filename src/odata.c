@@ -77,6 +77,40 @@ fail:
 	return -1;
 }
 
+int odata_json_quote(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t old = out->len;
+
+	if (buf_addch(out, '"') < 0)
+		goto fail;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		int rc;
+
+		if (c == '"' || c == '\\') {
+			char esc[2] = {'\\', (char)c};
+
+			rc = buf_add(out, esc, 2);
+		} else if (c < 0x20) {
+			char esc[6] = {'\\', 'u',	  '0',
+				       '0',  hex[c >> 4], hex[c & 15]};
+
+			rc = buf_add(out, esc, 6);
+		} else {
+			rc = buf_addch(out, (char)c);
+		}
+		if (rc < 0)
+			goto fail;
+	}
+	if (buf_addch(out, '"') < 0)
+		goto fail;
+	return 0;
+fail:
+	buf_setlen(out, old);
+	return -1;
+}
+
 static bool is_name(const char *s)
 {
 	if (!*s)
@@ -106,7 +140,11 @@ int odata_in_filter(struct buf *out, const char *property,
 	for (size_t i = 0; i < n; i++) {
 		if (i && buf_addch(out, ',') < 0)
 			goto full;
-		if (odata_quote(out, values[i]) < 0)
+		/*
+		 * PropertyValues is read as JSON: a value holding ' in single
+		 * quotes, even doubled, is refused (docs/fidelity.md).
+		 */
+		if (odata_json_quote(out, values[i]) < 0)
 			goto full;
 	}
 	if (buf_addstr(out, "])") < 0)

@@ -36,11 +36,20 @@ int odata_url_encode(struct buf *out, const char *s, size_t len);
 int odata_quote(struct buf *out, const char *s);
 
 /*
+ * Append 's' as a JSON string: in double quotes, '"' and '\' escaped
+ * with a backslash, control characters as \u00XX; other bytes (UTF-8
+ * included) as they are. Returns 0, or -1 when 'out' would pass its cap.
+ */
+int odata_json_quote(struct buf *out, const char *s);
+
+/*
  * Append the filter expression
  *	Microsoft.Dynamics.CRM.In(PropertyName='<property>',
- *				  PropertyValues=['<v1>','<v2>',...])
- * (without the line break) for 'values'[0 .. n-1], each quoted with
- * odata_quote(). Not yet percent-encoded.
+ *				  PropertyValues=["<v1>","<v2>",...])
+ * (without the line break) for 'values'[0 .. n-1], each written with
+ * odata_json_quote(): the service reads PropertyValues as a JSON array,
+ * so a value holding ' must be in double quotes (docs/fidelity.md). Not
+ * yet percent-encoded.
  * Returns 0, or -1 with 'e' set (ERR_INTERNAL) when 'n' is 0, 'property'
  * is not a name of [A-Za-z0-9_], or 'out' would pass its cap.
  */

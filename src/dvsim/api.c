@@ -9,9 +9,10 @@
  * - option-set value out of range: 0x80044331 "A validation error
  *   occurred." (the documented validation code) with Dataverse's
  *   "outside the valid range. Accepted Values:" wording, 400;
- * - wrong JSON type, malformed body, read-only column: 0x80048d19, the
- *   code Dataverse uses for "Error identified in Payload provided by the
- *   user", 400;
+ * - wrong JSON type, malformed body, read-only column (regardingobjectid
+ *   of a mailbox included), unknown property ("The property 'x' does not
+ *   exist on type ..."): 0x80048d19, the code Dataverse uses for "Error
+ *   identified in Payload provided by the user", 400 (docs/fidelity.md);
  * - O365RoleUnsupportedForEmailApproval 0x8009000B: 403, like the other
  *   authorisation failures of §8.1 (the reference leaves 400/403 open);
  * - editing a child business unit's copy of a role (open question 10):
@@ -199,6 +200,34 @@ static int payload_error(struct ctx *c, const struct dv_entity *ent,
 		     "https://go.microsoft.com/fwlink/?linkid=2195293  ----> "
 		     "InnerException : Microsoft.OData.ODataException: %s",
 		     ent ? ent->logical : "", detail);
+}
+
+/*
+ * A property the entity type does not have: 0x80048d19 wrapping the
+ * OData reader's message (docs/fidelity.md).
+ */
+static int unknown_property(struct ctx *c, const struct dv_entity *ent,
+			    const char *name)
+{
+	char detail[400];
+
+	snprintf(detail, sizeof(detail),
+		 "The property '%.100s' does not exist on type "
+		 "'Microsoft.Dynamics.CRM.%s'. Make sure to only use property "
+		 "names that are defined by the type or mark the type as open "
+		 "type.",
+		 name, ent->logical);
+	return payload_error(c, ent, detail);
+}
+
+static int read_only(struct ctx *c, const struct dv_entity *ent,
+		     const char *name)
+{
+	char detail[200];
+
+	snprintf(detail, sizeof(detail),
+		 "The property '%.100s' is read-only and cannot be set.", name);
+	return payload_error(c, ent, detail);
 }
 
 static void json_reply(struct ctx *c, int status, cJSON *root)
@@ -1438,12 +1467,10 @@ static int collect(struct ctx *c, const struct dv_entity *ent,
 				 (int)(at - k), k);
 			nav = dv_entity_nav(ent, navname);
 			ch->nprops++;
-			if (!nav || !nav->writable)
-				return error(c, 400, "0x80090801",
-					     "Invalid property '%s' was found "
-					     "in entity "
-					     "'Microsoft.Dynamics.CRM.%s'.",
-					     navname, ent->logical);
+			if (!nav)
+				return unknown_property(c, ent, navname);
+			if (!nav->writable)
+				return read_only(c, ent, navname);
 			a = dv_entity_attr(ent, nav->attr);
 			if (cJSON_IsNull(it)) {
 				if (!strcmp(nav->nav, "ownerid"))
@@ -1479,11 +1506,14 @@ static int collect(struct ctx *c, const struct dv_entity *ent,
 			continue; /* an annotation of a property */
 		ch->nprops++;
 		a = dv_entity_attr(ent, k);
-		if (!a || a->type == DV_LOOKUP)
-			return error(c, 400, "0x80090801",
-				     "Invalid property '%s' was found in "
-				     "entity 'Microsoft.Dynamics.CRM.%s'.",
-				     k, ent->logical);
+		if (!a)
+			return unknown_property(c, ent, k);
+		if (a->type == DV_LOOKUP)
+			return payload_error(
+			    c, ent,
+			    "CRM do not support direct update of Entity "
+			    "Reference properties, Use Navigation properties "
+			    "instead.");
 		if (!strcmp(k, ent->key)) {
 			char g[37];
 
@@ -1497,15 +1527,8 @@ static int collect(struct ctx *c, const struct dv_entity *ent,
 				    "match the key in the URL.");
 			continue;
 		}
-		if (a->flags & DV_RO) {
-			char detail[200];
-
-			snprintf(detail, sizeof(detail),
-				 "The property '%s' is read-only and cannot "
-				 "be set.",
-				 k);
-			return payload_error(c, ent, detail);
-		}
+		if (a->flags & DV_RO)
+			return read_only(c, ent, k);
 		if ((rc = check_value(c, ent, a, it)))
 			return rc;
 		if (!strcmp(k, "emailrouteraccessapproval")) {
@@ -2301,6 +2324,47 @@ static int who_am_i(struct ctx *c)
 	return 200;
 }
 
+/*
+ * GET <set>/$count: the number of rows (those $filter keeps), as a plain
+ * text number, at most 5000 like @odata.count (docs/fidelity.md).
+ */
+static int serve_count(struct ctx *c, struct dv_table *t)
+{
+	struct dv_filter *f = NULL;
+	struct rowvec cand = {0};
+	const char *v;
+	size_t n = 0;
+	bool all;
+
+	if ((v = qget(c, "$filter"))) {
+		char msg[512];
+
+		f = dv_filter_parse(t->ent, v, alias_lookup, c, msg,
+				    sizeof(msg));
+		if (!f)
+			return error(c, 400, "0x80060888", "%s", msg);
+	}
+	candidates(c, t, f, &cand, &all);
+	if (all) {
+		for (size_t i = 0; i < t->n; i++)
+			n +=
+			    !t->rows[i]->dead &&
+			    (!f || dv_filter_match(f, c->org, t->rows[i]->obj));
+	} else {
+		for (size_t i = 0; i < cand.n; i++)
+			n += !cand.v[i]->dead &&
+			     (!f || dv_filter_match(f, c->org, cand.v[i]->obj));
+	}
+	free(cand.v);
+	dv_filter_free(f);
+	dv_response_reset(c->resp);
+	c->resp->status = 200;
+	buf_addstr(&c->resp->headers,
+		   "Content-Type: text/plain; charset=utf-8\r\n" ODATA_V);
+	buf_addf(&c->resp->body, "%zu", n > 5000 ? (size_t)5000 : n);
+	return 200;
+}
+
 /* ---- dispatch ---------------------------------------------------------- */
 
 static int route(struct ctx *c)
@@ -2358,6 +2422,15 @@ static int route(struct ctx *c)
 		if (!strcmp(m, "PATCH"))
 			return do_patch(c, t, id);
 		goto bad_method;
+	}
+
+	if (!s0->args && c->nsegs == 2 && !s1->args &&
+	    !strcmp(s1->name, "$count")) {
+		if (strcmp(m, "GET"))
+			goto bad_method;
+		if ((rc = need(c, "Read", t->ent, NULL)))
+			return rc;
+		return serve_count(c, t);
 	}
 
 	/* set(id)/something */

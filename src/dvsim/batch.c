@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "batch.h"
+#include "variant.h"
 
 #include "banned.h"
 
@@ -253,6 +254,15 @@ void batch_release(struct batch *b)
 	b->nchangesets = 0;
 }
 
+/* The last space in [p, end), or NULL. */
+static const char *last_space(const char *p, const char *end)
+{
+	while (end > p)
+		if (*--end == ' ')
+			return end;
+	return NULL;
+}
+
 static enum batch_parse_result parse_request(struct batch *b, struct span s,
 					     const struct dv_header *mh,
 					     size_t nmh, int changeset,
@@ -269,9 +279,13 @@ static enum batch_parse_result parse_request(struct batch *b, struct span s,
 			return BATCH_PARSE_MALFORMED;
 		}
 	} while (!line.len);
+	/*
+	 * The URL is what lies between the first and the last space: the
+	 * service's OData reader takes it so, as a URL may hold a space a
+	 * client left unencoded ("$orderby=name desc").
+	 */
 	sp1 = memchr(line.p, ' ', line.len);
-	sp2 = sp1 ? memchr(sp1 + 1, ' ', line.len - (size_t)(sp1 + 1 - line.p))
-		  : NULL;
+	sp2 = sp1 ? last_space(sp1 + 1, line.p + line.len) : NULL;
 	if (!sp1 || !sp2 || sp1 == line.p || sp2 == sp1 + 1 ||
 	    line.len - (size_t)(sp2 + 1 - line.p) < 5 ||
 	    memcmp(sp2 + 1, "HTTP/", 5)) {
@@ -691,7 +705,8 @@ static void add_part(struct buf *out, const char *bnd, const char *cid,
 		 "--%s\r\nContent-Type: application/http\r\n"
 		 "Content-Transfer-Encoding: binary\r\n",
 		 bnd);
-	if (cid)
+	/* no-content-id: answers carry none, only their order tells */
+	if (cid && !dv_variant(DV_VAR_NO_CONTENT_ID))
 		buf_addf(out, "Content-ID: %s\r\n", cid);
 	buf_addf(out, "\r\nHTTP/1.1 %d %s\r\n", resp->status,
 		 batch_reason(resp->status));
@@ -699,6 +714,17 @@ static void add_part(struct buf *out, const char *bnd, const char *cid,
 	buf_addstr(out, "\r\n");
 	buf_add(out, resp->body.ptr, resp->body.len);
 	buf_addstr(out, "\r\n");
+}
+
+/*
+ * Stop-on-error: the answer holds only the failing request's answer
+ * (docs/fidelity.md); the batch-echo-ok variant keeps the answers of the
+ * requests before it too.
+ */
+static void drop_earlier(struct buf *parts)
+{
+	if (!dv_variant(DV_VAR_BATCH_ECHO_OK))
+		buf_reset(parts);
 }
 
 int batch_execute(const struct batch *b, const struct batch_opts *o,
@@ -727,7 +753,7 @@ int batch_execute(const struct batch *b, const struct batch_opts *o,
 			run_op(&r, i, false, &resp);
 			if (resp.status >= 400 && !o->continue_on_error) {
 				failed = true;
-				buf_reset(&parts);
+				drop_earlier(&parts);
 			}
 			add_part(&parts, bnd, op->content_id, &resp);
 			i++;
@@ -764,7 +790,7 @@ int batch_execute(const struct batch *b, const struct batch_opts *o,
 				 */
 				if (!o->continue_on_error) {
 					failed = true;
-					buf_reset(&parts);
+					drop_earlier(&parts);
 				}
 				add_part(&parts, bnd,
 					 b->ops[fail_at].content_id, &resp);

@@ -7,9 +7,15 @@
  * Parsing accepts RFC 2046 with CRLF and tolerates bare LF; the boundary
  * comes from the Content-Type (quoted or not). Each part is either an
  * application/http request (request line with an absolute or
- * service-relative URL, headers, body) or a change set (multipart/mixed
- * nested once). Content-ID is read from the MIME part headers or, failing
- * that, from the embedded request's headers.
+ * service-relative URL, taken between the line's first and last space,
+ * headers, body) or a change set (multipart/mixed nested once).
+ * Content-ID is read from the MIME part headers or, failing that, from
+ * the embedded request's headers.
+ *
+ * The answer follows the variants of docs/fidelity.md: without
+ * continue-on-error it holds only the failing request's answer (with
+ * batch-echo-ok, the answers before it too); answer parts echo the
+ * request's Content-ID (never with no-content-id).
  */
 #ifndef DVSIM_BATCH_H
 #define DVSIM_BATCH_H

@@ -638,6 +638,173 @@ static const char *alias_text(struct parser *p)
 	return v;
 }
 
+/*
+ * The service reads PropertyValues as a JSON array (docs/fidelity.md): a
+ * value in double quotes, with backslash escapes; single-quoted values
+ * are still read (Microsoft's own examples use them), but a quote inside
+ * one ends it, so the doubled form 'O''Brian' is refused with the
+ * reader's "comma expected" message. Bare numbers, true, false and null
+ * are JSON values too. Reads from the '[' at p->start and leaves p->pos
+ * after the closing ']'.
+ */
+static bool json_value(struct parser *p, size_t *i, struct buf *b)
+{
+	const char *s = p->s;
+	char q = s[*i];
+
+	if (q != '"' && q != '\'') {
+		size_t n = *i;
+
+		while (s[n] && s[n] != ',' && s[n] != ']' && s[n] != ' ' &&
+		       s[n] != '\t' && s[n] != '\r' && s[n] != '\n')
+			n++;
+		if (n == *i) {
+			fail(p,
+			     "Invalid JSON. Unexpected character '%c' in "
+			     "scope 'Array'.",
+			     s[n] ? s[n] : ' ');
+			return false;
+		}
+		buf_add(b, s + *i, n - *i);
+		*i = n;
+		return true;
+	}
+	for ((*i)++; s[*i] != q; (*i)++) {
+		char c = s[*i];
+
+		if (!c) {
+			fail(p, "Invalid JSON. Unterminated string in scope "
+				"'Array'.");
+			return false;
+		}
+		if (c == '\\') {
+			c = s[++(*i)];
+			switch (c) {
+			case 'b':
+				c = '\b';
+				break;
+			case 'f':
+				c = '\f';
+				break;
+			case 'n':
+				c = '\n';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'u': {
+				char hex[5] = {0};
+				unsigned long cp;
+				char *end;
+
+				for (int k = 0; k < 4; k++)
+					if (!isxdigit(
+						(unsigned char)(hex[k] =
+								    s[*i + 1 +
+								      (size_t)
+									  k])))
+						goto bad_escape;
+				cp = strtoul(hex, &end, 16);
+				*i += 4;
+				/* UTF-8; surrogate pairs are not needed here */
+				if (cp < 0x80) {
+					buf_addch(b, (char)cp);
+				} else if (cp < 0x800) {
+					buf_addch(b, (char)(0xC0 | (cp >> 6)));
+					buf_addch(b, (char)(0x80 | (cp & 63)));
+				} else {
+					buf_addch(b, (char)(0xE0 | (cp >> 12)));
+					buf_addch(
+					    b, (char)(0x80 | ((cp >> 6) & 63)));
+					buf_addch(b, (char)(0x80 | (cp & 63)));
+				}
+				continue;
+			}
+			case '"':
+			case '\'':
+			case '\\':
+			case '/':
+				break;
+			default:
+				goto bad_escape;
+			}
+		}
+		if (buf_addch(b, c) < 0) {
+			fail(p,
+			     "The string literal at position %zu is too "
+			     "long.",
+			     *i + 1);
+			return false;
+		}
+	}
+	(*i)++;
+	return true;
+bad_escape:
+	fail(p, "Invalid JSON. Bad JSON escape sequence in scope 'Array'.");
+	return false;
+}
+
+static bool in_values_json(struct parser *p, const struct dv_attr *a,
+			   struct node *n)
+{
+	const char *s = p->s;
+	size_t i = p->start + 1;
+
+	for (;;) {
+		struct buf b = BUF_INIT(BUF_MAX_SMALL);
+		struct lit l;
+		bool ok;
+
+		while (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' ||
+		       s[i] == '\n')
+			i++;
+		if (s[i] == ']' && n->nlist == 0)
+			break;
+		if (!s[i]) {
+			p->start = i;
+			syntax(p);
+			return false;
+		}
+		if (n->nlist >= MAX_IN_VALUES) {
+			fail(p, "Too many values in "
+				"Microsoft.Dynamics.CRM.In.");
+			return false;
+		}
+		if (!json_value(p, &i, &b)) {
+			buf_release(&b);
+			return false;
+		}
+		ok = in_value(p, a, b.ptr ? b.ptr : "", &l);
+		buf_release(&b);
+		if (!ok)
+			return false;
+		in_add(n, &l);
+		while (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' ||
+		       s[i] == '\n')
+			i++;
+		if (s[i] == ']')
+			break;
+		if (!s[i]) {
+			p->start = i;
+			syntax(p);
+			return false;
+		}
+		if (s[i] != ',') {
+			fail(p, "Invalid JSON. A comma character ',' was "
+				"expected in scope 'Array'. Every two elements "
+				"in an array and properties of an object must "
+				"be separated by commas.");
+			return false;
+		}
+		i++;
+	}
+	p->pos = i + 1;
+	return true;
+}
+
 /* Microsoft.Dynamics.CRM.In(PropertyName='x',PropertyValues=['a','b']) */
 static struct node *parse_in(struct parser *p)
 {
@@ -717,33 +884,10 @@ static struct node *parse_in(struct parser *p)
 		cJSON_Delete(arr);
 		next(p);
 	} else {
-		if (!expect(p, T_LB))
+		if (p->t != T_LB)
 			goto bad;
-		while (p->t != T_RB) {
-			struct lit l;
-			char num[64];
-			const char *text = p->text;
-
-			if (p->t == T_NUM) {
-				snprintf(num, sizeof(num), "%.17g", p->num);
-				text = num;
-			} else if (p->t != T_STR && p->t != T_GUID) {
-				goto bad;
-			}
-			if (n->nlist >= MAX_IN_VALUES) {
-				fail(p, "Too many values in "
-					"Microsoft.Dynamics.CRM.In.");
-				goto err;
-			}
-			if (!in_value(p, a, text, &l))
-				goto err;
-			in_add(n, &l);
-			next(p);
-			if (p->t == T_COMMA)
-				next(p);
-			else if (p->t != T_RB)
-				goto bad;
-		}
+		if (!in_values_json(p, a, n))
+			goto err;
 		next(p);
 	}
 	if (!expect(p, T_RP))

@@ -185,6 +185,15 @@ static void grouped(long v, char *out, size_t outlen)
 	out[j] = '\0';
 }
 
+void limits_format_seconds(long ms, char *out, size_t outlen)
+{
+	char whole[40];
+	long cs = ms > 0 ? (ms + 5) / 10 : 0; /* hundredths, rounded */
+
+	grouped(cs / 100, whole, sizeof(whole));
+	snprintf(out, outlen, "%s.%02ld", whole, cs % 100);
+}
+
 int limits_message(enum limits_verdict v, const struct limits_cfg *c, char *out,
 		   size_t outlen)
 {

@@ -70,6 +70,12 @@ long limits_requests_left(const struct limits_user *u,
 long limits_exec_ms_left(const struct limits_user *u,
 			 const struct limits_cfg *c, long now_ms);
 
+/*
+ * 'ms' as x-ms-ratelimit-time-remaining-xrm-requests writes it: seconds
+ * with thousands separators and two decimals (1199460 -> "1,199.46").
+ */
+void limits_format_seconds(long ms, char *out, size_t outlen);
+
 /* The error code and message Dataverse sends for 'v'. */
 const char *limits_code(enum limits_verdict v);
 int limits_message(enum limits_verdict v, const struct limits_cfg *c, char *out,

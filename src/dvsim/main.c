@@ -34,6 +34,9 @@
 #define DEMO_SECRET "dvsim-demo-secret"
 #define DEFAULT_GENERATE 10
 #define THROTTLE_PENALTY_MS 1000
+/* x-ms-dop-hint: real environments send 4 to 48 (docs/fidelity.md) */
+#define DEFAULT_DOP_HINT 4
+#define VARIANT_DOP_HINT 48
 
 static const char usage_text[] =
     "usage: dvsim [--listen 127.0.0.1:PORT] [--org FILE.json | --generate N]\n"
@@ -42,13 +45,14 @@ static const char usage_text[] =
     "ID:CERT.pem]...\n"
     "             [--cert PEM --key PEM] [--latency-ms N] [--op-ms N]\n"
     "             [--window-s N] [--limit-requests N] [--limit-exec-ms N]\n"
-    "             [--limit-concurrent N] [--fail-rate P] [--reset-rate P]\n"
-    "             [--token-ttl S] [--test-delay-ms N] [--dump FILE]\n"
-    "             [--variant NAME[,NAME...]]\n"
+    "             [--limit-concurrent N] [--dop-hint N] [--fail-rate P]\n"
+    "             [--reset-rate P] [--token-ttl S] [--test-delay-ms N]\n"
+    "             [--dump FILE] [--variant NAME[,NAME...]]\n"
     "\n"
     "--variant plays a behaviour of the real service that no source settles\n"
     "(docs/fidelity.md): te-flag-stays, te-postponed, te-status-kept,\n"
-    "approve-no-effect, batch-echo-ok, no-content-id, dop-48.\n";
+    "approve-no-effect, batch-echo-ok, no-content-id, dop-48.\n"
+    "--dop-hint N is the x-ms-dop-hint sent (default 4; 48 with dop-48).\n";
 
 struct client_arg {
 	char *id;
@@ -67,7 +71,7 @@ struct opts {
 	size_t nclients;
 	const char *cert, *key;
 	long latency_ms, op_ms, window_s, limit_requests, limit_exec_ms;
-	long limit_concurrent, token_ttl, test_delay_ms;
+	long limit_concurrent, token_ttl, test_delay_ms, dop_hint;
 	double fail_rate, reset_rate;
 	const char *dump;
 	unsigned variants;
@@ -186,6 +190,7 @@ enum {
 	OPT_TESTDELAY,
 	OPT_DUMP,
 	OPT_VARIANT,
+	OPT_DOPHINT,
 };
 
 static const struct option longopts[] = {
@@ -193,6 +198,7 @@ static const struct option longopts[] = {
     {"client", required_argument, NULL, OPT_CLIENT},
     {"client-cert", required_argument, NULL, OPT_CLIENT_CERT},
     {"client-limited", required_argument, NULL, OPT_CLIENT_LIMITED},
+    {"dop-hint", required_argument, NULL, OPT_DOPHINT},
     {"dump", required_argument, NULL, OPT_DUMP},
     {"fail-rate", required_argument, NULL, OPT_FAIL},
     {"generate", required_argument, NULL, OPT_GENERATE},
@@ -241,6 +247,11 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		case OPT_CLIENT_LIMITED:
 			if (add_client(o, "client-limited", optarg,
 				       DV_APP_LIMITED, false))
+				return -1;
+			break;
+		case OPT_DOPHINT:
+			if (parse_long("dop-hint", optarg, 1, 1000,
+				       &o->dop_hint))
 				return -1;
 			break;
 		case OPT_DUMP:
@@ -420,6 +431,7 @@ int main(int argc, char **argv)
 	    .limit_concurrent = 52,
 	    .token_ttl = 3599,
 	    .test_delay_ms = -1,
+	    .dop_hint = -1,
 	};
 	struct server_cfg cfg = {0};
 	struct err e = ERR_INIT;
@@ -494,6 +506,10 @@ int main(int argc, char **argv)
 	cfg.tls_key = tls_key;
 	cfg.latency_ms = o.latency_ms;
 	cfg.op_ms = o.op_ms;
+	/* an explicit --dop-hint wins over the variant */
+	cfg.dop_hint = (int)(o.dop_hint > 0		 ? o.dop_hint
+			     : dv_variant(DV_VAR_DOP_48) ? VARIANT_DOP_HINT
+							 : DEFAULT_DOP_HINT);
 	cfg.limits.window_ms = o.window_s * 1000;
 	cfg.limits.max_requests = o.limit_requests;
 	cfg.limits.max_exec_ms = o.limit_exec_ms;

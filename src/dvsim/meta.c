@@ -139,8 +139,9 @@ static const struct dv_attr a_mailbox[] = {
 static const struct dv_nav n_mailbox[] = {
     {"emailserverprofile", "_emailserverprofile_value", "emailserverprofiles",
      true},
-    {"regardingobjectid", "_regardingobjectid_value", "systemusers", true},
-    {"regardingobjectid_queue", "_regardingobjectid_value", "queues", true},
+    /* read-only: the mailbox's user or queue is set by the service */
+    {"regardingobjectid", "_regardingobjectid_value", "systemusers", false},
+    {"regardingobjectid_queue", "_regardingobjectid_value", "queues", false},
     {"ownerid", "_ownerid_value", "systemusers", true},
     {"owninguser", "_owninguser_value", "systemusers", false},
     {"owningbusinessunit", "_owningbusinessunit_value", "businessunits", false},

@@ -20,8 +20,6 @@
 
 #define API_PREFIX "/api/data/v9.2/"
 #define SCENARIO_SLOW_MS 3000
-/* added to a throttled period by each request sent during it */
-#define DOP_HINT "50"
 
 struct scenario_count {
 	char *name;
@@ -295,6 +293,7 @@ enum scenario {
 	SCN_SLOW,
 	SCN_FAILCS,
 	SCN_BADMULTIPART,
+	SCN_NOCONTINUE,
 };
 
 static const struct {
@@ -310,6 +309,7 @@ static const struct {
     {"failcs", SCN_FAILCS},
     {"badmultipart", SCN_BADMULTIPART},
     {"expirepart", SCN_EXPIREPART},
+    {"nocontinue", SCN_NOCONTINUE},
 };
 
 /* Parse NAME, NAME-N, NAME@K or NAME-N@K; -1 when unknown. */
@@ -427,16 +427,18 @@ static void throttled(struct server *s, struct dv_response *r,
 static void rate_headers(struct server *s, struct dv_response *r, size_t uidx)
 {
 	long now = mono_ms(), req, exec;
+	char left[48];
 
 	pthread_mutex_lock(&s->mu);
 	req = limits_requests_left(&s->users[uidx], &s->cfg.limits, now);
 	exec = limits_exec_ms_left(&s->users[uidx], &s->cfg.limits, now);
 	pthread_mutex_unlock(&s->mu);
+	limits_format_seconds(exec, left, sizeof(left));
 	buf_addf(&r->headers,
 		 "x-ms-ratelimit-burst-remaining-xrm-requests: %ld\r\n"
-		 "x-ms-ratelimit-time-remaining-xrm-requests: %ld\r\n"
-		 "x-ms-dop-hint: " DOP_HINT "\r\n",
-		 req, exec);
+		 "x-ms-ratelimit-time-remaining-xrm-requests: %s\r\n"
+		 "x-ms-dop-hint: %d\r\n",
+		 req, left, s->cfg.dop_hint);
 }
 
 /* Cut a multipart response short: the badmultipart scenario. */
@@ -490,6 +492,11 @@ static void run_batch(struct server *s, struct MHD_Connection *conn,
 
 	o.continue_on_error =
 	    prefer_has(header(conn, "Prefer"), "odata.continue-on-error");
+	/* nocontinue: the preference is ignored, the batch stops on error */
+	if (scn == SCN_NOCONTINUE && o.continue_on_error) {
+		stats_add(s->st, STATS_SCENARIO_FAULTS, 1);
+		o.continue_on_error = false;
+	}
 	o.fail_changeset = scn == SCN_FAILCS && b.nchangesets ? 0 : -1;
 	o.caller = caller;
 	o.base_url = base;

@@ -31,6 +31,9 @@
  *                 request (400 0x80044331) and is rolled back
  *   badmultipart  a $batch is executed but its multipart response is cut
  *                 short (no closing delimiter, truncated part)
+ *   nocontinue    a $batch ignores Prefer: odata.continue-on-error: it
+ *                 stops at the first failure, answered with an outer 400
+ *                 (a server that does not apply the preference)
  *
  * Every API request is checked, in order: fault injection (--reset-rate,
  * --fail-rate), the bearer token, the scenario, the service protection
@@ -63,6 +66,7 @@ struct server_cfg {
 	const char *tls_key;
 	long latency_ms;
 	long op_ms;
+	int dop_hint; /* x-ms-dop-hint on every answer */
 	struct limits_cfg limits;
 	double fail_rate;
 	double reset_rate;

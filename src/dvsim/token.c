@@ -211,7 +211,8 @@ static void aad_error(struct dv_response *resp, const char *error, long code,
 	cJSON_Delete(root);
 
 	dv_response_reset(resp);
-	resp->status = !strcmp(error, "invalid_client") ? 401 : 400;
+	/* invalid_client too: Microsoft's examples answer it with 400 */
+	resp->status = 400;
 	buf_addstr(&resp->headers,
 		   "Content-Type: application/json; charset=utf-8\r\n"
 		   "Cache-Control: no-store, no-cache\r\n");

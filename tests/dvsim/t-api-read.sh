@@ -45,6 +45,23 @@ check "In(): two of three" "$(get "mailboxes?\$select=emailaddress&\$filter=Micr
 check "In(): count" "$(jb '.value | length')" 2
 check "In() with aliases" "$(get "mailboxes?\$select=emailaddress&\$filter=Microsoft.Dynamics.CRM.In(PropertyName=@p1,PropertyValues=@p2)&@p1=%27emailaddress%27&@p2=%5B%22$A1%22%5D")" 200
 check "In() with aliases: count" "$(jb '.value | length')" 1
+# PropertyValues is JSON (docs/fidelity.md): a value holding ' is written
+# in double quotes; the doubled quote of a single literal is refused.
+M3=$(printf '%s' "$STATE" | jq -r '.entities.mailboxes[3].mailboxid')
+check "odd address set" "$(req PATCH "$API/mailboxes($M3)" -H "$AUTH" -H 'Content-Type: application/json' -H 'If-Match: *' -d "{\"emailaddress\":\"o'b;r+x&y#z%@contoso.com\"}")" 204
+ODD='%22o%27b%3Br%2Bx%26y%23z%25%40contoso.com%22'
+check "In(): JSON strings" "$(get "mailboxes?\$select=mailboxid&\$filter=Microsoft.Dynamics.CRM.In(PropertyName=%27emailaddress%27,PropertyValues=%5B%22$A1%22,$ODD%5D)")" 200
+check "In(): JSON strings: both rows" "$(jb '[.value[].mailboxid] | sort | join(",")')" \
+	"$(printf '%s' "$STATE" | jq -r "[.entities.mailboxes[1,3].mailboxid] | sort | join(\",\")")"
+check "In(): doubled quote refused" "$(get "mailboxes?\$select=mailboxid&\$filter=Microsoft.Dynamics.CRM.In(PropertyName=%27emailaddress%27,PropertyValues=%5B%27$A1%27,%27o%27%27b%40x.y%27%5D)")" 400
+check "In(): doubled quote: message" "$(jb .error.message)" \
+	"Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two elements in an array and properties of an object must be separated by commas."
+# <set>/$count: the number, as plain text
+check "\$count: 200" "$(get 'mailboxes/$count')" 200
+check "\$count: the number of mailboxes" "$(cat "$TMP/body")" "$NMBX"
+check_match "\$count: plain text" "$(hdr Content-Type)" '^text/plain'
+check "\$count with \$filter" "$(get "mailboxes/\$count?\$filter=emailaddress%20eq%20%27$A2%27")" 200
+check "\$count with \$filter: 1" "$(cat "$TMP/body")" 1
 check "startswith/and/not" "$(get 'mailboxes?$select=emailaddress&$filter=startswith(emailaddress,%27admin%27)%20and%20not%20(statecode%20eq%201)')" 200
 check "startswith: admin" "$(jb '.value[0].emailaddress')" admin@contoso.com
 OWNER=$(printf '%s' "$STATE" | jq -r '.entities.mailboxes[1]._ownerid_value')

@@ -46,8 +46,12 @@ check "option set: 400" "$(patch "$TOK" "mailboxes($M)" '{"outgoingemaildelivery
 check "option set: code" "$(jb .error.code)" 0x80044331
 check_match "option set: message" "$(jb .error.message)" "outside the valid range\. Accepted Values: 0,1,2$"
 check "unknown property: 400" "$(patch "$TOK" "mailboxes($M)" '{"bogus":1}' '*')" 400
-check "unknown property: code" "$(jb .error.code)" 0x80090801
-check "unknown property: message" "$(jb .error.message)" "Invalid property 'bogus' was found in entity 'Microsoft.Dynamics.CRM.mailbox'."
+check "unknown property: code" "$(jb .error.code)" 0x80048d19
+check_match "unknown property: message" "$(jb .error.message)" "^Error identified in Payload provided by the user for Entity :'mailbox'.*InnerException : Microsoft.OData.ODataException: The property 'bogus' does not exist on type 'Microsoft.Dynamics.CRM.mailbox'\\."
+USERX=$(curl -s "$URL/_sim/state" | jq -r '.entities.systemusers[0].systemuserid')
+check "regardingobjectid is read-only: 400" "$(patch "$TOK" "mailboxes($M)" "{\"regardingobjectid@odata.bind\":\"/systemusers($USERX)\"}" '*')" 400
+check "regardingobjectid is read-only: code" "$(jb .error.code)" 0x80048d19
+check_match "regardingobjectid is read-only: message" "$(jb .error.message)" "The property 'regardingobjectid' is read-only"
 check "read-only column: 400" "$(patch "$TOK" "mailboxes($M)" '{"mailboxstatus":1}' '*')" 400
 check "bind: 204" "$(patch "$TOK" "mailboxes($M)" "{\"emailserverprofile@odata.bind\":\"/emailserverprofiles($HYB)\",\"ownerid@odata.bind\":\"/systemusers($U2)\"}" '*')" 204
 check "bind: profile" "$(mbx "$M" _emailserverprofile_value)" "$HYB"

@@ -153,6 +153,21 @@ check "413 error JSON" "$(jq -r '.error.code | length > 0' "$TMP/body")" true
 check "stats: batches (parsed ones)" "$(stat_of .batches)" 9
 check "stats: no crash, still serving" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/_sim/stats")" 200
 
+# 10b. a space left unencoded in a part's URL (as some clients send
+# "$orderby=emailaddress desc"): the URL is what lies between the first
+# and the last space of the request line
+printf -- '--batch_t\r\nContent-Type: application/http\r\n\r\nGET mailboxes?$select=emailaddress&$orderby=emailaddress desc HTTP/1.1\r\n\r\n--batch_t--\r\n' >"$TMP/b10"
+check "space in a part's URL: 200" "$(batch "$TMP/b10")" 200
+check "space in a part's URL: part 200" "$(grep -o '^HTTP/1.1 [0-9]*' "$TMP/body")" "HTTP/1.1 200"
+sed -n 's/^{/{/p' "$TMP/body" >"$TMP/part.json"
+check "space in a part's URL: sorted descending" \
+	"$(jq -r '[.value[].emailaddress] | . == (sort | reverse)' "$TMP/part.json")" true
+
+# 10c. the nocontinue scenario ignores Prefer: odata.continue-on-error
+check "nocontinue: outer 400" "$(SCN=_sim/nocontinue/ batch "$TMP/b1" -H 'Prefer: odata.continue-on-error')" 400
+check "nocontinue: only the failing part" "$(parts)" 1
+check "nocontinue: no Preference-Applied" "$(hdr Preference-Applied)" ""
+
 # 11. a $batch counts once towards the request limit
 start_dvsim l --generate 2 --limit-requests 2 --window-s 60
 TOK=$(token)

@@ -54,7 +54,7 @@ check "basic auth: 200" "$(post -u "$DEMO_ID:$DEMO_SECRET" -d "grant_type=client
 check "limited client signs in" "$(post -d "grant_type=client_credentials&client_id=9a8b7c6d-1111-4222-8333-444455556666&client_secret=s3cr3t-limited&$SCOPE")" 200
 
 # errors
-check "bad secret: 401" "$(post -d "grant_type=client_credentials&client_id=$DEMO_ID&client_secret=nope&$SCOPE")" 401
+check "bad secret: 400 (invalid_client)" "$(post -d "grant_type=client_credentials&client_id=$DEMO_ID&client_secret=nope&$SCOPE")" 400
 check "bad secret: invalid_client" "$(jq -r .error "$TMP/body")" invalid_client
 check "bad secret: 7000215" "$(jq -r '.error_codes[0]' "$TMP/body")" 7000215
 check_match "error_description" "$(jq -r .error_description "$TMP/body" | tr "\r\n" "  ")" '^AADSTS7000215: Invalid client secret provided\..*Trace ID: [0-9a-f-]{36}'
@@ -65,7 +65,7 @@ check "error_uri" "$(jq -r .error_uri "$TMP/body")" "https://login.microsoftonli
 check "secret not echoed" "$(grep -c nope "$TMP/body")" 0
 check "unknown client: 400" "$(post -d "grant_type=client_credentials&client_id=nobody&client_secret=x&$SCOPE")" 400
 check "unknown client: 700016" "$(jq -r '[.error, .error_codes[0]] | join(" ")' "$TMP/body")" "unauthorized_client 700016"
-check "no secret: 401" "$(post -d "grant_type=client_credentials&client_id=$DEMO_ID&$SCOPE")" 401
+check "no secret: 400" "$(post -d "grant_type=client_credentials&client_id=$DEMO_ID&$SCOPE")" 400
 check "no secret: 7000218" "$(jq -r '.error_codes[0]' "$TMP/body")" 7000218
 check "no grant_type: 400" "$(post -d "client_id=$DEMO_ID&client_secret=$DEMO_SECRET&$SCOPE")" 400
 check "no grant_type: 900144" "$(jq -r '[.error, .error_codes[0]] | join(" ")' "$TMP/body")" "invalid_request 900144"
@@ -84,12 +84,12 @@ A=$(assertion PS256 'x5t#S256' "$MS_AUD" $((NOW - 5)) $((NOW + 300)))
 check "PS256 + x5t#S256 (login.microsoftonline.com aud): 200" "$(post -d "grant_type=client_credentials&client_id=$CERT_ID&client_assertion_type=$AT&client_assertion=$A&$SCOPE")" 200
 check "assertion without client_id: 200" "$(post -d "grant_type=client_credentials&client_assertion_type=$AT&client_assertion=$A&$SCOPE")" 200
 A=$(assertion RS256 x5t "$MS_AUD" $((NOW - 900)) $((NOW - 600)))
-check "expired assertion: 401" "$(post -d "grant_type=client_credentials&client_id=$CERT_ID&client_assertion_type=$AT&client_assertion=$A&$SCOPE")" 401
+check "expired assertion: 400" "$(post -d "grant_type=client_credentials&client_id=$CERT_ID&client_assertion_type=$AT&client_assertion=$A&$SCOPE")" 400
 check "expired assertion: 500133" "$(jq -r '.error_codes[0]' "$TMP/body")" 500133
 A=$(assertion RS256 x5t "$MS_AUD" $((NOW + 600)) $((NOW + 900)))
 check "not-yet-valid assertion: 500133" "$(post -d "grant_type=client_credentials&client_id=$CERT_ID&client_assertion_type=$AT&client_assertion=$A&$SCOPE" >/dev/null; jq -r '.error_codes[0]' "$TMP/body")" 500133
 A=$(assertion RS256 x5t "$MS_AUD" $((NOW - 5)) $((NOW + 300)) "$TMP/other.pem")
-check "wrong key: 401" "$(post -d "grant_type=client_credentials&client_id=$CERT_ID&client_assertion_type=$AT&client_assertion=$A&$SCOPE")" 401
+check "wrong key: 400" "$(post -d "grant_type=client_credentials&client_id=$CERT_ID&client_assertion_type=$AT&client_assertion=$A&$SCOPE")" 400
 check "wrong key: 700027" "$(jq -r '.error_codes[0]' "$TMP/body")" 700027
 A=$(assertion RS256 x5t "https://login.microsoftonline.com/fabrikam/oauth2/v2.0/token" $((NOW - 5)) $((NOW + 300)))
 check "wrong aud: 50027" "$(post -d "grant_type=client_credentials&client_id=$CERT_ID&client_assertion_type=$AT&client_assertion=$A&$SCOPE" >/dev/null; jq -r '.error_codes[0]' "$TMP/body")" 50027

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Certificate sign-in: a client assertion signed with the application's
-# key (RS256 with x5t, and PS256 with x5t#S256). A certificate dvsim does
-# not know is refused: exit 3, nothing written.
+# key (RS256 with x5t, and PS256 with x5t#S256, the default). A
+# certificate dvsim does not know is refused: exit 3, nothing written.
 . "$(dirname "$0")/lib.sh"
 
 cd "$W" || exit 1
@@ -46,4 +46,10 @@ cat ps.err
 eq "PS256: incoming set to None everywhere" \
 	"$(state | jq '[.entities.mailboxes[] | select(.incomingemaildeliverymethod == 0)] | length')" "$n"
 check "tokens issued for both algorithms" test "$(stats | jq .tokens_issued)" -ge 2
+
+# without assertion_alg: PS256, the default
+sed -i 's/ assertion_alg = "PS256";//' job.cfg
+check "setup: no assertion_alg left" sh -c "! grep -q assertion_alg job.cfg"
+"$MBXFIX" run job.cfg --no-progress >def.out 2>def.err
+eq "default algorithm: run exit status" $? 0
 done_checks

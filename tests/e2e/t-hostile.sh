@@ -5,7 +5,7 @@
 # no request may be sent while throttled; bad rows are reported invalid.
 . "$(dirname "$0")/lib.sh"
 
-start_dvsim --generate 500 --seed 11 --fail-rate 0.05 --reset-rate 0.02 \
+start_dvsim --generate 500 --seed 8 --fail-rate 0.05 --reset-rate 0.02 \
 	--token-ttl 3 --window-s 2 --limit-requests 30 --limit-concurrent 4 \
 	--latency-ms 5
 write_job "$W/job.cfg" "$BASE" "" "{ parallel = 0; batch_size = 8; max_attempts = 10; }"

@@ -144,7 +144,7 @@ static void test_encode_reference_example(void **state)
 	assert_int_equal(
 	    batch_encode(&b, "m1", "/api/data/v9.2", &body, &ct, &e), 0);
 	assert_string_equal(body.ptr, want.ptr);
-	assert_string_equal(ct.ptr, "multipart/mixed; boundary=\"batch_m1\"");
+	assert_string_equal(ct.ptr, "multipart/mixed; boundary=batch_m1");
 	assert_int_equal(b.ops[0].changeset, 0);
 	batch_release(&b);
 	buf_release(&body);
@@ -165,7 +165,7 @@ static void test_encode_changeset(void **state)
 	assert_int_equal(
 	    batch_encode(&b, "c1", "/api/data/v9.2/", &body, &ct, &e), 0);
 	assert_string_equal(body.ptr, want.ptr);
-	assert_string_equal(ct.ptr, "multipart/mixed; boundary=\"batch_c1\"");
+	assert_string_equal(ct.ptr, "multipart/mixed; boundary=batch_c1");
 	/* every line ends with CRLF: no bare LF anywhere */
 	for (size_t i = 0; i < body.len; i++)
 		if (body.ptr[i] == '\n')
@@ -193,8 +193,8 @@ static void test_encode_changeset_numbers(void **state)
 	       NULL, "{\"Privileges\":[]}", 0);
 	assert_int_equal(
 	    batch_encode(&b, "x-9", "/api/data/v9.2/", &body, &ct, &e), 0);
-	assert_non_null(strstr(body.ptr, "boundary=\"changeset_x-9_1\"\r\n"));
-	assert_non_null(strstr(body.ptr, "boundary=\"changeset_x-9_2\"\r\n"));
+	assert_non_null(strstr(body.ptr, "boundary=changeset_x-9_1\r\n"));
+	assert_non_null(strstr(body.ptr, "boundary=changeset_x-9_2\r\n"));
 	assert_null(strstr(body.ptr, "changeset_x-9_3"));
 	assert_non_null(strstr(body.ptr, "Content-ID: 1\r\n"));
 	assert_non_null(strstr(body.ptr, "Content-ID: 3\r\n"));
@@ -715,6 +715,89 @@ static void test_map_stop_on_error_failure_only(void **state)
 	buf_release(&f.raw);
 }
 
+/*
+ * A lone failure without Content-ID (stop-on-error from a server that
+ * sends none) may be for any operation: it is never given to one.
+ */
+static void test_map_lone_failure_without_content_id(void **state)
+{
+	static const char *const h[] = {"If-Match: *", NULL};
+	static const char lone[] =
+	    PART "HTTP/1.1 400 Bad Request\n\n{\"error\":{}}\n--b--\n";
+	struct batch_response r = BATCH_RESPONSE_INIT;
+	struct batch b = BATCH_INIT, one = BATCH_INIT, cs = BATCH_INIT;
+	struct batch_result res[3];
+	struct err e = ERR_INIT;
+
+	(void)state;
+	add_op(&b, "PATCH", "mailboxes(1)", h, "{}", 0);
+	add_op(&b, "GET", "mailboxes(2)", NULL, NULL, 0);
+	add_op(&b, "PATCH", "mailboxes(3)", h, "{}", 0);
+	add_op(&one, "PATCH", "mailboxes(1)", h, "{}", 0);
+	add_op(&cs, "PATCH", "mailboxes(1)", h, "{}", 1);
+	add_op(&cs, "PATCH", "mailboxes(2)", h, "{}", 1);
+	add_op(&cs, "PATCH", "mailboxes(3)", h, "{}", 0);
+
+	assert_int_equal(parse_text(&r, lone, &e), 0);
+	assert_int_equal(batch_map(&b, &r, res, &e), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(res[i].fate, BATCH_UNATTRIBUTED);
+		assert_null(res[i].answer);
+		assert_int_equal(res[i].status, 0);
+	}
+	assert_string_equal(batch_fate_name(res[0].fate), "unattributed");
+	/* a change set and an operation: two units, the same doubt */
+	assert_int_equal(batch_map(&cs, &r, res, &e), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(res[i].fate, BATCH_UNATTRIBUTED);
+	/* for a single operation it can only be its own */
+	assert_int_equal(batch_map(&one, &r, res, &e), 0);
+	assert_int_equal(res[0].fate, BATCH_ANSWERED);
+	assert_int_equal(res[0].status, 400);
+	batch_response_release(&r);
+
+	/* the successes before it too (batch-echo-ok): taken in order */
+	assert_int_equal(parse_text(&r,
+				    PART "HTTP/1.1 204 No Content\n\n"
+					 "--b--\n",
+				    &e),
+			 0);
+	batch_response_release(&r);
+	assert_int_equal(
+	    parse_text(&r,
+		       PART
+		       "HTTP/1.1 204 No Content\n\n" PART
+		       "HTTP/1.1 200 OK\n\n{}\n" PART
+		       "HTTP/1.1 400 Bad Request\n\n{\"error\":{}}\n--b--\n",
+		       &e),
+	    0);
+	assert_int_equal(batch_map(&b, &r, res, &e), 0);
+	assert_int_equal(res[0].fate, BATCH_ANSWERED);
+	assert_int_equal(res[0].status, 204);
+	assert_int_equal(res[1].fate, BATCH_ANSWERED);
+	assert_int_equal(res[1].status, 200);
+	assert_int_equal(res[2].fate, BATCH_ANSWERED);
+	assert_int_equal(res[2].status, 400);
+	batch_response_release(&r);
+
+	/* with its Content-ID the lone failure is exact */
+	assert_int_equal(
+	    parse_text(&r,
+		       "--b\nContent-Type: application/http\nContent-ID: 2\n\n"
+		       "HTTP/1.1 404 Not Found\n\n{}\n--b--\n",
+		       &e),
+	    0);
+	assert_int_equal(batch_map(&b, &r, res, &e), 0);
+	assert_int_equal(res[0].fate, BATCH_UNREPORTED_OK);
+	assert_int_equal(res[1].fate, BATCH_ANSWERED);
+	assert_int_equal(res[1].status, 404);
+	assert_int_equal(res[2].fate, BATCH_NOT_EXECUTED);
+	batch_response_release(&r);
+	batch_release(&b);
+	batch_release(&one);
+	batch_release(&cs);
+}
+
 /* A failed change set answered at the top level, naming its culprit. */
 static void test_map_failed_changeset_top_level_cid(void **state)
 {
@@ -1146,6 +1229,7 @@ int main(void)
 	    cmocka_unit_test(test_map_stop_on_error),
 	    cmocka_unit_test(test_map_unanswered_and_mismatches),
 	    cmocka_unit_test(test_map_stop_on_error_failure_only),
+	    cmocka_unit_test(test_map_lone_failure_without_content_id),
 	    cmocka_unit_test(test_map_failed_changeset_top_level_cid),
 	    cmocka_unit_test(test_parse_tolerates),
 	    cmocka_unit_test(test_parse_near_delimiters),

@@ -360,11 +360,15 @@ static void test_patch_validation(void **state)
 	    {"{\"actdeliverymethod\":3}", 400, "0x80044331",
 	     "Accepted Values: "
 	     "0,1,2"},
-	    {"{\"nosuch\":1}", 400, "0x80090801",
-	     "Invalid property 'nosuch' was found in entity "
-	     "'Microsoft.Dynamics.CRM.mailbox'."},
+	    {"{\"nosuch\":1}", 400, "0x80048d19",
+	     "Microsoft.OData.ODataException: The property 'nosuch' does not "
+	     "exist on type 'Microsoft.Dynamics.CRM.mailbox'."},
 	    {"{\"_ownerid_value\":\"00000000-0000-4000-8000-000000000001\"}",
-	     400, "0x80090801", "Invalid property '_ownerid_value'"},
+	     400, "0x80048d19", "Use Navigation properties instead"},
+	    {"{\"regardingobjectid_queue@odata.bind\":\"/queues(00000000-0000-"
+	     "4000-8000-000000000001)\"}",
+	     400, "0x80048d19",
+	     "The property 'regardingobjectid_queue' is read-only"},
 	    {"{\"mailboxstatus\":1}", 400, "0x80048d19", "read-only"},
 	    {"{\"incomingemaildeliverymethod\":\"2\"}", 400, "0x80048d19",
 	     "Edm.Int32"},
@@ -384,7 +388,9 @@ static void test_patch_validation(void **state)
 	     404, "0x80040217", "systemuser With Id = "},
 	    {"{\"nosuchnav@odata.bind\":\"/systemusers(00000000-0000-4000-8000-"
 	     "000000000001)\"}",
-	     400, "0x80090801", "Invalid property 'nosuchnav'"},
+	     400, "0x80048d19",
+	     "The property 'nosuchnav' does not exist on type "
+	     "'Microsoft.Dynamics.CRM.mailbox'."},
 	    {"{\"statecode\":1,\"statuscode\":1}", 400, "0x80048408",
 	     "not a valid status code"},
 	    {"{\"emailaddress\":\"" /* 101 characters */

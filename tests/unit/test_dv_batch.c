@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "dvsim/batch.h"
+#include "dvsim/variant.h"
 
 #include "banned.h"
 
@@ -191,6 +192,30 @@ static void test_malformed(void **state)
 		assert_true(msg[0] != '\0');
 		assert_int_equal(b.nops, 0);
 	}
+}
+
+/*
+ * The URL is what lies between the first and the last space of the
+ * request line: a space a client left unencoded stays in it.
+ */
+static void test_request_line_space(void **state)
+{
+	static const char body[] =
+	    "--b\r\nContent-Type: application/http\r\n\r\n"
+	    "GET mailboxes?$select=name&$orderby=emailaddress desc HTTP/1.1\r\n"
+	    "\r\n--b--\r\n";
+	struct batch b;
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(batch_parse(&b, "multipart/mixed; boundary=b", body,
+				     strlen(body), msg, sizeof(msg)),
+			 BATCH_PARSE_OK);
+	assert_int_equal(b.nops, 1);
+	assert_string_equal(b.ops[0].method, "GET");
+	assert_string_equal(
+	    b.ops[0].url, "mailboxes?$select=name&$orderby=emailaddress desc");
+	batch_release(&b);
 }
 
 static void test_too_many(void **state)
@@ -382,6 +407,57 @@ static const char cs_ok[] =
     "--c--\r\n"
     "--b--\r\n";
 
+/* batch-echo-ok: the stop-on-error answer keeps the parts before too */
+static void test_variant_echo_ok(void **state)
+{
+	struct fake f = {0};
+	struct dv_response out;
+	struct batch_result res[3];
+	const char *ok, *bad;
+
+	(void)state;
+	dv_response_init(&out);
+	dv_variants = DV_VAR_BATCH_ECHO_OK;
+	assert_int_equal(run(three, false, -1, &f, &out, res), 400);
+	dv_variants = 0;
+	assert_int_equal(f.n, 2);
+	assert_int_equal(count(out.body.ptr, "Content-Type: application/http"),
+			 2);
+	ok = strstr(out.body.ptr, "HTTP/1.1 204 No Content\r\n");
+	bad = strstr(out.body.ptr, "HTTP/1.1 400 Bad Request\r\n");
+	assert_non_null(ok);
+	assert_non_null(bad);
+	assert_true(ok < bad);
+	dv_response_release(&out);
+}
+
+/* no-content-id: no answer part names its request */
+static void test_variant_no_content_id(void **state)
+{
+	static const char with_ids[] =
+	    "--b\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n"
+	    "PATCH /api/data/v9.2/mailboxes(1) HTTP/1.1\r\n\r\n{}\r\n"
+	    "--b\r\nContent-Type: application/http\r\nContent-ID: 2\r\n\r\n"
+	    "PATCH /api/data/v9.2/fail(2) HTTP/1.1\r\n\r\n{}\r\n--b--\r\n";
+	struct fake f = {0};
+	struct dv_response out;
+	struct batch_result res[2];
+
+	(void)state;
+	dv_response_init(&out);
+	assert_int_equal(run(with_ids, true, -1, &f, &out, res), 200);
+	assert_int_equal(count(out.body.ptr, "Content-ID: "), 2);
+	dv_response_reset(&out);
+	dv_variants = DV_VAR_NO_CONTENT_ID;
+	assert_int_equal(run(with_ids, true, -1, &f, &out, res), 200);
+	assert_int_equal(run(cs_ok, true, -1, &f, &out, res), 200);
+	dv_variants = 0;
+	assert_int_equal(count(out.body.ptr, "Content-Type: application/http"),
+			 2);
+	assert_null(strstr(out.body.ptr, "Content-ID"));
+	dv_response_release(&out);
+}
+
 static void test_changeset_refs(void **state)
 {
 	struct fake f = {0};
@@ -501,9 +577,12 @@ int main(void)
 	    cmocka_unit_test(test_parse_lf_changeset),
 	    cmocka_unit_test(test_boundary),
 	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_request_line_space),
 	    cmocka_unit_test(test_too_many),
 	    cmocka_unit_test(test_stop_at_first_failure),
 	    cmocka_unit_test(test_continue_on_error),
+	    cmocka_unit_test(test_variant_echo_ok),
+	    cmocka_unit_test(test_variant_no_content_id),
 	    cmocka_unit_test(test_changeset_refs),
 	    cmocka_unit_test(test_changeset_rollback),
 	    cmocka_unit_test(test_changeset_errors),

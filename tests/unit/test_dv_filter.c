@@ -89,6 +89,23 @@ static void test_filter_matches(void **state)
 	     true},
 	    {"Microsoft.Dynamics.CRM.In(PropertyName=@p1,PropertyValues=@p2)",
 	     true},
+	    /* PropertyValues is JSON: double quotes, a quote kept single */
+	    {"Microsoft.Dynamics.CRM.In(PropertyName='name',"
+	     "PropertyValues=[\"x\", \"O'Brian Mailbox\"])",
+	     true},
+	    {"Microsoft.Dynamics.CRM.In(PropertyName='emailaddress',"
+	     "PropertyValues=[\"a\\\"b@c\",\"ann.obrian@contoso.com\"])",
+	     true},
+	    {"Microsoft.Dynamics.CRM.In(PropertyName='emailaddress',"
+	     "PropertyValues=[\"ann.obrian\\u0040contoso.com\"])",
+	     true},
+	    {"Microsoft.Dynamics.CRM.In(PropertyName='name',"
+	     "PropertyValues=[\"O''Brian Mailbox\"])",
+	     false},
+	    {"Microsoft.Dynamics.CRM.In(PropertyName='"
+	     "emailrouteraccessapproval'"
+	     ",PropertyValues=[2])",
+	     true},
 	    {"testmailboxaccesscompletedon gt 2024-01-01T00:00:00Z", true},
 	    {"testmailboxaccesscompletedon lt 2024-01-01", false},
 	    {"true", true},
@@ -153,6 +170,21 @@ static void test_filter_rejects(void **state)
 	    {"Microsoft.Dynamics.CRM.In(PropertyName=@missing,PropertyValues=['"
 	     "a'])",
 	     "parameter alias '@missing'"},
+	    /* the doubled quote is for a single literal, not the JSON array */
+	    {"Microsoft.Dynamics.CRM.In(PropertyName='name',"
+	     "PropertyValues=['a','O''Brian Mailbox'])",
+	     "Invalid JSON. A comma character ',' was expected in scope "
+	     "'Array'. Every two elements in an array and properties of an "
+	     "object must be separated by commas."},
+	    {"Microsoft.Dynamics.CRM.In(PropertyName='name',"
+	     "PropertyValues=[\"a\" \"b\"])",
+	     "A comma character ',' was expected"},
+	    {"Microsoft.Dynamics.CRM.In(PropertyName='name',"
+	     "PropertyValues=[\"a\",])",
+	     "Invalid JSON"},
+	    {"Microsoft.Dynamics.CRM.In(PropertyName='name',"
+	     "PropertyValues=[\"a)",
+	     "Unterminated string"},
 	    {"name eq 'a' # 1", "Syntax error"},
 	    {"emailserverprofile/nope eq 'x'",
 	     "Could not find a property named 'nope' on type "

@@ -104,6 +104,27 @@ static void test_exec_time(void **state)
 			 LIMITS_OK);
 }
 
+static void test_format_seconds(void **state)
+{
+	static const struct {
+		long ms;
+		const char *out;
+	} t[] = {
+	    {1199460, "1,199.46"}, {1200000, "1,200.00"},
+	    {0, "0.00"},	   {-5, "0.00"},
+	    {4, "0.00"},	   {5, "0.01"},
+	    {100, "0.10"},	   {999994, "999.99"},
+	    {999995, "1,000.00"},  {86400000, "86,400.00"},
+	};
+	char buf[32];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		limits_format_seconds(t[i].ms, buf, sizeof(buf));
+		assert_string_equal(buf, t[i].out);
+	}
+}
+
 static void test_concurrency(void **state)
 {
 	struct limits_cfg c = cfg;
@@ -180,6 +201,7 @@ int main(void)
 	    cmocka_unit_test(test_request_count_window),
 	    cmocka_unit_test(test_recovery_without_violations),
 	    cmocka_unit_test(test_exec_time),
+	    cmocka_unit_test(test_format_seconds),
 	    cmocka_unit_test(test_concurrency),
 	    cmocka_unit_test(test_messages),
 	    cmocka_unit_test(test_big_window_buckets),

@@ -246,7 +246,7 @@ static void test_private_files_refused_when_readable(void **state)
 	    "auth = { method = \"certificate\"; tenant = \"t\";\n"
 	    " client_id = \"51f81489-12ee-4a9e-aaae-a2591f45987d\";\n"
 	    " certificate = \"%s/app.pem\";\n"
-	    " private_key = \"%s/app.key\"; assertion_alg = \"PS256\"; };\n";
+	    " private_key = \"%s/app.key\"; };\n";
 	char cfg[1024], want[512];
 	struct err e = ERR_INIT;
 	struct job j;
@@ -300,6 +300,7 @@ static void test_private_files_refused_when_readable(void **state)
 	if (job_load(&j, cfgpath("cert.cfg"), &e) < 0)
 		fail_msg("%s", e.msg);
 	assert_int_equal(j.auth, JOB_AUTH_CERTIFICATE);
+	/* PS256 without assertion_alg: Microsoft's certificate credentials */
 	assert_int_equal(j.assertion_alg, JOB_ALG_PS256);
 	job_release(&j);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "buf.h"
 #include "err.h"
@@ -124,14 +125,50 @@ static void test_in_filter(void **state)
 
 	(void)state;
 	assert_int_equal(odata_in_filter(&b, "emailaddress", two, 2, &e), 0);
+	/* PropertyValues is JSON: a quote stays single, in double quotes */
 	assert_string_equal(b.ptr, "Microsoft.Dynamics.CRM.In(PropertyName="
-				   "'emailaddress',PropertyValues=['a@x.com',"
-				   "'O''Brian@x.com'])");
+				   "'emailaddress',PropertyValues=[\"a@x.com\","
+				   "\"O'Brian@x.com\"])");
 	buf_reset(&b);
 	assert_int_equal(odata_in_filter(&b, "name", two, 1, &e), 0);
 	assert_string_equal(b.ptr, "Microsoft.Dynamics.CRM.In(PropertyName="
-				   "'name',PropertyValues=['a@x.com'])");
+				   "'name',PropertyValues=[\"a@x.com\"])");
 	buf_release(&b);
+}
+
+/* Every value is a JSON string cJSON reads back as it was. */
+static void test_in_filter_json(void **state)
+{
+	static const char *const vals[] = {"o'brien@x.com",
+					   "a\"b@x.com",
+					   "back\\slash@x.com",
+					   "tab\there@x.com",
+					   "J\xc3\xb6rg.M\xc3\xbcller@x.com",
+					   "a+b&c#d%e;f@x.com"};
+	struct buf b = BUF_INIT(4096), q = BUF_INIT(64);
+	struct err e = ERR_INIT;
+	const char *arr;
+	cJSON *json, *it;
+	size_t i = 0;
+
+	(void)state;
+	assert_int_equal(
+	    odata_in_filter(&b, "emailaddress", vals, ARRAY_SIZE(vals), &e), 0);
+	arr = strstr(b.ptr, "PropertyValues=") + strlen("PropertyValues=");
+	assert_int_equal(b.ptr[b.len - 1], ')');
+	json = cJSON_ParseWithLength(arr, (size_t)(b.ptr + b.len - 1 - arr));
+	assert_true(cJSON_IsArray(json));
+	assert_int_equal(cJSON_GetArraySize(json), ARRAY_SIZE(vals));
+	cJSON_ArrayForEach(it, json)
+	{
+		assert_true(cJSON_IsString(it));
+		assert_string_equal(it->valuestring, vals[i++]);
+	}
+	cJSON_Delete(json);
+	assert_int_equal(odata_json_quote(&q, "x\"y"), 0);
+	assert_string_equal(q.ptr, "\"x\\\"y\"");
+	buf_release(&b);
+	buf_release(&q);
 }
 
 /* 100 addresses, percent-encoded, within the 64 KB URL limit (§6.1). */
@@ -155,12 +192,12 @@ static void test_in_filter_100_addresses(void **state)
 	}
 	assert_int_equal(odata_in_filter(&expr, "emailaddress", cvals, 100, &e),
 			 0);
-	/* every value present, quoted, its quote doubled, in order */
+	/* every value present, in double quotes, its quote as is, in order */
 	p = expr.ptr;
 	for (int i = 0; i < 100; i++) {
 		char want[80];
 
-		snprintf(want, sizeof(want), "'user%03d''%s@contoso.com'", i,
+		snprintf(want, sizeof(want), "\"user%03d'%s@contoso.com\"", i,
 			 i % 2 ? "x" : "+y");
 		p = strstr(p, want);
 		if (!p)
@@ -175,7 +212,7 @@ static void test_in_filter_100_addresses(void **state)
 	assert_true(url.len < 65536);
 	/* nothing in the value can split the query string or the line */
 	p = strstr(url.ptr, "$filter=") + 8;
-	assert_null(strpbrk(p, " &+#'@,=\r\n"));
+	assert_null(strpbrk(p, " &+#'\"@,=\r\n"));
 	for (int i = 0; i < 100; i++)
 		free(vals[i]);
 	buf_release(&expr);
@@ -388,6 +425,7 @@ int main(void)
 	    cmocka_unit_test(test_quote),
 	    cmocka_unit_test(test_quote_cap_leaves_buffer_unchanged),
 	    cmocka_unit_test(test_in_filter),
+	    cmocka_unit_test(test_in_filter_json),
 	    cmocka_unit_test(test_in_filter_100_addresses),
 	    cmocka_unit_test(test_in_filter_rejects),
 	    cmocka_unit_test(test_guid),
