@@ -72,7 +72,7 @@ LIBMBXFIX  := $(BUILD)/libmbxfix.a
 LIBDVSIM   := $(BUILD)/libdvsim.a
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all test unit e2e variants asan demo bench fuzz clean distclean style cppcheck \
+.PHONY: all test unit e2e variants interop asan demo bench fuzz clean distclean style cppcheck \
 	install uninstall packaging
 
 all: $(BIN)/mbxfix $(BIN)/dvsim
@@ -148,6 +148,11 @@ variants: all
 	@MBXFIX=$(abspath $(BIN)/mbxfix) DVSIM=$(abspath $(BIN)/dvsim) sh tests/run-variants.sh
 
 test: all unit e2e variants
+
+# LibreOffice, Chromium and csv-spectrum against mbxfix's CSV and report
+# (installs them when missing; minutes, not part of 'make test')
+interop: all
+	@MBXFIX=$(abspath $(BIN)/mbxfix) DVSIM=$(abspath $(BIN)/dvsim) sh tests/interop/run-interop.sh
 
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 asan:

@@ -67,7 +67,8 @@ int cmd_check(int argc, char **argv)
 		log_warn("%s: environment variable '%s' (auth.secret_env) is "
 			 "not set; 'run' will need it",
 			 job.path, job.secret_env);
-	if (rows_open(&rows, job.input, &job.defaults, &e) < 0 ||
+	if (rows_open_encoding(&rows, job.input, &job.defaults,
+			       job.input_encoding, &e) < 0 ||
 	    preflight_collect(&pf, &job, 0, &e) < 0 ||
 	    preflight_templates(pf, &job, &e) < 0)
 		goto out;
@@ -107,6 +108,10 @@ int cmd_check(int argc, char **argv)
 		first = 0;
 	}
 	putchar('\n');
+	if (!valid && !invalid)
+		printf("%s: no rows: the file holds a header and nothing "
+		       "else\n",
+		       job.input);
 	fflush(stdout);
 	rc = invalid ? 1 : 0;
 out:

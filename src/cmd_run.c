@@ -27,6 +27,7 @@
 #include "preflight.h"
 #include "progress.h"
 #include "remediate.h"
+#include "report.h"
 #include "results.h"
 #include "rows.h"
 #include "runlog.h"
@@ -94,7 +95,8 @@ static size_t count_rows(const struct job *job)
 	struct row *row;
 	size_t n = 0;
 
-	if (rows_open(&r, job->input, &job->defaults, &e) < 0)
+	if (rows_open_encoding(&r, job->input, &job->defaults,
+			       job->input_encoding, &e) < 0)
 		return 0;
 	while (rows_next(r, &row, &e) == 0 && row) {
 		n++;
@@ -119,7 +121,8 @@ static bool nothing_to_rerun(const struct opts *o, const struct job *job,
 	bool none;
 
 	if (!o->rerun_failed ||
-	    rows_open(&r, job->input, &job->defaults, &e) < 0)
+	    rows_open_encoding(&r, job->input, &job->defaults,
+			       job->input_encoding, &e) < 0)
 		return false;
 	none = rows_next(r, &row, &e) == 0 && !row;
 	rows_row_free(row);
@@ -367,6 +370,7 @@ static int prepare_rerun(struct job *job, char **tmp, char **from,
 			return -1;
 		free(job->input);
 		job->input = failed;
+		job_set_str(&job->input_encoding, ""); /* mbxfix wrote UTF-8 */
 		return 0;
 	}
 	if (!p.finished) {
@@ -390,13 +394,15 @@ static int prepare_rerun(struct job *job, char **tmp, char **from,
 		snprintf(*tmp, len, "%s/%s%s", job->output, job->name, name);
 	}
 	unlink(*tmp);
-	if (results_rerun_input(&p, input, *tmp, &n, e) < 0) {
+	if (results_rerun_input(&p, input, job->input_encoding, *tmp, &n, e) <
+	    0) {
 		free(*tmp);
 		*tmp = NULL;
 		goto out;
 	}
 	free(job->input);
 	job->input = xstrdup(*tmp);
+	job_set_str(&job->input_encoding, ""); /* mbxfix wrote UTF-8 */
 	*from = dir;
 	dir = NULL;
 	rc = 0;
@@ -434,6 +440,19 @@ static char *options_text(int argc, char **argv)
 		strncat(s, argv[i], len - strlen(s) - 1);
 	}
 	return s;
+}
+
+/* report.html in the run directory; a failure to write it is a warning. */
+static void report_and_say(struct results *res, bool say)
+{
+	struct err e = ERR_INIT;
+	char *path = report_write(results_dir(res), &e);
+
+	if (!path)
+		log_warn("%s", e.msg);
+	else if (say)
+		printf("  report      %s\n", path);
+	free(path);
 }
 
 static int run_job(const char *cmd, bool readonly, int argc, char **argv)
@@ -493,7 +512,8 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		nothing = true;
 		goto out;
 	}
-	if (rows_open(&rows, job.input, &job.defaults, &e) < 0)
+	if (rows_open_encoding(&rows, job.input, &job.defaults,
+			       job.input_encoding, &e) < 0)
 		goto out;
 	if (!resume_dir && (results_sha256(job.path, job_sha, &e) < 0 ||
 			    results_sha256(job.input, input_sha, &e) < 0))
@@ -542,7 +562,9 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	rs.header = rows_header(rows);
 	rs.ncols = rows_ncols(rows);
 	rs.delim = rows_delim(rows);
-	rs.bom = rows_has_bom(rows);
+	rs.bom = job.output_bom >= 0
+		     ? job.output_bom
+		     : rows_has_bom(rows) || rows_encoding(rows);
 	rs.resume_dir = resume_dir;
 	rs.command = cmd;
 	rs.job_path = job.path;
@@ -598,6 +620,11 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	runreport_end(rl, results_counts(res), &sum);
 	if (results_finish(res, &sum, err_is_set(&e) ? NULL : &e) < 0)
 		goto out;
+	if (!rows_count(rows) && !skip)
+		log_warn("%s: no rows: the file holds a header and nothing "
+			 "else",
+			 job.input);
+	report_and_say(res, o.verbosity >= 0 && !o.json);
 	if (o.json) {
 		if (runreport_json(stdout, results_dir(res),
 				   err_is_set(&e) ? NULL : &e) < 0)

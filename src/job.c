@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
@@ -706,6 +707,38 @@ static int load_log_level(struct ctx *c, struct job *j,
 	return -1;
 }
 
+/* input_encoding (a name iconv knows) and output_bom (a boolean). */
+static int load_encoding(struct ctx *c, struct job *j,
+			 const config_setting_t *root)
+{
+	config_setting_t *s = config_setting_get_member(root, "output_bom");
+
+	if (get_str(c, root, "", "input_encoding", false, "",
+		    &j->input_encoding) < 0)
+		return -1;
+	if (*j->input_encoding) {
+		iconv_t cd = iconv_open("UTF-8", j->input_encoding);
+
+		if (cd == (iconv_t)-1)
+			return fail(
+			    c,
+			    config_setting_get_member(root, "input_encoding"),
+			    "input_encoding",
+			    "'%s' is not an encoding this system knows "
+			    "(e.g. \"windows-1252\", \"ISO-8859-15\", "
+			    "\"UTF-16LE\"; see 'iconv --list')",
+			    j->input_encoding);
+		iconv_close(cd);
+	}
+	j->output_bom = -1;
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(c, s, "output_bom", "must be true or false");
+	j->output_bom = config_setting_get_bool(s);
+	return 0;
+}
+
 /* The job file's base name without ".cfg". */
 static char *default_name(const char *path)
 {
@@ -722,8 +755,9 @@ static char *default_name(const char *path)
 static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 {
 	static const char *const allowed[] = {
-	    "name",	"environment", "auth",	    "input", "output",
-	    "defaults", "run",	       "templates", "log_level", NULL};
+	    "name",	  "environment",    "auth",	  "input",
+	    "output",	  "defaults",	    "run",	  "templates",
+	    "log_level",  "input_encoding", "output_bom", NULL};
 	char *def = default_name(c->path);
 	int rc = check_members(c, root, "", allowed);
 
@@ -761,7 +795,8 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 	anchor(c, &j->templates);
 	if (load_environment(c, j, root) < 0 || load_auth(c, j, root) < 0 ||
 	    load_defaults(c, j, root) < 0 || load_run(c, j, root) < 0 ||
-	    load_log_level(c, j, root) < 0)
+	    load_log_level(c, j, root) < 0 ||
+	    load_encoding(c, j, root) < 0)
 		return -1;
 	return 0;
 }
@@ -813,7 +848,8 @@ void job_release(struct job *j)
 			 &j->private_key,   &j->authority,
 			 &j->input,	    &j->output,
 			 &j->templates,	    &j->defaults.profile,
-			 &j->defaults.role, &j->defaults.privileges};
+			 &j->defaults.role, &j->defaults.privileges,
+			 &j->input_encoding};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);

@@ -31,6 +31,14 @@
  *                 rule as environment.url); trailing '/' removed
  *   }
  *   input         the CSV (--input overrides); may be absent here
+ *   input_encoding  the input's character encoding when it is not UTF-8
+ *                 and has no byte-order mark: any name iconv knows,
+ *                 "windows-1252" (Excel's plain "CSV" on Windows),
+ *                 "ISO-8859-15"...; default "" (UTF-8)
+ *   output_bom    true or false: results.csv and failed.csv start with a
+ *                 UTF-8 byte-order mark (Excel needs it to read accents);
+ *                 default: when the input had a byte-order mark or was
+ *                 not UTF-8
  *   output        default "output"
  *   templates     a folder of privilege templates, searched first
  *                 (privs_dirs_for_job()); default none
@@ -113,17 +121,19 @@ struct job {
 	enum job_alg assertion_alg;
 	char *authority; /* "https://login.microsoftonline.com", no '/' */
 
-	char *input; /* NULL when the job file names none */
+	char *input;	      /* NULL when the job file names none */
+	char *input_encoding; /* "" for UTF-8 */
+	int output_bom;	      /* -1: as the input (rows.h), else 0 or 1 */
 	char *output;
 	char *templates; /* NULL when unset */
 
 	struct rows_defaults defaults;
 
-	int parallel;	   /* 0 = choose */
-	int batch_size;	   /* 0 = choose */
-	int max_attempts;  /* >= 1 */
-	int test_timeout;  /* seconds */
-	int poll_interval; /* seconds */
+	int parallel;	     /* 0 = choose */
+	int batch_size;	     /* 0 = choose */
+	int max_attempts;    /* >= 1 */
+	int test_timeout;    /* seconds */
+	int poll_interval;   /* seconds */
 	int request_timeout; /* seconds, per HTTP request */
 	int keep;	     /* run folders kept; 0 = all */
 	int log_level;	     /* enum log_level (log.h) for run.log */

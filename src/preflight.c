@@ -186,7 +186,8 @@ int preflight_collect(struct preflight **out, const struct job *job,
 			pf->def[k] = xstrdup(defs[k]);
 	if (pf->def[K_PRIVS])
 		set_add(&pf->sets[K_PRIVS], pf->def[K_PRIVS]);
-	if (rows_open(&r, job->input, &job->defaults, e) < 0)
+	if (rows_open_encoding(&r, job->input, &job->defaults,
+			       job->input_encoding, e) < 0)
 		goto out;
 	for (;;) {
 		if (rows_next(r, &row, e) < 0)

@@ -112,7 +112,8 @@ static int write_header(FILE *out, const char *const *h, const struct layout *l,
 	int rc = 0;
 
 	for (size_t i = 0; i < l->ninput; i++) {
-		rc |= cell(&line, h[i], delim, i == 0, false);
+		/* read without the mark (cell.h): written with it again */
+		rc |= cell(&line, h[i], delim, i == 0, true);
 		if ((long)i == l->mailbox && l->actions < 0)
 			rc |= cell(&line, "actions", delim, false, false);
 	}
@@ -208,7 +209,7 @@ static int write_row(FILE *out, const struct row *r, const struct layout *l,
 		else if ((long)i == l->role && !*v && role.len)
 			rc |= cell(&line, role.ptr, delim, i == 0, true);
 		else
-			rc |= cell(&line, v, delim, i == 0, false);
+			rc |= cell(&line, v, delim, i == 0, true);
 		if ((long)i == l->mailbox && l->actions < 0)
 			rc |= cell(&line, acts.ptr, delim, false, true);
 	}

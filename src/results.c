@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "cell.h"
 #include "journal.h"
 #include "results.h"
 #include "testhook.h"
@@ -129,12 +130,49 @@ void results_row_invalid(struct results_row *r, const struct row *row)
 static const bool needs_quotes[256] = {
     ['"'] = true, ['\r'] = true, ['\n'] = true};
 
+/*
+ * 's' as valid UTF-8 without NUL bytes, in 'tmp' when it is not already:
+ * a byte that starts no valid sequence becomes U+FFFD, a NUL is dropped.
+ */
+static const char *utf8_clean(const char *s, size_t *len, struct buf *tmp)
+{
+	size_t i = 0, n = *len;
+
+	while (i < n && (unsigned char)s[i] - 1u < 0x7fu)
+		i++; /* ASCII without NUL: the common case */
+	while (i < n) {
+		size_t k = cell_utf8_seq(s + i, n - i);
+
+		if (!k || !s[i])
+			break;
+		i += k;
+	}
+	if (i == n)
+		return s;
+	buf_add(tmp, s, i);
+	while (i < n) {
+		size_t k = cell_utf8_seq(s + i, n - i);
+
+		if (!k) {
+			buf_addstr(tmp, "\xef\xbf\xbd");
+			k = 1;
+		} else if (s[i]) {
+			buf_add(tmp, s + i, k);
+		}
+		i += k;
+	}
+	*len = tmp->len;
+	return tmp->ptr;
+}
+
 int results_csv_cell(struct buf *out, const char *s, size_t len, char delim,
 		     bool neutralise)
 {
+	struct buf tmp = BUF_INIT(3 * len + 1);
 	bool quote = false;
 	int rc = 0;
 
+	s = utf8_clean(s, &len, &tmp);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
@@ -145,8 +183,8 @@ int results_csv_cell(struct buf *out, const char *s, size_t len, char delim,
 	}
 	if (quote)
 		rc |= buf_addch(out, '"');
-	/* what a spreadsheet would take for a formula: OWASP CSV injection */
-	if (neutralise && len && strchr("=+-@\t\r", s[0]))
+	/* what a spreadsheet would execute (OWASP CSV injection): cell.h */
+	if (neutralise && cell_needs_mark(s, len))
 		rc |= buf_addch(out, '\'');
 	if (!quote) {
 		rc |= buf_add(out, s, len);
@@ -158,6 +196,7 @@ int results_csv_cell(struct buf *out, const char *s, size_t len, char delim,
 		}
 		rc |= buf_addch(out, '"');
 	}
+	buf_release(&tmp);
 	return rc ? -1 : 0;
 }
 
@@ -181,6 +220,18 @@ static int name_cell(struct buf *out, const char *name, char delim, bool first)
 	return buf_addstr(out, name);
 }
 
+/*
+ * The two cells failed.csv ends with, after the row's fields (the reader
+ * drops them: rows.h).
+ */
+static int failed_error_cells(struct buf *b, const char *code, const char *msg,
+			      char delim, bool first)
+{
+	int rc = cell(b, code, delim, first);
+
+	return rc | cell(b, msg, delim, false);
+}
+
 /* The header line of results.csv or (results false) failed.csv. */
 static int header_line(struct buf *b, const char *const *header, size_t ncols,
 		       char delim, bool results)
@@ -191,6 +242,10 @@ static int header_line(struct buf *b, const char *const *header, size_t ncols,
 		rc |= cell(b, header[i], delim, i == 0);
 	for (size_t i = 0; results && i < ARRAY_SIZE(result_cols); i++)
 		rc |= cell(b, result_cols[i], delim, ncols == 0 && i == 0);
+	if (!results)
+		rc |= failed_error_cells(b, RESULTS_FAILED_CODE_COL,
+					 RESULTS_FAILED_MSG_COL, delim,
+					 ncols == 0);
 	rc |= buf_addstr(b, "\r\n");
 	return rc ? -1 : 0;
 }
@@ -694,6 +749,25 @@ static const char *digits(char *tmp, size_t size, int v)
 	return p;
 }
 
+/*
+ * A failed.csv line: the row's fields as given, padded with empty cells to
+ * the header's width when it has fewer (so the error columns line up; a
+ * longer row keeps all its fields), then the error code and message.
+ */
+static int failed_line(const struct results *r, const struct row *row,
+		       const struct results_row *res, struct buf *fline)
+{
+	size_t n = row->nfields > r->ncols ? row->nfields : r->ncols;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		rc |= cell(fline, i < row->nfields ? row->fields[i] : "",
+			   r->delim, i == 0);
+	rc |= failed_error_cells(fline, res->error_code, res->error_message,
+				 r->delim, n == 0);
+	return rc | buf_addstr(fline, "\r\n");
+}
+
 static int format_row(const struct results *r, const struct row *row,
 		      const struct results_row *res, struct buf *line,
 		      struct buf *fline)
@@ -719,11 +793,8 @@ static int format_row(const struct results *r, const struct row *row,
 				r->delim, false);
 	rc |= cell(line, res->mailbox_id, r->delim, false);
 	rc |= buf_addstr(line, "\r\n");
-	if (res->result != RESULTS_OK) {
-		for (size_t i = 0; i < row->nfields; i++)
-			rc |= cell(fline, row->fields[i], r->delim, i == 0);
-		rc |= buf_addstr(fline, "\r\n");
-	}
+	if (res->result != RESULTS_OK)
+		rc |= failed_line(r, row, res, fline);
 	return rc ? -1 : 0;
 }
 
@@ -1456,8 +1527,22 @@ void results_prior_release(struct results_prior *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* A row never reached, as failed.csv would hold it with no error. */
+static void unreached_line(struct buf *line, const struct row *row,
+			   size_t ncols, char delim)
+{
+	size_t n = row->nfields > ncols ? row->nfields : ncols;
+
+	for (size_t i = 0; i < n; i++)
+		cell(line, i < row->nfields ? row->fields[i] : "", delim,
+		     i == 0);
+	failed_error_cells(line, "", "", delim, n == 0);
+	buf_addstr(line, "\r\n");
+}
+
 int results_rerun_input(const struct results_prior *p, const char *input,
-			const char *out_path, size_t *nrows, struct err *e)
+			const char *encoding, const char *out_path,
+			size_t *nrows, struct err *e)
 {
 	char *jpath = join(p->dir, "journal");
 	struct jscan js;
@@ -1484,7 +1569,7 @@ int results_rerun_input(const struct results_prior *p, const char *input,
 				p->dir);
 			goto out;
 		}
-		if (rows_open(&in, input, NULL, e) < 0)
+		if (rows_open_encoding(&in, input, NULL, encoding, e) < 0)
 			goto out;
 	}
 	if (!(fp = open_file(out_path, "wbx", e)))
@@ -1523,12 +1608,8 @@ int results_rerun_input(const struct results_prior *p, const char *input,
 			line.len = d->flen;
 			line.ptr[line.len] = '\0';
 		} else if (!d && row) {
-			/* never reached: the input fields, as failed.csv has */
-			for (size_t i = 0; i < row->nfields; i++)
-				if (cell(&line, row->fields[i], js.delim,
-					 i == 0) < 0)
-					break;
-			buf_addstr(&line, "\r\n");
+			/* never reached: as failed.csv has it, no error */
+			unreached_line(&line, row, rows_ncols(in), js.delim);
 		}
 		rows_row_free(row);
 		if (line.len) {

@@ -22,9 +22,12 @@
  *                result,set_profile,set_delivery,fix_owner,grant_privileges,
  *                approve,test_enable,error_code,error_message,hint,attempts,
  *                incoming_status,outgoing_status,act_status,mailbox_id
- *   failed.csv   the failed and invalid rows: the input header and the raw
- *                input fields as given (a ragged row stays ragged so it can
- *                be seen and fixed); usable as input again
+ *   failed.csv   the failed and invalid rows: the input header and the
+ *                input fields as given (a shorter row padded with empty
+ *                cells to the header's width, a longer one kept whole),
+ *                then mbxfix_error_code and mbxfix_error (the row's
+ *                error_code and error_message); usable as input again as
+ *                it is: the reader drops those two columns (rows.h)
  *   summary.json version, command, exit status, start and end times, the
  *                input and its SHA-256, counts by result, per action and
  *                by error code, requests, retries, throttling, timings
@@ -37,20 +40,25 @@
  * results.csv. A row completed ahead of an earlier one is held as the
  * place of its lines in the journal (a few dozen bytes), not the lines.
  *
- * Both CSV files use the input's delimiter, start with a UTF-8 BOM when
- * the input did, end lines with CRLF (RFC 4180; the reader takes both),
- * and quote a cell holding the delimiter, a quote, CR or LF (quotes
- * doubled). A cell starting with '=', '+', '-', '@', TAB or CR is
- * neutralised with a leading single quote, in every column of both files,
- * so a spreadsheet shows it as text. The reader (rows.h) removes that
- * quote again from known columns, so a neutralised mailbox such as
- * "'-bob@contoso.com" in failed.csv is read back as "-bob@contoso.com".
+ * Both CSV files are UTF-8 (a byte that is not becomes U+FFFD, a NUL is
+ * dropped), use the input's delimiter, start with a UTF-8 BOM when
+ * results_setup.bom says so (the job's output_bom; by default when the
+ * input had a BOM or was decoded from another encoding), end lines with
+ * CRLF (RFC 4180; the reader takes both), and quote a cell holding the
+ * delimiter, a quote, CR or LF (quotes doubled). A cell a spreadsheet
+ * would execute is neutralised with a leading single quote, in every
+ * column of both files (cell.h: numbers are not); the reader (rows.h)
+ * removes exactly that quote again, so failed.csv runs again as it is.
  *
  * Status cells: "not-run", "success", "failure" (option values 0/1/2),
  * empty when unknown.
  */
 #ifndef MBXFIX_RESULTS_H
 #define MBXFIX_RESULTS_H
+
+/* The two last columns of failed.csv, which the reader drops (rows.h). */
+#define RESULTS_FAILED_CODE_COL "mbxfix_error_code"
+#define RESULTS_FAILED_MSG_COL "mbxfix_error"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -147,8 +155,8 @@ struct results_setup {
 	const char *input; /* the input path, recorded in summary.json */
 	const char *const *header; /* the input's header fields as given */
 	size_t ncols;
-	char delim;		/* ',' or ';' (rows_delim()) */
-	bool bom;		/* write a UTF-8 BOM (rows_has_bom()) */
+	char delim;		/* rows_delim() */
+	bool bom;		/* write a UTF-8 BOM */
 	const char *resume_dir; /* NULL: a new run; else continue this run
 				   directory (see results_resume_point()) */
 	/* recorded in run.json */
@@ -319,18 +327,23 @@ void results_prior_release(struct results_prior *p);
  * --rerun-failed: write to 'out_path' (a new file) the input header and,
  * in input order, the rows of run 'p' that did not succeed: the failed
  * and invalid rows of its journal and, when it was interrupted, the rows
- * it never reached, read from 'input' (its input, checked by the caller).
- * '*nrows' gets their number. Returns 0 or -1 with 'e' set.
+ * it never reached, read from 'input' (its input, checked by the caller,
+ * in 'encoding': rows_open_encoding()), all as failed.csv lines (the
+ * never reached ones with empty error cells). The file is UTF-8 whatever
+ * the input's encoding. '*nrows' gets their number. Returns 0 or -1 with
+ * 'e' set.
  */
 int results_rerun_input(const struct results_prior *p, const char *input,
-			const char *out_path, size_t *nrows, struct err *e);
+			const char *encoding, const char *out_path,
+			size_t *nrows, struct err *e);
 
 /* SHA-256 of the file 'path' as 64 hex digits. 0 or -1 with 'e' set. */
 int results_sha256(const char *path, char hex[65], struct err *e);
 
 /*
- * Append one CSV cell to 'out': neutralised as above when 'neutralise',
- * then quoted when needed. Returns 0 or -1 when 'out' is full.
+ * Append one CSV cell to 'out': made valid UTF-8, neutralised as above
+ * when 'neutralise', then quoted when needed. Returns 0 or -1 when 'out'
+ * is full.
  */
 int results_csv_cell(struct buf *out, const char *s, size_t len, char delim,
 		     bool neutralise);

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <iconv.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
@@ -9,12 +10,17 @@
 #include <csv.h>
 
 #include "buf.h"
+#include "cell.h"
+#include "results.h"
 #include "rows.h"
 
 #include "banned.h"
 
 /* Bytes read at a time; rows are handed to libcsv one line at a time. */
 #define CHUNK 65536
+/* Bytes read at a time for decoding: a CHUNK holds what they decode to
+ * (at most three bytes of UTF-8 per input byte). */
+#define RAW_CHUNK (CHUNK / 4)
 
 /* libcsv.c's parser states "between records" and "inside a field"; not
  * in csv.h. */
@@ -102,10 +108,20 @@ struct rows {
 	bool dprivileges_ok; /* whether d.privileges is well-formed */
 
 	char **header;
-	size_t ncols;
+	size_t ncols;	/* without failed.csv's error columns */
+	bool err_cols;	/* the header ends with failed.csv's error columns */
 	int col[NCOLS]; /* field index of each known column, -1 absent */
 	char delim;
 	bool bom;
+	bool sep_line; /* a first line "sep=X" chose the delimiter */
+
+	/* decoding to UTF-8 (input_encoding, or a UTF-16 byte-order mark) */
+	iconv_t cd;	/* (iconv_t)-1: the input is read as UTF-8 */
+	char *encoding; /* what 'cd' decodes; NULL for UTF-8 */
+	char *raw;	/* RAW_CHUNK bytes read, not decoded yet */
+	size_t raw_len;
+	bool raw_eof;
+	size_t dec_lines; /* line ends decoded so far, for messages */
 
 	/*
 	 * The bytes and fields of the queued records and of the record being
@@ -132,7 +148,7 @@ struct rows {
 	char *rb;
 	size_t rb_len, rb_off;
 	size_t line; /* file line of the bytes being fed, 1-based */
-	bool eof, finished, at_start;
+	bool eof, finished;
 
 	size_t nrows, ninvalid;
 
@@ -749,11 +765,15 @@ static void split_line(struct rows *r, const char *seg, size_t len)
 	}
 }
 
-/* Pick ',' or ';' from the header line: whichever is more frequent
- * outside quotes (comma on a tie). */
+/*
+ * Pick the delimiter from the header line: whichever of ',', ';', TAB and
+ * '|' occurs most often outside quotes. On a tie TAB wins (it is hardly
+ * ever part of a column name), then ',', then ';'.
+ */
 static char detect_delim(const char *s, size_t len)
 {
-	size_t commas = 0, semis = 0;
+	static const char cand[] = {'\t', ',', ';', '|'};
+	size_t count[ARRAY_SIZE(cand)] = {0}, best = 0;
 	bool quoted = false;
 
 	for (size_t i = 0; i < len; i++) {
@@ -763,12 +783,37 @@ static char detect_delim(const char *s, size_t len)
 			continue;
 		else if (s[i] == '\n' || s[i] == '\r')
 			break;
-		else if (s[i] == ',')
-			commas++;
-		else if (s[i] == ';')
-			semis++;
+		for (size_t k = 0; k < ARRAY_SIZE(cand); k++)
+			if (s[i] == cand[k])
+				count[k]++;
 	}
-	return semis > commas ? ';' : ',';
+	for (size_t k = 1; k < ARRAY_SIZE(cand); k++)
+		if (count[k] > count[best])
+			best = k;
+	return count[best] ? cand[best] : ',';
+}
+
+/*
+ * A first line "sep=X", which Excel reads as "the delimiter is X": its
+ * length (line end included) with '*delim' set, or 0 when the text does
+ * not start with one. A spreadsheet that saves such a file again may add
+ * delimiters after it ("sep=;;;"): they are allowed.
+ */
+static size_t sep_line(const char *s, size_t len, char *delim)
+{
+	size_t i = 5;
+
+	if (len < 5 || strncasecmp(s, "sep=", 4) || s[4] == '\r' ||
+	    s[4] == '\n' || s[4] == '"' || !s[4])
+		return 0;
+	while (i < len && s[i] == s[4])
+		i++;
+	if (i < len && s[i] == '\r')
+		i++;
+	if (i < len && s[i] != '\n')
+		return 0;
+	*delim = s[4];
+	return i < len ? i + 1 : i;
 }
 
 static int no_space(unsigned char c)
@@ -777,11 +822,78 @@ static int no_space(unsigned char c)
 	return 0; /* keep fields exactly as given */
 }
 
+/* Whether 'name' is UTF-8 under another name: no decoding then. */
+static bool is_utf8_name(const char *name)
+{
+	return !strcasecmp(name, "UTF-8") || !strcasecmp(name, "UTF8");
+}
+
+/* Read what is left of RAW_CHUNK into r->raw after the undecoded bytes. */
+static int raw_read(struct rows *r, struct err *e)
+{
+	size_t n = fread(r->raw + r->raw_len, 1, RAW_CHUNK - r->raw_len, r->fp);
+
+	if (n < RAW_CHUNK - r->raw_len) {
+		if (ferror(r->fp))
+			return err_set_errno(e, ERR_INPUT, "cannot read '%s'",
+					     r->path);
+		r->raw_eof = true;
+	}
+	r->raw_len += n;
+	return 0;
+}
+
+/* Fill r->rb with decoded text: at least one byte unless at the end. */
+static int decode_fill(struct rows *r, struct err *e)
+{
+	char *out = r->rb;
+	size_t outleft = CHUNK;
+
+	while (out == r->rb) {
+		char *in = r->raw;
+		size_t inleft = r->raw_len, done;
+
+		if (!r->raw_eof && r->raw_len < RAW_CHUNK && raw_read(r, e) < 0)
+			return -1;
+		inleft = r->raw_len;
+		if (!inleft)
+			break;
+		if (iconv(r->cd, &in, &inleft, &out, &outleft) == (size_t)-1 &&
+		    errno != E2BIG && (errno != EINVAL || r->raw_eof)) {
+			size_t line = r->dec_lines + 1;
+
+			for (const char *p = r->rb; p < out; p++)
+				line += *p == '\n';
+			return err_set(
+			    e, ERR_INPUT,
+			    "%s: line %zu: %s that %s cannot decode (byte "
+			    "0x%02X); check input_encoding in the job file "
+			    "(the encoding the file was saved in)",
+			    r->path, line,
+			    errno == EINVAL ? "the file ends in a character"
+					    : "a character",
+			    r->encoding, (unsigned char)*in);
+		}
+		done = r->raw_len - inleft;
+		memmove(r->raw, r->raw + done, inleft);
+		r->raw_len = inleft;
+		if (r->raw_eof && !done && out == r->rb)
+			break; /* nothing more will come */
+	}
+	r->rb_len = (size_t)(out - r->rb);
+	for (const char *p = r->rb; p < out; p++)
+		r->dec_lines += *p == '\n';
+	r->eof = r->raw_eof && !r->raw_len;
+	return 0;
+}
+
 static int fill(struct rows *r, struct err *e)
 {
 	size_t n;
 
 	r->rb_off = 0;
+	if (r->cd != (iconv_t)-1)
+		return decode_fill(r, e);
 	n = fread(r->rb, 1, CHUNK, r->fp);
 	r->rb_len = n;
 	if (n < CHUNK) {
@@ -790,15 +902,71 @@ static int fill(struct rows *r, struct err *e)
 					     r->path);
 		r->eof = true;
 	}
-	if (r->at_start) {
-		r->at_start = false;
-		if (n >= 3 && !memcmp(r->rb, "\xef\xbb\xbf", 3)) {
+	return 0;
+}
+
+/*
+ * Read the start of the input: a byte-order mark chooses UTF-8, UTF-16LE
+ * or UTF-16BE (whatever 'encoding' says); without one, 'encoding' (NULL
+ * or "" for UTF-8) does. Then the first text is decoded into r->rb, a
+ * "sep=X" line skipped and the delimiter chosen.
+ */
+static int start_input(struct rows *r, const char *encoding, struct err *e)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+		const char *enc;
+	} boms[] = {
+	    {"\xef\xbb\xbf", 3, NULL},
+	    {"\xff\xfe", 2, "UTF-16LE"},
+	    {"\xfe\xff", 2, "UTF-16BE"},
+	};
+	const char *enc =
+	    encoding && *encoding && !is_utf8_name(encoding) ? encoding : NULL;
+	size_t skip = 0, n;
+
+	r->raw = xmalloc(RAW_CHUNK);
+	if (raw_read(r, e) < 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(boms); i++) {
+		if (r->raw_len >= boms[i].len &&
+		    !memcmp(r->raw, boms[i].bytes, boms[i].len)) {
 			r->bom = true;
-			r->rb_off = 3;
+			skip = boms[i].len;
+			enc = boms[i].enc;
+			break;
 		}
-		r->delim = detect_delim(r->rb + r->rb_off, n - r->rb_off);
-		csv_set_delim(&r->p, (unsigned char)r->delim);
 	}
+	r->raw_len -= skip;
+	memmove(r->raw, r->raw + skip, r->raw_len);
+	if (enc) {
+		r->cd = iconv_open("UTF-8", enc);
+		if (r->cd == (iconv_t)-1)
+			return err_set(e, ERR_INPUT,
+				       "%s: input_encoding '%s' is not an "
+				       "encoding this system knows (see "
+				       "'iconv --list')",
+				       r->path, enc);
+		r->encoding = xstrdup(enc);
+		if (decode_fill(r, e) < 0)
+			return -1;
+	} else {
+		memcpy(r->rb, r->raw, r->raw_len);
+		r->rb_len = r->raw_len;
+		r->eof = r->raw_eof;
+		free(r->raw);
+		r->raw = NULL;
+	}
+	n = sep_line(r->rb, r->rb_len, &r->delim);
+	if (n) {
+		r->sep_line = true;
+		r->rb_off = n;
+		r->line = 2;
+	} else {
+		r->delim = detect_delim(r->rb, r->rb_len);
+	}
+	csv_set_delim(&r->p, (unsigned char)r->delim);
 	return 0;
 }
 
@@ -878,6 +1046,24 @@ static bool pop(struct rows *r, struct record *out)
 	return true;
 }
 
+/* Whether header field 'i' is named 'name' (blanks around ignored). */
+static bool header_is(const struct rows *r, size_t i, const char *name)
+{
+	size_t len = strlen(r->header[i]);
+	const char *h = trim(r->header[i], &len);
+
+	return eq_nocase(h, len, name);
+}
+
+/* The header's names for a message: "'a', 'b', 'c'" (the first few). */
+static void header_names(const struct rows *r, struct buf *b)
+{
+	for (size_t i = 0; i < r->ncols && i < 8; i++)
+		buf_addf(b, "%s'%.40s'", i ? ", " : "", r->header[i]);
+	if (r->ncols > 8)
+		buf_addstr(b, ", ...");
+}
+
 static int read_header(struct rows *r, struct err *e)
 {
 	struct record rec;
@@ -893,21 +1079,47 @@ static int read_header(struct rows *r, struct err *e)
 	r->header = xcalloc(rec.n + 1, sizeof(*r->header));
 	for (size_t i = 0; i < rec.n; i++) {
 		const struct field *f = &r->fv[rec.f0 + i];
+		const char *h = r->sb + f->off;
+		size_t len = f->len;
 
-		r->header[i] = xmalloc(f->len + 1);
-		memcpy(r->header[i], r->sb + f->off, f->len + 1);
+		if (cell_marked(h, len))
+			h++, len--;
+		r->header[i] = xmalloc(len + 1);
+		memcpy(r->header[i], h, len);
+		r->header[i][len] = '\0';
 	}
 	for (size_t i = 0; i < rec.n; i++) {
 		size_t len = r->fv[rec.f0 + i].len;
-		const char *name = trim(r->header[i], &len);
+		const char *name = trim(r->sb + r->fv[rec.f0 + i].off, &len);
 
-		if (!rows_is_utf8(name, len) || memchr(name, '\0', len))
-			return err_set(e, ERR_INPUT,
-				       "%s: line %zu: column %zu of the header "
-				       "is not valid UTF-8",
-				       r->path, rec.line, i + 1);
+		if (memchr(name, '\0', len))
+			return err_set(
+			    e, ERR_INPUT,
+			    "%s: line %zu: column %zu of the header holds NUL "
+			    "bytes: a UTF-16 file without a byte-order mark? "
+			    "Set input_encoding = \"UTF-16LE\" in the job "
+			    "file, or save the file as \"CSV UTF-8\"",
+			    r->path, rec.line, i + 1);
+		if (!rows_is_utf8(name, len))
+			return err_set(
+			    e, ERR_INPUT,
+			    "%s: line %zu: column %zu of the header is not "
+			    "valid UTF-8: save the file as \"CSV UTF-8\" (in "
+			    "Excel: Save As, \"CSV UTF-8 (Comma delimited)\"), "
+			    "or set input_encoding in the job file to the "
+			    "encoding it was saved in (e.g. \"windows-1252\")",
+			    r->path, rec.line, i + 1);
+	}
+	/* failed.csv's error columns: dropped, so it runs again as it is */
+	if (r->ncols >= 2 &&
+	    header_is(r, r->ncols - 2, RESULTS_FAILED_CODE_COL) &&
+	    header_is(r, r->ncols - 1, RESULTS_FAILED_MSG_COL)) {
+		r->err_cols = true;
+		r->ncols -= 2;
+	}
+	for (size_t i = 0; i < r->ncols; i++) {
 		for (int c = 0; c < NCOLS; c++) {
-			if (!eq_nocase(name, len, col_names[c]))
+			if (!header_is(r, i, col_names[c]))
 				continue;
 			if (r->col[c] >= 0)
 				return err_set(e, ERR_INPUT,
@@ -917,16 +1129,35 @@ static int read_header(struct rows *r, struct err *e)
 			r->col[c] = (int)i;
 		}
 	}
-	if (r->col[COL_MAILBOX] < 0)
-		return err_set(e, ERR_INPUT,
-			       "%s: required column 'mailbox' missing from "
-			       "the header (delimiter '%c')",
-			       r->path, r->delim);
+	if (r->col[COL_MAILBOX] < 0) {
+		struct buf names = BUF_INIT(BUF_MAX_SMALL);
+		char d[8];
+
+		header_names(r, &names);
+		snprintf(d, sizeof(d), r->delim == '\t' ? "TAB" : "'%c'",
+			 r->delim);
+		err_set(e, ERR_INPUT,
+			"%s: required column 'mailbox' missing from the header "
+			"(%s; delimiter %s%s); name a column 'mailbox', or, if "
+			"the file uses another delimiter, make its first line "
+			"sep=; (or sep=, or sep=|)",
+			r->path, names.ptr, d,
+			r->sep_line ? " from the sep= line" : " detected");
+		buf_release(&names);
+		return -1;
+	}
 	return 0;
 }
 
 int rows_open(struct rows **out, const char *path,
 	      const struct rows_defaults *d, struct err *e)
+{
+	return rows_open_encoding(out, path, d, NULL, e);
+}
+
+int rows_open_encoding(struct rows **out, const char *path,
+		       const struct rows_defaults *d, const char *encoding,
+		       struct err *e)
 {
 	struct rows *r = xcalloc(1, sizeof(*r));
 	char why[256];
@@ -940,7 +1171,7 @@ int rows_open(struct rows **out, const char *path,
 	    (struct slice){r->d.privileges, strlen(r->d.privileges)};
 	r->dprivileges_ok = privileges_ok(r->d.privileges, why, sizeof(why));
 	r->line = 1;
-	r->at_start = true;
+	r->cd = (iconv_t)-1;
 	r->rb = xmalloc(CHUNK);
 	r->fp = fopen(path, "rb");
 	if (!r->fp) {
@@ -953,7 +1184,7 @@ int rows_open(struct rows **out, const char *path,
 	}
 	r->p_init = true;
 	csv_set_space_func(&r->p, no_space);
-	if (read_header(r, e) < 0)
+	if (start_input(r, encoding, e) < 0 || read_header(r, e) < 0)
 		goto fail;
 	*out = r;
 	return 0;
@@ -1082,9 +1313,9 @@ static const char *colname(const struct rows *r, size_t i, char *tmp,
 }
 
 /*
- * The values of the known columns: trimmed, a neutralising quote removed,
- * and as a C string would read them: up to a NUL byte. "" for a column
- * the header or the record lacks.
+ * The values of the known columns: the writer's mark removed (cell.h),
+ * trimmed, and as a C string would read them: up to a NUL byte. "" for a
+ * column the header or the record lacks.
  */
 static void values(const struct rows *r, const struct record *rec,
 		   struct slice v[NCOLS])
@@ -1101,9 +1332,10 @@ static void values(const struct rows *r, const struct record *rec,
 		}
 		f = &r->fv[rec->f0 + (size_t)r->col[c]];
 		len = f->len;
-		s = trim(r->sb + f->off, &len);
-		if (len >= 2 && s[0] == '\'' && strchr("=+-@\t\r", s[1]))
+		s = r->sb + f->off;
+		if (cell_marked(s, len))
 			s++, len--;
+		s = trim(s, &len);
 		v[c].s = s;
 		v[c].len = strnlen(s, len);
 	}
@@ -1230,8 +1462,75 @@ static bool plain_ascii(const char *s, size_t len)
 	return true;
 }
 
-static struct row *make_row(struct rows *r, const struct record *rec)
+/*
+ * How many fields of 'rec' make the row: failed.csv's two error cells
+ * (they follow the row's own fields, rows.h) and empty fields beyond the
+ * header's width are left out.
+ */
+static size_t row_width(const struct rows *r, const struct record *rec)
 {
+	size_t n = rec->n, width = r->ncols + (r->err_cols ? 2 : 0);
+
+	while (n > width && !r->fv[rec->f0 + n - 1].len)
+		n--;
+	if (r->err_cols && n > r->ncols)
+		n -= n - r->ncols < 2 ? n - r->ncols : 2;
+	while (n > r->ncols && !r->fv[rec->f0 + n - 1].len)
+		n--;
+	return n;
+}
+
+/*
+ * Copy field 'f' to 'p' without the writer's mark (cell.h) and without
+ * NUL bytes, which no CSV file can carry: the row is invalid then, and
+ * 'shown' gets the value with each NUL as \0 for the message. Returns
+ * the bytes written before the terminating NUL.
+ */
+static size_t copy_field(const struct rows *r, const struct field *f, char *p,
+			 struct buf *shown)
+{
+	const char *s = r->sb + f->off;
+	size_t len = f->len, n = 0;
+
+	if (cell_marked(s, len))
+		s++, len--;
+	if (!memchr(s, '\0', len)) {
+		memcpy(p, s, len);
+		p[len] = '\0';
+		return len;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (s[i]) {
+			p[n++] = s[i];
+			if (shown->len < 64)
+				buf_addch(shown, s[i]);
+		} else if (shown->len < 64) {
+			buf_addstr(shown, "\\0");
+		}
+	}
+	p[n] = '\0';
+	return n;
+}
+
+/* The bad byte and its offset in a field of invalid UTF-8, for a message. */
+static void utf8_problem(struct problems *pb, const char *col, const char *s,
+			 size_t len)
+{
+	size_t i = 0, k;
+
+	while (i < len && (k = cell_utf8_seq(s + i, len - i)))
+		i += k;
+	problem(pb,
+		"column '%s': not valid UTF-8 (byte 0x%02X at byte %zu): the "
+		"file is not UTF-8; save it as \"CSV UTF-8\", or set "
+		"input_encoding in the job file to the encoding it was "
+		"saved in (e.g. \"windows-1252\")",
+		col, i < len ? (unsigned char)s[i] : 0, i + 1);
+}
+
+static struct row *make_row(struct rows *r, const struct record *whole)
+{
+	struct record width = *whole, *rec = &width;
 	struct slice v[NCOLS], profile, role, privileges;
 	bool dprivileges;
 	const struct field *fv = r->fv + rec->f0;
@@ -1241,6 +1540,7 @@ static struct row *make_row(struct rows *r, const struct record *rec)
 	size_t size;
 	char tmp[32], *p;
 
+	width.n = row_width(r, whole);
 	values(r, rec, v);
 	profile = v[COL_PROFILE].len ? v[COL_PROFILE] : r->dprofile;
 	role = v[COL_ROLE].len ? v[COL_ROLE] : r->drole;
@@ -1260,9 +1560,18 @@ static struct row *make_row(struct rows *r, const struct record *rec)
 	row->fields = (char **)(a + 1);
 	p = (char *)(row->fields + rec->n + 1);
 	for (size_t i = 0; i < rec->n; i++) {
+		struct buf shown = BUF_INIT(BUF_MAX_SMALL);
+		size_t n = copy_field(r, &fv[i], p, &shown);
+
+		if (shown.len)
+			problem(&pb, "column '%s': contains a NUL byte ('%s')",
+				colname(r, i, tmp, sizeof(tmp)), shown.ptr);
+		buf_release(&shown);
+		if (!plain_ascii(p, n) && !rows_is_utf8(p, n))
+			utf8_problem(&pb, colname(r, i, tmp, sizeof(tmp)), p,
+				     n);
 		row->fields[i] = p;
-		memcpy(p, r->sb + fv[i].off, fv[i].len + 1);
-		p += fv[i].len + 1;
+		p += n + 1;
 	}
 	row->fields[rec->n] = NULL;
 	row->mailbox = put(&p, v[COL_MAILBOX]);
@@ -1273,16 +1582,6 @@ static struct row *make_row(struct rows *r, const struct record *rec)
 	*p = '\0';
 	row->error = row->reason = p;
 
-	for (size_t i = 0; i < rec->n; i++) {
-		if (plain_ascii(row->fields[i], fv[i].len))
-			continue;
-		if (memchr(row->fields[i], '\0', fv[i].len))
-			problem(&pb, "column '%s': contains a NUL byte",
-				colname(r, i, tmp, sizeof(tmp)));
-		else if (!rows_is_utf8(row->fields[i], fv[i].len))
-			problem(&pb, "column '%s': invalid UTF-8",
-				colname(r, i, tmp, sizeof(tmp)));
-	}
 	if (rec->oversized)
 		problem(&pb,
 			"record larger than %zu bytes, not read (a quoted "
@@ -1378,6 +1677,11 @@ bool rows_has_bom(const struct rows *r)
 	return r->bom;
 }
 
+const char *rows_encoding(const struct rows *r)
+{
+	return r->encoding;
+}
+
 size_t rows_count(const struct rows *r)
 {
 	return r->nrows;
@@ -1400,8 +1704,8 @@ void rows_free(struct rows *r)
 	free(r->sb);
 	free(r->fv);
 	if (r->header)
-		for (size_t i = 0; i < r->ncols; i++)
-			free(r->header[i]);
+		for (char **h = r->header; *h; h++)
+			free(*h); /* the error columns too */
 	free(r->header);
 	free(r->set);
 	while (r->keys) {
@@ -1411,6 +1715,10 @@ void rows_free(struct rows *r)
 		free(b);
 	}
 	defaults_release(&r->d);
+	if (r->cd != (iconv_t)-1)
+		iconv_close(r->cd);
+	free(r->encoding);
+	free(r->raw);
 	free(r->rb);
 	free(r->path);
 	free(r);

@@ -6,17 +6,29 @@
  * number of rows; the only per-row state it keeps is the set of mailboxes
  * already seen (for duplicate detection, below).
  *
- * What it accepts (what Excel and Google Sheets export):
- *   - UTF-8 with or without a byte-order mark;
- *   - comma or semicolon delimiter, detected from the header line: the one
- *     that occurs more often outside quotes (comma on a tie);
+ * What it accepts (what Excel, Google Sheets and LibreOffice export):
+ *   - UTF-8 with or without a byte-order mark; UTF-16 LE or BE with one
+ *     (Excel's "Unicode Text"); any encoding iconv knows when the job
+ *     names it (rows_open_encoding(): input_encoding = "windows-1252",
+ *     Excel's plain "CSV" on Windows). A byte-order mark wins over the
+ *     setting. Decoded text is read as UTF-8;
+ *   - ',', ';', TAB or '|' as delimiter, detected from the header line:
+ *     the one that occurs most often outside quotes (on a tie TAB, then
+ *     ',', then ';'); or a first line "sep=X", which Excel honours too
+ *     (it is no row; line numbers still count it);
  *   - CRLF or LF line ends;
  *   - quoted fields holding delimiters, doubled quotes and newlines;
  *   - header names matched case-insensitively, ignoring surrounding
  *     blanks. Known columns: mailbox (required), actions, profile,
  *     incoming, outgoing, act, owner, role, privileges. Any other column
  *     is carried through untouched: every row keeps all its fields as
- *     given, in input order, for results.csv and failed.csv.
+ *     given, in input order, for results.csv and failed.csv;
+ *   - failed.csv as it was written: its two last header columns
+ *     mbxfix_error_code and mbxfix_error (results.h) are dropped, and so
+ *     are the two last fields of a row that has more fields than the
+ *     other columns (fewer when it has only one more);
+ *   - empty fields beyond the header's width (an export artifact) are
+ *     ignored: the row has the header's width.
  *
  * Rows that are skipped: a record whose fields are all empty (a blank
  * line, or ";;;" that spreadsheets write for formatted empty rows). It
@@ -24,32 +36,34 @@
  *
  * Job-level errors (rows_open()/rows_next() return -1, err kind
  * ERR_INPUT, exit 2): the file cannot be opened or read, no header line,
- * invalid UTF-8 or a duplicate known column in the header, the required
- * 'mailbox' column missing, a record larger than ROWS_MAX_RECORD bytes.
- * Messages name the file.
+ * invalid UTF-8, NUL bytes (UTF-16 without a byte-order mark) or a
+ * duplicate known column in the header, the required 'mailbox' column
+ * missing, a record larger than ROWS_MAX_RECORD bytes, input_encoding
+ * unknown or a byte it cannot decode. Messages name the file and say what
+ * to do (save as "CSV UTF-8", set input_encoding, add a sep= line).
  *
  * Row-level problems make the row invalid (row->valid false, row->error
- * says why) and never stop the reader: invalid UTF-8 in a field, a NUL
- * byte, too many or too few fields, an empty or malformed mailbox, an
- * unknown action, an unknown delivery value ('forward' is allowed for
- * incoming only), a malformed privilege list, an action that lacks what
- * it needs (set_profile without a profile, set_delivery without any of
- * incoming/outgoing/act, grant_privileges without a role), no action at
- * all, a quoted field not closed at end of file.
+ * says why) and never stop the reader: invalid UTF-8 in a field (the
+ * message names the byte and says to save as "CSV UTF-8" or set
+ * input_encoding), a NUL byte (removed from the field, which keeps every
+ * other byte; the message shows it as \0), too many or too few fields, an empty
+ * or malformed mailbox, an unknown action, an unknown delivery value ('forward'
+ * is allowed for incoming only), a malformed privilege list, an action that
+ * lacks what it needs (set_profile without a profile, set_delivery without any
+ * of incoming/outgoing/act, grant_privileges without a role), no action at all,
+ * a quoted field not closed at end of file.
  *
  * Duplicates: the same mailbox (compared case-insensitively; an id with
  * or without braces) on two rows is not merged: the second and later
  * rows are invalid with "duplicate of row N". The first row is processed
  * normally.
  *
- * Spreadsheet neutralisation: results.csv and failed.csv prefix a cell
- * starting with '=', '+', '-', '@', TAB or CR with a single quote (see
- * results.h). So that failed.csv stays re-runnable, the reader strips one
- * leading quote from the value of a KNOWN column when the next character
- * is one of those: "'-bob@contoso.com" is read as mailbox
- * "-bob@contoso.com". Raw fields (row->fields) are kept exactly as given.
- * The consequence: a value of a known column that really starts with
- * "'=" (or "'+", ...) loses its quote.
+ * Spreadsheet neutralisation: results.csv and failed.csv put a single
+ * quote in front of a cell a spreadsheet would execute (cell.h). So that
+ * failed.csv runs again as it is, the reader removes exactly that quote,
+ * in every field and in the header: "'-bob@contoso.com" is read as
+ * "-bob@contoso.com", "''=1" as "'=1", "'abc" and "'-12" as they are.
+ * row->fields hold the fields so read.
  *
  * Values of known columns are trimmed of surrounding blanks; raw fields
  * are not.
@@ -210,6 +224,16 @@ int rows_open(struct rows **out, const char *path,
 	      const struct rows_defaults *d, struct err *e);
 
 /*
+ * rows_open() for a file in 'encoding' (the job's input_encoding: any
+ * name iconv knows, "windows-1252", "ISO-8859-15"...; NULL, "" or "UTF-8"
+ * for UTF-8). A byte-order mark wins over 'encoding'. The rows are
+ * handed out in UTF-8 whatever the file's encoding.
+ */
+int rows_open_encoding(struct rows **out, const char *path,
+		       const struct rows_defaults *d, const char *encoding,
+		       struct err *e);
+
+/*
  * The next row, in input order. On success returns 0 with '*out' a new
  * row (free with rows_row_free()), or NULL at the end of the input. On a
  * job-level error (read error, oversized record) returns -1 with 'e' set
@@ -227,11 +251,14 @@ const char *rows_path(const struct rows *r);
 const char *const *rows_header(const struct rows *r);
 size_t rows_ncols(const struct rows *r);
 
-/* The detected delimiter, ',' or ';'. */
+/* The delimiter: ',', ';', TAB or '|' detected, or a sep= line's. */
 char rows_delim(const struct rows *r);
 
-/* Whether the file started with a UTF-8 byte-order mark. */
+/* Whether the file started with a byte-order mark (UTF-8 or UTF-16). */
 bool rows_has_bom(const struct rows *r);
+
+/* The encoding the file was decoded from; NULL when it was read as UTF-8. */
+const char *rows_encoding(const struct rows *r);
 
 /* Rows handed out so far, and how many of them were invalid. */
 size_t rows_count(const struct rows *r);

@@ -527,6 +527,46 @@ static void test_relative_paths_from_job_folder(void **state)
 	assert_int_equal(chdir(cwd), 0);
 }
 
+/* input_encoding is checked against iconv; output_bom is a boolean. */
+static void test_input_encoding_and_bom(void **state)
+{
+	static const struct {
+		const char *cfg;
+		const char *want; /* error after "DIR/enc.cfg", NULL: loads */
+	} t[] = {
+	    {ENV AUTH "input_encoding = \"windows-1252\";\n", NULL},
+	    {ENV AUTH "input_encoding = \"no-such\";\n",
+	     ":3: setting 'input_encoding': 'no-such' is not an encoding"},
+	    {ENV AUTH "input_encoding = 1252;\n",
+	     ":3: setting 'input_encoding': must be a string"},
+	    {ENV AUTH "output_bom = \"yes\";\n",
+	     ":3: setting 'output_bom': must be true or false"},
+	};
+	struct err e = ERR_INIT;
+	struct job j;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		io_write(dir, "enc.cfg", t[i].cfg, (size_t)-1);
+		err_clear(&e);
+		if (!t[i].want) {
+			if (job_load(&j, cfgpath("enc.cfg"), &e) < 0)
+				fail_msg("%s", e.msg);
+			assert_string_equal(j.input_encoding, "windows-1252");
+			assert_int_equal(j.output_bom, -1);
+			job_release(&j);
+			continue;
+		}
+		assert_int_equal(job_load(&j, cfgpath("enc.cfg"), &e), -1);
+		assert_contains(e.msg, t[i].want);
+	}
+	io_write(dir, "enc.cfg", ENV AUTH "output_bom = false;\n", (size_t)-1);
+	assert_int_equal(job_load(&j, cfgpath("enc.cfg"), &e), 0);
+	assert_string_equal(j.input_encoding, "");
+	assert_int_equal(j.output_bom, 0);
+	job_release(&j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +579,7 @@ int main(void)
 	    cmocka_unit_test(test_secret_from_environment),
 	    cmocka_unit_test(test_keep_log_level_credentials),
 	    cmocka_unit_test(test_set_str_override),
+	    cmocka_unit_test(test_input_encoding_and_bom),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

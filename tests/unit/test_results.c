@@ -135,7 +135,8 @@ static void test_header_and_columns(void **state)
 	       "outgoing_status,act_status,mailbox_id\r\n");
 	free(s);
 	s = run_file(r, "failed.csv");
-	assert_string_equal(s, "mailbox,actions,notes\r\n");
+	assert_string_equal(
+	    s, "mailbox,actions,notes,mbxfix_error_code,mbxfix_error\r\n");
 	free(s);
 	results_free(r);
 }
@@ -178,8 +179,8 @@ static void test_input_order_with_out_of_order_completion(void **state)
 	assert_contains(s, "u4@x.com,approve,,ok,,,,,done,,,,,1,,,,\r\n");
 	free(s);
 	s = run_file(r, "failed.csv");
-	assert_string_equal(s,
-			    "mailbox,actions,notes\r\nu5@x.com,approve,\r\n");
+	assert_string_equal(s, "mailbox,actions,notes,mbxfix_error_code,"
+			       "mbxfix_error\r\nu5@x.com,approve,,,\r\n");
 	free(s);
 	assert_int_equal(results_counts(r)->rows, 6);
 	assert_int_equal(results_counts(r)->by_outcome[RESULTS_OK], 5);
@@ -218,8 +219,8 @@ static void test_timed_flush_holds_whole_lines(void **state)
 	assert_contains(s, "\r\nu3@x.com,approve,,ok,");
 	free(s);
 	s = run_file(r, "failed.csv");
-	assert_string_equal(s,
-			    "mailbox,actions,notes\r\nu2@x.com,approve,\r\n");
+	assert_string_equal(s, "mailbox,actions,notes,mbxfix_error_code,"
+			       "mbxfix_error\r\nu2@x.com,approve,,,\r\n");
 	free(s);
 	/* held lines reach the file when the results are freed, too */
 	add(r, 4, RESULTS_OK);
@@ -246,7 +247,16 @@ static void test_cell_quoting_and_neutralising(void **state)
 	    {"two\nlines", ',', "\"two\nlines\""},
 	    {"cr\rhere", ',', "\"cr\rhere\""},
 	    {"=1+2", ',', "'=1+2"},
-	    {"+1", ',', "'+1"},
+	    {"+1", ',', "+1"},
+	    {"-12.5", ',', "-12.5"},
+	    {"+33 1 23 45 67 89", ',', "+33 1 23 45 67 89"},
+	    {"-1,234.5e-3%", ',', "\"-1,234.5e-3%\""},
+	    {"+1-555-0100", ',', "'+1-555-0100"},
+	    {"-", ',', "'-"},
+	    {"'=1", ',', "''=1"},
+	    {"'abc", ',', "'abc"},
+	    {"'-12", ',', "'-12"},
+	    {"caf\xe9", ',', "caf\xef\xbf\xbd"},
 	    {"-bob@x.com", ',', "'-bob@x.com"},
 	    {"@SUM(A1)", ',', "'@SUM(A1)"},
 	    {"\tx", ',', "'\tx"},
@@ -374,9 +384,16 @@ static void test_invalid_row_and_ragged_fields(void **state)
 	assert_contains(s, "\r\na@x.com,,,invalid,");
 	free(s);
 	s = run_file(r, "failed.csv");
-	/* failed.csv keeps the row as it was, to be corrected */
-	assert_string_equal(s, "mailbox,actions,notes\r\n"
-			       "a@x.com,approve,n,extra\r\na@x.com\r\n");
+	/*
+	 * failed.csv keeps the row's fields, all of them, padded to the
+	 * header's width so its two error columns line up
+	 */
+	assert_string_equal(s, "mailbox,actions,notes,mbxfix_error_code,"
+			       "mbxfix_error\r\n"
+			       "a@x.com,approve,n,extra,InvalidRow,\"4 fields, "
+			       "the header has 3\"\r\n"
+			       "a@x.com,,,InvalidRow,\"4 fields, the header "
+			       "has 3\"\r\n");
 	free(s);
 	assert_int_equal(results_counts(r)->by_outcome[RESULTS_INVALID], 2);
 	results_free(r);
@@ -573,8 +590,10 @@ static void test_resume_after_interruption(void **state)
 	assert_int_equal(done, 4);
 	snprintf(path, sizeof(path), "%s/failed.csv", rundir);
 	s = io_read(path);
-	assert_string_equal(s, "\xef\xbb\xbfmailbox;actions;notes\r\n"
-			       "u2@x.com;approve;\r\nu3@x.com;approve;\r\n");
+	assert_string_equal(s,
+			    "\xef\xbb\xbfmailbox;actions;notes;"
+			    "mbxfix_error_code;mbxfix_error\r\n"
+			    "u2@x.com;approve;;;\r\nu3@x.com;approve;;;\r\n");
 	free(s);
 
 	/* a run whose columns differ cannot be resumed */
