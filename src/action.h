@@ -2,7 +2,7 @@
  * action.h: the interface between the engine and the remediation actions.
  *
  * The engine (engine.c) streams rows, resolves each row's mailbox with
- * batched lookups, then walks the row's actions in DESIGN.md order, one
+ * batched lookups, then walks the row's actions in docs/design.md order, one
  * stage at a time:
  *
  *	stage 0  fix_owner

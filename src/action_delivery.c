@@ -1,7 +1,7 @@
 /*
  * set_delivery: the mailbox's three delivery methods.
  *
- * rows.c has turned the names into option values (reference §1.1; note
+ * rows.c has turned the names into option values (docs/fidelity.md; note
  * actdeliverymethod's own numbering) and refused the values a column
  * does not allow. Only the columns that differ are written.
  */

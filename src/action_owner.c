@@ -4,7 +4,7 @@
  *
  * A queue mailbox has no "own user": its owner changes only when the row
  * names one; otherwise the action is unchanged. Assigning is a PATCH of
- * ownerid@odata.bind (reference §1.4), alone in stage 0.
+ * ownerid@odata.bind (docs/fidelity.md), alone in stage 0.
  */
 #include "compat.h"
 

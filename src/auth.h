@@ -1,5 +1,5 @@
 /*
- * auth.h: access tokens for the Web API (reference/dataverse.md §9).
+ * auth.h: access tokens for the Web API (docs/fidelity.md).
  *
  * OAuth 2.0 client credentials against AUTHORITY/TENANT/oauth2/v2.0/token
  * with scope ENVIRONMENT/.default, signed in with a client secret (read

@@ -101,7 +101,7 @@ int batch_add(struct batch *b, const struct batch_req *req, struct err *e)
 				       req->url);
 	}
 	if (req->changeset) {
-		/* reference §6.1: GET is not allowed inside a change set */
+		/* docs/fidelity.md: GET is not allowed inside a change set */
 		if (strcmp(req->method, "GET") == 0)
 			return err_set(e, ERR_INTERNAL,
 				       "$batch: GET '%s' in a change set",

@@ -1,5 +1,5 @@
 /*
- * batch.h: the OData $batch codec (reference/dataverse.md §6). Pure: no
+ * batch.h: the OData $batch codec (docs/fidelity.md). Pure: no
  * clock, socket, file or global.
  *
  * Three steps, used by the engine for every $batch request:

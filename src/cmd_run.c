@@ -656,8 +656,12 @@ out:
 	} else if (err_is_set(&e)) {
 		fprintf(stderr, "mbxfix: %s\n", e.msg);
 		rc = err_exit_code(&e);
-		/* exit 2 says nothing was sent: never after a request */
-		if (rc == 2 && en && engine_stats(en)->requests > 0)
+		/*
+		 * exit 2 says the job or its input is wrong and nothing was
+		 * changed: never once a write went out (a default that does
+		 * not resolve is found by reads, before any write: still 2)
+		 */
+		if (rc == 2 && en && engine_stats(en)->writes > 0)
 			rc = 3;
 	} else {
 		const struct results_counts *c = results_counts(res);

@@ -3,9 +3,9 @@
  *
  * main() calls cmd_X(argc - 1, argv + 1): argv[0] is the command name
  * ("run"), options and the JOB.cfg operand follow (parsed with
- * opts_parse()). Each returns the process exit status of DESIGN.md:
+ * opts_parse()). Each returns the process exit status of docs/design.md:
  * 0 every row ok or unchanged, 1 some rows failed or were invalid,
- * 2 usage, job-file or input errors found before any request, 3 the run
+ * 2 usage, job-file or input errors found before anything was written, 3 the run
  * could not proceed. Each prints its own diagnostics.
  */
 #ifndef MBXFIX_CMDS_H

@@ -2094,9 +2094,12 @@ static int send_batch(struct engine *en)
 		request_free(r);
 		return -1;
 	}
-	for (size_t i = 0; en->res && i < f->n; i++)
-		if (f->ops[i]->jseq)
+	for (size_t i = 0; i < f->n; i++) {
+		if (strcmp(f->ops[i]->method, "GET"))
+			en->st.writes++;
+		if (en->res && f->ops[i]->jseq)
 			results_sent(en->res, f->ops[i]->jseq);
+	}
 	sched_sent(&en->sched);
 	sched_batch_sent(&en->sched, (int)f->n);
 	en->st.requests++;

@@ -62,6 +62,7 @@ struct engine_stats {
 	uint64_t requests;	  /* HTTP requests, token requests included */
 	uint64_t batches;	  /* $batch requests */
 	uint64_t operations;	  /* operations sent (each try counts) */
+	uint64_t writes;	  /* of them, writes (anything but GET) */
 	uint64_t retries;	  /* operations sent again */
 	uint64_t throttled;	  /* 429 answers (outer and inside batches) */
 	uint64_t throttled_waits; /* waits for Retry-After, the probe's too */

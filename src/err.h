@@ -41,7 +41,7 @@ static inline int err_is_set(const struct err *e)
 	return e->kind != ERR_NONE;
 }
 
-/* The exit status DESIGN.md gives for a run that stopped with 'e'. */
+/* The exit status docs/design.md gives for a run that stopped with 'e'. */
 int err_exit_code(const struct err *e);
 
 #endif

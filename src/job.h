@@ -2,7 +2,7 @@
  * job.h: the job file (libconfig) -> struct job, defaults applied and
  * every setting validated once, before any request.
  *
- * Settings (DESIGN.md "The job file"); all optional unless marked:
+ * Settings (docs/design.md "The job file"); all optional unless marked:
  *
  *   name          directory name under 'output': letters, digits, '.', '_',
  *                 '-'; default: the job file's base name without ".cfg"

@@ -1,6 +1,6 @@
 /*
  * jwt.h: base64url and the client assertion JWT for Entra ID certificate
- * sign-in (reference/dataverse.md §9.2, RFC 7515/7519/7523). Pure: the
+ * sign-in (docs/fidelity.md, RFC 7515/7519/7523). Pure: the
  * key, the certificate and the time are passed in; loading them from
  * files is the auth module's job.
  */

@@ -1,7 +1,7 @@
 /*
  * mbxfix: remediate Dynamics 365 mailboxes for Server-Side Synchronization
  * in bulk. The subcommand table; each command returns its exit status
- * (DESIGN.md: 0 ok, 1 some rows failed, 2 usage/job/input, 3 could not
+ * (docs/design.md: 0 ok, 1 some rows failed, 2 usage/job/input, 3 could not
  * proceed).
  */
 #include "compat.h"

@@ -298,7 +298,7 @@ int odata_parse_error(struct odata_error *out, const char *body, size_t len)
 		goto out;
 	err = cJSON_GetObjectItemCaseSensitive(root, "error");
 	if (cJSON_IsObject(err)) {
-		/* Dataverse (reference §8.1) */
+		/* Dataverse (docs/fidelity.md) */
 		const cJSON *code =
 		    cJSON_GetObjectItemCaseSensitive(err, "code");
 		const cJSON *msg =
@@ -310,7 +310,7 @@ int odata_parse_error(struct odata_error *out, const char *body, size_t len)
 		copy_json_value(out->message, sizeof(out->message), msg);
 		rc = 0;
 	} else if (cJSON_IsString(err) && err->valuestring) {
-		/* Entra ID token endpoint (reference §9.3) */
+		/* Entra ID token endpoint (docs/fidelity.md) */
 		copy_utf8(out->code, sizeof(out->code), err->valuestring);
 		copy_json_value(out->message, sizeof(out->message),
 				cJSON_GetObjectItemCaseSensitive(

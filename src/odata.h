@@ -1,6 +1,6 @@
 /*
  * odata.h: small OData helpers for building Web API URLs and reading its
- * errors (reference/dataverse.md §8.1, §11). Pure.
+ * errors (docs/fidelity.md). Pure.
  *
  * Building a query: write the expression in plain text with the helpers
  * below, then percent-encode it as a whole with odata_url_encode():

@@ -19,7 +19,7 @@ static const char *const result_cols[] = {
 };
 #define NRESULT ARRAY_SIZE(result_cols)
 
-/* The actions in the order they run (DESIGN.md). */
+/* The actions in the order they run (docs/design.md). */
 static const enum rows_action run_order[] = {
     ROWS_FIX_OWNER,	   ROWS_SET_PROFILE, ROWS_SET_DELIVERY,
     ROWS_GRANT_PRIVILEGES, ROWS_APPROVE,     ROWS_TEST_ENABLE,

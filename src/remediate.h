@@ -8,7 +8,7 @@
  *   - the input columns as given, with 'actions' (added after 'mailbox'
  *     when the input had none) set to the actions that would change
  *     something, plus the action the diagnosis names (its hint says
- *     "action <name>"), plus test_enable to confirm; in DESIGN.md order;
+ *     "action <name>"), plus test_enable to confirm; in docs/design.md order;
  *   - 'role' (added when the input had none): the role a PrivilegeDenied
  *     diagnosis names, where the row names none;
  *   - a 'diagnosis' column: "error_code: hint", carried through by `run`;

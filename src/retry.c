@@ -15,7 +15,7 @@ static bool status_is_transient(long status)
 {
 	switch (status) {
 	case 408: /* Request Timeout */
-	case 429: /* service protection (reference §7) */
+	case 429: /* service protection (docs/fidelity.md) */
 	case 500:
 	case 502:
 	case 503:
@@ -57,7 +57,7 @@ long retry_next_delay_ms(const struct retry_policy *p, int attempt,
 	if (p->max_attempts > 0 && attempt >= p->max_attempts)
 		return -1;
 	if (retry_after_s >= 0) {
-		/* honour it exactly, or not at all (reference §7) */
+		/* honour it exactly, or not at all (docs/fidelity.md) */
 		if (retry_after_s > p->budget_s)
 			return -1;
 		return retry_after_s * 1000;

@@ -3,7 +3,7 @@
  * before it. Pure: the current time and the jitter are passed in, so tests
  * drive every decision.
  *
- * Transient HTTP statuses (reference/dataverse.md §8.1 "retry only 429 and
+ * Transient HTTP statuses (docs/fidelity.md "retry only 429 and
  * transient 5xx"; Microsoft's sample policy retries 408 and 5xx):
  *   408 Request Timeout, 429 Too Many Requests, 500 Internal Server Error,
  *   502 Bad Gateway, 503 Service Unavailable, 504 Gateway Timeout.

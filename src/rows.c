@@ -255,7 +255,7 @@ static const struct {
 	const char *name;
 	int v[ROWS_NDELIVERY];
 } delivery_values[] = {
-    /* incoming, outgoing, act: reference §1.1 */
+    /* incoming, outgoing, act: docs/fidelity.md */
     {"server-side-sync", {2, 2, 1}},
     {"outlook", {1, 1, 0}},
     {"forward", {3, ROWS_UNSET, ROWS_UNSET}},

@@ -81,7 +81,7 @@
 
 /*
  * The actions, in the order of their columns in results.csv (the order
- * they run in is the engine's business: DESIGN.md). A set of actions is
+ * they run in is the engine's business: docs/design.md). A set of actions is
  * a bitmask of ROWS_ACT(a).
  */
 enum rows_action {
@@ -119,7 +119,7 @@ enum rows_delivery {
 #define ROWS_UNSET (-1)
 
 /*
- * Option value of 'name' for column 'col' (reference §1.1), or ROWS_UNSET
+ * Option value of 'name' for column 'col' (docs/fidelity.md), or ROWS_UNSET
  * when the name is not allowed there. Names are case-insensitive:
  *   server-side-sync  incoming 2, outgoing 2, act 1
  *   outlook           incoming 1, outgoing 1, act 0
@@ -132,7 +132,7 @@ int rows_delivery_value(enum rows_delivery col, const char *name);
 /* The name of option value 'v' in column 'col'; NULL when unknown. */
 const char *rows_delivery_name(enum rows_delivery col, int v);
 
-/* Privilege depths, numbered as the PrivilegeDepth enum (reference §3.1). */
+/* Privilege depths, numbered as the PrivilegeDepth enum (docs/fidelity.md). */
 enum rows_depth {
 	ROWS_DEPTH_NONE = -1, /* not given: the engine picks one */
 	ROWS_DEPTH_BASIC = 0,

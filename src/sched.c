@@ -64,7 +64,7 @@ void sched_throttled(struct sched *s, int64_t now_ms, long retry_after_ms)
 {
 	/*
 	 * Without a Retry-After, hold a second: sending again at once would
-	 * only lengthen the server's penalty (reference §7).
+	 * only lengthen the server's penalty (docs/fidelity.md).
 	 */
 	int64_t until = now_ms + (retry_after_ms >= 0 ? retry_after_ms : 1000);
 

@@ -472,7 +472,7 @@ static bool allowed(struct ctx *c, const char *prv, const struct dv_entity *ent,
 
 static int deny(struct ctx *c, const char *prv, const struct dv_entity *ent)
 {
-	/* the documented PrivilegeDenied template, reference §8.2 */
+	/* the documented PrivilegeDenied template, docs/fidelity.md */
 	return error(c, 403, "0x80040220",
 		     "Principal user(Id = %s) is missing %s privilege on %s "
 		     "entity(OTC=%d). Consider adding missing privilege to one "
@@ -1552,7 +1552,7 @@ static const struct change *find_change(const struct changes *ch,
 	return NULL;
 }
 
-/* server-side-sync.md §5 and reference §4: who may approve. */
+/* docs/fidelity.md: who may approve. */
 static int approval_auth(struct ctx *c, const struct dv_entity *ent)
 {
 	const char *caller = c->req->caller;
@@ -1797,7 +1797,7 @@ static int write_row(struct ctx *c, struct dv_table *t, struct dv_row *row,
 		dv_test_schedule(c->org, row, c->req->caller);
 	dv_row_end_update(c->org, t, row);
 
-	/* a new address must be approved again (reference §4) */
+	/* a new address must be approved again (docs/fidelity.md) */
 	if (addr) {
 		if (ent == &dv_entities[DV_MAILBOXES]) {
 			mailbox_approval(c, row, 2, false);

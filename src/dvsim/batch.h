@@ -1,5 +1,5 @@
 /*
- * batch.h: dvsim's OData $batch (reference §6): the multipart/mixed
+ * batch.h: dvsim's OData $batch (docs/fidelity.md): the multipart/mixed
  * parser and the executor that runs each part through a callback and
  * writes the multipart response. dvsim's own: nothing is shared with
  * mbxfix's batch.c.

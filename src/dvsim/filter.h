@@ -1,5 +1,5 @@
 /*
- * filter.h: OData $filter for dvsim (reference dataverse.md §11).
+ * filter.h: OData $filter for dvsim (docs/fidelity.md).
  *
  * Supported: eq ne gt ge lt le, and or not, parentheses; contains,
  * startswith, endswith; Microsoft.Dynamics.CRM.In(PropertyName='x',

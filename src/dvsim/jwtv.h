@@ -1,5 +1,5 @@
 /*
- * jwtv.h: verification of client assertion JWTs (reference §9.2) with
+ * jwtv.h: verification of client assertion JWTs (docs/fidelity.md) with
  * OpenSSL, and the base64url coding the token endpoint needs. dvsim's own
  * code: nothing here is shared with mbxfix's jwt.c.
  */

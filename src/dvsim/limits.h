@@ -1,6 +1,6 @@
 /*
  * limits.h: Dataverse service protection limits for one application user
- * (reference §7), as pure accounting: the caller passes the time in.
+ * (docs/fidelity.md), as pure accounting: the caller passes the time in.
  *
  * Three measures over a sliding window: the number of requests (a $batch
  * counts once), the combined execution time (every operation counts), and

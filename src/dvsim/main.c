@@ -1,7 +1,7 @@
 /*
  * dvsim: a local simulator of the Dataverse Web API and the Entra ID
  * token endpoint, for mbxfix's tests, benchmarks and demo. The command
- * line is DESIGN.md's; see server.h for the routes and test scenarios.
+ * line is docs/design.md's; see server.h for the routes and test scenarios.
  *
  * Clients: --client and --client-cert register application users with
  * System Administrator and Delegated Mailbox Approver, --client-limited
@@ -29,7 +29,7 @@
 
 #include "banned.h"
 
-/* The documented demo application user (README, BOARD). */
+/* The documented demo application user (README). */
 #define DEMO_CLIENT_ID "51f81489-12ee-4a9e-aaae-a2591f45987d"
 #define DEMO_SECRET "dvsim-demo-secret"
 #define DEFAULT_GENERATE 10

@@ -1,6 +1,6 @@
 /*
  * meta.c: the entity metadata dvsim serves: entity sets, attributes and
- * their types, option-set values (reference dataverse.md §1-§5) and the
+ * their types, option-set values (docs/fidelity.md) and the
  * single-valued navigation properties used to read, bind and expand
  * lookups.
  */
@@ -322,7 +322,7 @@ static const struct dv_nav n_org[] = {
 };
 
 /*
- * sdkmessagefilters lists which tables a message supports; reference §10
+ * sdkmessagefilters lists which tables a message supports; docs/fidelity.md
  * probes it for UpdateMultiple on mailbox. dvsim has none for mailbox
  * (the mailbox reference does not list UpdateMultiple), so that probe
  * answers an empty collection.

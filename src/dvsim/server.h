@@ -9,7 +9,7 @@
  *   GET  /_sim/stats                       stats.h
  *   /_sim/<scenario>/api/data/v9.2/...     the same API with a fault
  *
- * Scenarios (STYLE.md §8) let one running simulator serve every test
+ * Scenarios (src/dvsim/server.h) let one running simulator serve every test
  * case. <scenario> is NAME or NAME-N: with -N the fault is injected into
  * the first N requests made through that exact prefix (counted per
  * prefix), then requests pass through normally; without it, always.

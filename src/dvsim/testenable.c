@@ -1,6 +1,6 @@
 /*
  * testenable.c: Test & Enable, the asynchronous evaluation that follows
- * testemailconfigurationscheduled=true (reference dataverse.md §1.5,
+ * testemailconfigurationscheduled=true (docs/fidelity.md,
  * server-side-sync.md). Alert texts and codes are the support articles'.
  *
  * A direction is tested only when its delivery method is Server-Side

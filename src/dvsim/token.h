@@ -1,5 +1,5 @@
 /*
- * token.h: the Entra ID token endpoint (reference §9) and the access
+ * token.h: the Entra ID token endpoint (docs/fidelity.md) and the access
  * tokens it issues.
  *
  * POST /{tenant}/oauth2/v2.0/token, form-encoded client_credentials, with

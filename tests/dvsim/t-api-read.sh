@@ -1,5 +1,5 @@
 #!/bin/sh
-# Web API reads (reference §11): $select, $filter (percent-encoded, In(),
+# Web API reads (docs/fidelity.md): $select, $filter (percent-encoded, In(),
 # functions, lookups), $expand, $orderby, $top, paging with
 # odata.maxpagesize and @odata.nextLink, annotations, the error JSON of
 # unknown sets, columns and bad filters.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# $batch (reference §6): independent parts with and without
+# $batch (docs/fidelity.md): independent parts with and without
 # Prefer: odata.continue-on-error, change sets (atomic rollback checked in
 # /_sim/state, Content-ID), GET refused in a change set, > 1000 parts,
 # malformed multipart, the failcs/badmultipart scenarios, 413, and a batch

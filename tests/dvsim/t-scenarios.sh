@@ -1,5 +1,5 @@
 #!/bin/sh
-# Scenario URLs /_sim/<name>[-N][@K]/api/data/v9.2/... (STYLE.md §8).
+# Scenario URLs /_sim/<name>[-N][@K]/api/data/v9.2/... (src/dvsim/server.h).
 . "${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/dvsim/lib.sh"
 
 P="mailboxes?\$select=name&\$top=1"

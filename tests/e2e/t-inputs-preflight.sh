@@ -46,8 +46,8 @@ check "plan: the same failures" jqt "$T/plan.json" \
 	'[.[] | .error_code] == ["UnknownRole", "", "UnknownProfile", "UnknownUser"]'
 
 # a misspelt default stops the run before any write, naming the setting
-# and its line: exit 3, as the lookup needed a request (docs/design.md:
-# exit 2 only before the first request)
+# and its line: exit 2, the job file is wrong and nothing was written
+# (docs/design.md: exit 2 only while nothing has been written)
 sent() { stats | jq '.api_requests + .tokens_issued + .token_errors'; }
 w0=$(stats | jq .writes.total)
 printf 'mailbox\n%s\n%s\n' "$u1" "$u2" >"$T/in2.csv"
@@ -55,7 +55,7 @@ write_job def "$T/in2.csv" "set_delivery;grant_privileges"
 sed -i 's|^  privileges = .*|  role = "Sales Restrictd";\n  privileges = "server-side-sync";|' "$T/def.cfg"
 run_job def
 line=$(grep -n 'role = "Sales Restrictd"' "$T/def.cfg" | cut -d: -f1)
-check "misspelt default role: exit 3 (got $RC)" [ "$RC" -eq 3 ]
+check "misspelt default role: exit 2 (got $RC)" [ "$RC" -eq 2 ]
 check "the message names the setting and its line" grep -q "def.cfg:$line: setting 'defaults.role': no security role 'Sales Restrictd' (did you mean 'Sales Restricted'?)" "$T/def.stderr"
 check "no results written" [ ! -e "$T/out/def" ]
 check "nothing written to the organisation" [ "$(stats | jq .writes.total)" = "$w0" ]

@@ -1,5 +1,5 @@
 #!/bin/sh
-# A token refused mid-run (STYLE.md §6): on a 401, whether it answers the
+# A token refused mid-run (docs/design.md): on a 401, whether it answers the
 # whole $batch or a part inside it, mbxfix gets one new token and sends
 # the operations once more; a second 401 fails them. Tokens that expire
 # during a long run are renewed. Every mailbox ends right, each write is

@@ -1,5 +1,5 @@
 #!/bin/sh
-# dvsim's scenario URLs (STYLE.md §8): Retry-After in seconds, as an HTTP
+# dvsim's scenario URLs (src/dvsim/server.h): Retry-After in seconds, as an HTTP
 # date and missing; 503; a revoked token (401); a truncated $batch answer.
 # Each run must end with every mailbox in its state, each write applied
 # once, and nothing sent while throttled.

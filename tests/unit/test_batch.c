@@ -82,7 +82,7 @@ static void add_op(struct batch *b, const char *method, const char *url,
 		fail_msg("batch_add: %s", e.msg);
 }
 
-/* The two PATCHes of reference §6.3. */
+/* The two PATCHes of docs/fidelity.md */
 static void build_63(struct batch *b)
 {
 	static const char *const hdrs[] = {

@@ -10,7 +10,7 @@
 
 #include "banned.h"
 
-/* The alert texts of reference/server-side-sync.md, verbatim. */
+/* The alert texts of docs/fidelity.md, verbatim. */
 #define PRIV_TEXT                                                              \
 	"Appointments, contacts, and tasks can't be synchronized for the "     \
 	"mailbox Ann Lee because the mailbox user doesn't have sufficient "    \

@@ -21,7 +21,7 @@ static void test_url_encode(void **state)
 	    {"", ""},
 	    {"AZaz09-._~", "AZaz09-._~"},
 	    {" ", "%20"},
-	    /* reference §11: reserved characters in values */
+	    /* docs/fidelity.md: reserved characters in values */
 	    {"$&+,/:;=?@#%", "%24%26%2B%2C%2F%3A%3B%3D%3F%40%23%25"},
 	    {"'()*![]", "%27%28%29%2A%21%5B%5D"},
 	    {"\"<>\\^`{|}", "%22%3C%3E%5C%5E%60%7B%7C%7D"},
@@ -84,7 +84,7 @@ static void test_quote(void **state)
 	} t[] = {
 	    {"", "''"},
 	    {"a", "'a'"},
-	    {"O'Brian", "'O''Brian'"}, /* reference §11 */
+	    {"O'Brian", "'O''Brian'"}, /* docs/fidelity.md */
 	    {"'", "''''"},
 	    {"''", "''''''"},
 	    {"it's 'x'", "'it''s ''x'''"},
@@ -329,7 +329,7 @@ static void test_parse_error(void **state)
 		int rc;
 		const char *code, *message;
 	} t[] = {
-	    /* reference §8.1 */
+	    /* docs/fidelity.md */
 	    {"{\"error\":{\"code\":\"0x80040217\",\"message\":\"mailbox "
 	     "With Id = 1 Does Not Exist\"}}",
 	     0, "0x80040217", "mailbox With Id = 1 Does Not Exist"},

@@ -12,7 +12,7 @@
 
 #include "banned.h"
 
-/* The example of STYLE.md §6/§8, with no attempt limit. */
+/* The example of docs/design.md, with no attempt limit. */
 static void test_retry_after_wins_over_backoff(void **state)
 {
 	static const struct {
