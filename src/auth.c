@@ -18,7 +18,7 @@
 /* Token requests failing in a row before the run gives up. */
 #define AUTH_MAX_FAILURES 6
 
-/* Lifetime of a client assertion: short, as §9.2 advises. */
+/* Lifetime of a client assertion: short, as Microsoft advises. */
 #define ASSERTION_LIFETIME_S 600
 
 static int load_pem(struct auth *a, const struct job *j, struct err *e)

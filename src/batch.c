@@ -1,3 +1,9 @@
+/*
+ * batch.c: the OData $batch codec (batch.h): encoding, the multipart
+ * parser and the mapping of answers to operations. Just over 1,000 lines
+ * because the three share the part model and its limits; all of it is
+ * pure and tested by tests/unit/test_batch.c.
+ */
 #include "compat.h"
 
 #include <ctype.h>
@@ -756,7 +762,7 @@ static int parse_part(struct parser *ps, struct view part, unsigned changeset,
 	if (ct.p && view_ieq_prefix(ct, "multipart/mixed")) {
 		unsigned set;
 
-		/* §6.1: no nested batches; change sets are one level */
+		/* no nested batches; change sets are one level */
 		if (changeset)
 			return err_set(e, ERR_PROTOCOL,
 				       "$batch response: change set inside a "
@@ -1027,7 +1033,7 @@ int batch_map(const struct batch *b, const struct batch_response *r,
 				       "order or repeated",
 				       k + 1);
 		if (i > cursor) {
-			/* §6.2: a stop-on-error answer holds the failure only
+			/* a stop-on-error answer holds the failure only
 			 */
 			if (q != r->n || !failed)
 				return err_set(e, ERR_PROTOCOL,

@@ -26,7 +26,7 @@
  * operation may refer to an earlier one as "$<index + 1>" (§6.1). Outside
  * change sets it lets batch_map() tell which operation an answer is for
  * when the server leaves answers out (a stop-on-error response holds only
- * the failure, §6.2).
+ * the failure, docs/fidelity.md).
  *
  * Memory: struct batch copies everything given to batch_add(); a parsed
  * struct batch_response owns copies of everything it returns. Both are
@@ -220,8 +220,8 @@ enum batch_fate {
 	BATCH_ROLLED_BACK,
 	/*
 	 * Not executed: the server stopped at an earlier failure (no
-	 * "Prefer: odata.continue-on-error", §6.2). 'answer' is NULL,
-	 * 'status' 0. Safe to send again.
+	 * "Prefer: odata.continue-on-error", docs/fidelity.md). 'answer' is
+	 * NULL, 'status' 0. Safe to send again.
 	 */
 	BATCH_NOT_EXECUTED,
 	/*

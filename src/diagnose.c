@@ -11,7 +11,8 @@
 /*
  * The hints. Where mbxfix can act, the hint names the action to put in the
  * row's `actions` column; where it cannot (Exchange, licences, tenants),
- * it says what the administrator must do, from server-side-sync.md.
+ * it says what the administrator must do, from the support articles
+ * (docs/fidelity.md).
  */
 static const struct rule {
 	enum diag_kind kind;

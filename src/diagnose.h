@@ -23,13 +23,13 @@
 
 enum diag_kind {
 	DIAG_NONE = 0,		   /* nothing wrong found */
-	DIAG_PRIVILEGE_DENIED,	   /* §1: the user's roles lack prvX */
-	DIAG_USER_PRIVILEGE_ERROR, /* §2: owner is not the mailbox's user */
+	DIAG_PRIVILEGE_DENIED,	   /* KB 4015092: the user's roles lack prvX */
+	DIAG_USER_PRIVILEGE_ERROR, /* owner is not the mailbox's user */
 	DIAG_UNAUTHORIZED,	   /* 401: the causes that remain, listed */
 	DIAG_UNAUTH_ADDRESS,	   /* no user in Exchange with the address */
 	DIAG_UNAUTH_HYBRID,	   /* 401 on an Exchange Server profile */
 	DIAG_UNAUTH_RECREATED,	   /* 401, NoUserFoundWithGivenClaims */
-	DIAG_IMPERSONATION,	   /* §4: profile account cannot impersonate */
+	DIAG_IMPERSONATION,	   /* profile account cannot impersonate */
 	DIAG_NOT_APPROVED,	   /* email address not approved */
 	DIAG_NO_PROFILE,	   /* no or inactive email server profile */
 	DIAG_DISABLED,		   /* mailbox deactivated or user disabled */

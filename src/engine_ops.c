@@ -498,7 +498,7 @@ static bool verify_write(struct engine *en, struct op *w, bool fresh,
 	v->target = w;
 	v->fresh = fresh;
 	if (at > en->now)
-		sched_timer_add(&en->sched, at, v);
+		sched_retry_add(&en->sched, at, v);
 	else
 		enqueue(en, v);
 	return true;
@@ -549,8 +549,12 @@ static void verified(struct engine *en, struct op *v, long status,
 		w->if_match = buf_detach(&h, NULL);
 	}
 	cJSON_Delete(json);
+	/*
+	 * one jitter for every read-back answered in this turn (they came in
+	 * one answer): their writes come due together and go out packed
+	 */
 	delay = retry_next_delay_ms(&en->policy, w->attempts, 0, -1,
-				    (unsigned)rand());
+				    (unsigned)en->now * 2654435761u);
 	if (delay < 0) {
 		op_final(en, w, w->status ? w->status : 599, NULL);
 		return;
@@ -566,7 +570,7 @@ static void verified(struct engine *en, struct op *v, long status,
 	if (v->fresh)
 		enqueue(en, w);
 	else
-		sched_timer_add(&en->sched, en->now + delay, w);
+		sched_retry_add(&en->sched, en->now + delay, w);
 }
 
 /*
@@ -865,9 +869,11 @@ int send_batch(struct engine *en)
 	struct request *r;
 	char id[32];
 	struct err e = ERR_INIT;
+	size_t heavy; /* reads other than read-backs in this batch */
 
 	batch_init(&f->b);
 	f->ops = xmalloc(max * sizeof(*f->ops));
+	heavy = 0;
 	while (f->n < max) {
 		struct queue *q = en->reads.head ? &en->reads : &en->writes;
 		struct op *op = q->head;
@@ -889,8 +895,11 @@ int send_batch(struct engine *en)
 		 * spread them over requests when choosing the size.
 		 */
 		if (q == &en->reads && en->batch_size <= 0 &&
-		    f->n >= ENGINE_READS_PER_BATCH)
+		    op->kind != OP_VERIFY && heavy >= ENGINE_READS_PER_BATCH)
 			break;
+		/* a read-back is one record: it packs like a write */
+		if (q == &en->reads && op->kind != OP_VERIFY)
+			heavy++;
 		br.method = op->method;
 		br.url = op->url;
 		br.headers = op->flags & ACTION_OP_IF_MATCH ? if_match

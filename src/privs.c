@@ -573,7 +573,8 @@ int privs_body(const struct privs_list *send, const char *business_unit_id,
 	cJSON_Delete(root);
 	if (!s)
 		BUG("out of memory printing JSON");
-	rc = buf_addstr(out, s);
+	else
+		rc = buf_addstr(out, s);
 	cJSON_free(s);
 	return rc;
 }

@@ -25,7 +25,7 @@
 #include "buf.h"
 #include "err.h"
 
-/* PrivilegeDepth (dataverse.md §3.1): the values AddPrivilegesRole takes. */
+/* PrivilegeDepth (docs/fidelity.md): the values AddPrivilegesRole takes. */
 enum privs_depth {
 	PRIVS_BASIC = 0,
 	PRIVS_LOCAL = 1,
@@ -33,7 +33,7 @@ enum privs_depth {
 	PRIVS_GLOBAL = 3,
 };
 
-/* privilegedepthmask bits (dataverse.md §2.4): 1 << enum privs_depth. */
+/* privilegedepthmask bits (docs/fidelity.md): 1 << enum privs_depth. */
 #define PRIVS_MASK_BASIC 1u
 #define PRIVS_MASK_LOCAL 2u
 #define PRIVS_MASK_DEEP 4u
@@ -209,7 +209,7 @@ int privs_plan(const struct privs_list *want, const struct privs_list *catalog,
 	       struct buf *notes, struct err *e);
 
 /*
- * The AddPrivilegesRole body for 'send' (dataverse.md §3.1):
+ * The AddPrivilegesRole body for 'send' (docs/fidelity.md):
  * {"Privileges":[{"PrivilegeId":"...","BusinessUnitId":"...",
  * "Depth":"Global"},...]}. Items without an id are a bug.
  */

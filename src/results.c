@@ -1,3 +1,14 @@
+/*
+ * results.c: the files of one run (results.h).
+ *
+ * About 1,600 lines: the run directory and its pointers, the reorder of
+ * finished rows into input order, results.csv and failed.csv lines, the
+ * journal records they are derived from, summary.json and --resume's
+ * rebuild all turn on the one struct results and its invariant (a line
+ * reaches results.csv or failed.csv only once the journal holds it), so
+ * they stay together; cell quoting is cell.c, the journal's file format
+ * journal.c, run.log runlog.c.
+ */
 #include "compat.h"
 
 #include <errno.h>

@@ -1,3 +1,12 @@
+/*
+ * rows.c: the input CSV, streamed a row at a time (rows.h).
+ *
+ * One file of about 1,700 lines on purpose: decoding (BOM, UTF-16,
+ * iconv), delimiter and sep= detection, the libcsv callbacks, the fast
+ * path for plain lines and the validation of every column share the
+ * reader's state (struct rows) and its one store of fields; split apart
+ * they would each need that state's insides.
+ */
 #include "compat.h"
 
 #include <ctype.h>

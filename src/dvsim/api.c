@@ -1,6 +1,10 @@
 /*
- * api.c: the Dataverse Web API over the organisation (reference
- * dataverse.md §1-§4, §8, §11): reads with $select/$filter/$expand/
+ * api.c: the Dataverse Web API over the organisation (docs/fidelity.md).
+ * One file of about 2,500 lines: every entity set shares the same request
+ * parsing, column validation and error answers, and each handler is
+ * short; filter.c ($filter), meta.c (metadata) and testenable.c (Test &
+ * Enable) are apart because they stand alone. Handled here:
+ * reads with $select/$filter/$expand/
  * $orderby/$top and paging, PATCH/POST with If-Match, @odata.bind and
  * validation, user roles ($ref), AddPrivilegesRole,
  * RetrieveRolePrivilegesRole, WhoAmI, and the caller's own privileges.
@@ -14,7 +18,7 @@
  *   exist on type ..."): 0x80048d19, the code Dataverse uses for "Error
  *   identified in Payload provided by the user", 400 (docs/fidelity.md);
  * - O365RoleUnsupportedForEmailApproval 0x8009000B: 403, like the other
- *   authorisation failures of §8.1 (the reference leaves 400/403 open);
+ *   authorisation failures (Microsoft leaves 400/403 open);
  * - editing a child business unit's copy of a role (open question 10):
  *   403 AccessDenied 0x80048405 naming the root role to edit instead;
  * - a role of another business unit given to a user: 400 0x80040203
@@ -1160,7 +1164,7 @@ static int serve_collection(struct ctx *c, struct dv_table *t,
 			qsort(match.v, match.n, sizeof(*match.v), cmp_rows);
 	}
 
-	/* paging: $top applies only without odata.maxpagesize (§11) */
+	/* paging: $top applies only without odata.maxpagesize */
 	pagesize = c->maxpagesize ? c->maxpagesize : MAX_PAGE;
 	if (!c->maxpagesize && top >= 0 && (size_t)top < match.n)
 		match.n = (size_t)top;
@@ -1726,7 +1730,7 @@ static int write_row(struct ctx *c, struct dv_table *t, struct dv_row *row,
 	}
 
 	/*
-	 * Approval (server-side-sync.md §5): only a request carrying
+	 * Approval (docs/fidelity.md): only a request carrying
 	 * emailrouteraccessapproval alone approves, and only for an
 	 * authorised caller; with other attributes the rest is written and
 	 * the address silently stays as it was.

@@ -290,7 +290,7 @@ static void grant(struct gen *g, const char *roleid, const char *prv,
 	dv_role_set_privilege(g->org, role, p, depth);
 }
 
-/* The least depth server-side-sync.md §1 says works: Basic when the
+/* The least depth KB 4015092 says works: Basic when the
  * privilege takes it, else Global (organization-owned). */
 static enum dv_depth least_depth(struct gen *g, const char *prv)
 {

@@ -1,7 +1,8 @@
 /*
  * org.c: the organisation in memory: tables of rows with hash indexes,
  * the undo log behind $batch change sets, roles and privileges, and the
- * JSON form used by --org, --dump and GET /_sim/state.
+ * JSON form used by --org, --dump and GET /_sim/state. Just over 1,000
+ * lines: the tables, their indexes and the undo log change together.
  */
 #include "compat.h"
 
@@ -588,7 +589,7 @@ cJSON *dv_sim_profile(struct dv_org *org, const char *profileid)
 /* ---- privileges and roles ---------------------------------------- */
 
 /*
- * The privilege catalogue: every privilege server-side-sync.md §1 lists,
+ * The privilege catalogue: every privilege KB 4015092 lists,
  * prvApproveRejectEmailAddress, and the ones dvsim's own operations
  * require of the caller. Depth flags: user-owned tables take all four
  * depths; business-owned tables (users, roles, business units) Local and

@@ -247,7 +247,7 @@ enum dv_depth {
 /* The privilege row named 'name' (e.g. "prvReadMailbox"), or NULL. */
 struct dv_row *dv_privilege_by_name(struct dv_org *org, const char *name);
 
-/* The privileges Server-Side Synchronization needs (server-side-sync.md §1). */
+/* The privileges Server-Side Synchronization needs (KB 4015092). */
 extern const char *const dv_sss_privs[];
 extern const size_t dv_sss_nprivs;
 /* The root role of 'role' (itself when it is a root role). */

@@ -1,7 +1,7 @@
 /*
  * testenable.c: Test & Enable, the asynchronous evaluation that follows
- * testemailconfigurationscheduled=true (docs/fidelity.md,
- * server-side-sync.md). Alert texts and codes are the support articles'.
+ * testemailconfigurationscheduled=true (docs/fidelity.md). Alert texts and
+ * codes are the support articles'.
  *
  * A direction is tested only when its delivery method is Server-Side
  * Synchronization (incoming/outgoing 2, ACT 1); the others keep status 0
@@ -30,7 +30,7 @@
  *      does not exist in tenant with id '<id>'" in its details.
  *   5. the mailbox's owner is not its user        -> UserPrivilegeError
  *   6. the user's roles (business-unit copies follow their root role)
- *      lack a privilege of server-side-sync.md §1 at the depth it needs
+ *      lack a privilege of KB 4015092 at the depth it needs
  *      (Basic when the privilege takes it, else Global) ->
  *      Crm.80040220.PrivilegeDenied naming the first missing privilege
  * Queue mailboxes skip 5 and 6. Then the statuses, enabledfor*,
@@ -101,7 +101,7 @@ struct eval {
 	size_t nalerts;
 };
 
-/* The privileges server-side-sync.md §1 lists. */
+/* The privileges KB 4015092 lists. */
 const char *const dv_sss_privs[] = {
     "prvReadEmailServerProfile",
     "prvWriteMailbox",
@@ -514,8 +514,8 @@ static void evaluate(struct dv_org *org, struct dv_row *mbx,
 				need = dv_bool(p->obj, "canbebasic")
 					   ? DV_BASIC
 					   : DV_GLOBAL;
-				have =
-				    dv_user_depth(org, user->id, dv_sss_privs[i]);
+				have = dv_user_depth(org, user->id,
+						     dv_sss_privs[i]);
 				if (have >= need)
 					continue;
 				a = alert(&ev, "Crm.80040220.PrivilegeDenied",

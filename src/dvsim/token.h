@@ -4,8 +4,8 @@
  *
  * POST /{tenant}/oauth2/v2.0/token, form-encoded client_credentials, with
  * client_secret (in the form or with HTTP Basic) or a certificate client
- * assertion (jwtv.h). Errors have the AADSTS shape of §9.3. The docs do not
- * pin the status of invalid_client (open question 11): dvsim answers 401
+ * assertion (jwtv.h). Errors have the AADSTS shape (docs/fidelity.md). The docs
+ * do not pin the status of invalid_client (open question 11): dvsim answers 401
  * for invalid_client, as Entra does in practice, and 400 for everything
  * else (invalid_request, invalid_scope, unauthorized_client,
  * unsupported_grant_type).

@@ -61,7 +61,7 @@ check "bad bind URL: code" "$(jb .error.code)" 0x80090800
 check "bind to a missing row: 404" "$(patch "$TOK" "mailboxes($M)" "{\"emailserverprofile@odata.bind\":\"/emailserverprofiles($MISSING)\"}" '*')" 404
 check "malformed JSON: 400" "$(patch "$TOK" "mailboxes($M)" '{"name":' '*')" 400
 
-# approval (server-side-sync.md §5)
+# approval (docs/fidelity.md)
 patch "$TOK" "mailboxes($M2)" '{"emailrouteraccessapproval":2}' '*' >/dev/null
 check "approval by System Administrator only: 403" "$(patch "$LTOK" "mailboxes($M2)" '{"emailrouteraccessapproval":1}' '*')" 403
 check "approval refused: code" "$(jb .error.code)" 0x8009000B

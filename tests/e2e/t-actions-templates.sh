@@ -1,7 +1,7 @@
 #!/bin/sh
 # The committed templates and the demo input are valid input for the demo
 # job (mbxfix check, offline), and the privilege template holds every
-# privilege of server-side-sync.md section 1.
+# privilege KB 4015092 lists.
 . "$(dirname "$0")/lib-actions.sh"
 
 for f in templates/remediate.csv templates/onboard-wave.csv \

@@ -13,7 +13,7 @@
 
 #include "banned.h"
 
-/* Reference §6.3, CRLF line ends. */
+/* Microsoft's $batch example (docs/fidelity.md, K17), CRLF line ends. */
 static const char example[] =
     "--batch_m1\r\n"
     "Content-Type: application/http\r\n"

@@ -342,7 +342,7 @@ static void test_parse_error(void **state)
 	     0, "0x80072322",
 	     "Number of requests exceeded the limit of 6000 over time "
 	     "window of 300 seconds."},
-	    /* §8.3: an older example has an empty code */
+	    /* an older example has an empty code */
 	    {"{\"error\":{\"code\":\"\",\"message\":\"The version of the "
 	     "existing record doesn't match the RowVersion property "
 	     "provided.\"}}",
@@ -357,7 +357,7 @@ static void test_parse_error(void **state)
 	    {" \n{\"error\":{\"code\":\"0x2\",\"message\":\"line\\r\\nbreak "
 	     "\\u00e9\"}}\n",
 	     0, "0x2", "line\r\nbreak \xc3\xa9"},
-	    /* Entra ID token endpoint, §9.3 */
+	    /* Entra ID token endpoint */
 	    {"{\"error\":\"invalid_client\",\"error_description\":"
 	     "\"AADSTS7000215: Invalid client secret provided.\","
 	     "\"error_codes\":[7000215]}",

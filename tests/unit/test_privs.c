@@ -18,7 +18,7 @@
 /* Run from the top of the tree (make unit does). */
 #define TEMPLATE "templates/privileges/server-side-sync.cfg"
 
-/* server-side-sync.md section 1, with the depth the template must give. */
+/* KB 4015092, with the depth the template must give. */
 static const struct {
 	const char *name;
 	int depth;
