@@ -6,6 +6,11 @@
  * (loop_once()) runs timers, ready rows, the transfers and the progress
  * line, and stops on a signal. Resolution lives in engine_resolve.c, the
  * operations in flight in engine_ops.c (engine_int.h).
+ *
+ * About 1,300 lines: the row state machine (advance() and the stages),
+ * the window, the loop and the connection probe (engine_connect()) share
+ * the row and engine state; the probe could move out, and will if this
+ * file grows.
  */
 #include "compat.h"
 
