@@ -10,7 +10,7 @@ rc=$?
 check "demo exits 0" [ "$rc" -eq 0 ]
 check "demo prints where the results are" grep -q "Results of this run are in" "$T/demo.out"
 check "demo ends by naming the next steps" sh -c "tail -n 9 '$T/demo.out' | grep -q '^Next:'"
-check "demo names the report to open" grep -q "open $T/out/demo/latest/results.csv" "$T/demo.out"
+check "demo names the report to open" grep -q "open $T/out/demo/latest/report.html" "$T/demo.out"
 check "demo names the rerun of the failed rows" grep -q "mbxfix run --rerun-failed JOB.cfg" "$T/demo.out"
 check "demo does not name its temporary job" sh -c "! grep -q 'rerun-failed /tmp' '$T/demo.out'"
 "$CSV2JSON" <"$T/out/demo/latest/results.csv" >"$T/r.json"
