@@ -1566,8 +1566,10 @@ static int approval_auth(struct ctx *c, const struct dv_entity *ent)
 	if (dv_user_depth(c->org, caller, "prvApproveRejectEmailAddress") ==
 	    DV_DEPTH_NONE)
 		return deny(c, "prvApproveRejectEmailAddress", ent);
+	/* System Administrator, with a directory admin role or the DMA */
 	if (!dv_user_has_role(c->org, caller, DV_ROLE_SYSADMIN) ||
-	    !dv_user_has_role(c->org, caller, DV_ROLE_APPROVER))
+	    (!dv_user_has_role(c->org, caller, DV_ROLE_APPROVER) &&
+	     !dv_org_is_directory_admin(c->org, caller)))
 		return error(c, 403, "0x8009000B",
 			     "The email address can only be approved by an "
 			     "Office 365 Global Administrator or Exchange "

@@ -51,6 +51,24 @@ enum dv_app_kind { DV_APP_APPROVER, DV_APP_LIMITED };
 int dv_org_add_app_user(struct dv_org *org, const char *client_id,
 			enum dv_app_kind kind, struct err *e);
 
+/*
+ * A person who signs in with the device code flow (token.h): a systemuser
+ * with 'upn' as domainname, System Administrator, and Delegated Mailbox
+ * Approver when 'approver'. 'userid' gets the systemuserid (the existing
+ * one when a loaded dump has the person already).
+ */
+int dv_org_add_person(struct dv_org *org, const char *upn,
+		      const char *fullname, const char *oid, bool approver,
+		      char userid[37], struct err *e);
+
+/*
+ * Directory roles: 'userid' holds the Global (or Exchange) Administrator
+ * role in Entra ID, which lets it approve email addresses with System
+ * Administrator (docs/fidelity.md).
+ */
+void dv_org_set_directory_admin(struct dv_org *org, const char *userid);
+bool dv_org_is_directory_admin(struct dv_org *org, const char *userid);
+
 /* The systemuserid of the application user of 'client_id', or NULL. */
 const char *dv_org_app_user(struct dv_org *org, const char *client_id);
 

@@ -48,11 +48,16 @@ static const char usage_text[] =
     "             [--limit-concurrent N] [--dop-hint N] [--fail-rate P]\n"
     "             [--reset-rate P] [--token-ttl S] [--test-delay-ms N]\n"
     "             [--dump FILE] [--variant NAME[,NAME...]]\n"
+    "             [--public-client ID] [--device-expires-s N]\n"
+    "             [--device-interval-s N]\n"
     "\n"
     "--variant plays a behaviour of the real service that no source settles\n"
     "(docs/fidelity.md): te-flag-stays, te-postponed, te-status-kept,\n"
     "approve-no-effect, batch-echo-ok, no-content-id, dop-48.\n"
-    "--dop-hint N is the x-ms-dop-hint sent (default 4; 48 with dop-48).\n";
+    "--dop-hint N is the x-ms-dop-hint sent (default 4; 48 with dop-48).\n"
+    "--public-client ID accepts the device code flow for ID and adds the\n"
+    "people who sign in with it: global-admin, mailbox-approver, sysadmin\n"
+    "(docs/design.md; POST /_sim/device completes a sign-in).\n";
 
 struct client_arg {
 	char *id;
@@ -75,6 +80,8 @@ struct opts {
 	double fail_rate, reset_rate;
 	const char *dump;
 	unsigned variants;
+	const char *public_client;
+	long device_expires_s, device_interval_s;
 };
 
 static int usage_error(const char *fmt, ...) ATTR_PRINTF(1, 2);
@@ -167,6 +174,45 @@ static void free_opts(struct opts *o)
 	free(o->clients);
 }
 
+/*
+ * The people of the device code flow (docs/fidelity.md, "Device code
+ * sign-in and people"): a Global Administrator with System Administrator,
+ * a Delegated Mailbox Approver with System Administrator, and a System
+ * Administrator with neither.
+ */
+static const struct person {
+	const char *name, *upn, *fullname, *oid;
+	bool global_admin, approver;
+} people[] = {
+    {"global-admin", "admin@contoso.onmicrosoft.com", "Ada Admin",
+     "0a1d0000-0000-4000-8000-000000000001", true, false},
+    {"mailbox-approver", "approver@contoso.onmicrosoft.com", "Max Approver",
+     "0a1d0000-0000-4000-8000-000000000002", false, true},
+    {"sysadmin", "sysadmin@contoso.onmicrosoft.com", "Sam Sysadmin",
+     "0a1d0000-0000-4000-8000-000000000003", false, false},
+};
+
+static int add_people(struct dv_org *org, struct token_store *ts,
+		      const struct opts *o, struct err *e)
+{
+	if (token_add_public_client(ts, o->public_client, e) < 0)
+		return -1;
+	token_set_device_timing(ts, o->device_expires_s, o->device_interval_s);
+	for (size_t i = 0; i < ARRAY_SIZE(people); i++) {
+		const struct person *p = &people[i];
+		char id[37];
+
+		if (dv_org_add_person(org, p->upn, p->fullname, p->oid,
+				      p->approver, id, e) < 0 ||
+		    token_add_person(ts, p->name, p->upn, p->oid, id,
+				     p->global_admin, e) < 0)
+			return -1;
+		if (p->global_admin)
+			dv_org_set_directory_admin(org, id);
+	}
+	return 0;
+}
+
 enum {
 	OPT_LISTEN = 256,
 	OPT_ORG,
@@ -191,6 +237,9 @@ enum {
 	OPT_DUMP,
 	OPT_VARIANT,
 	OPT_DOPHINT,
+	OPT_PUBLIC,
+	OPT_DEVEXP,
+	OPT_DEVINT,
 };
 
 static const struct option longopts[] = {
@@ -199,6 +248,8 @@ static const struct option longopts[] = {
     {"client-cert", required_argument, NULL, OPT_CLIENT_CERT},
     {"client-limited", required_argument, NULL, OPT_CLIENT_LIMITED},
     {"dop-hint", required_argument, NULL, OPT_DOPHINT},
+    {"device-expires-s", required_argument, NULL, OPT_DEVEXP},
+    {"device-interval-s", required_argument, NULL, OPT_DEVINT},
     {"dump", required_argument, NULL, OPT_DUMP},
     {"fail-rate", required_argument, NULL, OPT_FAIL},
     {"generate", required_argument, NULL, OPT_GENERATE},
@@ -212,6 +263,7 @@ static const struct option longopts[] = {
     {"op-ms", required_argument, NULL, OPT_OPMS},
     {"org", required_argument, NULL, OPT_ORG},
     {"problems", required_argument, NULL, OPT_PROBLEMS},
+    {"public-client", required_argument, NULL, OPT_PUBLIC},
     {"reset-rate", required_argument, NULL, OPT_RESET},
     {"seed", required_argument, NULL, OPT_SEED},
     {"test-delay-ms", required_argument, NULL, OPT_TESTDELAY},
@@ -256,6 +308,19 @@ static int parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case OPT_DUMP:
 			o->dump = optarg;
+			break;
+		case OPT_PUBLIC:
+			o->public_client = optarg;
+			break;
+		case OPT_DEVEXP:
+			if (parse_long("device-expires-s", optarg, 1, 86400,
+				       &o->device_expires_s))
+				return -1;
+			break;
+		case OPT_DEVINT:
+			if (parse_long("device-interval-s", optarg, 1, 600,
+				       &o->device_interval_s))
+				return -1;
 			break;
 		case OPT_FAIL:
 			if (parse_rate("fail-rate", optarg, &o->fail_rate))
@@ -492,6 +557,8 @@ int main(int argc, char **argv)
 		    dv_org_add_app_user(org, c->id, c->kind, &e) < 0)
 			goto fail;
 	}
+	if (o.public_client && add_people(org, ts, &o, &e) < 0)
+		goto fail;
 	if (o.cert) {
 		tls_cert = read_file(o.cert, &e);
 		tls_key = tls_cert ? read_file(o.key, &e) : NULL;

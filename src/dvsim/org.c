@@ -909,6 +909,64 @@ int dv_org_add_app_user(struct dv_org *org, const char *client_id,
 	return 0;
 }
 
+int dv_org_add_person(struct dv_org *org, const char *upn, const char *fullname,
+		      const char *oid, bool approver, char userid[37],
+		      struct err *e)
+{
+	struct dv_row *bu = root_bu(org);
+	struct dv_row *sa = root_role(org, DV_ROLE_SYSADMIN);
+	struct dv_row *dma = root_role(org, DV_ROLE_APPROVER);
+	struct dv_table *t = dv_table(org, DV_USERS);
+	cJSON *o;
+
+	if (!bu || !sa || !dma)
+		return err_set(e, ERR_CONFIG,
+			       "the organisation has no root business unit "
+			       "or lacks the '%s' and '%s' roles",
+			       DV_ROLE_SYSADMIN, DV_ROLE_APPROVER);
+	for (size_t i = 0; i < t->n; i++) {
+		const char *d = dv_str(t->rows[i]->obj, "domainname");
+
+		if (!t->rows[i]->dead && d && !strcasecmp(d, upn)) {
+			snprintf(userid, 37, "%s", t->rows[i]->id);
+			return 0; /* already there, e.g. in a loaded dump */
+		}
+	}
+	dv_new_guid(org, userid);
+	o = cJSON_CreateObject();
+	dv_set_str(o, "systemuserid", userid);
+	dv_set_str(o, "fullname", fullname);
+	dv_set_str(o, "domainname", upn);
+	dv_set_str(o, "internalemailaddress", upn);
+	dv_set_str(o, "azureactivedirectoryobjectid", oid);
+	dv_set_int(o, "accessmode", 0); /* read-write, interactive */
+	dv_set_bool(o, "isdisabled", false);
+	dv_set_int(o, "emailrouteraccessapproval", 0);
+	dv_set_str(o, "_businessunitid_value", bu->id);
+	dv_set_null(o, "_defaultmailbox_value");
+	dv_row_insert(org, t, o);
+	link_role(org, userid, sa->id);
+	if (approver)
+		link_role(org, userid, dma->id);
+	return 0;
+}
+
+void dv_org_set_directory_admin(struct dv_org *org, const char *userid)
+{
+	if (dv_org_is_directory_admin(org, userid) ||
+	    org->ndir_admins >= ARRAY_SIZE(org->dir_admins))
+		return;
+	snprintf(org->dir_admins[org->ndir_admins++], 37, "%s", userid);
+}
+
+bool dv_org_is_directory_admin(struct dv_org *org, const char *userid)
+{
+	for (size_t i = 0; userid && i < org->ndir_admins; i++)
+		if (!strcasecmp(org->dir_admins[i], userid))
+			return true;
+	return false;
+}
+
 void dv_org_link_role(struct dv_org *org, const char *userid,
 		      const char *roleid)
 {

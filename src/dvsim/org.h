@@ -178,6 +178,9 @@ struct dv_org {
 	struct hmap simx;
 	struct dv_row **simx_rows;
 	size_t nsimx;
+	/* people with a Global or Exchange administrator role in Entra */
+	char dir_admins[8][37];
+	size_t ndir_admins;
 };
 
 /* hmap */

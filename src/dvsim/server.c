@@ -606,7 +606,7 @@ static enum MHD_Result serve_api(struct server *s, struct MHD_Connection *conn,
 	struct dv_response resp;
 	struct buf base = BUF_INIT(1024);
 	char *caller = NULL;
-	const char *host = header(conn, "Host");
+	const char *host = header(conn, "Host"), *who;
 	long retry_after = 0, start, count = -1, skip = 0;
 	size_t uidx;
 	bool violation, admitted = false;
@@ -642,6 +642,8 @@ static enum MHD_Result serve_api(struct server *s, struct MHD_Connection *conn,
 		goto send;
 	}
 	uidx = (size_t)(client - token_client_at(s->ts, 0));
+	who = client->person ? client->upn : client->id;
+	stats_user_add(s->st, who, STATS_U_REQUESTS);
 
 	if (scn_seg) {
 		if (scenario_parse(scn_seg, scn_len, &scn, &count, &skip) < 0) {
@@ -708,8 +710,11 @@ static enum MHD_Result serve_api(struct server *s, struct MHD_Connection *conn,
 	pthread_mutex_unlock(&s->mu);
 	if (v != LIMITS_OK) {
 		stats_add(s->st, STATS_429, 1);
-		if (violation)
+		stats_user_add(s->st, who, STATS_U_429);
+		if (violation) {
 			stats_add(s->st, STATS_THROTTLED_VIOLATIONS, 1);
+			stats_user_add(s->st, who, STATS_U_WHILE_THROTTLED);
+		}
 		throttled(s, &resp, v, retry_after, 0);
 		rate_headers(s, &resp, uidx);
 		goto send;
@@ -718,7 +723,10 @@ static enum MHD_Result serve_api(struct server *s, struct MHD_Connection *conn,
 
 	dv_org_lock(s->org);
 	{
-		const char *id = dv_org_app_user(s->org, client->id);
+		/* a person's token: the person's own systemuser */
+		const char *id = client->person
+				     ? client->userid
+				     : dv_org_app_user(s->org, client->id);
 
 		caller = id ? xstrdup(id) : NULL;
 	}
@@ -828,6 +836,95 @@ static enum MHD_Result serve_token(struct server *s,
 	return ret;
 }
 
+static enum MHD_Result serve_devicecode(struct server *s,
+					struct MHD_Connection *conn,
+					struct req *rq, const char *tenant,
+					size_t tlen)
+{
+	struct dv_response resp;
+	char *t = xstrndup(tenant, tlen);
+	enum MHD_Result ret;
+
+	dv_response_init(&resp);
+	sleep_ms(s, s->cfg.latency_ms);
+	token_device_code(
+	    s->ts, t, rq->body.ptr, rq->body.len, header(conn, "Content-Type"),
+	    "https://microsoft.com/devicelogin", wall_ms(), &resp);
+	log_info("POST /%s/oauth2/v2.0/devicecode -> %d", t, resp.status);
+	ret = send_resp(conn, &resp);
+	dv_response_release(&resp);
+	free(t);
+	return ret;
+}
+
+/* A form field of the query string or the body, or NULL. */
+static char *sim_field(struct MHD_Connection *conn, struct req *rq,
+		       const char *name)
+{
+	const char *v =
+	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+	struct buf f = BUF_INIT(1024);
+	size_t nlen = strlen(name);
+	const char *p = rq->body.ptr, *end = p ? p + rq->body.len : NULL;
+
+	if (v)
+		return xstrdup(v);
+	while (p && p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+
+		if ((size_t)(stop - p) > nlen && !strncmp(p, name, nlen) &&
+		    p[nlen] == '=') {
+			buf_add(&f, p + nlen + 1,
+				(size_t)(stop - p) - nlen - 1);
+			return buf_detach(&f, NULL);
+		}
+		p = stop + 1;
+	}
+	buf_release(&f);
+	return NULL;
+}
+
+/*
+ * /_sim/device: GET lists the device codes; POST user_code=...&person=
+ * NAME&action=approve|deny|slow-down plays the person at the sign-in page
+ * (docs/design.md).
+ */
+static enum MHD_Result serve_sim_device(struct server *s,
+					struct MHD_Connection *conn,
+					struct req *rq, const char *method)
+{
+	struct buf json = BUF_INIT(BUF_MAX_BODY);
+	char msg[256] = "";
+	char *code, *person, *action;
+	enum MHD_Result ret;
+
+	if (!strcmp(method, "GET")) {
+		token_device_list(s->ts, wall_ms(), &json);
+		ret = send_json(conn, &json);
+		buf_release(&json);
+		return ret;
+	}
+	if (strcmp(method, "POST"))
+		return send_error(conn, 405, "0x80060888",
+				  "Only GET and POST are supported here.");
+	code = sim_field(conn, rq, "user_code");
+	person = sim_field(conn, rq, "person");
+	action = sim_field(conn, rq, "action");
+	if (token_device_complete(s->ts, code, person, action, msg,
+				  sizeof(msg)) < 0) {
+		ret = send_error(conn, 400, "0x80060888", msg);
+	} else {
+		buf_addstr(&json, "{\"ok\":true}");
+		ret = send_json(conn, &json);
+	}
+	buf_release(&json);
+	free(code);
+	free(person);
+	free(action);
+	return ret;
+}
+
 static enum MHD_Result dispatch(struct server *s, struct MHD_Connection *conn,
 				struct req *rq, const char *method)
 {
@@ -863,6 +960,10 @@ static enum MHD_Result dispatch(struct server *s, struct MHD_Connection *conn,
 		buf_release(&json);
 		goto out;
 	}
+	if (!strcmp(path, "/_sim/device")) {
+		ret = serve_sim_device(s, conn, rq, method);
+		goto out;
+	}
 	if (!strncmp(path, API_PREFIX, strlen(API_PREFIX))) {
 		ret = serve_api(s, conn, rq, method, NULL, 0,
 				uri + strlen(API_PREFIX));
@@ -882,8 +983,19 @@ static enum MHD_Result dispatch(struct server *s, struct MHD_Connection *conn,
 		ret = echo_token(conn, rq);
 		goto out;
 	}
-	/* /{tenant}/oauth2/v2.0/token */
+	/* /{tenant}/oauth2/v2.0/token and /devicecode */
 	slash = strchr(path + 1, '/');
+	if (slash && slash > path + 1 &&
+	    !strcmp(slash, "/oauth2/v2.0/devicecode")) {
+		if (strcmp(method, "POST"))
+			ret = send_error(conn, 405, "0x80060888",
+					 "The device authorization endpoint "
+					 "only accepts POST.");
+		else
+			ret = serve_devicecode(s, conn, rq, path + 1,
+					       (size_t)(slash - path - 1));
+		goto out;
+	}
 	if (slash && slash > path + 1 && !strcmp(slash, "/oauth2/v2.0/token")) {
 		if (strcmp(method, "POST"))
 			ret = send_error(conn, 405, "0x80060888",

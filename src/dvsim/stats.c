@@ -14,11 +14,18 @@ struct action {
 	long n;
 };
 
+struct user_counts {
+	char *user;
+	long n[STATS_U_N];
+};
+
 struct stats {
 	pthread_mutex_t mu;
 	long c[STATS_NCOUNTERS];
 	struct action *actions;
 	size_t nactions;
+	struct user_counts *users;
+	size_t nusers;
 };
 
 struct stats *stats_new(void)
@@ -36,6 +43,9 @@ void stats_free(struct stats *s)
 	for (size_t i = 0; i < s->nactions; i++)
 		free(s->actions[i].name);
 	free(s->actions);
+	for (size_t i = 0; i < s->nusers; i++)
+		free(s->users[i].user);
+	free(s->users);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -76,6 +86,26 @@ void stats_add_action(struct stats *s, const char *name)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void stats_user_add(struct stats *s, const char *user,
+		    enum stats_user_counter c)
+{
+	size_t i;
+
+	pthread_mutex_lock(&s->mu);
+	for (i = 0; i < s->nusers; i++)
+		if (!strcmp(s->users[i].user, user))
+			break;
+	if (i == s->nusers) {
+		s->users =
+		    xrealloc(s->users, (s->nusers + 1) * sizeof(*s->users));
+		memset(&s->users[i], 0, sizeof(s->users[i]));
+		s->users[i].user = xstrdup(user);
+		s->nusers++;
+	}
+	s->users[i].n[c]++;
+	pthread_mutex_unlock(&s->mu);
+}
+
 int stats_to_json(struct stats *s, struct buf *out)
 {
 	cJSON *root = cJSON_CreateObject(), *ops, *m, *w, *f, *acts;
@@ -113,6 +143,18 @@ int stats_to_json(struct stats *s, struct buf *out)
 	cJSON_AddNumberToObject(f, "resets", (double)s->c[STATS_FAULT_RESET]);
 	cJSON_AddNumberToObject(f, "scenario",
 				(double)s->c[STATS_SCENARIO_FAULTS]);
+	f = cJSON_AddObjectToObject(root, "users");
+	for (size_t i = 0; i < s->nusers; i++) {
+		cJSON *u = cJSON_AddObjectToObject(f, s->users[i].user);
+
+		cJSON_AddNumberToObject(
+		    u, "requests", (double)s->users[i].n[STATS_U_REQUESTS]);
+		cJSON_AddNumberToObject(u, "throttled_429",
+					(double)s->users[i].n[STATS_U_429]);
+		cJSON_AddNumberToObject(
+		    u, "while_throttled",
+		    (double)s->users[i].n[STATS_U_WHILE_THROTTLED]);
+	}
 	pthread_mutex_unlock(&s->mu);
 
 	text = cJSON_PrintUnformatted(root);

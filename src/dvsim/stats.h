@@ -38,6 +38,20 @@ long stats_get(struct stats *s, enum stats_counter c);
 /* One more successful write through the bound action 'name'. */
 void stats_add_action(struct stats *s, const char *name);
 
+/*
+ * Per user (application user's client id, or a person's UPN): requests
+ * received, 429s answered, and requests that came while the user was
+ * already throttled. Shown under "users" (docs/design.md).
+ */
+enum stats_user_counter {
+	STATS_U_REQUESTS,
+	STATS_U_429,
+	STATS_U_WHILE_THROTTLED,
+	STATS_U_N
+};
+void stats_user_add(struct stats *s, const char *user,
+		    enum stats_user_counter c);
+
 /* Everything as one JSON object. */
 int stats_to_json(struct stats *s, struct buf *out);
 

@@ -21,8 +21,34 @@
 /* allowed clock skew for assertions, seconds */
 #define TOKEN_SKEW_S 60
 
+/* A device authorization (token_device_code()). */
+enum device_state { DEV_PENDING, DEV_APPROVED, DEV_DECLINED, DEV_REDEEMED };
+
+struct device_grant {
+	char device_code[65];
+	char user_code[10];
+	char *client, *tenant, *resource;
+	bool offline; /* offline_access asked: a refresh token too */
+	long expires_ms, interval_ms, last_poll_ms;
+	bool slow_down; /* the next poll is told to slow down */
+	enum device_state state;
+	size_t person; /* index in clients, once approved */
+};
+
+/* A refresh token: opaque, kept here. */
+struct refresh_token {
+	char token[65];
+	char *client, *tenant, *resource;
+	size_t person;
+};
+
 struct token_store {
 	long ttl_s;
+	long device_expires_s, device_interval_s;
+	struct device_grant *grants;
+	size_t ngrants;
+	struct refresh_token *rts;
+	size_t nrts;
 	unsigned char key[32];
 	struct token_client *clients;
 	size_t nclients;
@@ -37,6 +63,8 @@ struct token_store *token_store_new(long ttl_s)
 	struct token_store *ts = xcalloc(1, sizeof(*ts));
 
 	ts->ttl_s = ttl_s;
+	ts->device_expires_s = 900; /* Microsoft's default expires_in */
+	ts->device_interval_s = 5;
 	if (RAND_bytes(ts->key, sizeof(ts->key)) != 1)
 		BUG("no random bytes for the token key");
 	pthread_mutex_init(&ts->mu, NULL);
@@ -55,7 +83,23 @@ void token_store_free(struct token_store *ts)
 			free(ts->clients[i].secret);
 		}
 		jwtv_cert_release(&ts->clients[i].cert);
+		free(ts->clients[i].upn);
+		free(ts->clients[i].name);
+		free(ts->clients[i].userid);
 	}
+	for (size_t i = 0; i < ts->ngrants; i++) {
+		free(ts->grants[i].client);
+		free(ts->grants[i].tenant);
+		free(ts->grants[i].resource);
+	}
+	free(ts->grants);
+	for (size_t i = 0; i < ts->nrts; i++) {
+		OPENSSL_cleanse(ts->rts[i].token, sizeof(ts->rts[i].token));
+		free(ts->rts[i].client);
+		free(ts->rts[i].tenant);
+		free(ts->rts[i].resource);
+	}
+	free(ts->rts);
 	free(ts->clients);
 	free(ts->revoked);
 	pthread_mutex_destroy(&ts->mu);
@@ -67,7 +111,27 @@ static struct token_client *find_client(const struct token_store *ts,
 					const char *id)
 {
 	for (size_t i = 0; i < ts->nclients; i++)
-		if (!strcasecmp(ts->clients[i].id, id))
+		if (!ts->clients[i].person &&
+		    !strcasecmp(ts->clients[i].id, id))
+			return &ts->clients[i];
+	return NULL;
+}
+
+static struct token_client *find_person_oid(const struct token_store *ts,
+					    const char *oid)
+{
+	for (size_t i = 0; i < ts->nclients; i++)
+		if (ts->clients[i].person &&
+		    !strcasecmp(ts->clients[i].id, oid))
+			return &ts->clients[i];
+	return NULL;
+}
+
+const struct token_client *token_person(const struct token_store *ts,
+					const char *name)
+{
+	for (size_t i = 0; i < ts->nclients; i++)
+		if (ts->clients[i].person && !strcmp(ts->clients[i].name, name))
 			return &ts->clients[i];
 	return NULL;
 }
@@ -233,9 +297,15 @@ static void hmac(const struct token_store *ts, const char *data, size_t len,
 		BUG("HMAC failed");
 }
 
+/*
+ * Microsoft Entra built-in role template ids, as the wids claim lists
+ * them (docs/fidelity.md): Global Administrator.
+ */
+#define WID_GLOBAL_ADMIN "62e90394-69f5-4237-9190-012177145e10"
+
 static int issue(struct token_store *ts, const struct token_client *c,
-		 const char *tenant, const char *resource, long now_ms,
-		 struct buf *out)
+		 const struct token_client *person, const char *tenant,
+		 const char *resource, long now_ms, struct buf *out)
 {
 	static const char hdr[] = "{\"typ\":\"JWT\",\"alg\":\"HS256\"}";
 	unsigned char mac[32];
@@ -257,6 +327,16 @@ static int issue(struct token_store *ts, const struct token_client *c,
 				(double)(now_ms / 1000 + ts->ttl_s));
 	cJSON_AddStringToObject(claims, "appid", c->id);
 	cJSON_AddStringToObject(claims, "tid", tenant);
+	if (person) {
+		cJSON_AddStringToObject(claims, "oid", person->id);
+		cJSON_AddStringToObject(claims, "upn", person->upn);
+		cJSON_AddStringToObject(claims, "scp", "user_impersonation");
+		if (person->global_admin)
+			cJSON_AddItemToObject(
+			    claims, "wids",
+			    cJSON_CreateStringArray(
+				(const char *[]){WID_GLOBAL_ADMIN}, 1));
+	}
 	cJSON_AddNumberToObject(claims, "xms_exp_ms",
 				(double)now_ms + (double)ts->ttl_s * 1000.0);
 	cJSON_AddNumberToObject(claims, "xms_serial", (double)serial);
@@ -323,7 +403,7 @@ out:
 enum token_check token_check(struct token_store *ts, const char *authorization,
 			     long now_ms, const struct token_client **client)
 {
-	const char *tok = bearer(authorization), *appid;
+	const char *tok = bearer(authorization), *appid, *oid;
 	enum token_check r = TOKEN_INVALID;
 	cJSON *claims;
 	double exp_ms, serial;
@@ -340,7 +420,13 @@ enum token_check token_check(struct token_store *ts, const char *authorization,
 	    cJSON_GetObjectItemCaseSensitive(claims, "xms_exp_ms"));
 	serial = cJSON_GetNumberValue(
 	    cJSON_GetObjectItemCaseSensitive(claims, "xms_serial"));
-	if (!appid || !(*client = find_client(ts, appid)))
+	oid = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(claims, "oid"));
+	if (!appid || !find_client(ts, appid))
+		goto out;
+	/* a person's token: the person is the caller */
+	*client = oid ? find_person_oid(ts, oid) : find_client(ts, appid);
+	if (!*client)
 		goto out;
 	if ((double)now_ms >= exp_ms || revoked(ts, (unsigned long)serial)) {
 		r = TOKEN_EXPIRED;
@@ -375,6 +461,10 @@ void token_revoke(struct token_store *ts, const char *authorization)
 }
 
 /* The token request -------------------------------------------------- */
+
+#define DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
+static void user_grant(struct token_store *ts, const struct token_req *req,
+		       const char *grant, struct dv_response *resp);
 
 /* HTTP Basic credentials (RFC 6749 §2.3.1: each part form-encoded). */
 static int basic_auth(const char *authorization, char **id, char **secret)
@@ -486,6 +576,10 @@ int token_handle(struct token_store *ts, const struct token_req *req,
 			  "parameter: 'grant_type'.");
 		goto out;
 	}
+	if (!strcmp(grant, DEVICE_GRANT) || !strcmp(grant, "refresh_token")) {
+		user_grant(ts, req, grant, resp);
+		goto out;
+	}
 	if (strcmp(grant, "client_credentials")) {
 		aad_error(
 		    resp, "unsupported_grant_type", 70003, now,
@@ -589,7 +683,7 @@ int token_handle(struct token_store *ts, const struct token_req *req,
 		goto out;
 	}
 
-	if (issue(ts, c, req->tenant, resource, now, &tok) < 0) {
+	if (issue(ts, c, NULL, req->tenant, resource, now, &tok) < 0) {
 		aad_error(resp, "temporarily_unavailable", 90033, now,
 			  "A transient error has occurred. Please try again.");
 		goto out;
@@ -623,4 +717,459 @@ out:
 	free(assertion);
 	free(resource);
 	return resp->status;
+}
+
+/* The device authorization grant ------------------------------------ */
+
+int token_add_public_client(struct token_store *ts, const char *id,
+			    struct err *e)
+{
+	if (token_add_client(ts, id, NULL, NULL, DV_APP_LIMITED, e) < 0)
+		return -1;
+	ts->clients[ts->nclients - 1].is_public = true;
+	return 0;
+}
+
+int token_add_person(struct token_store *ts, const char *name, const char *upn,
+		     const char *oid, const char *userid, bool global_admin,
+		     struct err *e)
+{
+	struct token_client c = {0};
+
+	if (token_person(ts, name) || find_person_oid(ts, oid))
+		return err_set(e, ERR_USAGE, "person '%s' given twice", name);
+	c.id = xstrdup(oid);
+	c.person = true;
+	c.name = xstrdup(name);
+	c.upn = xstrdup(upn);
+	c.userid = xstrdup(userid);
+	c.global_admin = global_admin;
+	c.kind = DV_APP_LIMITED;
+	ts->clients =
+	    xrealloc(ts->clients, (ts->nclients + 1) * sizeof(*ts->clients));
+	ts->clients[ts->nclients++] = c;
+	return 0;
+}
+
+void token_set_device_timing(struct token_store *ts, long expires_s,
+			     long interval_s)
+{
+	if (expires_s > 0)
+		ts->device_expires_s = expires_s;
+	if (interval_s > 0)
+		ts->device_interval_s = interval_s;
+}
+
+static void random_hex(char *out, size_t nbytes)
+{
+	unsigned char r[32];
+
+	if (nbytes > sizeof(r) || RAND_bytes(r, (int)nbytes) != 1)
+		BUG("no random bytes");
+	for (size_t i = 0; i < nbytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+/*
+ * A user's scope: one RESOURCE/.default, with offline_access (a refresh
+ * token too) and openid/profile allowed beside it.
+ */
+static bool user_scope(const char *scope, char **resource, bool *offline)
+{
+	char *copy = xstrdup(scope), *save = NULL, *w;
+	bool ok = true;
+
+	*resource = NULL;
+	*offline = false;
+	for (w = strtok_r(copy, " ", &save); w && ok;
+	     w = strtok_r(NULL, " ", &save)) {
+		char *r;
+
+		if (!strcmp(w, "offline_access")) {
+			*offline = true;
+		} else if (!strcmp(w, "openid") || !strcmp(w, "profile")) {
+			continue;
+		} else if (!*resource && scope_ok(w, &r)) {
+			*resource = r;
+		} else {
+			ok = false;
+		}
+	}
+	free(copy);
+	if (!ok || !*resource) {
+		free(*resource);
+		*resource = NULL;
+		return false;
+	}
+	return true;
+}
+
+static void json_answer(struct dv_response *resp, cJSON *root)
+{
+	char *text = cJSON_PrintUnformatted(root);
+
+	dv_response_reset(resp);
+	resp->status = 200;
+	buf_addstr(&resp->headers,
+		   "Content-Type: application/json; charset=utf-8\r\n"
+		   "Cache-Control: no-store, no-cache\r\n"
+		   "Pragma: no-cache\r\n");
+	if (text)
+		buf_addstr(&resp->body, text);
+	if (text)
+		OPENSSL_cleanse(text, strlen(text));
+	cJSON_free(text);
+}
+
+int token_device_code(struct token_store *ts, const char *tenant,
+		      const char *form, size_t form_len,
+		      const char *content_type, const char *verify_uri,
+		      long now_ms, struct dv_response *resp)
+{
+	static const char letters[] = "BCDFGHJKLMNPQRSTVWXZ23456789";
+	char *client_id = NULL, *scope = NULL, *resource = NULL;
+	struct device_grant g = {0};
+	unsigned char r[8];
+	char msg[256];
+	bool offline;
+	cJSON *root;
+
+	if (!content_type ||
+	    strncasecmp(content_type, "application/x-www-form-urlencoded",
+			33)) {
+		aad_error(resp, "invalid_request", 900144, now_ms,
+			  "The request body must contain the following "
+			  "parameter: 'client_id'.");
+		goto out;
+	}
+	client_id = form_get(form, form_len, "client_id");
+	scope = form_get(form, form_len, "scope");
+	if (!client_id || !*client_id) {
+		aad_error(resp, "invalid_request", 900144, now_ms,
+			  "The request body must contain the following "
+			  "parameter: 'client_id'.");
+		goto out;
+	}
+	if (!find_client(ts, client_id)) {
+		aad_error(resp, "unauthorized_client", 700016, now_ms,
+			  "Application with identifier '%.64s' was not found "
+			  "in the directory '%.64s'.",
+			  client_id, tenant);
+		goto out;
+	}
+	if (!scope || !user_scope(scope, &resource, &offline)) {
+		aad_error(resp, "invalid_scope", 70011, now_ms,
+			  "The provided value for the input parameter 'scope' "
+			  "is not valid. The scope %.200s is not valid.",
+			  scope ? scope : "");
+		goto out;
+	}
+	random_hex(g.device_code, 32);
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		BUG("no random bytes");
+	for (size_t i = 0; i < 8; i++)
+		g.user_code[i] = letters[r[i] % (sizeof(letters) - 1)];
+	g.client = xstrdup(client_id);
+	g.tenant = xstrdup(tenant);
+	g.resource = resource;
+	resource = NULL;
+	g.offline = offline;
+	g.expires_ms = now_ms + ts->device_expires_s * 1000;
+	g.interval_ms = ts->device_interval_s * 1000;
+	g.last_poll_ms = now_ms;
+	pthread_mutex_lock(&ts->mu);
+	ts->grants =
+	    xrealloc(ts->grants, (ts->ngrants + 1) * sizeof(*ts->grants));
+	ts->grants[ts->ngrants++] = g;
+	pthread_mutex_unlock(&ts->mu);
+
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "user_code", g.user_code);
+	cJSON_AddStringToObject(root, "device_code", g.device_code);
+	cJSON_AddStringToObject(root, "verification_uri", verify_uri);
+	cJSON_AddNumberToObject(root, "expires_in",
+				(double)ts->device_expires_s);
+	cJSON_AddNumberToObject(root, "interval",
+				(double)ts->device_interval_s);
+	snprintf(msg, sizeof(msg),
+		 "To sign in, use a web browser to open the page %s and "
+		 "enter the code %s to authenticate.",
+		 verify_uri, g.user_code);
+	cJSON_AddStringToObject(root, "message", msg);
+	json_answer(resp, root);
+	cJSON_Delete(root);
+out:
+	free(client_id);
+	free(scope);
+	free(resource);
+	return resp->status;
+}
+
+int token_device_complete(struct token_store *ts, const char *user_code,
+			  const char *person, const char *action, char *msg,
+			  size_t msglen)
+{
+	const struct token_client *p = person ? token_person(ts, person) : NULL;
+	int rc = -1;
+
+	if (!user_code || !action) {
+		snprintf(msg, msglen, "user_code and action are required");
+		return -1;
+	}
+	if (strcmp(action, "slow-down") && !p) {
+		snprintf(msg, msglen, "no person '%s'", person ? person : "");
+		return -1;
+	}
+	pthread_mutex_lock(&ts->mu);
+	for (size_t i = 0; i < ts->ngrants; i++) {
+		struct device_grant *g = &ts->grants[i];
+
+		if (strcasecmp(g->user_code, user_code) ||
+		    g->state != DEV_PENDING)
+			continue;
+		rc = 0;
+		if (!strcmp(action, "approve")) {
+			g->state = DEV_APPROVED;
+			g->person = (size_t)(p - ts->clients);
+		} else if (!strcmp(action, "deny")) {
+			g->state = DEV_DECLINED;
+		} else if (!strcmp(action, "slow-down")) {
+			g->slow_down = true;
+		} else {
+			snprintf(msg, msglen,
+				 "action '%s' is not approve, "
+				 "deny or slow-down",
+				 action);
+			rc = -1;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&ts->mu);
+	if (rc < 0 && !*msg)
+		snprintf(msg, msglen, "no pending device code '%s'", user_code);
+	return rc;
+}
+
+void token_device_list(struct token_store *ts, long now_ms, struct buf *out)
+{
+	static const char *const names[] = {"pending", "approved", "declined",
+					    "redeemed"};
+	cJSON *arr = cJSON_CreateArray();
+	char *text;
+
+	pthread_mutex_lock(&ts->mu);
+	for (size_t i = 0; i < ts->ngrants; i++) {
+		const struct device_grant *g = &ts->grants[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "user_code", g->user_code);
+		cJSON_AddStringToObject(o, "client_id", g->client);
+		cJSON_AddStringToObject(o, "state",
+					now_ms >= g->expires_ms &&
+						g->state == DEV_PENDING
+					    ? "expired"
+					    : names[g->state]);
+		cJSON_AddNumberToObject(o, "interval_s",
+					(double)(g->interval_ms / 1000));
+		cJSON_AddItemToArray(arr, o);
+	}
+	pthread_mutex_unlock(&ts->mu);
+	text = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	if (text)
+		buf_addstr(out, text);
+	cJSON_free(text);
+}
+
+/* Issue an access token, and a refresh token when 'offline', to 'person'. */
+static void user_tokens(struct token_store *ts, const struct token_client *c,
+			size_t person, const char *tenant, const char *resource,
+			bool offline, long now, struct dv_response *resp)
+{
+	struct buf tok = BUF_INIT(BUF_MAX_SMALL);
+	struct refresh_token rt = {0};
+	cJSON *root;
+
+	if (issue(ts, c, &ts->clients[person], tenant, resource, now, &tok) <
+	    0) {
+		aad_error(resp, "temporarily_unavailable", 90033, now,
+			  "A transient error has occurred. Please try again.");
+		goto out;
+	}
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "token_type", "Bearer");
+	cJSON_AddNumberToObject(root, "expires_in", (double)ts->ttl_s);
+	cJSON_AddNumberToObject(root, "ext_expires_in", (double)ts->ttl_s);
+	cJSON_AddStringToObject(root, "access_token", tok.ptr);
+	if (offline) {
+		random_hex(rt.token, 32);
+		rt.client = xstrdup(c->id);
+		rt.tenant = xstrdup(tenant);
+		rt.resource = xstrdup(resource);
+		rt.person = person;
+		cJSON_AddStringToObject(root, "refresh_token", rt.token);
+		pthread_mutex_lock(&ts->mu);
+		ts->rts = xrealloc(ts->rts, (ts->nrts + 1) * sizeof(*ts->rts));
+		ts->rts[ts->nrts++] = rt;
+		pthread_mutex_unlock(&ts->mu);
+	}
+	json_answer(resp, root);
+	cJSON_Delete(root);
+out:
+	OPENSSL_cleanse(tok.ptr, tok.len);
+	buf_release(&tok);
+}
+
+static void device_grant(struct token_store *ts, const struct token_req *req,
+			 const struct token_client *c, const char *code,
+			 struct dv_response *resp)
+{
+	long now = req->now_ms;
+	struct device_grant *g = NULL, copy;
+
+	pthread_mutex_lock(&ts->mu);
+	for (size_t i = 0; i < ts->ngrants && !g; i++)
+		if (!strcmp(ts->grants[i].device_code, code) &&
+		    !strcasecmp(ts->grants[i].client, c->id))
+			g = &ts->grants[i];
+	if (!g) {
+		pthread_mutex_unlock(&ts->mu);
+		aad_error(resp, "bad_verification_code", 70019, now,
+			  "The provided value for the input parameter "
+			  "'device_code' is not valid.");
+		return;
+	}
+	copy = *g;
+	if (now >= g->expires_ms || g->state == DEV_REDEEMED) {
+		pthread_mutex_unlock(&ts->mu);
+		aad_error(resp, "expired_token", 70020, now,
+			  "The provided value for the input parameter "
+			  "'device_code' is not valid. This device code has "
+			  "expired.");
+		return;
+	}
+	if (g->state == DEV_DECLINED) {
+		pthread_mutex_unlock(&ts->mu);
+		aad_error(resp, "authorization_declined", 70000, now,
+			  "The user declined to authorize the request.");
+		return;
+	}
+	/* polled sooner than the interval (50 ms slack), or told to */
+	if (g->slow_down || now - g->last_poll_ms + 50 < g->interval_ms) {
+		g->slow_down = false;
+		g->last_poll_ms = now;
+		/* RFC 8628 section 3.5: the interval grows by 5 seconds */
+		g->interval_ms += 5000;
+		pthread_mutex_unlock(&ts->mu);
+		aad_error(resp, "slow_down", 70016, now,
+			  "The client is polling too often. Wait at least %ld "
+			  "seconds between requests.",
+			  copy.interval_ms / 1000 + 5);
+		return;
+	}
+	g->last_poll_ms = now;
+	if (g->state == DEV_PENDING) {
+		pthread_mutex_unlock(&ts->mu);
+		aad_error(resp, "authorization_pending", 70016, now,
+			  "The provided request has not yet been authorized "
+			  "by the user. The user must input their code.");
+		return;
+	}
+	g->state = DEV_REDEEMED;
+	pthread_mutex_unlock(&ts->mu);
+	user_tokens(ts, c, copy.person, copy.tenant, copy.resource,
+		    copy.offline, now, resp);
+}
+
+static void refresh_grant(struct token_store *ts, const struct token_req *req,
+			  const struct token_client *c, const char *token,
+			  const char *resource, struct dv_response *resp)
+{
+	size_t person = 0;
+	bool found = false;
+
+	pthread_mutex_lock(&ts->mu);
+	for (size_t i = 0; i < ts->nrts && !found; i++)
+		if (!strcmp(ts->rts[i].token, token) &&
+		    !strcasecmp(ts->rts[i].client, c->id) &&
+		    !strcmp(ts->rts[i].tenant, req->tenant)) {
+			found = true;
+			person = ts->rts[i].person;
+		}
+	pthread_mutex_unlock(&ts->mu);
+	if (!found) {
+		aad_error(resp, "invalid_grant", 70008, req->now_ms,
+			  "The provided authorization code or refresh token "
+			  "has expired due to inactivity or was revoked. Send "
+			  "a new interactive authorization request for this "
+			  "user and resource.");
+		return;
+	}
+	/* a refresh token answers with a new one (docs/fidelity.md) */
+	user_tokens(ts, c, person, req->tenant, resource, true, req->now_ms,
+		    resp);
+}
+
+static void user_grant(struct token_store *ts, const struct token_req *req,
+		       const char *grant, struct dv_response *resp)
+{
+	char *client_id = form_get(req->form, req->form_len, "client_id");
+	char *scope = form_get(req->form, req->form_len, "scope");
+	char *code = form_get(req->form, req->form_len, "device_code");
+	char *rt = form_get(req->form, req->form_len, "refresh_token");
+	char *resource = NULL;
+	const struct token_client *c;
+	long now = req->now_ms;
+	bool offline, device = !strcmp(grant, DEVICE_GRANT);
+
+	if (!client_id || !*client_id) {
+		aad_error(resp, "invalid_request", 900144, now,
+			  "The request body must contain the following "
+			  "parameter: 'client_id'.");
+		goto out;
+	}
+	c = find_client(ts, client_id);
+	if (!c) {
+		aad_error(resp, "unauthorized_client", 700016, now,
+			  "Application with identifier '%.64s' was not found "
+			  "in the directory '%.64s'.",
+			  client_id, req->tenant);
+		goto out;
+	}
+	/* only a public client may redeem without a credential */
+	if (!c->is_public) {
+		aad_error(resp, "invalid_client", 7000218, now,
+			  "The request body must contain the following "
+			  "parameter: 'client_assertion' or 'client_secret'.");
+		goto out;
+	}
+	if (device) {
+		if (!code) {
+			aad_error(resp, "invalid_request", 900144, now,
+				  "The request body must contain the following "
+				  "parameter: 'device_code'.");
+			goto out;
+		}
+		device_grant(ts, req, c, code, resp);
+		goto out;
+	}
+	if (!rt) {
+		aad_error(resp, "invalid_request", 900144, now,
+			  "The request body must contain the following "
+			  "parameter: 'refresh_token'.");
+		goto out;
+	}
+	if (!scope || !user_scope(scope, &resource, &offline)) {
+		aad_error(resp, "invalid_scope", 70011, now,
+			  "The provided value for the input parameter 'scope' "
+			  "is not valid.");
+		goto out;
+	}
+	refresh_grant(ts, req, c, rt, resource, resp);
+out:
+	free(client_id);
+	free(scope);
+	free_secret(code);
+	free_secret(rt);
+	free(resource);
 }

@@ -33,6 +33,15 @@ struct token_client {
 	char *secret;	       /* NULL for certificate clients */
 	struct jwtv_cert cert; /* key NULL for secret clients */
 	enum dv_app_kind kind;
+	bool is_public; /* a public client: device code flow, no secret */
+	/*
+	 * A person (token_add_person()): 'id' is the Entra object id, 'upn'
+	 * and 'name' say who, 'userid' is the systemuser, 'global_admin'
+	 * puts the Global Administrator role in the token's wids claim.
+	 */
+	bool person;
+	char *upn, *name, *userid;
+	bool global_admin;
 };
 
 struct token_store;
@@ -44,6 +53,45 @@ void token_store_free(struct token_store *ts);
 int token_add_client(struct token_store *ts, const char *id, const char *secret,
 		     const char *cert_path, enum dv_app_kind kind,
 		     struct err *e);
+
+/*
+ * The device authorization grant (docs/fidelity.md, "Device code sign-in
+ * and people"): a public client, people who sign in, and how long codes
+ * live and how often they may be polled.
+ */
+int token_add_public_client(struct token_store *ts, const char *id,
+			    struct err *e);
+int token_add_person(struct token_store *ts, const char *name,
+		     const char *upn, const char *oid, const char *userid,
+		     bool global_admin, struct err *e);
+void token_set_device_timing(struct token_store *ts, long expires_s,
+			     long interval_s);
+
+/*
+ * POST /{tenant}/oauth2/v2.0/devicecode: client_id and scope (the
+ * resource's /.default, optionally with offline_access). 'verify_uri' is
+ * the page the answer names.
+ */
+int token_device_code(struct token_store *ts, const char *tenant,
+		      const char *form, size_t form_len,
+		      const char *content_type, const char *verify_uri,
+		      long now_ms, struct dv_response *resp);
+
+/*
+ * The person 'person' (a name given to token_add_person) enters
+ * 'user_code' and approves ("approve"), declines ("deny"), or the service
+ * asks the next poll to slow down ("slow-down"). 0, or -1 with 'msg'.
+ */
+int token_device_complete(struct token_store *ts, const char *user_code,
+			  const char *person, const char *action, char *msg,
+			  size_t msglen);
+
+/* The device codes, as JSON, for GET /_sim/device. */
+void token_device_list(struct token_store *ts, long now_ms, struct buf *out);
+
+/* A person by name, or NULL. */
+const struct token_client *token_person(const struct token_store *ts,
+					const char *name);
 
 size_t token_nclients(const struct token_store *ts);
 const struct token_client *token_client_at(const struct token_store *ts,
