@@ -67,6 +67,36 @@ int auth_init(struct auth *a, const struct job *j, struct err *e)
 	odata_url_encode(&b, j->tenant, strlen(j->tenant));
 	buf_addstr(&b, "/oauth2/v2.0/token");
 	a->token_url = buf_detach(&b, NULL);
+	if (a->method == JOB_AUTH_DEVICE_CODE) {
+		int rc;
+
+		/* a person's token: offline_access for a refresh token */
+		buf_addf(&b, "%s/.default offline_access", j->url);
+		a->scope = buf_detach(&b, NULL);
+		buf_addf(&b, "%s/", j->authority);
+		odata_url_encode(&b, j->tenant, strlen(j->tenant));
+		buf_addstr(&b, "/oauth2/v2.0/devicecode");
+		a->device_url = buf_detach(&b, NULL);
+		a->ckey.authority = j->authority;
+		a->ckey.tenant = j->tenant;
+		a->ckey.client_id = j->client_id;
+		a->ckey.environment = j->url;
+		a->cache_path = token_cache_path(&a->ckey, e);
+		if (!a->cache_path) {
+			auth_release(a);
+			return -1;
+		}
+		rc = token_cache_load(a->cache_path, &a->ckey, &b, e);
+		if (rc < 0) {
+			job_secret_wipe(&b);
+			auth_release(a);
+			return -1;
+		}
+		if (rc > 0)
+			a->refresh = buf_detach(&b, NULL);
+		job_secret_wipe(&b);
+		return 0;
+	}
 	buf_addf(&b, "%s/.default", j->url);
 	a->scope = buf_detach(&b, NULL);
 	if (a->method == JOB_AUTH_CERTIFICATE && load_pem(a, j, e) < 0) {
@@ -85,9 +115,21 @@ static void drop_token(struct auth *a)
 	}
 }
 
+static void drop_refresh(struct auth *a)
+{
+	if (a->refresh) {
+		memset(a->refresh, 0, strlen(a->refresh));
+		free(a->refresh);
+		a->refresh = NULL;
+	}
+}
+
 void auth_release(struct auth *a)
 {
 	drop_token(a);
+	drop_refresh(a);
+	free(a->device_url);
+	free(a->cache_path);
 	free(a->token_url);
 	free(a->scope);
 	EVP_PKEY_free(a->key);
@@ -192,9 +234,27 @@ struct request *auth_request(struct auth *a, int64_t now_ms, struct err *e)
 	form_field(&form, "client_id", a->job->client_id,
 		   strlen(a->job->client_id));
 	form_field(&form, "scope", a->scope, strlen(a->scope));
-	form_field(&form, "grant_type", "client_credentials",
-		   strlen("client_credentials"));
-	if (add_credential(a, &form, e) < 0) {
+	if (a->method == JOB_AUTH_DEVICE_CODE) {
+		/* a person's later tokens come from the refresh token */
+		if (!a->refresh) {
+			job_secret_wipe(&form);
+			err_set(e, ERR_AUTH,
+				"'%s' signs in with device_code and holds no "
+				"refresh token: run mbxfix again where you "
+				"can sign in",
+				a->job->path);
+			return NULL;
+		}
+		form_field(&form, "grant_type", "refresh_token",
+			   strlen("refresh_token"));
+		form_field(&form, "refresh_token", a->refresh,
+			   strlen(a->refresh));
+	} else {
+		form_field(&form, "grant_type", "client_credentials",
+			   strlen("client_credentials"));
+	}
+	if (a->method != JOB_AUTH_DEVICE_CODE &&
+	    add_credential(a, &form, e) < 0) {
 		job_secret_wipe(&form);
 		return NULL;
 	}
@@ -251,6 +311,21 @@ int auth_finish(struct auth *a, struct request *r, int64_t now_ms,
 				 r->status);
 			return 1;
 		}
+		if (a->method == JOB_AUTH_DEVICE_CODE &&
+		    odata_parse_error(&oe, r->response.ptr, r->response.len) ==
+			0 &&
+		    !strcmp(oe.code, "invalid_grant")) {
+			/* the refresh token is spent: sign in again */
+			struct err e2 = ERR_INIT;
+
+			drop_refresh(a);
+			if (token_cache_remove(a->cache_path, &e2) < 0)
+				log_warn("%s", e2.msg);
+			log_warn("the cached sign-in of '%s' was refused "
+				 "(%s): signing in again",
+				 a->job->client_id, oe.code);
+			return 1;
+		}
 		if (odata_parse_error(&oe, r->response.ptr, r->response.len) ==
 		    0) {
 			/* Entra appends trace and correlation ids on lines */
@@ -294,6 +369,26 @@ int auth_finish(struct auth *a, struct request *r, int64_t now_ms,
 		ttl_ms = (int64_t)(exp->valuedouble * 1000);
 	else if (cJSON_IsString(exp) && strtol(exp->valuestring, NULL, 10) > 0)
 		ttl_ms = (int64_t)strtol(exp->valuestring, NULL, 10) * 1000;
+	if (a->method == JOB_AUTH_DEVICE_CODE) {
+		cJSON *rt =
+		    cJSON_GetObjectItemCaseSensitive(json, "refresh_token");
+
+		/* refresh tokens rotate: keep the newest */
+		if (cJSON_IsString(rt) && *rt->valuestring) {
+			struct err e2 = ERR_INIT;
+
+			log_secret_add(rt->valuestring,
+				       strlen(rt->valuestring));
+			drop_refresh(a);
+			a->refresh = xstrdup(rt->valuestring);
+			memset(rt->valuestring, 0, strlen(rt->valuestring));
+			if (token_cache_store(a->cache_path, &a->ckey,
+					      a->refresh, &e2) < 0)
+				log_warn("the sign-in is not kept for the next "
+					 "run: %s",
+					 e2.msg);
+		}
+	}
 	/* wipe the token text in the parsed tree too */
 	memset(tok->valuestring, 0, strlen(tok->valuestring));
 	cJSON_Delete(json);
@@ -306,6 +401,11 @@ int auth_finish(struct auth *a, struct request *r, int64_t now_ms,
 	a->failures = 0;
 	a->retry_ms = 0;
 	return 0;
+}
+
+bool auth_needs_device(const struct auth *a)
+{
+	return a->method == JOB_AUTH_DEVICE_CODE && !a->refresh && !a->token;
 }
 
 void auth_invalidate(struct auth *a)

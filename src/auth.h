@@ -8,6 +8,13 @@
  * private key, see jwt.h). Method "none" sends no Authorization header
  * (dvsim started without clients).
  *
+ * Method "device_code" signs a person in (OAuth 2.0 device authorization
+ * grant, docs/design.md): auth_device_sign_in() shows the verification
+ * URL and code and polls until the person has signed in; the refresh
+ * token is kept in the sign-in cache (token_cache.h) and later tokens,
+ * in this run and the next, come from it without a prompt (grant_type
+ * refresh_token, the rotated refresh token stored each time).
+ *
  * The engine drives it from its single loop: at most one token request is
  * in flight; the token is cached and renewed before it expires (at three
  * quarters of its life, or five minutes before the end, whichever is
@@ -18,6 +25,7 @@
 #ifndef MBXFIX_AUTH_H
 #define MBXFIX_AUTH_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,6 +35,7 @@
 #include "err.h"
 #include "http.h"
 #include "job.h"
+#include "token_cache.h"
 
 struct auth {
 	const struct job *job; /* borrowed for the life of the auth */
@@ -43,6 +52,11 @@ struct auth {
 	bool in_flight;
 	bool ever_reached; /* the token endpoint ever answered */
 	unsigned long requests;
+	/* device_code */
+	char *device_url;
+	char *cache_path;
+	char *refresh; /* the refresh token held, or NULL */
+	struct token_cache_key ckey;
 };
 
 /*
@@ -85,5 +99,21 @@ int auth_finish(struct auth *a, struct request *r, int64_t now_ms,
 
 /* The token was refused by the Web API (401): drop it. */
 void auth_invalidate(struct auth *a);
+
+/* device_code without a refresh token: a person must sign in first. */
+bool auth_needs_device(const struct auth *a);
+
+/*
+ * The device code sign-in, run to its end with 'h' (nothing else in
+ * flight): prints the verification URL and the code on stderr, polls at
+ * the interval the server gives (longer after slow_down) until the person
+ * has signed in (0, the token stored and the refresh token cached), or
+ * -1 with 'e' set: ERR_AUTH when the code expired or sign-in was
+ * declined or refused, ERR_NETWORK, ERR_INTERNAL when '*stop' was set.
+ * 'who' says in the prompt what the sign-in is for ("sign-in", "approve
+ * sign-in").
+ */
+int auth_device_sign_in(struct auth *a, struct http *h, const char *who,
+			volatile sig_atomic_t *stop, struct err *e);
 
 #endif

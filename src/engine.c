@@ -739,10 +739,11 @@ static bool idle_transport(const struct engine *en)
 static void engine_phase(const struct engine *en, struct progress_counts *pc)
 {
 	size_t resolving = 0, writing = 0, testing = 0;
+	int64_t until;
 
-	if (sched_gated(&en->sched, en->now)) {
+	if (lanes_gated(en, &until)) {
 		pc->phase = PROGRESS_WAITING;
-		pc->wait_s = (long)((en->sched.gate_ms - en->now + 999) / 1000);
+		pc->wait_s = (long)((until - en->now + 999) / 1000);
 		return;
 	}
 	for (const struct eng_row *r = en->all; r; r = r->next_all) {
@@ -834,7 +835,7 @@ int loop_once(struct engine *en, long cap_ms)
 	bool gated;
 
 	en->now = clock_ms();
-	gated = sched_gated(&en->sched, en->now);
+	gated = lanes_gated(en, NULL);
 	if (gated && !en->gate_start)
 		en->gate_start = en->now;
 	if (!gated && en->gate_start) {
@@ -842,7 +843,7 @@ int loop_once(struct engine *en, long cap_ms)
 				  "run");
 		en->gate_start = 0;
 	}
-	if (auth_should_request(&en->auth, en->now) && start_token(en) < 0)
+	if (lanes_tokens(en) < 0)
 		return -1;
 	run_timers(en);
 	if (run_ready(en) < 0)
@@ -855,17 +856,18 @@ int loop_once(struct engine *en, long cap_ms)
 		flush_group(en, false);
 		flush_group(en, true);
 	}
-	while ((en->reads.head || en->writes.head) &&
-	       (!auth_enabled(&en->auth) || auth_header(&en->auth, en->now)) &&
-	       sched_can_send(&en->sched, en->now))
-		if (send_batch(en) < 0)
+	while (en->reads.head || en->writes.head) {
+		int ln = lane_pick(en);
+
+		if (ln < 0)
+			break;
+		if (send_batch(en, (size_t)ln) < 0)
 			return -1;
-	wait = en->ready_head || en->deliveries
-		   ? 0
-		   : sched_wait_ms(&en->sched, en->now, cap_ms);
-	if (auth_enabled(&en->auth) && !en->auth.in_flight &&
-	    en->auth.retry_ms > en->now && en->auth.retry_ms - en->now < wait)
-		wait = (long)(en->auth.retry_ms - en->now);
+	}
+	wait =
+	    en->ready_head || en->deliveries
+		? 0
+		: lanes_wait_ms(en, sched_wait_ms(&en->sched, en->now, cap_ms));
 	if (http_poll(&en->http, wait, en->err) < 0)
 		return -1;
 	en->now = clock_ms();
@@ -1022,6 +1024,13 @@ int engine_new(struct engine **out, const struct engine_setup *s, struct err *e)
 	}
 	sched_init(&en->sched, s->job->parallel, 0);
 	sched_batch_init(&en->sched, s->job->batch_size, ho.timeout_ms);
+	if (lanes_init(en, e) < 0) {
+		sched_release(&en->sched);
+		auth_release(&en->auth);
+		http_release(&en->http);
+		free(en);
+		return -1;
+	}
 	{
 		/* the URL may carry a path (a proxy prefix, dvsim scenarios) */
 		const char *host = strstr(s->job->url, "://");
@@ -1068,6 +1077,7 @@ void engine_free(struct engine *en)
 	table_release(&en->lookups, lookup_free);
 	table_release(&en->claimed, no_free);
 	table_release(&en->shares, shared_free);
+	lanes_release(en);
 	sched_release(&en->sched);
 	auth_release(&en->auth);
 	http_release(&en->http);
@@ -1113,38 +1123,14 @@ int engine_connect(struct engine *en, struct err *e)
 	struct buf url = BUF_INIT(BUF_MAX_SMALL);
 	int tries = 0, rc = -1;
 	bool reauthed = false;
+	struct lane *main_ln;
 
 	en->err = e;
 	en->now = clock_ms();
 sign_in:
-	while (auth_enabled(&en->auth) && !auth_header(&en->auth, en->now)) {
-		struct request *r = auth_request(&en->auth, en->now, e);
-		int ar;
-
-		if (!r)
-			goto out;
-		r = call(en, r, e);
-		if (!r)
-			goto out;
-		ar = auth_finish(&en->auth, r, en->now, e);
-		request_free(r);
-		if (ar < 0)
-			goto out;
-		if (ar == 0)
-			log_token(en, !en->token_gen++);
-		if (ar > 0) {
-			if (++tries > 4)
-				goto out_unreached;
-			http_poll(&en->http,
-				  (long)(en->auth.retry_ms - en->now), NULL);
-			en->now = clock_ms();
-			if (stopping(en)) {
-				err_set(e, ERR_INTERNAL,
-					"interrupted before the run began");
-				goto out;
-			}
-		}
-	}
+	if (lanes_sign_in(en, e) < 0)
+		goto out;
+	main_ln = lane_main(en);
 	buf_reset(&url);
 	buf_addf(&url, "%smailboxes?$select=mailboxid&$top=1", en->api_root);
 	for (tries = 0;; tries++) {
@@ -1153,7 +1139,7 @@ sign_in:
 		bool throttled;
 		long ra;
 
-		common_headers(en, r);
+		common_headers(en, main_ln, r);
 		r = call(en, r, e);
 		if (!r)
 			goto out;
@@ -1192,18 +1178,20 @@ sign_in:
 		}
 		en->ever_answered = true;
 		if (r->status == 200) {
-			sched_sent(&en->sched);
-			sched_done(&en->sched, en->now, 200, -1, r->dop_hint);
+			sched_sent(main_ln->sched);
+			sched_done(main_ln->sched, en->now, 200, -1,
+				   r->dop_hint);
 			sched_batch_probe(&en->sched, 1,
 					  (long)(en->now - r->started_ms));
 			request_free(r);
 			break;
 		}
-		if (r->status == 401 && auth_enabled(&en->auth) && !reauthed) {
+		if (r->status == 401 && auth_enabled(main_ln->auth) &&
+		    !reauthed) {
 			/* a token revoked since it was issued: once more */
 			reauthed = true;
 			request_free(r);
-			auth_invalidate(&en->auth);
+			auth_invalidate(main_ln->auth);
 			en->token_refused = true;
 			goto sign_in;
 		}
@@ -1264,10 +1252,6 @@ sign_in:
 		}
 	}
 	rc = 0;
-	goto out;
-out_unreached:
-	err_set(e, ERR_NETWORK, "cannot get a token from '%s'",
-		en->auth.token_url);
 out:
 	buf_release(&url);
 	return rc;

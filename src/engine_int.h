@@ -73,6 +73,7 @@ struct op {
 	bool unknown;	     /* its last send may have been applied */
 	bool read_back;	     /* a read afterwards found it not applied */
 	bool timed_out;	     /* its last send got no answer in time */
+	size_t lane;	     /* the user it last went out as */
 	/* last failure */
 	long status;
 	char code[64];
@@ -138,6 +139,7 @@ struct delivery {
 
 struct flight {
 	struct batch b;
+	size_t lane; /* the user it went out as (struct lane) */
 	struct op **ops;
 	size_t n;
 	unsigned epoch;	 /* the batch size's, when sent (sched.h) */
@@ -151,6 +153,29 @@ struct queue {
 	size_t n;
 };
 
+/*
+ * One signed-in user (docs/architecture.md, "Users"): auth's own
+ * (lane 0, whose sched is also the engine's: timers and batch size), each
+ * of auth.pool, and approve_auth (approve writes only). Each has its
+ * token, its Retry-After gate and its share of the parallelism from its
+ * own x-ms-dop-hint, since the service protection limits are per user.
+ */
+struct lane {
+	struct auth *auth;   /* &en->auth for lane 0, else &own_auth */
+	struct sched *sched; /* &en->sched for lane 0, else &own_sched */
+	struct auth own_auth;
+	struct sched own_sched;
+	const char *client_id; /* borrowed from the job */
+	bool pool;	       /* auth's or one of auth.pool */
+	bool approver;	       /* approve_auth */
+	bool dropped;	       /* its sign-in failed: not used any more */
+	unsigned token_gen;    /* bumped with every new token */
+	int64_t gate_start;    /* when its current gate closed */
+	unsigned long writes;  /* writes it sent */
+	long budget_ms;	       /* x-ms-ratelimit-time-remaining, -1: unknown */
+	int64_t budget_at;     /* when it was reported */
+};
+
 struct engine {
 	const struct job *job;
 	bool readonly;
@@ -162,6 +187,9 @@ struct engine {
 	struct http http;
 	struct auth auth;
 	struct sched sched;
+	struct lane *lanes; /* nlanes >= 1 */
+	size_t nlanes;
+	int approve_lane; /* index of approve_auth's, -1 without */
 	struct retry_policy policy;
 	int batch_size;
 	/*
@@ -250,7 +278,7 @@ void log_throttle_wait(struct engine *en, double waited_s, const char *during);
 void log_retry(struct engine *en, const char *method, const char *url,
 	       int attempt, const char *cause, long status, long delay_ms,
 	       size_t row);
-void log_token(struct engine *en, bool first);
+void log_token(struct engine *en, const struct lane *ln, bool first);
 char *print_body(cJSON *body);
 void deliver_shared(struct engine *en, struct shared *sh,
 		    const struct waiter *w);
@@ -258,8 +286,31 @@ void journal_outcome(struct engine *en, struct op *op, long status);
 long parse_retry_after(const char *v);
 void flight_free(struct flight *f);
 int handle_done(struct engine *en, struct request *r);
-void common_headers(struct engine *en, struct request *r);
-int send_batch(struct engine *en);
-int start_token(struct engine *en);
+void common_headers(struct engine *en, const struct lane *ln,
+		    struct request *r);
+int send_batch(struct engine *en, size_t lane);
+int start_token(struct engine *en, size_t lane);
+
+/* engine_lanes.c */
+int lanes_init(struct engine *en, struct err *e);
+void lanes_release(struct engine *en);
+/* Sign every lane in (engine_connect): device code prompts included. */
+int lanes_sign_in(struct engine *en, struct err *e);
+/* The first lane that is neither dropped nor approve_auth's. */
+struct lane *lane_main(struct engine *en);
+/* Start the token requests that are due. -1 with en->err set. */
+int lanes_tokens(struct engine *en);
+/* The lane to send the queues' next operations with, or -1. */
+int lane_pick(struct engine *en);
+/* Does 'op' go out with 'ln' (approve writes with approve_auth)? */
+bool lane_takes(const struct engine *en, const struct lane *ln,
+		const struct op *op);
+/* Every usable lane is held by its Retry-After gate; 'until' the first
+ * to open. */
+bool lanes_gated(const struct engine *en, int64_t *until);
+/* How long the loop may sleep for the lanes (gates, token retries). */
+long lanes_wait_ms(const struct engine *en, long wait);
+/* A lane's sign-in failed for good: drop it, or -1 when none is left. */
+int lane_drop(struct engine *en, struct lane *ln, const struct err *why);
 
 #endif

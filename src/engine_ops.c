@@ -114,22 +114,24 @@ void log_retry(struct engine *en, const char *method, const char *url,
 }
 
 /* A token: the first one ("sign_in") or a renewal. */
-void log_token(struct engine *en, bool first)
+void log_token(struct engine *en, const struct lane *ln, bool first)
 {
 	struct runlog_line l;
 
 	if (!runlog_begin(en->log, &l, LOG_INFO,
 			  first ? "sign_in" : "token_renewed"))
 		return;
+	if (en->nlanes > 1)
+		runlog_str(&l, "client_id", ln->client_id);
 	if (first) {
 		runlog_str(&l, "authority", en->job->authority);
-		runlog_str(&l, "method", job_auth_name(en->job->auth));
+		runlog_str(&l, "method", job_auth_name(ln->auth->method));
 	} else {
 		runlog_str(&l, "reason",
 			   en->token_refused ? "refused" : "expiring");
 	}
 	runlog_int(&l, "expires_in_s",
-		   (long long)((en->auth.expires_ms - en->now) / 1000));
+		   (long long)((ln->auth->expires_ms - en->now) / 1000));
 	runlog_end(&l);
 	en->token_refused = false;
 }
@@ -348,6 +350,22 @@ void journal_outcome(struct engine *en, struct op *op, long status)
 	op->jseq = 0;
 }
 
+/* With several users: which one applied a write (docs/design.md). */
+static void log_applied(struct engine *en, const struct op *op, long status)
+{
+	struct runlog_line l;
+
+	if (en->nlanes < 2 || status < 200 || status >= 300 ||
+	    op->kind == OP_VERIFY || !strcmp(op->method, "GET") ||
+	    !runlog_begin(en->log, &l, LOG_INFO, "applied"))
+		return;
+	if (op->row)
+		runlog_int(&l, "row", (long long)op->row->rs.row->num);
+	runlog_str(&l, "method", op->method);
+	runlog_str(&l, "client_id", en->lanes[op->lane].client_id);
+	runlog_end(&l);
+}
+
 static void op_final(struct engine *en, struct op *op, long status,
 		     const char *body)
 {
@@ -356,6 +374,7 @@ static void op_final(struct engine *en, struct op *op, long status,
 	const char *code = status >= 300 ? op->code : "";
 	const char *msg = status >= 300 ? op->message : "";
 
+	log_applied(en, op, status);
 	if (status >= 300 && op->kind != OP_VERIFY && strcmp(op->method, "GET"))
 		fate_note(op);
 	journal_outcome(en, op, status);
@@ -620,12 +639,14 @@ long parse_retry_after(const char *v)
  */
 static bool reauth(struct engine *en, const struct flight *f, struct op *op)
 {
+	struct lane *ln = &en->lanes[f->lane];
+
 	if (op->reauthed && f->token_gen != op->reauth_gen)
 		return false;
 	op->reauthed = true;
 	op->reauth_gen = f->token_gen;
-	if (f->token_gen == en->token_gen) {
-		auth_invalidate(&en->auth);
+	if (f->token_gen == ln->token_gen) {
+		auth_invalidate(ln->auth);
 		en->token_refused = true;
 	}
 	enqueue(en, op);
@@ -679,7 +700,8 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 				note_throttle(en, an->body, an->body_len, ra);
 				if (!strcmp(op->code, SCHED_ERR_EXEC_TIME))
 					f->exec_limit = true;
-				sched_throttled(&en->sched, en->now,
+				sched_throttled(en->lanes[f->lane].sched,
+						en->now,
 						ra >= 0 ? ra * 1000 : -1);
 				retry_op(en, op, st, ra, false, jitter);
 				break;
@@ -764,23 +786,34 @@ static void size_done(struct engine *en, const struct flight *f,
 int handle_done(struct engine *en, struct request *r)
 {
 	struct flight *f = r->owner;
-	long ra_s, status = r->result == CURLE_OK ? r->status : 0;
+	struct lane *ln = &en->lanes[f->lane];
+	long ra_s, status = r->result == CURLE_OK ? r->status : 0, left;
 	unsigned jitter = (unsigned)rand();
 
 	if (f->token) {
-		int rc = auth_finish(&en->auth, r, en->now, en->err);
+		int rc = auth_finish(ln->auth, r, en->now, en->err);
 
 		if (rc == 0) {
+			ln->token_gen++;
 			en->token_gen++;
-			log_token(en, false);
+			log_token(en, ln, false);
 		}
 		flight_free(f);
 		request_free(r);
+		if (rc < 0 && lane_drop(en, ln, en->err) == 0) {
+			err_clear(en->err);
+			rc = 0;
+		}
 		return rc < 0 ? -1 : 0;
 	}
 	ra_s = parse_retry_after(r->retry_after);
-	sched_done(&en->sched, en->now, status, ra_s >= 0 ? ra_s * 1000 : -1,
+	sched_done(ln->sched, en->now, status, ra_s >= 0 ? ra_s * 1000 : -1,
 		   r->dop_hint);
+	left = sched_parse_time_remaining(r->time_remaining);
+	if (left >= 0) {
+		ln->budget_ms = left;
+		ln->budget_at = en->now;
+	}
 	if (r->result != CURLE_OK) {
 		if (!en->ever_answered &&
 		    !retry_is_transient(0, (int)r->result)) {
@@ -850,9 +883,9 @@ static size_t chosen_batch(struct engine *en)
 	return (size_t)sched_batch_size(&en->sched, en->reads.n + en->writes.n);
 }
 
-void common_headers(struct engine *en, struct request *r)
+void common_headers(struct engine *en, const struct lane *ln, struct request *r)
 {
-	const char *auth = auth_header(&en->auth, en->now);
+	const char *auth = auth_header(ln->auth, en->now);
 
 	if (auth)
 		request_add_header(r, auth);
@@ -861,8 +894,9 @@ void common_headers(struct engine *en, struct request *r)
 	request_add_header(r, "OData-Version: 4.0");
 }
 
-int send_batch(struct engine *en)
+int send_batch(struct engine *en, size_t lane)
 {
+	struct lane *ln = &en->lanes[lane];
 	size_t max = chosen_batch(en);
 	struct flight *f = xcalloc(1, sizeof(*f));
 	struct buf body = BUF_INIT(BUF_MAX_BODY), ct = BUF_INIT(BUF_MAX_SMALL);
@@ -885,7 +919,7 @@ int send_batch(struct engine *en)
 		    NULL};
 		struct batch_req br = {0};
 
-		if (!op)
+		if (!op || !lane_takes(en, ln, op))
 			break;
 		if ((op->flags & ACTION_OP_ALONE || en->one_per_batch) && f->n)
 			break;
@@ -919,6 +953,7 @@ int send_batch(struct engine *en)
 			BUG("batch_add: %s", e.msg);
 		}
 		op->attempts++;
+		op->lane = lane;
 		journal_intent(en, op);
 		f->ops[f->n++] = op;
 		if (op->flags & ACTION_OP_ALONE)
@@ -928,7 +963,7 @@ int send_batch(struct engine *en)
 	if (batch_encode(&f->b, id, en->api_path, &body, &ct, &e) < 0)
 		BUG("batch_encode: %s", e.msg);
 	r = request_new("POST", en->batch_url);
-	common_headers(en, r);
+	common_headers(en, ln, r);
 	request_add_header(r, "Prefer: odata.continue-on-error");
 	{
 		struct buf h = BUF_INIT(BUF_MAX_SMALL);
@@ -945,7 +980,8 @@ int send_batch(struct engine *en)
 	}
 	buf_release(&ct);
 	r->owner = f;
-	f->token_gen = en->token_gen;
+	f->lane = lane;
+	f->token_gen = ln->token_gen;
 	f->epoch = en->sched.epoch;
 	if (log_get_level() >= LOG_DEBUG)
 		log_debug("POST $batch %s: %zu operations", id, f->n);
@@ -955,6 +991,8 @@ int send_batch(struct engine *en)
 		if (runlog_begin(en->log, &l, LOG_DEBUG, "batch")) {
 			runlog_str(&l, "id", id);
 			runlog_int(&l, "operations", (long long)f->n);
+			if (en->nlanes > 1)
+				runlog_str(&l, "client_id", ln->client_id);
 			runlog_end(&l);
 		}
 	}
@@ -973,7 +1011,7 @@ int send_batch(struct engine *en)
 		if (en->res && f->ops[i]->jseq)
 			results_sent(en->res, f->ops[i]->jseq);
 	}
-	sched_sent(&en->sched);
+	sched_sent(ln->sched);
 	sched_batch_sent(&en->sched, (int)f->n);
 	en->st.requests++;
 	en->st.batches++;
@@ -981,9 +1019,10 @@ int send_batch(struct engine *en)
 	return 0;
 }
 
-int start_token(struct engine *en)
+int start_token(struct engine *en, size_t lane)
 {
-	struct request *r = auth_request(&en->auth, en->now, en->err);
+	struct request *r =
+	    auth_request(en->lanes[lane].auth, en->now, en->err);
 	struct flight *f;
 
 	if (!r)
@@ -991,6 +1030,7 @@ int start_token(struct engine *en)
 	f = xcalloc(1, sizeof(*f));
 	batch_init(&f->b);
 	f->token = true;
+	f->lane = lane;
 	r->owner = f;
 	if (http_start(&en->http, r, en->now, en->err) < 0) {
 		flight_free(f);

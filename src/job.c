@@ -25,6 +25,7 @@ struct ctx {
 	const char *path;
 	struct err *e;
 	char *dir; /* the job file's folder, "" for one in the current folder */
+	const char *gname; /* the sign-in group being read ("auth") */
 };
 
 /*
@@ -327,6 +328,77 @@ static int check_private(struct ctx *c, const config_setting_t *g,
 	return 0;
 }
 
+static int load_cred(struct ctx *c, struct job *j, config_setting_t *g,
+		     const char *gname, const struct job *parent);
+
+/* A sign-in of its own, inheriting from 'parent': a copy of its place. */
+static struct job *sub_job(const struct job *parent)
+{
+	struct job *s = xcalloc(1, sizeof(*s));
+
+	s->path = xstrdup(parent->path);
+	s->name = xstrdup(parent->name);
+	s->url = xstrdup(parent->url);
+	s->api_version = xstrdup(parent->api_version);
+	return s;
+}
+
+/*
+ * auth, its pool of further application users, and approve_auth (the
+ * sign-in used for approvals only), docs/design.md.
+ */
+static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
+{
+	config_setting_t *g, *pool;
+	char nm[64];
+
+	if (get_group(c, root, "auth", true, &g) < 0 ||
+	    load_cred(c, j, g, "auth", NULL) < 0)
+		return -1;
+	pool = config_setting_get_member(g, "pool");
+	if (pool) {
+		int n = config_setting_length(pool);
+
+		if (!config_setting_is_list(pool) || n < 1)
+			return fail(c, pool, "auth.pool",
+				    "must be a list ( { ... }, ... ) of "
+				    "application users");
+		if (j->auth != JOB_AUTH_SECRET &&
+		    j->auth != JOB_AUTH_CERTIFICATE)
+			return fail(c, pool, "auth.pool",
+				    "needs method secret or certificate: a "
+				    "pool is of application users");
+		j->pool = xcalloc((size_t)n, sizeof(*j->pool));
+		for (int i = 0; i < n; i++) {
+			config_setting_t *e = config_setting_get_elem(pool, i);
+
+			snprintf(nm, sizeof(nm), "auth.pool.[%d]", i);
+			if (!config_setting_is_group(e))
+				return fail(c, e, nm,
+					    "must be a group { ... }");
+			j->pool[i] = sub_job(j);
+			j->npool++;
+			if (load_cred(c, j->pool[i], e, nm, j) < 0)
+				return -1;
+			if (j->pool[i]->auth == JOB_AUTH_DEVICE_CODE)
+				return fail(c, e, nm,
+					    "a pool is of application users: "
+					    "method secret or certificate");
+		}
+	}
+	if (get_group(c, root, "approve_auth", false, &g) < 0)
+		return -1;
+	if (g) {
+		if (j->auth == JOB_AUTH_NONE)
+			return fail(c, g, "approve_auth",
+				    "needs auth to sign in too");
+		j->approve = sub_job(j);
+		if (load_cred(c, j->approve, g, "approve_auth", j) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int load_environment(struct ctx *c, struct job *j,
 			    const config_setting_t *root)
 {
@@ -369,7 +441,7 @@ static int refuse_unused(struct ctx *c, const config_setting_t *g,
 		config_setting_t *s = config_setting_get_member(g, *names);
 		char full[128];
 
-		fullname(full, sizeof(full), "auth", *names);
+		fullname(full, sizeof(full), c->gname, *names);
 		if (s)
 			return fail(c, s, full, "not used with method '%s'",
 				    method);
@@ -390,7 +462,7 @@ static int expand_env(struct ctx *c, const config_setting_t *g, const char *m,
 
 	if (!p || strncmp(p, "${", 2) || !(end = strchr(p, '}')))
 		return 0;
-	fullname(full, sizeof(full), "auth", m);
+	fullname(full, sizeof(full), c->gname, m);
 	if ((size_t)(end - p - 2) >= sizeof(name) || end == p + 2)
 		return fail(c, config_setting_get_member(g, m), full,
 			    "'%s': bad variable name", p);
@@ -411,12 +483,18 @@ static int expand_env(struct ctx *c, const config_setting_t *g, const char *m,
 	return 0;
 }
 
-static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
+/*
+ * One sign-in: the members of group 'g' named 'gname' ("auth",
+ * "approve_auth", "auth.pool.[1]") into 'j'. 'parent' is the job whose
+ * tenant and authority it inherits when it names none (NULL for auth).
+ */
+static int load_cred(struct ctx *c, struct job *j, config_setting_t *g,
+		     const char *gname, const struct job *parent)
 {
 	static const char *const allowed[] = {
 	    "method",	     "tenant",	    "client_id",   "secret_env",
 	    "secret_file",   "certificate", "private_key", "authority",
-	    "assertion_alg", NULL};
+	    "assertion_alg", "pool",	    NULL};
 	static const char *const cert_only[] = {"certificate", "private_key",
 						"assertion_alg", NULL};
 	static const char *const secret_only[] = {"secret_env", "secret_file",
@@ -424,31 +502,41 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 	static const char *const none_unused[] = {
 	    "tenant",	   "client_id",	  "secret_env",	   "secret_file",
 	    "certificate", "private_key", "assertion_alg", NULL};
-	config_setting_t *g;
-	char *method = NULL, *alg = NULL;
+	static const char *const device_unused[] = {
+	    "secret_env",  "secret_file",   "certificate",
+	    "private_key", "assertion_alg", NULL};
+	char *method = NULL, *alg = NULL, nm[160];
 	int rc = -1;
 
-	if (get_group(c, root, "auth", true, &g) < 0 ||
-	    check_members(c, g, "auth", allowed) < 0 ||
-	    get_str(c, g, "auth", "method", false, "secret", &method) < 0)
+#define NM(m) (fullname(nm, sizeof(nm), gname, m), nm)
+	c->gname = gname;
+	if (check_members(c, g, gname, allowed) < 0 ||
+	    (parent && config_setting_get_member(g, "pool") &&
+	     fail(c, config_setting_get_member(g, "pool"), NM("pool"),
+		  "only auth has a pool") < 0) ||
+	    get_str(c, g, gname, "method", false, "secret", &method) < 0)
 		goto out;
 	if (!strcmp(method, "secret")) {
 		j->auth = JOB_AUTH_SECRET;
 	} else if (!strcmp(method, "certificate")) {
 		j->auth = JOB_AUTH_CERTIFICATE;
-	} else if (!strcmp(method, "none")) {
+	} else if (!strcmp(method, "device_code")) {
+		j->auth = JOB_AUTH_DEVICE_CODE;
+	} else if (!strcmp(method, "none") && !parent) {
 		j->auth = JOB_AUTH_NONE;
 	} else {
-		fail(c, config_setting_get_member(g, "method"), "auth.method",
-		     "unknown method '%s' (expected secret, certificate or "
-		     "none)",
-		     method);
+		fail(c, config_setting_get_member(g, "method"), NM("method"),
+		     "unknown method '%s' (expected secret, certificate, "
+		     "device_code%s)",
+		     method, parent ? "" : " or none");
 		goto out;
 	}
-	if (get_str(c, g, "auth", "authority", false,
-		    "https://login.microsoftonline.com", &j->authority) < 0 ||
+	if (get_str(c, g, gname, "authority", false,
+		    parent ? parent->authority
+			   : "https://login.microsoftonline.com",
+		    &j->authority) < 0 ||
 	    (config_setting_get_member(g, "authority") &&
-	     check_url(c, g, "auth.authority", &j->authority) < 0))
+	     check_url(c, g, NM("authority"), &j->authority) < 0))
 		goto out;
 
 	if (j->auth == JOB_AUTH_NONE) {
@@ -459,33 +547,40 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 		rc = 0;
 		goto out;
 	}
-	if (get_str(c, g, "auth", "tenant", true, NULL, &j->tenant) < 0 ||
-	    get_str(c, g, "auth", "client_id", true, NULL, &j->client_id) < 0)
+	if (get_str(c, g, gname, "tenant", !parent,
+		    parent ? parent->tenant : NULL, &j->tenant) < 0 ||
+	    get_str(c, g, gname, "client_id", true, NULL, &j->client_id) < 0)
 		goto out;
 	if (strspn(j->tenant, "abcdefghijklmnopqrstuvwxyz"
 			      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
 	    strlen(j->tenant)) {
-		fail(c, config_setting_get_member(g, "tenant"), "auth.tenant",
+		fail(c, config_setting_get_member(g, "tenant"), NM("tenant"),
 		     "'%s' is not a tenant name or id", j->tenant);
 		goto out;
 	}
 	if (strlen(j->client_id) != 36 || !rows_is_guid(j->client_id)) {
 		fail(c, config_setting_get_member(g, "client_id"),
-		     "auth.client_id", "'%s' is not a GUID", j->client_id);
+		     NM("client_id"), "'%s' is not a GUID", j->client_id);
+		goto out;
+	}
+	if (j->auth == JOB_AUTH_DEVICE_CODE) {
+		if (refuse_unused(c, g, method, device_unused) < 0)
+			goto out;
+		rc = 0;
 		goto out;
 	}
 
 	if (j->auth == JOB_AUTH_SECRET) {
 		if (refuse_unused(c, g, method, cert_only) < 0 ||
-		    get_str(c, g, "auth", "secret_env", false, NULL,
+		    get_str(c, g, gname, "secret_env", false, NULL,
 			    &j->secret_env) < 0 ||
-		    get_str(c, g, "auth", "secret_file", false, NULL,
+		    get_str(c, g, gname, "secret_file", false, NULL,
 			    &j->secret_file) < 0 ||
 		    expand_env(c, g, "secret_file", &j->secret_file) < 0)
 			goto out;
 		anchor(c, &j->secret_file);
 		if (!!j->secret_env == !!j->secret_file) {
-			fail(c, g, "auth",
+			fail(c, g, gname,
 			     "method 'secret' needs exactly one of secret_env "
 			     "and secret_file (the secret itself never goes "
 			     "in the job file)");
@@ -498,32 +593,32 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 			 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 			 "0123456789_") != strlen(j->secret_env))) {
 			fail(c, config_setting_get_member(g, "secret_env"),
-			     "auth.secret_env",
+			     NM("secret_env"),
 			     "'%s' is not an environment variable name",
 			     j->secret_env);
 			goto out;
 		}
 		if (j->secret_file &&
-		    check_private(c, g, "auth", "secret_file", j->secret_file,
+		    check_private(c, g, gname, "secret_file", j->secret_file,
 				  "secret file") < 0)
 			goto out;
 	} else {
 		if (refuse_unused(c, g, method, secret_only) < 0 ||
-		    get_str(c, g, "auth", "certificate", true, NULL,
+		    get_str(c, g, gname, "certificate", true, NULL,
 			    &j->certificate) < 0 ||
-		    get_str(c, g, "auth", "private_key", true, NULL,
+		    get_str(c, g, gname, "private_key", true, NULL,
 			    &j->private_key) < 0 ||
 		    expand_env(c, g, "certificate", &j->certificate) < 0 ||
 		    expand_env(c, g, "private_key", &j->private_key) < 0 ||
 		    /* Microsoft's certificate credentials: PS256, x5t#S256 */
-		    get_str(c, g, "auth", "assertion_alg", false, "PS256",
+		    get_str(c, g, gname, "assertion_alg", false, "PS256",
 			    &alg) < 0)
 			goto out;
 		anchor(c, &j->certificate);
 		anchor(c, &j->private_key);
-		if (check_readable(c, g, "auth", "certificate",
-				   j->certificate) < 0 ||
-		    check_private(c, g, "auth", "private_key", j->private_key,
+		if (check_readable(c, g, gname, "certificate", j->certificate) <
+			0 ||
+		    check_private(c, g, gname, "private_key", j->private_key,
 				  "private key") < 0)
 			goto out;
 		if (!strcmp(alg, "RS256")) {
@@ -532,7 +627,7 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 			j->assertion_alg = JOB_ALG_PS256;
 		} else {
 			fail(c, config_setting_get_member(g, "assertion_alg"),
-			     "auth.assertion_alg",
+			     NM("assertion_alg"),
 			     "unknown algorithm '%s' (expected RS256 or PS256)",
 			     alg);
 			goto out;
@@ -540,6 +635,8 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 	}
 	rc = 0;
 out:
+#undef NM
+	c->gname = "auth";
 	free(method);
 	free(alg);
 	return rc;
@@ -755,9 +852,10 @@ static char *default_name(const char *path)
 static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 {
 	static const char *const allowed[] = {
-	    "name",	  "environment",    "auth",	  "input",
-	    "output",	  "defaults",	    "run",	  "templates",
-	    "log_level",  "input_encoding", "output_bom", NULL};
+	    "name",	 "environment",	   "auth",	 "input",
+	    "output",	 "defaults",	   "run",	 "templates",
+	    "log_level", "input_encoding", "output_bom", "approve_auth",
+	    NULL};
 	char *def = default_name(c->path);
 	int rc = check_members(c, root, "", allowed);
 
@@ -795,15 +893,14 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 	anchor(c, &j->templates);
 	if (load_environment(c, j, root) < 0 || load_auth(c, j, root) < 0 ||
 	    load_defaults(c, j, root) < 0 || load_run(c, j, root) < 0 ||
-	    load_log_level(c, j, root) < 0 ||
-	    load_encoding(c, j, root) < 0)
+	    load_log_level(c, j, root) < 0 || load_encoding(c, j, root) < 0)
 		return -1;
 	return 0;
 }
 
 int job_load(struct job *out, const char *path, struct err *e)
 {
-	struct ctx c = {.path = path, .e = e};
+	struct ctx c = {.path = path, .e = e, .gname = "auth"};
 	config_t cfg;
 	FILE *fp;
 	int rc = -1;
@@ -840,6 +937,15 @@ out:
 
 void job_release(struct job *j)
 {
+	for (size_t i = 0; i < j->npool; i++) {
+		job_release(j->pool[i]);
+		free(j->pool[i]);
+	}
+	free(j->pool);
+	if (j->approve) {
+		job_release(j->approve);
+		free(j->approve);
+	}
 	char **strs[] = {&j->path,	    &j->name,
 			 &j->url,	    &j->api_version,
 			 &j->ca_file,	    &j->tenant,
@@ -977,6 +1083,8 @@ const char *job_auth_name(enum job_auth a)
 		return "certificate";
 	case JOB_AUTH_NONE:
 		return "none";
+	case JOB_AUTH_DEVICE_CODE:
+		return "device_code";
 	}
 	return "?";
 }

@@ -15,7 +15,8 @@
  *     ca_file     PEM bundle of a private CA; "" = the system's CAs
  *   }
  *   auth = {
- *     method      "secret" (default), "certificate" or "none"
+ *     method      "secret" (default), "certificate", "device_code" (a
+ *                 person signs in, auth.h) or "none"
  *     tenant      required unless method is "none"
  *     client_id   required unless method is "none"; a GUID
  *     secret_env  secret: the environment variable holding the secret
@@ -29,7 +30,13 @@
  *                 (x5t)
  *     authority   default "https://login.microsoftonline.com" (same URL
  *                 rule as environment.url); trailing '/' removed
+ *     pool        ( { client_id; secret_env | secret_file | method =
+ *                 "certificate" ... }, ... ): further application users
+ *                 (secret or certificate), tenant and authority inherited
  *   }
+ *   approve_auth  { method; client_id; ... } as auth, used only for the
+ *                 approve action's writes (an administrator's device code
+ *                 sign-in); tenant and authority inherited from auth
  *   input         the CSV (--input overrides); may be absent here
  *   input_encoding  the input's character encoding when it is not UTF-8
  *                 and has no byte-order mark: any name iconv knows,
@@ -96,7 +103,12 @@
 #include "err.h"
 #include "rows.h"
 
-enum job_auth { JOB_AUTH_SECRET = 0, JOB_AUTH_CERTIFICATE, JOB_AUTH_NONE };
+enum job_auth {
+	JOB_AUTH_SECRET = 0,
+	JOB_AUTH_CERTIFICATE,
+	JOB_AUTH_NONE,
+	JOB_AUTH_DEVICE_CODE
+};
 enum job_alg { JOB_ALG_RS256 = 0, JOB_ALG_PS256 };
 
 /*
@@ -120,6 +132,14 @@ struct job {
 	char *private_key; /* NULL unless JOB_AUTH_CERTIFICATE */
 	enum job_alg assertion_alg;
 	char *authority; /* "https://login.microsoftonline.com", no '/' */
+	/*
+	 * auth.pool: further application users, each a job of its own
+	 * holding only path, name, url, api_version and the sign-in
+	 * settings; approve_auth likewise, NULL when absent.
+	 */
+	struct job **pool;
+	size_t npool;
+	struct job *approve;
 
 	char *input;	      /* NULL when the job file names none */
 	char *input_encoding; /* "" for UTF-8 */
@@ -196,7 +216,7 @@ char *job_parse_url(const char *url, char *why, size_t whylen);
  */
 int job_setting_line(const struct job *j, const char *name);
 
-/* "secret", "certificate", "none". */
+/* "secret", "certificate", "none", "device_code". */
 const char *job_auth_name(enum job_auth a);
 
 #endif
