@@ -14,6 +14,8 @@
 int cmd_run(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_diagnose(int argc, char **argv);
+/* mbxfix logout JOB.cfg: forget the job's device code sign-ins. */
+int cmd_logout(int argc, char **argv);
 
 /*
  * mbxfix check JOB.cfg [--input FILE]: offline validation of the job file

@@ -31,6 +31,7 @@ static const struct cmd {
     {"diagnose", cmd_diagnose,
      "read-only: explain each mailbox's problems, write remediation rows"},
     {"help", cmd_help, "show this help"},
+    {"logout", cmd_logout, "forget the job's device code sign-ins"},
     {"plan", cmd_plan,
      "read-only: resolve every row, report what run would change"},
     {"run", cmd_run, "apply the job"},

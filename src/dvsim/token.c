@@ -30,7 +30,8 @@ struct device_grant {
 	char *client, *tenant, *resource;
 	bool offline; /* offline_access asked: a refresh token too */
 	long expires_ms, interval_ms, last_poll_ms;
-	bool slow_down; /* the next poll is told to slow down */
+	bool slow_down;		/* the next poll is told to slow down */
+	long polls, slow_downs; /* token requests, slow_down answers */
 	enum device_state state;
 	size_t person; /* index in clients, once approved */
 };
@@ -971,6 +972,8 @@ void token_device_list(struct token_store *ts, long now_ms, struct buf *out)
 					    : names[g->state]);
 		cJSON_AddNumberToObject(o, "interval_s",
 					(double)(g->interval_ms / 1000));
+		cJSON_AddNumberToObject(o, "polls", (double)g->polls);
+		cJSON_AddNumberToObject(o, "slow_downs", (double)g->slow_downs);
 		cJSON_AddItemToArray(arr, o);
 	}
 	pthread_mutex_unlock(&ts->mu);
@@ -1039,6 +1042,7 @@ static void device_grant(struct token_store *ts, const struct token_req *req,
 			  "'device_code' is not valid.");
 		return;
 	}
+	g->polls++;
 	copy = *g;
 	if (now >= g->expires_ms || g->state == DEV_REDEEMED) {
 		pthread_mutex_unlock(&ts->mu);
@@ -1057,6 +1061,7 @@ static void device_grant(struct token_store *ts, const struct token_req *req,
 	/* polled sooner than the interval (50 ms slack), or told to */
 	if (g->slow_down || now - g->last_poll_ms + 50 < g->interval_ms) {
 		g->slow_down = false;
+		g->slow_downs++;
 		g->last_poll_ms = now;
 		/* RFC 8628 section 3.5: the interval grows by 5 seconds */
 		g->interval_ms += 5000;
