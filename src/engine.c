@@ -1251,7 +1251,7 @@ sign_in:
 			goto out;
 		}
 	}
-	rc = 0;
+	rc = lanes_check_approver(en, e);
 out:
 	buf_release(&url);
 	return rc;

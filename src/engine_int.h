@@ -310,6 +310,11 @@ bool lane_takes(const struct engine *en, const struct lane *ln,
 bool lanes_gated(const struct engine *en, int64_t *until);
 /* How long the loop may sleep for the lanes (gates, token retries). */
 long lanes_wait_ms(const struct engine *en, long wait);
+/*
+ * approve_auth: say whether the person may approve (WhoAmI, the
+ * systemuser's roles, the token's directory roles), before any write.
+ */
+int lanes_check_approver(struct engine *en, struct err *e);
 /* A lane's sign-in failed for good: drop it, or -1 when none is left. */
 int lane_drop(struct engine *en, struct lane *ln, const struct err *why);
 

@@ -18,7 +18,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "engine_int.h"
+#include "jwt.h"
 #include "log.h"
 #include "runlog.h"
 
@@ -340,4 +343,136 @@ long lanes_wait_ms(const struct engine *en, long wait)
 				      en->now);
 	}
 	return wait < 0 ? 0 : wait;
+}
+
+/*
+ * Entra ID built-in role template ids, as the wids claim of a person's
+ * token lists them (docs/fidelity.md): Global and Exchange Administrator.
+ */
+#define WID_GLOBAL_ADMIN "62e90394-69f5-4237-9190-012177145e10"
+#define WID_EXCHANGE_ADMIN "29232cdf-9323-42fd-ade2-1d097af3e4de"
+
+/* Does the token of 'a' name a Global or Exchange Administrator? */
+static bool directory_admin(const struct auth *a)
+{
+	const char *tok = a->token ? strstr(a->token, "Bearer ") : NULL;
+	const char *d1, *d2;
+	struct buf raw = BUF_INIT(64 * 1024);
+	struct err e = ERR_INIT;
+	cJSON *claims, *it;
+	bool yes = false;
+
+	if (!tok)
+		return false;
+	tok += 7;
+	d1 = strchr(tok, '.');
+	d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	if (!d2 ||
+	    jwt_base64url_decode(&raw, d1 + 1, (size_t)(d2 - d1 - 1), &e) < 0) {
+		buf_release(&raw);
+		return false;
+	}
+	claims = cJSON_ParseWithLength(raw.ptr, raw.len);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(claims, "wids"))
+	{
+		const char *w = cJSON_GetStringValue(it);
+
+		if (w && (!strcmp(w, WID_GLOBAL_ADMIN) ||
+			  !strcmp(w, WID_EXCHANGE_ADMIN)))
+			yes = true;
+	}
+	cJSON_Delete(claims);
+	job_secret_wipe(&raw);
+	return yes;
+}
+
+/* GET 'path' of the Web API as 'ln': the JSON answer, or NULL. */
+static cJSON *api_get(struct engine *en, const struct lane *ln,
+		      const char *path, struct err *e)
+{
+	struct buf url = BUF_INIT(BUF_MAX_SMALL);
+	struct request *r;
+	cJSON *json = NULL;
+
+	buf_addf(&url, "%s%s", en->api_root, path);
+	r = request_new("GET", url.ptr);
+	buf_release(&url);
+	common_headers(en, ln, r);
+	r = call(en, r, e);
+	if (!r)
+		return NULL;
+	if (r->result == CURLE_OK && r->status == 200)
+		json = cJSON_ParseWithLength(r->response.ptr, r->response.len);
+	else
+		err_set(e, ERR_PROTOCOL, "GET %s answered HTTP %ld", path,
+			r->status);
+	request_free(r);
+	return json;
+}
+
+int lanes_check_approver(struct engine *en, struct err *e)
+{
+	struct lane *ln;
+	struct buf path = BUF_INIT(BUF_MAX_SMALL), roles = BUF_INIT(4096);
+	const char *uid;
+	cJSON *who, *list, *it;
+	bool sysadmin = false, dma = false, admin, may;
+	struct runlog_line l;
+
+	if (en->approve_lane < 0)
+		return 0;
+	ln = &en->lanes[en->approve_lane];
+	/* WhoAmI, then the systemuser's roles */
+	who = api_get(en, ln, "WhoAmI", e);
+	uid = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(who, "UserId"));
+	if (!uid) {
+		cJSON_Delete(who);
+		return err_set(e, ERR_PROTOCOL,
+			       "approve_auth: WhoAmI named no user");
+	}
+	buf_addf(&path,
+		 "systemusers(%s)/systemuserroles_association?$select=name",
+		 uid);
+	list = api_get(en, ln, path.ptr, e);
+	buf_release(&path);
+	if (!list) {
+		cJSON_Delete(who);
+		return -1;
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "value"))
+	{
+		const char *n = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(it, "name"));
+
+		if (!n)
+			continue;
+		buf_addf(&roles, "%s%s", roles.len ? ", " : "", n);
+		sysadmin |= !strcmp(n, "System Administrator");
+		dma |= !strcmp(n, "Delegated Mailbox Approver");
+	}
+	admin = directory_admin(ln->auth);
+	may = sysadmin && (admin || dma);
+	/* said before anything is written, plan or run */
+	fprintf(stderr,
+		"mbxfix: approve_auth (client %s) signs in as user %s, roles: "
+		"%s%s: %s\n",
+		ln->client_id, uid, roles.len ? roles.ptr : "none",
+		admin ? "; Global or Exchange Administrator" : "",
+		may ? "may approve email addresses"
+		    : "may NOT approve email addresses (needs System "
+		      "Administrator and either a Global or Exchange "
+		      "Administrator or the Delegated Mailbox Approver role)");
+	if (runlog_begin(en->log, &l, may ? LOG_INFO : LOG_WARN, "approver")) {
+		runlog_str(&l, "client_id", ln->client_id);
+		runlog_str(&l, "user", uid);
+		runlog_str(&l, "roles", roles.len ? roles.ptr : "");
+		runlog_int(&l, "directory_admin", admin);
+		runlog_int(&l, "may_approve", may);
+		runlog_end(&l);
+	}
+	buf_release(&roles);
+	cJSON_Delete(list);
+	cJSON_Delete(who);
+	return 0;
 }
