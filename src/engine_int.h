@@ -305,6 +305,11 @@ int lane_pick(struct engine *en);
 /* Does 'op' go out with 'ln' (approve writes with approve_auth)? */
 bool lane_takes(const struct engine *en, const struct lane *ln,
 		const struct op *op);
+/*
+ * Is another pool user than 'lane' open now (signed in, not held by its
+ * gate)? A throttled operation is then sent again at once, by it.
+ */
+bool lane_other_open(const struct engine *en, size_t lane);
 /* Every usable lane is held by its Retry-After gate; 'until' the first
  * to open. */
 bool lanes_gated(const struct engine *en, int64_t *until);

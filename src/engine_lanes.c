@@ -301,6 +301,20 @@ int lane_pick(struct engine *en)
 	return best;
 }
 
+bool lane_other_open(const struct engine *en, size_t lane)
+{
+	if (en->lanes[lane].approver)
+		return false;
+	for (size_t i = 0; i < en->nlanes; i++) {
+		const struct lane *ln = &en->lanes[i];
+
+		if (i != lane && ln->pool && !ln->dropped &&
+		    !sched_gated(ln->sched, en->now))
+			return true;
+	}
+	return false;
+}
+
 bool lanes_gated(const struct engine *en, int64_t *until)
 {
 	bool any = false;

@@ -703,7 +703,10 @@ static void handle_batch_answer(struct engine *en, struct flight *f,
 				sched_throttled(en->lanes[f->lane].sched,
 						en->now,
 						ra >= 0 ? ra * 1000 : -1);
-				retry_op(en, op, st, ra, false, jitter);
+				/* another user may send it now */
+				retry_op(en, op, st,
+					 lane_other_open(en, f->lane) ? 0 : ra,
+					 false, jitter);
 				break;
 			}
 			if (retry_is_transient(st, 0)) {
@@ -863,7 +866,11 @@ int handle_done(struct engine *en, struct request *r)
 			continue;
 		} else if (retry_is_transient(status, 0)) {
 			/* a 5xx of the whole batch: its fate is unknown */
-			retry_op(en, op, status, ra_s, status != 429, jitter);
+			retry_op(en, op, status,
+				 status == 429 && lane_other_open(en, f->lane)
+				     ? 0
+				     : ra_s,
+				 status != 429, jitter);
 		} else {
 			op_final(en, op, status, r->response.ptr);
 		}
