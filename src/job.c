@@ -328,7 +328,7 @@ static int check_private(struct ctx *c, const config_setting_t *g,
 	return 0;
 }
 
-static int load_cred(struct ctx *c, struct job *j, config_setting_t *g,
+static int load_auth(struct ctx *c, struct job *j, config_setting_t *g,
 		     const char *gname, const struct job *parent);
 
 /* A sign-in of its own, inheriting from 'parent': a copy of its place. */
@@ -347,13 +347,13 @@ static struct job *sub_job(const struct job *parent)
  * auth, its pool of further application users, and approve_auth (the
  * sign-in used for approvals only), docs/design.md.
  */
-static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
+static int load_signins(struct ctx *c, struct job *j, const config_setting_t *root)
 {
 	config_setting_t *g, *pool;
 	char nm[64];
 
 	if (get_group(c, root, "auth", true, &g) < 0 ||
-	    load_cred(c, j, g, "auth", NULL) < 0)
+	    load_auth(c, j, g, "auth", NULL) < 0)
 		return -1;
 	pool = config_setting_get_member(g, "pool");
 	if (pool) {
@@ -378,7 +378,7 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 					    "must be a group { ... }");
 			j->pool[i] = sub_job(j);
 			j->npool++;
-			if (load_cred(c, j->pool[i], e, nm, j) < 0)
+			if (load_auth(c, j->pool[i], e, nm, j) < 0)
 				return -1;
 			if (j->pool[i]->auth == JOB_AUTH_DEVICE_CODE)
 				return fail(c, e, nm,
@@ -393,7 +393,7 @@ static int load_auth(struct ctx *c, struct job *j, const config_setting_t *root)
 			return fail(c, g, "approve_auth",
 				    "needs auth to sign in too");
 		j->approve = sub_job(j);
-		if (load_cred(c, j->approve, g, "approve_auth", j) < 0)
+		if (load_auth(c, j->approve, g, "approve_auth", j) < 0)
 			return -1;
 	}
 	return 0;
@@ -488,7 +488,7 @@ static int expand_env(struct ctx *c, const config_setting_t *g, const char *m,
  * "approve_auth", "auth.pool.[1]") into 'j'. 'parent' is the job whose
  * tenant and authority it inherits when it names none (NULL for auth).
  */
-static int load_cred(struct ctx *c, struct job *j, config_setting_t *g,
+static int load_auth(struct ctx *c, struct job *j, config_setting_t *g,
 		     const char *gname, const struct job *parent)
 {
 	static const char *const allowed[] = {
@@ -891,7 +891,7 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 	anchor(c, &j->input);
 	anchor(c, &j->output);
 	anchor(c, &j->templates);
-	if (load_environment(c, j, root) < 0 || load_auth(c, j, root) < 0 ||
+	if (load_environment(c, j, root) < 0 || load_signins(c, j, root) < 0 ||
 	    load_defaults(c, j, root) < 0 || load_run(c, j, root) < 0 ||
 	    load_log_level(c, j, root) < 0 || load_encoding(c, j, root) < 0)
 		return -1;

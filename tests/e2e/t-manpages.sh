@@ -14,7 +14,7 @@ awk '/^\.SH OPTIONS/ { on = 1; next } /^\.SH/ { on = 0 } on' man1.txt >options.t
 
 # commands: those 'mbxfix --help' lists
 "$MBXFIX" --help | sed -n 's/^  \([a-z][a-z]*\) .*/\1/p' >cmds.txt
-eq "mbxfix --help lists the commands" "$(wc -l <cmds.txt | tr -d ' ')" 6
+eq "mbxfix --help lists the commands" "$(wc -l <cmds.txt | tr -d ' ')" 7
 for c in $(cat cmds.txt); do
 	check "mbxfix(1) describes command '$c'" grep -q "^\.B $c\$" man1.txt
 	out=$(bash -c ". '$TOP/contrib/bash-completion/mbxfix'
