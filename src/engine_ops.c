@@ -777,6 +777,12 @@ static void size_done(struct engine *en, const struct flight *f,
 	    odata_parse_error(&oe, r->response.ptr, r->response.len) == 0 &&
 	    !strcmp(oe.code, SCHED_ERR_EXEC_TIME))
 		a.exec_limit = true;
+	/*
+	 * One pool user's spent budget is no reason for shorter requests:
+	 * another user sends them (docs/design.md, auth.pool).
+	 */
+	if (a.exec_limit && lane_other_open(en, f->lane))
+		a.exec_limit = false;
 	sched_batch_done(&en->sched, en->now, &a);
 	if (en->sched.batch != was)
 		log_debug("batch size %d -> %d (answer of %zu operations in "
