@@ -60,4 +60,25 @@ check "run.log holds no secret" sh -c "! grep -q -e wrong-secret -e secret-a -e 
 SA=bad SB=bad "$MBXFIX" plan job.cfg --no-progress >none.out 2>none.err
 eq "no user left: exit 3" $? 3
 check "the message says no user of the pool could sign in" grep -q 'no application user of the pool could sign in' none.err
+# settings refused before any request, naming the setting
+bad() {
+	write_job bad.cfg "$BASE" "$1"
+	[ -n "${2:-}" ] && echo "$2" >>bad.cfg
+	"$MBXFIX" check bad.cfg >bad.out 2>bad.err
+	eq "$3: exit 2" $? 2
+	check "$3: the message names $4" grep -q -F "$4" bad.err
+}
+AUTH="tenant = \"contoso.onmicrosoft.com\"; client_id = \"$A\"; secret_env = \"SA\";"
+bad "{ $AUTH pool = ( { method = \"device_code\"; client_id = \"$B\"; } ); }" "" \
+	"a person in the pool" "auth.pool.[0]"
+bad "{ $AUTH pool = ( { client_id = \"nope\"; secret_env = \"SB\"; } ); }" "" \
+	"a pool user's client id not a GUID" "auth.pool.[0].client_id"
+bad "{ method = \"device_code\"; tenant = \"t\"; client_id = \"$A\"; secret_env = \"SA\"; }" "" \
+	"a secret with device_code" "auth.secret_env"
+bad "{ $AUTH }" "approve_auth = { method = \"device_code\"; client_id = \"$B\"; secret_env = \"SB\"; };" \
+	"a secret in approve_auth with device_code" "approve_auth.secret_env"
+bad "{ $AUTH }" "approve_auth = { method = \"none\"; };" \
+	"approve_auth with method none" "approve_auth.method"
+bad "{ method = \"none\"; pool = ( { client_id = \"$B\"; secret_env = \"SB\"; } ); }" "" \
+	"a pool without a sign-in of auth's own" "auth.pool"
 done_checks
