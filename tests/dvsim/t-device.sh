@@ -39,10 +39,10 @@ person_token() {
 }
 
 start_dvsim d --generate 10 --seed 3 --public-client "$PUB" \
-	--device-interval-s 1 --device-expires-s 4 --problems "approval=100"
+	--device-interval-s 1 --device-expires-s 12 --problems "approval=100"
 devicecode
 check "devicecode: interval" "$(jq .interval "$TMP/dc.json")" 1
-check "devicecode: expires_in" "$(jq .expires_in "$TMP/dc.json")" 4
+check "devicecode: expires_in" "$(jq .expires_in "$TMP/dc.json")" 12
 check "devicecode: verification_uri" "$(jq -r .verification_uri "$TMP/dc.json")" https://microsoft.com/devicelogin
 check_match "devicecode: a user code" "$UC" '^[A-Z0-9]{8}$'
 check_match "devicecode: message names the code" "$(jq -r .message "$TMP/dc.json")" "$UC"
@@ -62,7 +62,7 @@ sleep 1.1
 check "declined: authorization_declined" "$(poll)" authorization_declined
 check "an unknown person: /_sim/device 400" "$(sim nobody approve)" 400
 devicecode
-sleep 4.2
+sleep 12.5
 check "past expires_in: expired_token" "$(poll)" expired_token
 check "expired: error_codes 70020" "$(jq -c .error_codes "$TMP/tok.json")" "[70020]"
 

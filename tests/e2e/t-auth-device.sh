@@ -10,7 +10,7 @@
 cd "$W" || exit 1
 PUB=0b5e1c2d-3f4a-4b6c-8d7e-9f0a1b2c3d4e
 start_dvsim --generate 4 --seed 5 --public-client "$PUB" \
-	--device-interval-s 1 --device-expires-s 8
+	--device-interval-s 1 --device-expires-s 20
 XDG_CACHE_HOME=$W/cache
 export XDG_CACHE_HOME
 {
