@@ -29,6 +29,7 @@
 #include "cell.h"
 #include "journal.h"
 #include "results.h"
+#include "runlog.h"
 #include "testhook.h"
 
 #include "banned.h"
@@ -1148,31 +1149,6 @@ int results_sync(struct results *r, struct err *e)
 	return journal_flush(r->j, e);
 }
 
-/* A JSON string; bytes of invalid UTF-8 are escaped as Latin-1. */
-static void json_str(struct buf *b, const char *s)
-{
-	bool utf8 = rows_is_utf8(s, strlen(s));
-
-	buf_addch(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			buf_addf(b, "\\%c", c);
-		else if (c == '\n')
-			buf_addstr(b, "\\n");
-		else if (c == '\r')
-			buf_addstr(b, "\\r");
-		else if (c == '\t')
-			buf_addstr(b, "\\t");
-		else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8))
-			buf_addf(b, "\\u%04x", c);
-		else
-			buf_addch(b, (char)c);
-	}
-	buf_addch(b, '"');
-}
-
 int results_log(struct results *r, const struct results_event *ev,
 		struct err *e)
 {
@@ -1182,22 +1158,22 @@ int results_log(struct results *r, const struct results_event *ev,
 
 	now_iso(t, sizeof(t), false);
 	buf_addf(&b, "{\"time\":\"%s\",\"level\":", t);
-	json_str(&b, ev->level ? ev->level : "info");
+	runlog_json_str(&b, ev->level ? ev->level : "info");
 	if (ev->row)
 		buf_addf(&b, ",\"row\":%zu", ev->row);
 	if (ev->action) {
 		buf_addstr(&b, ",\"action\":");
-		json_str(&b, ev->action);
+		runlog_json_str(&b, ev->action);
 	}
 	if (ev->http_status)
 		buf_addf(&b, ",\"http_status\":%ld", ev->http_status);
 	if (ev->error_code) {
 		buf_addstr(&b, ",\"error_code\":");
-		json_str(&b, ev->error_code);
+		runlog_json_str(&b, ev->error_code);
 	}
 	if (ev->message) {
 		buf_addstr(&b, ",\"message\":");
-		json_str(&b, ev->message);
+		runlog_json_str(&b, ev->message);
 	}
 	/* a line cut by the cap would not be JSON: close it anyway */
 	if (buf_addstr(&b, "}\n") < 0) {
@@ -1221,17 +1197,17 @@ static void summary_extra(struct buf *b, const struct results *r,
 			  const struct results_summary *s)
 {
 	buf_addstr(b, ",\n  \"version\": ");
-	json_str(b, s->version ? s->version : "");
+	runlog_json_str(b, s->version ? s->version : "");
 	buf_addf(b, ",\n  \"exit_status\": %d,\n  \"input_sha256\": ",
 		 s->exit_status);
 	if (s->input_sha256)
-		json_str(b, s->input_sha256);
+		runlog_json_str(b, s->input_sha256);
 	else
 		buf_addstr(b, "null");
 	buf_addstr(b, ",\n  \"error_codes\": {");
 	for (size_t i = 0; i < r->ncodes; i++) {
 		buf_addstr(b, i ? ", " : "");
-		json_str(b, r->codes[i].code);
+		runlog_json_str(b, r->codes[i].code);
 		buf_addf(b, ": %zu", r->codes[i].n);
 	}
 	buf_addf(b,
@@ -1267,13 +1243,13 @@ int results_finish(struct results *r, const struct results_summary *s,
 	}
 	now_iso(finished, sizeof(finished), false);
 	buf_addstr(&b, "{\n  \"job_dir\": ");
-	json_str(&b, r->jobdir);
+	runlog_json_str(&b, r->jobdir);
 	buf_addstr(&b, ",\n  \"run\": ");
-	json_str(&b, r->runid);
+	runlog_json_str(&b, r->runid);
 	buf_addstr(&b, ",\n  \"command\": ");
-	json_str(&b, s->command ? s->command : "run");
+	runlog_json_str(&b, s->command ? s->command : "run");
 	buf_addstr(&b, ",\n  \"input\": ");
-	json_str(&b, r->input);
+	runlog_json_str(&b, r->input);
 	buf_addf(&b,
 		 ",\n  \"started\": \"%s\",\n  \"finished\": \"%s\","
 		 "\n  \"interrupted\": %s,\n  \"resumed_rows\": %zu,"
