@@ -1109,39 +1109,80 @@ bool results_row_done(const struct results *r, size_t num)
  * The journal's records of writes (see results.h). 'what' is the action
  * and the method; the URL and body go in the payload.
  */
+/* A record's head, word by word, without snprintf()'s cost. */
+struct head {
+	char s[256];
+	size_t n;
+};
+
+static void head_word(struct head *h, const char *w, size_t len)
+{
+	if (h->n && h->n < sizeof(h->s) - 1)
+		h->s[h->n++] = ' ';
+	if (len > sizeof(h->s) - 1 - h->n)
+		len = sizeof(h->s) - 1 - h->n;
+	memcpy(h->s + h->n, w, len);
+	h->n += len;
+	h->s[h->n] = '\0';
+}
+
+static void head_num(struct head *h, long long v)
+{
+	char d[24];
+	size_t n = sizeof(d);
+	unsigned long long u =
+	    v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		d[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		d[--n] = '-';
+	head_word(h, d + n, sizeof(d) - n);
+}
+
 int results_intent(struct results *r, unsigned long seq, size_t row,
 		   const char *action, const char *method, const char *url,
 		   const char *body)
 {
-	struct buf p = BUF_INIT(BUF_MAX_BODY);
-	char head[160];
-	int rc;
+	struct head h = {.n = 0};
+	size_t ulen = strlen(url);
 
-	snprintf(head, sizeof(head), "intent %lu %zu %s %s %zu", seq, row,
-		 action && *action ? action : "-", method, strlen(url));
-	rc = buf_addstr(&p, url) | buf_addch(&p, '\n') |
-	     buf_addstr(&p, body ? body : "");
-	journal_add(r->j, head, p.ptr, p.len);
-	buf_release(&p);
-	return rc ? -1 : 0;
+	if (!action || !*action)
+		action = "-";
+	head_word(&h, "intent", 6);
+	head_num(&h, (long long)seq);
+	head_num(&h, (long long)row);
+	head_word(&h, action, strlen(action));
+	head_word(&h, method, strlen(method));
+	head_num(&h, (long long)ulen);
+	body = body ? body : "";
+	journal_add2(r->j, h.s, url, ulen, body, strlen(body));
+	return 0;
 }
 
 void results_sent(struct results *r, unsigned long seq)
 {
-	char head[64];
+	struct head h = {.n = 0};
 
-	snprintf(head, sizeof(head), "sent %lu", seq);
-	journal_add(r->j, head, "", 0);
+	head_word(&h, "sent", 4);
+	head_num(&h, (long long)seq);
+	journal_add(r->j, h.s, "", 0);
 }
 
 void results_outcome(struct results *r, unsigned long seq, long status,
 		     const char *code)
 {
-	char head[128];
+	struct head h = {.n = 0};
 
-	snprintf(head, sizeof(head), "outcome %lu %ld %s", seq, status,
-		 code && *code && !strchr(code, ' ') ? code : "-");
-	journal_add(r->j, head, "", 0);
+	if (!code || !*code || strchr(code, ' '))
+		code = "-";
+	head_word(&h, "outcome", 7);
+	head_num(&h, (long long)seq);
+	head_num(&h, status);
+	head_word(&h, code, strlen(code));
+	journal_add(r->j, h.s, "", 0);
 }
 
 int results_sync(struct results *r, struct err *e)
