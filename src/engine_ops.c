@@ -7,6 +7,10 @@
  * retried (retry_op()), writes of unknown fate verified by a read
  * (verify_write(), verified()) and journaled (journal_intent(),
  * journal_outcome()).
+ *
+ * Just over 1,000 lines: sending, answering, retrying and verifying all
+ * act on the same struct op and its journal sequence, and an operation's
+ * fate (sent, answered, unknown, verified) must be decided in one place.
  */
 #include "compat.h"
 
