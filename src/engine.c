@@ -24,6 +24,7 @@
 #include "batch.h"
 #include "engine.h"
 #include "engine_int.h"
+#include "graph.h"
 #include "log.h"
 #include "odata.h"
 #include "preflight.h"
@@ -247,7 +248,9 @@ static void fail_action(struct engine *en, struct eng_row *row, int id)
 	struct row_state *rs = &row->rs;
 
 	(void)en;
-	rs->act[id].status = ACTION_ST_FAILED;
+	/* an action may report itself skipped (a test that cannot pass) */
+	if (rs->act[id].status != ACTION_ST_SKIPPED)
+		rs->act[id].status = ACTION_ST_FAILED;
 	if (!rs->error_code[0] && !rs->error_message)
 		set_error(rs, "Failed", "the action failed", NULL);
 	row->failed = true;
@@ -866,6 +869,12 @@ int loop_once(struct engine *en, long cap_ms)
 	if (auth_enabled(&en->auth) && !en->auth.in_flight &&
 	    en->auth.retry_ms > en->now && en->auth.retry_ms - en->now < wait)
 		wait = (long)(en->auth.retry_ms - en->now);
+	if (graph_current()) { /* the Exchange checks' own transfers */
+		long gw = graph_pump(graph_current(), en->now);
+
+		if (gw >= 0 && gw < wait)
+			wait = gw;
+	}
 	if (http_poll(&en->http, wait, en->err) < 0)
 		return -1;
 	en->now = clock_ms();
