@@ -802,7 +802,13 @@ static void send_batch(struct graph *g, int64_t now)
 	r = request_new("POST", url.ptr);
 	buf_release(&url);
 	request_add_header(r, "Content-Type: application/json");
-	request_set_body(r, text, strlen(text));
+	{
+		/* cJSON's allocator is not necessarily malloc (jsonmem.h) */
+		char *copy = xstrdup(text);
+
+		cJSON_free(text);
+		request_set_body(r, copy, strlen(copy));
+	}
 	g->st.batches++;
 	start(g, r, REQ_BATCH, f, now);
 }

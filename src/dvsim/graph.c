@@ -172,14 +172,17 @@ static void entra_id(const struct dv_row *u, const cJSON *x, char out[37])
 
 	snprintf(out, 37, "%s", given ? given : aad ? aad : u->id);
 	if (!given && dv_bool(x, "recreated")) {
-		/* the same digits, reversed: stable and different */
-		char tmp[37];
-		size_t n = strlen(out);
+		/* the same hex digits, reversed (dashes kept): stable and
+		   different */
+		char hex[37];
+		size_t n = 0, k = 0;
 
-		for (size_t i = 0; i < n; i++)
-			tmp[i] = out[n - 1 - i];
-		tmp[n] = '\0';
-		memcpy(out, tmp, n + 1);
+		for (size_t i = 0; out[i]; i++)
+			if (out[i] != '-')
+				hex[n++] = out[i];
+		for (size_t i = 0; out[i]; i++)
+			if (out[i] != '-')
+				out[i] = hex[n - 1 - k++];
 		if (!strcmp(out, aad ? aad : ""))
 			out[0] = out[0] == 'f' ? 'e' : 'f';
 	}
