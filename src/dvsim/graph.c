@@ -539,6 +539,7 @@ static void serve_batch(struct dv_graph *g, struct dv_org *org,
 	/* the budget is spent already: the whole batch is throttled */
 	if (!admit(g, req->now_ms, true)) {
 		stats_add(st, STATS_GRAPH_429, 1);
+		stats_add(st, STATS_GRAPH_429_BATCH, 1);
 		set_json(resp, 429,
 			 error_body("TooManyRequests",
 				    "Too many requests; retry after the time "

@@ -121,6 +121,8 @@ int stats_to_json(struct stats *s, struct buf *out)
 	cJSON_AddNumberToObject(f, "users", (double)s->c[STATS_GRAPH_USERS]);
 	cJSON_AddNumberToObject(f, "throttled_429",
 				(double)s->c[STATS_GRAPH_429]);
+	cJSON_AddNumberToObject(f, "throttled_batches",
+				(double)s->c[STATS_GRAPH_429_BATCH]);
 	cJSON_AddNumberToObject(f, "denied_403",
 				(double)s->c[STATS_GRAPH_403]);
 	cJSON_AddNumberToObject(f, "unauthorized_401",
