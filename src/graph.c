@@ -274,7 +274,8 @@ struct gentry {
 	enum graph_state st;
 	cJSON *user;
 	char why[CURL_ERROR_SIZE + 512];
-	int attempts;
+	int attempts;	      /* failed attempts, throttling aside */
+	int64_t throttled_ms; /* waited for Retry-After in all */
 	int64_t not_before;
 	struct gentry *next; /* in the queue */
 };
@@ -459,17 +460,30 @@ enum graph_state graph_user(struct graph *g, const char *key,
 	return en->st;
 }
 
-/* Back in the queue, not before 'at'. */
+/*
+ * Back in the queue, not before 'at'. A throttled request (429) waits as
+ * Graph says and does not use up an attempt: it gives up only once it
+ * has been throttled for longer than GRAPH_THROTTLE_BUDGET_MS in all.
+ */
+#define GRAPH_THROTTLE_BUDGET_MS 300000
+
 static void requeue(struct graph *g, struct gentry *en, int64_t at,
-		    const char *why)
+		    bool throttled, const char *why)
 {
-	en->attempts++;
-	if (en->attempts >= g->job->max_attempts) {
+	int64_t now = clock_ms();
+
+	if (throttled) {
+		en->throttled_ms += at > now ? at - now : 0;
+	} else {
+		en->attempts++;
+	}
+	if (en->attempts >= g->job->max_attempts ||
+	    en->throttled_ms > GRAPH_THROTTLE_BUDGET_MS) {
 		en->st = GRAPH_FAILED;
 		snprintf(en->why, sizeof(en->why),
 			 "Microsoft Graph did not answer for %s after %d "
 			 "attempts: %s",
-			 en->key, en->attempts, why);
+			 en->key, en->attempts + 1, why);
 		return;
 	}
 	g->st.retries++;
@@ -482,7 +496,7 @@ static void requeue(struct graph *g, struct gentry *en, int64_t at,
 	g->tail = en;
 	g->queued++;
 	if (g->queued == 1)
-		g->first_queued = clock_ms();
+		g->first_queued = now;
 }
 
 static int64_t backoff(const struct graph *g, int attempt, long ra_s,
@@ -696,7 +710,7 @@ static void batch_done(struct graph *g, struct request *r, int64_t now)
 				    ? g->gate
 				    : backoff(g, f->e[i]->attempts + 1, ra,
 					      now),
-				why);
+				r->status == 429, why);
 		return;
 	}
 	root = graph_parse_batch(r->response.ptr, r->response.len, &ans, &n,
@@ -723,15 +737,20 @@ static void batch_done(struct graph *g, struct request *r, int64_t now)
 			turn_off(g, msg ? msg : "HTTP 403 from Graph");
 		} else if (ans[k].status == 429 || ans[k].status >= 500 ||
 			   ans[k].status == 401) {
-			if (ans[k].status == 429)
+			int64_t at = backoff(g, en->attempts + 1,
+					     ans[k].retry_after_s, now);
+
+			if (ans[k].status == 429) {
+				/* the app is throttled, not the request:
+				   the next batches wait too */
 				g->st.throttled++;
+				if (at > g->gate)
+					g->gate = at;
+			}
 			if (ans[k].status == 401)
 				auth_invalidate(&g->auth);
 			snprintf(why, sizeof(why), "HTTP %ld", ans[k].status);
-			requeue(g, en,
-				backoff(g, en->attempts + 1,
-					ans[k].retry_after_s, now),
-				why);
+			requeue(g, en, at, ans[k].status == 429, why);
 		} else {
 			const cJSON *err = cJSON_GetObjectItemCaseSensitive(
 			    ans[k].body, "error");
@@ -747,8 +766,8 @@ static void batch_done(struct graph *g, struct request *r, int64_t now)
 	/* a user the answer left out is asked again */
 	for (size_t i = 0; i < f->n; i++)
 		if (!answered[i])
-			requeue(g, f->e[i], now, root ? "no answer in the $batch"
-						      : why);
+			requeue(g, f->e[i], now, false,
+				root ? "no answer in the $batch" : why);
 	free(ans);
 	cJSON_Delete(root);
 }
