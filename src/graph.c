@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "auth.h"
 #include "buf.h"
@@ -29,7 +30,14 @@
 
 #include "banned.h"
 
-int64_t clock_ms(void); /* engine.c */
+/* CLOCK_MONOTONIC in ms, as the engine's loop counts time. */
+static int64_t clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Pure helpers --------------------------------------------------------- */
 
