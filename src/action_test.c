@@ -89,9 +89,9 @@ struct test {
 	int profile_state; /* the profile's statecode, 1 unknown */
 	int profile_type;  /* its servertype, -1 unknown */
 	/* the Exchange side as Microsoft Graph shows it (graph.h) */
-	bool gdone;	 /* checked, or nothing to check */
-	bool gchecked;	 /* Graph answered for the user */
-	char gcode[40];	 /* the verified cause, "" when none */
+	bool gdone;	/* checked, or nothing to check */
+	bool gchecked;	/* Graph answered for the user */
+	char gcode[40]; /* the verified cause, "" when none */
 	char gdetail[640];
 	int gtype; /* the profile type the check assumed */
 	/* a PrivilegeDenied failure waiting for the user's role names */
@@ -266,8 +266,7 @@ static void emit_alerts(struct action_ctx *c, struct row_state *rs,
 	buf_release(&url);
 }
 
-static bool read_profile(struct action_ctx *c, struct test *t,
-			 const char *pid);
+static bool read_profile(struct action_ctx *c, struct test *t, const char *pid);
 
 /* The placeholder diagnose.h's PrivilegeDenied hint has for the role. */
 #define ROLE_PLACEHOLDER "<the user's role>"
@@ -409,10 +408,10 @@ static bool exchange_check(struct action_ctx *c, struct row_state *rs,
 static void apply_exchange(const struct test *t, struct diag *d, char *msg,
 			   size_t size, int profile_type)
 {
-	bool generic = d->kind == DIAG_NONE || d->kind == DIAG_UNAUTHORIZED ||
-		       d->kind == DIAG_UNAUTH_HYBRID ||
-		       d->kind == DIAG_UNAUTH_ADDRESS ||
-		       d->kind == DIAG_UNAUTH_RECREATED || d->kind == DIAG_OTHER;
+	bool generic =
+	    d->kind == DIAG_NONE || d->kind == DIAG_UNAUTHORIZED ||
+	    d->kind == DIAG_UNAUTH_HYBRID || d->kind == DIAG_UNAUTH_ADDRESS ||
+	    d->kind == DIAG_UNAUTH_RECREATED || d->kind == DIAG_OTHER;
 	size_t len;
 
 	if (!*t->gcode) {

@@ -83,7 +83,8 @@ cJSON *graph_parse_batch(const char *text, size_t len,
 	*out = xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(**out));
 	cJSON_ArrayForEach(it, arr)
 	{
-		const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "status");
+		const cJSON *st =
+		    cJSON_GetObjectItemCaseSensitive(it, "status");
 		const char *id = str_of(it, "id"), *ra;
 		struct graph_answer *a = &(*out)[i];
 
@@ -130,8 +131,8 @@ bool graph_address_matches(const cJSON *user, const char *address)
 		return false;
 	if (mail && !strcasecmp(mail, address))
 		return true;
-	cJSON_ArrayForEach(it,
-			   cJSON_GetObjectItemCaseSensitive(user, "proxyAddresses"))
+	cJSON_ArrayForEach(
+	    it, cJSON_GetObjectItemCaseSensitive(user, "proxyAddresses"))
 	{
 		const char *a = smtp_of(cJSON_GetStringValue(it));
 
@@ -145,14 +146,15 @@ bool graph_has_exchange(const cJSON *user)
 {
 	const cJSON *it;
 
-	cJSON_ArrayForEach(it,
-			   cJSON_GetObjectItemCaseSensitive(user, "assignedPlans"))
+	cJSON_ArrayForEach(
+	    it, cJSON_GetObjectItemCaseSensitive(user, "assignedPlans"))
 	{
 		const char *svc = str_of(it, "service");
 		const char *cap = str_of(it, "capabilityStatus");
 
+		/* Warning: a grace period, still in normal use */
 		if (svc && cap && !strcasecmp(svc, "exchange") &&
-		    !strcmp(cap, "Enabled"))
+		    (!strcmp(cap, "Enabled") || !strcmp(cap, "Warning")))
 			return true;
 	}
 	return false;
@@ -179,14 +181,14 @@ static void addresses(const cJSON *user, char *out, size_t size)
 
 	len = (size_t)snprintf(out, size, "mail %s, proxyAddresses",
 			       mail ? mail : "(none)");
-	cJSON_ArrayForEach(it,
-			   cJSON_GetObjectItemCaseSensitive(user, "proxyAddresses"))
+	cJSON_ArrayForEach(
+	    it, cJSON_GetObjectItemCaseSensitive(user, "proxyAddresses"))
 	{
 		const char *a = smtp_of(cJSON_GetStringValue(it));
 
 		if (a && len < size)
-			len += (size_t)snprintf(out + len, size - len, " %s",
-						a);
+			len +=
+			    (size_t)snprintf(out + len, size - len, " %s", a);
 	}
 }
 
@@ -439,9 +441,9 @@ enum graph_state graph_user(struct graph *g, const char *key,
 	if (!g || g->off || !key || !*key)
 		return GRAPH_OFF;
 	for (i = 0; key[i] && i + 1 < sizeof(lower); i++)
-		lower[i] = (char)((key[i] >= 'A' && key[i] <= 'Z')
-				      ? key[i] - 'A' + 'a'
-				      : key[i]);
+		lower[i] =
+		    (char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] - 'A' + 'a'
+							    : key[i]);
 	lower[i] = '\0';
 	slot = table_slot(&g->users, lower, true);
 	en = *slot;
@@ -515,8 +517,8 @@ static int64_t backoff(const struct graph *g, int attempt, long ra_s,
 	p.max_attempts = g->job->max_attempts;
 	if (ra_s >= 0)
 		return now + ra_s * 1000;
-	return now + retry_next_delay_ms(&p, attempt, 503, -1,
-					 (unsigned)rand());
+	return now +
+	       retry_next_delay_ms(&p, attempt, 503, -1, (unsigned)rand());
 }
 
 static void start(struct graph *g, struct request *r, int kind, void *owner,
@@ -556,8 +558,8 @@ static bool token_may_read_users(struct graph *g)
 	p += 7;
 	d1 = strchr(p, '.');
 	d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-	if (!d2 || jwt_base64url_decode(&raw, d1 + 1, (size_t)(d2 - d1 - 1),
-					&e) < 0) {
+	if (!d2 ||
+	    jwt_base64url_decode(&raw, d1 + 1, (size_t)(d2 - d1 - 1), &e) < 0) {
 		buf_release(&raw);
 		return true; /* not a JWT we can read: let Graph say */
 	}
@@ -589,8 +591,8 @@ static long parse_ra(const struct request *r)
 {
 	long s;
 
-	if (!*r->retry_after || retry_parse_after(r->retry_after, time(NULL),
-						  &s) < 0)
+	if (!*r->retry_after ||
+	    retry_parse_after(r->retry_after, time(NULL), &s) < 0)
 		return -1;
 	return s;
 }
@@ -622,14 +624,16 @@ static void org_done(struct graph *g, struct request *r, int64_t now)
 			log_warn("exchange_checks: cannot read the tenant from "
 				 "Microsoft Graph (%s); the tenant check uses "
 				 "guest accounts only",
-				 r->result != CURLE_OK ? r->error : "HTTP error");
+				 r->result != CURLE_OK ? r->error
+						       : "HTTP error");
 			return;
 		}
 		if (r->status == 429)
 			g->st.throttled++;
 		g->st.retries++;
-		g->org_retry = backoff(g, g->org_attempts,
-				       r->status == 429 ? parse_ra(r) : -1, now);
+		g->org_retry =
+		    backoff(g, g->org_attempts,
+			    r->status == 429 ? parse_ra(r) : -1, now);
 		return;
 	}
 	g->org_done = true;
@@ -647,8 +651,8 @@ static void org_done(struct graph *g, struct request *r, int64_t now)
 	if (r->status != 200)
 		return;
 	root = cJSON_ParseWithLength(r->response.ptr, r->response.len);
-	org = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "value"),
-				 0);
+	org = cJSON_GetArrayItem(
+	    cJSON_GetObjectItemCaseSensitive(root, "value"), 0);
 	id = str_of(org, "id");
 	if (id && *g->tid && strcasecmp(id, g->tid)) {
 		/* marks a tenant mismatch for graph_judge() */
@@ -659,8 +663,8 @@ static void org_done(struct graph *g, struct request *r, int64_t now)
 	} else {
 		snprintf(g->tenant.id, sizeof(g->tenant.id), "%s",
 			 id ? id : "");
-		cJSON_ArrayForEach(
-		    it, cJSON_GetObjectItemCaseSensitive(org, "verifiedDomains"))
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(
+					   org, "verifiedDomains"))
 		{
 			const char *name = str_of(it, "name");
 			char *d;
@@ -713,12 +717,12 @@ static void batch_done(struct graph *g, struct request *r, int64_t now)
 		if (r->result == CURLE_OK)
 			snprintf(why, sizeof(why), "HTTP %ld", r->status);
 		for (size_t i = 0; i < f->n; i++)
-			requeue(g, f->e[i],
-				r->status == 429
-				    ? g->gate
-				    : backoff(g, f->e[i]->attempts + 1, ra,
-					      now),
-				r->status == 429, why);
+			requeue(
+			    g, f->e[i],
+			    r->status == 429
+				? g->gate
+				: backoff(g, f->e[i]->attempts + 1, ra, now),
+			    r->status == 429, why);
 		return;
 	}
 	root = graph_parse_batch(r->response.ptr, r->response.len, &ans, &n,
@@ -912,8 +916,9 @@ long graph_pump(struct graph *g, int64_t now)
 		if (!g->org_in_flight && now >= g->org_retry) {
 			struct buf url = BUF_INIT(BUF_MAX_SMALL);
 
-			buf_addf(&url, "%sorganization?$select=id,"
-				       "verifiedDomains",
+			buf_addf(&url,
+				 "%sorganization?$select=id,"
+				 "verifiedDomains",
 				 g->base);
 			g->org_in_flight = true;
 			start(g, request_new("GET", url.ptr), REQ_ORG, NULL,
@@ -922,7 +927,8 @@ long graph_pump(struct graph *g, int64_t now)
 		}
 		return 10;
 	}
-	while (g->queued && g->in_flight < GRAPH_MAX_FLIGHTS && now >= g->gate) {
+	while (g->queued && g->in_flight < GRAPH_MAX_FLIGHTS &&
+	       now >= g->gate) {
 		int64_t next;
 		size_t n = due(g, now, &next);
 
@@ -931,7 +937,8 @@ long graph_pump(struct graph *g, int64_t now)
 				wait = (long)(next - now);
 			break;
 		}
-		if (n < GRAPH_BATCH_MAX && now - g->last_queued < GRAPH_QUIET_MS &&
+		if (n < GRAPH_BATCH_MAX &&
+		    now - g->last_queued < GRAPH_QUIET_MS &&
 		    now - g->first_queued < GRAPH_HOLD_MS) {
 			wait = GRAPH_QUIET_MS;
 			break;

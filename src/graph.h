@@ -55,8 +55,8 @@ struct job;
 struct graph_answer {
 	const char *id;
 	long status;
-	const cJSON *body;    /* NULL when the answer has none */
-	long retry_after_s;   /* its Retry-After header; -1 when absent */
+	const cJSON *body;  /* NULL when the answer has none */
+	long retry_after_s; /* its Retry-After header; -1 when absent */
 };
 
 /*
@@ -75,16 +75,17 @@ cJSON *graph_parse_batch(const char *text, size_t len,
  */
 bool graph_address_matches(const cJSON *user, const char *address);
 
-/* Whether an Exchange service plan is assigned and enabled. */
+/* Whether an Exchange service plan is assigned and usable
+ * (capabilityStatus Enabled, or Warning: in its grace period). */
 bool graph_has_exchange(const cJSON *user);
 
 enum graph_cause {
-	GRAPH_OK = 0,	   /* nothing Graph can see is wrong */
-	GRAPH_RECREATED,   /* UserRecreated */
+	GRAPH_OK = 0,	    /* nothing Graph can see is wrong */
+	GRAPH_RECREATED,    /* UserRecreated */
 	GRAPH_OTHER_TENANT, /* OtherTenant */
-	GRAPH_NO_LICENCE,  /* NoExchangeLicence */
-	GRAPH_ADDRESS,	   /* AddressDiffersFromExchange */
-	GRAPH_HYBRID,	   /* HybridProfileForCloudMailbox */
+	GRAPH_NO_LICENCE,   /* NoExchangeLicence */
+	GRAPH_ADDRESS,	    /* AddressDiffersFromExchange */
+	GRAPH_HYBRID,	    /* HybridProfileForCloudMailbox */
 };
 
 /* What is known of the mailbox on the Dataverse side. */
@@ -98,7 +99,7 @@ struct graph_subject {
 
 /* The tenant as Graph shows it (/organization). */
 struct graph_tenant {
-	char id[256]; /* "!..." when it is not Dataverse's (why) */
+	char id[256];	/* "!..." when it is not Dataverse's (why) */
 	char **domains; /* verified domains, lower case */
 	size_t ndomains;
 };
@@ -128,11 +129,11 @@ void graph_set_current(struct graph *g);
 struct graph *graph_current(void);
 
 enum graph_state {
-	GRAPH_PENDING,	/* asked, no answer yet: poll again */
-	GRAPH_FOUND,	/* '*user' is the user */
+	GRAPH_PENDING,	 /* asked, no answer yet: poll again */
+	GRAPH_FOUND,	 /* '*user' is the user */
 	GRAPH_NOT_FOUND, /* 404 Request_ResourceNotFound */
-	GRAPH_FAILED,	/* no answer after every retry: see '*why' */
-	GRAPH_OFF,	/* checks turned off (no permission): skip */
+	GRAPH_FAILED,	 /* no answer after every retry: see '*why' */
+	GRAPH_OFF,	 /* checks turned off (no permission): skip */
 };
 
 /*

@@ -148,9 +148,9 @@ static cJSON *organization(struct dv_org *org)
 		v = cJSON_CreateObject();
 		cJSON_AddStringToObject(v, "name", it->valuestring);
 		cJSON_AddBoolToObject(v, "isDefault", first);
-		cJSON_AddBoolToObject(v, "isInitial",
-				      strstr(it->valuestring,
-					     ".onmicrosoft.com") != NULL);
+		cJSON_AddBoolToObject(
+		    v, "isInitial",
+		    strstr(it->valuestring, ".onmicrosoft.com") != NULL);
 		cJSON_AddStringToObject(v, "type", "Managed");
 		cJSON_AddItemToArray(doms, v);
 		first = false;
@@ -264,10 +264,9 @@ static cJSON *user_json(const struct dv_row *u, const cJSON *x)
 	entra_id(u, x, id);
 	cJSON_AddStringToObject(o, "id", id);
 	cJSON_AddStringToObject(o, "userPrincipalName", upn ? upn : "");
-	cJSON_AddStringToObject(o, "displayName",
-				dv_str(u->obj, "fullname")
-				    ? dv_str(u->obj, "fullname")
-				    : "");
+	cJSON_AddStringToObject(
+	    o, "displayName",
+	    dv_str(u->obj, "fullname") ? dv_str(u->obj, "fullname") : "");
 	cJSON_AddStringToObject(o, "userType", "Member");
 	cJSON_AddBoolToObject(o, "accountEnabled",
 			      !dv_bool(u->obj, "isdisabled"));
@@ -289,14 +288,13 @@ static cJSON *user_json(const struct dv_row *u, const cJSON *x)
 			snprintf(onms, sizeof(onms),
 				 "smtp:%.*s@contoso.onmicrosoft.com",
 				 (int)(at - addr), addr);
-			cJSON_AddItemToArray(proxies,
-					     cJSON_CreateString(onms));
+			cJSON_AddItemToArray(proxies, cJSON_CreateString(onms));
 		}
 	} else {
 		cJSON_AddNullToObject(o, "mail");
 	}
-	if (online && !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(
-			  x, "licensed")))
+	if (online &&
+	    !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(x, "licensed")))
 		add_plan(plans, "exchange", "Enabled", EXO_PLAN_ID);
 	else if (online)
 		/* the licence was removed: the plan stays, deleted */
@@ -373,7 +371,8 @@ static bool has_role(const cJSON *claims, const char *const *roles)
 
 	if (!claims) /* dvsim without clients: no sign-in at all */
 		return true;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(claims, "roles"))
+	cJSON_ArrayForEach(it,
+			   cJSON_GetObjectItemCaseSensitive(claims, "roles"))
 	{
 		for (size_t i = 0; roles[i]; i++)
 			if (cJSON_IsString(it) &&
@@ -405,9 +404,9 @@ static void percent_decode(char *s)
 }
 
 /* One GET (alone or inside a batch): path after /v1.0, raw query. */
-static void serve_get(struct dv_graph *g, struct dv_org *org,
-		      struct stats *st, const cJSON *claims, const char *path,
-		      const char *query, long now_ms, struct answer *a)
+static void serve_get(struct dv_graph *g, struct dv_org *org, struct stats *st,
+		      const cJSON *claims, const char *path, const char *query,
+		      long now_ms, struct answer *a)
 {
 	static const char *const user_roles[] = {
 	    "User.Read.All", "User.ReadWrite.All", "Directory.Read.All",
@@ -600,8 +599,7 @@ static void serve_batch(struct dv_graph *g, struct dv_org *org,
 		cJSON_AddStringToObject(r, "id", dv_str(items[i], "id"));
 		cJSON_AddNumberToObject(r, "status", ans[i].status);
 		h = cJSON_AddObjectToObject(r, "headers");
-		cJSON_AddStringToObject(h, "Content-Type",
-					"application/json");
+		cJSON_AddStringToObject(h, "Content-Type", "application/json");
 		if (ans[i].retry_after >= 0) {
 			char v[24];
 
@@ -627,9 +625,11 @@ int dv_graph_handle(struct dv_graph *g, struct dv_org *org,
 
 	stats_add(st, STATS_GRAPH_REQUESTS, 1);
 	if (token_nclients(ts) > 0) {
-		claims = token_valid_claims(ts, req->authorization, req->now_ms);
+		claims =
+		    token_valid_claims(ts, req->authorization, req->now_ms);
 		aud = dv_str(claims, "aud");
-		if (!claims || !aud || strcmp(aud, "https://graph.microsoft.com")) {
+		if (!claims || !aud ||
+		    strcmp(aud, "https://graph.microsoft.com")) {
 			stats_add(st, STATS_GRAPH_401, 1);
 			set_json(resp, 401,
 				 error_body("InvalidAuthenticationToken",

@@ -123,8 +123,7 @@ int stats_to_json(struct stats *s, struct buf *out)
 				(double)s->c[STATS_GRAPH_429]);
 	cJSON_AddNumberToObject(f, "throttled_batches",
 				(double)s->c[STATS_GRAPH_429_BATCH]);
-	cJSON_AddNumberToObject(f, "denied_403",
-				(double)s->c[STATS_GRAPH_403]);
+	cJSON_AddNumberToObject(f, "denied_403", (double)s->c[STATS_GRAPH_403]);
 	cJSON_AddNumberToObject(f, "unauthorized_401",
 				(double)s->c[STATS_GRAPH_401]);
 	pthread_mutex_unlock(&s->mu);

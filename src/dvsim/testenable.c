@@ -267,7 +267,8 @@ static bool exchange_side(struct eval *ev, struct dv_row *user,
 	const char *theirs = dv_str(x, "address");
 
 	if (online) {
-		/* KB 3212785: Dynamics 365 and Exchange Online in two tenants */
+		/* KB 3212785: Dynamics 365 and Exchange Online in two tenants
+		 */
 		if (dv_str(x, "tenant")) {
 			unauthorized(ev);
 			return true;

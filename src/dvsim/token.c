@@ -46,9 +46,8 @@ void token_set_tenant(struct token_store *ts, const char *id,
 	free(ts->tenant_id);
 	ts->tenant_id = xstrdup(id);
 	for (size_t i = 0; i < n; i++) {
-		ts->tenant_names =
-		    xrealloc(ts->tenant_names,
-			     (ts->ntenant_names + 1) * sizeof(char *));
+		ts->tenant_names = xrealloc(
+		    ts->tenant_names, (ts->ntenant_names + 1) * sizeof(char *));
 		ts->tenant_names[ts->ntenant_names++] = xstrdup(names[i]);
 	}
 }
@@ -421,7 +420,7 @@ out:
 }
 
 cJSON *token_valid_claims(struct token_store *ts, const char *authorization,
-			 long now_ms)
+			  long now_ms)
 {
 	const struct token_client *c;
 	const char *tok = bearer(authorization);

@@ -86,7 +86,7 @@ enum token_check token_check(struct token_store *ts, const char *authorization,
  * its "aud" and "roles".
  */
 cJSON *token_valid_claims(struct token_store *ts, const char *authorization,
-			 long now_ms);
+			  long now_ms);
 
 /*
  * The organisation's tenant: tokens asked for at /{id}/ or /{name}/ (one

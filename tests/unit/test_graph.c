@@ -63,10 +63,10 @@ static void test_batch_malformed(void **state)
 {
 	static const char *const bad[] = {
 	    "not json",
-	    "{\"value\":[]}",			    /* no responses */
-	    "{\"responses\":[{\"status\":200}]}",   /* no id */
-	    "{\"responses\":[{\"id\":\"1\"}]}",	    /* no status */
-	    "{\"responses\":{\"id\":\"1\"}}",	    /* not an array */
+	    "{\"value\":[]}",			  /* no responses */
+	    "{\"responses\":[{\"status\":200}]}", /* no id */
+	    "{\"responses\":[{\"id\":\"1\"}]}",	  /* no status */
+	    "{\"responses\":{\"id\":\"1\"}}",	  /* not an array */
 	};
 	char why[128];
 
@@ -122,12 +122,17 @@ static void test_exchange_plan(void **state)
 	cJSON *on = user("{\"assignedPlans\":[{\"service\":\"SharePoint\","
 			 "\"capabilityStatus\":\"Enabled\"},{\"service\":"
 			 "\"exchange\",\"capabilityStatus\":\"Enabled\"}]}");
-	cJSON *gone = user("{\"assignedPlans\":[{\"service\":\"exchange\","
-			   "\"capabilityStatus\":\"Deleted\"},{\"service\":"
-			   "\"exchange\",\"capabilityStatus\":\"Suspended\"}]}");
+	cJSON *gone =
+	    user("{\"assignedPlans\":[{\"service\":\"exchange\","
+		 "\"capabilityStatus\":\"Deleted\"},{\"service\":"
+		 "\"exchange\",\"capabilityStatus\":\"Suspended\"}]}");
 	cJSON *none = user("{\"assignedPlans\":[]}");
+	cJSON *grace = user("{\"assignedPlans\":[{\"service\":\"exchange\","
+			    "\"capabilityStatus\":\"Warning\"}]}");
 
 	(void)state;
+	assert_true(graph_has_exchange(grace));
+	cJSON_Delete(grace);
 	assert_true(graph_has_exchange(on));
 	assert_false(graph_has_exchange(gone));
 	assert_false(graph_has_exchange(none));
@@ -144,8 +149,8 @@ static void test_judge(void **state)
 {
 	char *domains[] = {(char *)"contoso.com",
 			   (char *)"contoso.onmicrosoft.com"};
-	struct graph_tenant t = {.id = "tid", .domains = domains,
-				 .ndomains = 2};
+	struct graph_tenant t = {
+	    .id = "tid", .domains = domains, .ndomains = 2};
 	struct graph_subject s = {.objectid = "11111111-aaaa",
 				  .upn = "ada@contoso.com",
 				  .address = "ada@contoso.com",
