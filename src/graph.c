@@ -202,6 +202,12 @@ enum graph_cause graph_judge(const struct graph_subject *s, const cJSON *user,
 	char seen[512];
 
 	*detail = '\0';
+	if (t && *t->id == '!') {
+		/* the tenant Graph answers for is not Dataverse's: what it
+		   says of the users is not about them */
+		snprintf(detail, size, "%s", t->id + 1);
+		return GRAPH_OTHER_TENANT;
+	}
 	if (!user) {
 		snprintf(detail, size,
 			 "Entra ID has no user %s in this tenant (the "
@@ -215,11 +221,6 @@ enum graph_cause graph_judge(const struct graph_subject *s, const cJSON *user,
 			 "user has %s",
 			 s->upn ? s->upn : "", id, s->objectid);
 		return GRAPH_RECREATED;
-	}
-	if (t && t->ndomains == 0 && *t->id == '!') {
-		/* the tenant Graph answers for is not Dataverse's */
-		snprintf(detail, size, "%s", t->id + 1);
-		return GRAPH_OTHER_TENANT;
 	}
 	if ((type && !strcasecmp(type, "Guest")) || !verified_domain(t, addr)) {
 		snprintf(detail, size,
@@ -551,7 +552,7 @@ static bool token_may_read_users(struct graph *g)
 	struct buf raw = BUF_INIT(BUF_MAX_SMALL);
 	struct err e = ERR_INIT;
 	cJSON *claims, *roles, *it;
-	bool ok = false, any = false;
+	bool ok = false;
 
 	if (!h || !(p = strstr(h, "Bearer ")))
 		return true;
@@ -570,7 +571,6 @@ static bool token_may_read_users(struct graph *g)
 	{
 		const char *r = cJSON_GetStringValue(it);
 
-		any = true;
 		if (r && (!strcmp(r, "User.Read.All") ||
 			  !strcmp(r, "User.ReadWrite.All") ||
 			  !strcmp(r, "Directory.Read.All") ||
@@ -583,7 +583,8 @@ static bool token_may_read_users(struct graph *g)
 		snprintf(g->tid, sizeof(g->tid), "%s", tid ? tid : "");
 	}
 	cJSON_Delete(claims);
-	return ok || !cJSON_IsArray(roles) ? ok || !any : false;
+	/* a token without a roles claim at all: let Graph answer */
+	return ok || !cJSON_IsArray(roles);
 }
 
 /* Retry-After of a whole answer, in seconds; -1 when absent. */

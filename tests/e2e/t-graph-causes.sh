@@ -72,4 +72,12 @@ write_job off "$T/all.csv" test_enable
 run_cmd diagnose off
 check "checks off: no Graph request" jqt "$(stats >"$T/s3.json"; echo "$T/s3.json")" ".graph.requests == $before"
 check "checks off: the generic 401 stays" jqt "$R" '[.[] | select(.error_code == "Unauthorized")] | length > 0'
+
+# 6. Graph answering for another tenant than the one signed in to (the
+# token's tid is not /organization's id): every user is in another tenant
+graph_job tenant "$T/all.csv" test_enable
+sed -i 's/tenant = "contoso.onmicrosoft.com"/tenant = "fabrikam.onmicrosoft.com"/' "$T/tenant.cfg"
+run_cmd diagnose tenant
+check "other tenant: every user mailbox OtherTenant, saying which tenants" jqt "$R" \
+	"$(cat "$T/want.json") as \$w | all(.[] | select(\$w[.mailbox] != null); .error_code == \"OtherTenant\" and (.error_message | test(\"fabrikam.onmicrosoft.com\")))"
 finish

@@ -197,6 +197,17 @@ static void test_judge(void **state)
 	assert_int_equal(graph_judge(&s, ok, &t, d, sizeof(d)), GRAPH_HYBRID);
 	/* on-premises mailbox: no Exchange Online plan is expected */
 	assert_int_equal(graph_judge(&s, nolic, &t, d, sizeof(d)), GRAPH_OK);
+	/* Graph answering for another tenant: every user, found or not */
+	{
+		struct graph_tenant elsewhere = {
+		    .id = "!Microsoft Graph answers "
+			  "for tenant a, Dataverse b"};
+
+		assert_int_equal(
+		    graph_judge(&s, NULL, &elsewhere, d, sizeof(d)),
+		    GRAPH_OTHER_TENANT);
+		assert_non_null(strstr(d, "tenant a"));
+	}
 	assert_string_equal(graph_cause_code(GRAPH_HYBRID),
 			    "HybridProfileForCloudMailbox");
 	assert_string_equal(graph_cause_code(GRAPH_OK), "");
