@@ -192,6 +192,12 @@ struct engine {
 	struct table claimed; /* mailbox id -> the row that has it */
 	bool eof;
 	bool ever_answered;
+	/*
+	 * $batch requests that failed as a whole (no answer, or an error
+	 * status) since the last one the service answered: the length of
+	 * the current outage, which sets how long retries back off
+	 */
+	int fail_streak;
 	unsigned long batch_seq;
 	unsigned long jseq; /* journal numbers of writes */
 	unsigned token_gen; /* bumped with every new token */
