@@ -34,4 +34,21 @@ check "no Organization.Read.All: one message, the checks go on" \
 check "no Organization.Read.All: licences and addresses still verified" jqt "$R" \
 	'([.[] | select(.error_code == "NoExchangeLicence")] | length > 0) and ([.[] | select(.error_code == "AddressDiffersFromExchange")] | length > 0)'
 check "no Organization.Read.All: one 403, for the organization" jqt "$T/s2.json" '.graph.denied_403 == 1'
+kill "$DV_PID"; wait "$DV_PID" 2>/dev/null; DV_PID=
+
+# 3. certificate sign-in: the Graph token is asked the same way
+APP=7d1c9a52-3f0e-4b8e-9c51-0a4f2e6b8d13
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/app.key" -out "$T/app.pem" \
+	-days 2 -subj "/CN=mbxfix app" >/dev/null 2>&1
+chmod 600 "$T/app.key"
+dvsim_start --generate 40 --seed 3 --test-delay-ms 50 --client-cert "$APP:$T/app.pem" \
+	--problems "licence=20,address=20"
+graph_job cert "$T/all.csv" test_enable
+sed -i "s|secret_env = \"E2E_SECRET\";|method = \"certificate\"; certificate = \"$T/app.pem\"; private_key = \"$T/app.key\";|; s|client_id = \"[^\"]*\"|client_id = \"$APP\"|" "$T/cert.cfg"
+run_cmd diagnose cert
+stats >"$T/s3.json"
+check "certificate: diagnose exit 1" [ "$RC" -eq 1 ]
+check "certificate: two tokens, one for Graph" jqt "$T/s3.json" '.tokens_issued == 2 and .token_errors == 0'
+check "certificate: the causes verified" jqt "$R" \
+	'([.[] | select(.error_code == "NoExchangeLicence")] | length > 0) and ([.[] | select(.error_code == "AddressDiffersFromExchange")] | length > 0)'
 finish
