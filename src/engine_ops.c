@@ -7,6 +7,10 @@
  * retried (retry_op()), writes of unknown fate verified by a read
  * (verify_write(), verified()) and journaled (journal_intent(),
  * journal_outcome()).
+ *
+ * Just over 1,000 lines: sending, answering, retrying and verifying all
+ * act on the same struct op and its journal sequence, and an operation's
+ * fate (sent, answered, unknown, verified) must be decided in one place.
  */
 #include "compat.h"
 
@@ -572,6 +576,12 @@ static void verified(struct engine *en, struct op *v, long status,
 		op_final(en, w, w->status ? w->status : 599, NULL);
 		return;
 	}
+	/*
+	 * the service just answered the read: that round trip was the wait
+	 * (a write with no version to condition on is read once more first)
+	 */
+	if (en->fail_streak == 0 && w->if_match)
+		delay = 0;
 	if (w->timed_out && delay < en->job->request_timeout * 1000L)
 		delay = en->job->request_timeout * 1000L;
 	if (!w->if_match && !v->fresh &&
@@ -582,7 +592,7 @@ static void verified(struct engine *en, struct op *v, long status,
 	en->st.retries++;
 	log_retry(en, w->method, w->url, w->attempts, "NotApplied", 0,
 		  v->fresh ? 0 : delay, w->row ? w->row->rs.row->num : 0);
-	if (v->fresh)
+	if (v->fresh || delay == 0)
 		enqueue(en, w);
 	else
 		sched_retry_add(&en->sched, en->now + delay, w);

@@ -62,4 +62,10 @@ jq -r 'select(.event == "retry") | "\(.attempt) \(.delay_ms)"' \
 echo "retries by attempt: $(cut -d' ' -f1 retries | sort | uniq -c | tr '\n' ' ')"
 check "later attempts waited as first ones ($(awk '$1 >= 2 && $2 < 1000' retries | wc -l) of $(awk '$1 >= 2' retries | wc -l))" \
 	test "$(awk '$1 >= 2 && $2 < 1000' retries | wc -l)" -gt 0
+# a write read back as not applied goes again at once: the read's round
+# trip was its wait (a timed-out one still waits run.request_timeout)
+jq -r 'select(.event == "retry" and .cause == "NotApplied") | .delay_ms' \
+	"$W/out/e2e/latest/run.log" >resent
+check "writes read back as not applied went again at once ($(grep -c '^0$' resent) of $(wc -l <resent))" \
+	test "$(grep -c '^0$' resent)" -gt 0
 done_checks
