@@ -21,6 +21,7 @@
 #include "batch.h"
 #include "engine.h"
 #include "engine_int.h"
+#include "graph.h"
 #include "log.h"
 #include "odata.h"
 #include "preflight.h"
@@ -418,6 +419,12 @@ int loop_once(struct engine *en, long cap_ms)
 	    en->ready_head || en->deliveries
 		? 0
 		: lanes_wait_ms(en, sched_wait_ms(&en->sched, en->now, cap_ms));
+	if (graph_current()) { /* the Exchange checks' own transfers */
+		long gw = graph_pump(graph_current(), en->now);
+
+		if (gw >= 0 && gw < wait)
+			wait = gw;
+	}
 	if (http_poll(&en->http, wait, en->err) < 0)
 		return -1;
 	en->now = clock_ms();

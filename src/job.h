@@ -157,6 +157,11 @@ struct job {
 	int request_timeout; /* seconds, per HTTP request */
 	int keep;	     /* run folders kept; 0 = all */
 	int log_level;	     /* enum log_level (log.h) for run.log */
+
+	/* Microsoft Graph checks of the Exchange side (graph.h) */
+	bool exchange_checks;	  /* exchange_checks = true */
+	char *graph_url;	  /* "https://graph.microsoft.com", no '/' */
+	bool test_when_unfixable; /* run.test_when_unfixable = "test" */
 };
 
 /*
