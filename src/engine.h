@@ -96,6 +96,12 @@ int engine_run(struct engine *en, struct results *res, struct err *e);
 const struct engine_stats *engine_stats(const struct engine *en);
 
 /*
+ * The rows to run, when they were not known at engine_new() (a selection
+ * reads mailboxes once signed in, select.h); before engine_run().
+ */
+void engine_set_rows(struct engine *en, struct rows *rows, size_t total_rows);
+
+/*
  * Preflight (preflight.h), between engine_connect() and engine_run():
  * GET each of 'urls' (relative to the API root) through the run's own
  * batching, retries and throttling. The answers stay in the lookup cache

@@ -660,9 +660,12 @@ static int load_defaults(struct ctx *c, struct job *j,
 static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 {
 	static const char *const allowed[] = {
-	    "parallel",	     "batch_size",	"max_attempts", "test_timeout",
-	    "poll_interval", "request_timeout", "keep",		NULL};
+	    "parallel",	    "batch_size",    "max_attempts",
+	    "test_timeout", "poll_interval", "request_timeout",
+	    "keep",	    "retest",	     NULL};
+	static const char *const retests[] = {"changed", "unhealthy", "always"};
 	config_setting_t *g;
+	char *v = NULL;
 
 	if (get_group(c, root, "run", false, &g) < 0 ||
 	    (g && check_members(c, g, "run", allowed) < 0) ||
@@ -677,8 +680,50 @@ static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 		    &j->poll_interval) < 0 ||
 	    get_int(c, g, "run", "request_timeout", 120, 1, 3600,
 		    &j->request_timeout) < 0 ||
-	    get_int(c, g, "run", "keep", 30, 0, 100000, &j->keep) < 0)
+	    get_int(c, g, "run", "keep", 30, 0, 100000, &j->keep) < 0 ||
+	    get_str(c, g, "run", "retest", false, "changed", &v) < 0) {
+		free(v);
 		return -1;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(retests); i++)
+		if (!strcmp(v, retests[i])) {
+			j->retest = (int)i;
+			free(v);
+			return 0;
+		}
+	fail(c, config_setting_get_member(g, "retest"), "run.retest",
+	     "unknown value '%s' (expected changed, unhealthy or always)", v);
+	free(v);
+	return -1;
+}
+
+/* select = { profile = "..."; status = "failure"; ... } (select.h) */
+static int load_select(struct ctx *c, struct job *j,
+		       const config_setting_t *root)
+{
+	config_setting_t *g;
+
+	if (get_group(c, root, "select", false, &g) < 0)
+		return -1;
+	if (!g)
+		return 0;
+	if (check_members(c, g, "select", select_keys) < 0)
+		return -1;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		config_setting_t *m = config_setting_get_elem(g, i);
+		char full[128], origin[512], term[1024], why[256];
+
+		snprintf(full, sizeof(full), "select.%s",
+			 config_setting_name(m));
+		if (config_setting_type(m) != CONFIG_TYPE_STRING)
+			return fail(c, m, full, "must be a string");
+		snprintf(origin, sizeof(origin), "%s:%d: setting '%s'", c->path,
+			 config_setting_source_line(m), full);
+		snprintf(term, sizeof(term), "%s=%s", config_setting_name(m),
+			 config_setting_get_string(m));
+		if (select_add(&j->select, term, origin, why, sizeof(why)) < 0)
+			return fail(c, m, full, "%s", why);
+	}
 	return 0;
 }
 
@@ -755,9 +800,10 @@ static char *default_name(const char *path)
 static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 {
 	static const char *const allowed[] = {
-	    "name",	  "environment",    "auth",	  "input",
-	    "output",	  "defaults",	    "run",	  "templates",
-	    "log_level",  "input_encoding", "output_bom", NULL};
+	    "name",	 "environment",	   "auth",	 "input",
+	    "output",	 "defaults",	   "run",	 "templates",
+	    "log_level", "input_encoding", "output_bom", "select",
+	    NULL};
 	char *def = default_name(c->path);
 	int rc = check_members(c, root, "", allowed);
 
@@ -795,7 +841,7 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 	anchor(c, &j->templates);
 	if (load_environment(c, j, root) < 0 || load_auth(c, j, root) < 0 ||
 	    load_defaults(c, j, root) < 0 || load_run(c, j, root) < 0 ||
-	    load_log_level(c, j, root) < 0 ||
+	    load_select(c, j, root) < 0 || load_log_level(c, j, root) < 0 ||
 	    load_encoding(c, j, root) < 0)
 		return -1;
 	return 0;
@@ -855,6 +901,7 @@ void job_release(struct job *j)
 		free(*strs[i]);
 		*strs[i] = NULL;
 	}
+	select_release(&j->select);
 	memset(j, 0, sizeof(*j));
 }
 
