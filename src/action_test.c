@@ -457,6 +457,39 @@ static enum action_step diagnose_answer(struct action_ctx *c,
 	return st;
 }
 
+/*
+ * run.retest (job.h): a mailbox whose three statuses are Success (ACT
+ * counts only where it is on Server-Side Synchronization) is not tested
+ * again under "unhealthy", nor under "changed" when no other action of
+ * its row changes anything in this run. Its statuses are reported.
+ */
+static bool no_retest(struct action_ctx *c, struct row_state *rs,
+		      struct test *t)
+{
+	const struct job *j = action_job(c);
+	const cJSON *mb = rs->mailbox;
+	int act_method = actu_int(mb, "actdeliverymethod", -1);
+
+	if (!j || j->retest == JOB_RETEST_ALWAYS)
+		return false;
+	t->status[0] = actu_int(mb, "incomingemailstatus", -1);
+	t->status[1] = actu_int(mb, "outgoingemailstatus", -1);
+	t->status[2] = actu_int(mb, "actstatus", -1);
+	if (t->status[0] != STATUS_SUCCESS || t->status[1] != STATUS_SUCCESS ||
+	    !(t->status[2] == STATUS_SUCCESS ||
+	      (act_method != 1 && act_method != -1 &&
+	       t->status[2] != STATUS_FAILURE)))
+		return false;
+	if (j->retest == JOB_RETEST_CHANGED)
+		for (int i = 0; i < ACTION_COUNT; i++)
+			if (i != ACTION_TEST_ENABLE &&
+			    (rs->act[i].status == ACTION_ST_DONE ||
+			     rs->act[i].status == ACTION_ST_WOULD))
+				return false;
+	report_statuses(rs, t);
+	return true;
+}
+
 static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 {
 	struct test *t = test_of(rs);
@@ -466,6 +499,8 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 
 	switch (rs->act[ACTION_TEST_ENABLE].step) {
 	case STEP_SCHEDULE:
+		if (no_retest(c, rs, t))
+			return ACTION_UNCHANGED;
 		return schedule(c, rs, t);
 	case STEP_POLL:
 		emit_poll(c, rs, t);
