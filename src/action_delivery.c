@@ -9,6 +9,7 @@
 
 #include "act_util.h"
 #include "action.h"
+#include "plan_show.h"
 
 #include "banned.h"
 
@@ -18,9 +19,38 @@ static const char *const attributes[ROWS_NDELIVERY] = {
     [ROWS_ACTDELIVERY] = "actdeliverymethod",
 };
 
+static const char *const labels[ROWS_NDELIVERY] = {"incoming", "outgoing",
+						   "ACT"};
+
+/* plan: the asked columns now and as the row wants them, by name. */
+static void show(struct row_state *rs)
+{
+	struct buf now = BUF_INIT(BUF_MAX_SMALL),
+		   then = BUF_INIT(BUF_MAX_SMALL);
+
+	for (int i = 0; i < ROWS_NDELIVERY; i++) {
+		int want = rs->row->delivery[i];
+
+		if (want == ROWS_UNSET)
+			continue;
+		buf_addf(
+		    &now, "%s%s %s", now.len ? ", " : "", labels[i],
+		    show_delivery(i, actu_int(rs->mailbox, attributes[i], -1)));
+		buf_addf(&then, "%s%s %s", then.len ? ", " : "", labels[i],
+			 show_delivery(i, want));
+	}
+	show_set(rs, ACTION_SET_DELIVERY, now.ptr ? now.ptr : "",
+		 then.ptr ? then.ptr : "");
+	buf_release(&now);
+	buf_release(&then);
+}
+
 static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 {
 	int changes = 0;
+
+	if (action_readonly(c))
+		show(rs);
 
 	for (size_t i = 0; i < ROWS_NDELIVERY; i++) {
 		int want = rs->row->delivery[i];

@@ -12,6 +12,7 @@
 
 #include "act_util.h"
 #include "action.h"
+#include "plan_show.h"
 
 #include "banned.h"
 
@@ -29,6 +30,17 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 		break;
 	}
 	want = actu_str(profile, "emailserverprofileid");
+	if (action_readonly(c)) {
+		const char *cur_id =
+		    actu_str(rs->mailbox, "_emailserverprofile_value");
+		const char *cur = NULL;
+
+		if (show_lookup(c, "emailserverprofiles", cur_id, "name", &cur))
+			return ACTION_WAIT;
+		show_set(rs, ACTION_SET_PROFILE,
+			 cur_id ? (cur ? cur : cur_id) : "(none)",
+			 actu_str(profile, "name"));
+	}
 	return actu_bind(c, rs, "_emailserverprofile_value",
 			 "emailserverprofile", "emailserverprofiles", want);
 }

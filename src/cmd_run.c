@@ -24,6 +24,7 @@
 #include "job.h"
 #include "log.h"
 #include "opts.h"
+#include "plan_summary.h"
 #include "preflight.h"
 #include "progress.h"
 #include "remediate.h"
@@ -177,6 +178,20 @@ static void print_summary(FILE *fp, const char *cmd, struct results *res,
 		    !s[RESULTS_FAILED_ACT] && !s[RESULTS_SKIPPED] &&
 		    !s[RESULTS_WOULD])
 			continue;
+		if (a == ROWS_GRANT_PRIVILEGES && results_plan_summary(res)) {
+			/* a role is one change, whatever rows name it */
+			size_t roles =
+			    plan_summary_targets(results_plan_summary(res), a);
+
+			fprintf(fp,
+				"  %-16s would change %zu role%s (%zu rows), "
+				"unchanged %zu, failed %zu, skipped %zu\n",
+				rows_action_name(a), roles,
+				roles == 1 ? "" : "s", s[RESULTS_WOULD],
+				s[RESULTS_UNCHANGED], s[RESULTS_FAILED_ACT],
+				s[RESULTS_SKIPPED]);
+			continue;
+		}
 		fprintf(fp,
 			"  %-16s done %zu, would change %zu, unchanged %zu, "
 			"failed %zu, skipped %zu\n",
@@ -184,6 +199,8 @@ static void print_summary(FILE *fp, const char *cmd, struct results *res,
 			s[RESULTS_UNCHANGED], s[RESULTS_FAILED_ACT],
 			s[RESULTS_SKIPPED]);
 	}
+	if (results_plan_summary(res))
+		plan_summary_print(results_plan_summary(res), fp);
 	fprintf(
 	    fp,
 	    "  requests    %llu ($batch %llu, operations %llu, retries "
@@ -224,9 +241,11 @@ static void print_next(FILE *fp, const char *cmd, const char *job_path,
 	    c->by_outcome[RESULTS_FAILED] + c->by_outcome[RESULTS_INVALID];
 
 	if (!strcmp(cmd, "plan")) {
-		fputs("next: look at the would-change cells of results.csv, "
-		      "then apply with: mbxfix run ",
-		      fp);
+		fprintf(fp,
+			"next: look at the changes in %s/plan.csv (the "
+			"<action>_now and <action>_then columns), then apply "
+			"with: mbxfix run ",
+			dir);
 		print_path(fp, job_path);
 		fputc('\n', fp);
 		return;
