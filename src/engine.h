@@ -116,6 +116,12 @@ int engine_prefetch(struct engine *en, char *const *urls, size_t n,
 const struct cJSON *engine_cached(struct engine *en, const char *url,
 				  const char **err);
 /*
+ * engine_prefetch() of one FetchXML query, asking for the paging
+ * annotations (@Microsoft.Dynamics.CRM.fetchxmlpagingcookie and
+ * morerecords) that say how to read the next page.
+ */
+int engine_prefetch_paging(struct engine *en, const char *url, struct err *e);
+/*
  * Put 'json' (consumed) in the lookup cache as the answer of GET 'url',
  * unless the cache has that URL already: preflight's answer for one name,
  * taken from a batched lookup, where the action asks for it.

@@ -883,6 +883,11 @@ int send_batch(struct engine *en)
 		    "Prefer: odata.include-annotations="
 		    "\"Microsoft.Dynamics.CRM.lookuplogicalname\"",
 		    NULL};
+		static const char *const paging[] = {
+		    "Prefer: odata.include-annotations="
+		    "\"Microsoft.Dynamics.CRM.fetchxmlpagingcookie,"
+		    "Microsoft.Dynamics.CRM.morerecords\"",
+		    NULL};
 		struct batch_req br = {0};
 
 		if (!op)
@@ -904,6 +909,7 @@ int send_batch(struct engine *en)
 		br.url = op->url;
 		br.headers = op->flags & ACTION_OP_IF_MATCH ? if_match
 			     : op->flags & OP_ANNOTATIONS   ? annotations
+			     : op->flags & OP_PAGING	    ? paging
 							    : NULL;
 		if (op->if_match) {
 			/* sent again after a read: on the version read */

@@ -73,7 +73,9 @@ static const struct {
      "never-tested|\n"
      "                  not-enabled|unhealthy, approval=not-approved,"
      " business_unit=NAME,\n"
-     "                  type=user|queue (repeatable, all must hold)\n"},
+     "                  type=user|queue, view=NAME (a saved or personal "
+     "view)\n"
+     "                  (repeatable, all must hold)\n"},
 };
 
 static const struct cmdopts *find(const char *cmd)

@@ -22,8 +22,8 @@
 
 #include "banned.h"
 
-const char *const select_keys[] = {"profile",	    "status", "approval",
-				   "business_unit", "type",   NULL};
+const char *const select_keys[] = {
+    "profile", "status", "approval", "business_unit", "type", "view", NULL};
 
 /* Copy of 's' without surrounding blanks. */
 static char *trimmed(const char *s, size_t len)
@@ -100,7 +100,7 @@ int select_add(struct select_set *s, const char *text, const char *origin,
 	if (k < 0) {
 		snprintf(why, whylen,
 			 "unknown key '%s' (expected profile, status, "
-			 "approval, business_unit or type)",
+			 "approval, business_unit, type or view)",
 			 key);
 		goto bad;
 	}
@@ -141,6 +141,7 @@ int select_add(struct select_set *s, const char *text, const char *origin,
 		break;
 	case SELECT_PROFILE:
 	case SELECT_BU:
+	case SELECT_VIEW:
 	case SELECT_NKEYS:
 		break;
 	}
@@ -227,6 +228,7 @@ void select_filter(const struct select_set *s, const char *const *ids,
 			buf_addch(out, ')');
 			break;
 		case SELECT_TYPE: /* by the queues' ids, after the query */
+		case SELECT_VIEW: /* by the view's mailbox ids, likewise */
 		case SELECT_NKEYS:
 			break;
 		}
@@ -262,6 +264,181 @@ long select_match_name(const char *want, const char *const *names, size_t n)
 		found = (long)i;
 	}
 	return found;
+}
+
+/*
+ * FetchXML paging (pure).
+ */
+static void xml_escape(struct buf *out, const char *s)
+{
+	for (; *s; s++)
+		switch (*s) {
+		case '<':
+			buf_addstr(out, "&lt;");
+			break;
+		case '>':
+			buf_addstr(out, "&gt;");
+			break;
+		case '&':
+			buf_addstr(out, "&amp;");
+			break;
+		case '"':
+			buf_addstr(out, "&quot;");
+			break;
+		default:
+			buf_addch(out, *s);
+		}
+}
+
+/* The name=value attributes of a tag from 'p' to its '>'; the end. */
+struct xattr {
+	const char *name, *val;
+	size_t nlen, vlen;
+};
+
+static const char *tag_attrs(const char *p, struct xattr *a, size_t max,
+			     size_t *n)
+{
+	*n = 0;
+	for (;;) {
+		const char *name, *q;
+		char quote;
+
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p || *p == '>' || *p == '/')
+			return *p ? p : NULL;
+		name = p;
+		while (*p && *p != '=' && !isspace((unsigned char)*p) &&
+		       *p != '>')
+			p++;
+		if (*p != '=')
+			return NULL;
+		q = p + 1;
+		quote = *q;
+		if (quote != '"' && quote != '\'')
+			return NULL;
+		if (*n == max)
+			return NULL;
+		a[*n].name = name;
+		a[*n].nlen = (size_t)(p - name);
+		a[*n].val = q + 1;
+		p = strchr(q + 1, quote);
+		if (!p)
+			return NULL;
+		a[*n].vlen = (size_t)(p - a[*n].val);
+		(*n)++;
+		p++;
+	}
+}
+
+static bool attr_is(const struct xattr *a, const char *name)
+{
+	return a->nlen == strlen(name) && !strncmp(a->name, name, a->nlen);
+}
+
+char *select_fetch_page(const char *xml, long page, long count,
+			const char *cookie)
+{
+	const char *start = strstr(xml, "<fetch"), *end;
+	struct xattr a[32];
+	size_t n;
+	struct buf out = BUF_INIT(BUF_MAX_BODY);
+
+	if (!start || (start[6] != '>' && !isspace((unsigned char)start[6])))
+		return NULL;
+	end = tag_attrs(start + 6, a, ARRAY_SIZE(a), &n);
+	if (!end || *end != '>')
+		return NULL;
+	buf_add(&out, xml, (size_t)(start - xml));
+	buf_addstr(&out, "<fetch");
+	for (size_t i = 0; i < n; i++) {
+		if (attr_is(&a[i], "count")) {
+			char num[24];
+
+			snprintf(num, sizeof(num), "%.*s", (int)a[i].vlen,
+				 a[i].val);
+			count = strtol(num, NULL, 10) > 0
+				    ? strtol(num, NULL, 10)
+				    : count;
+			continue;
+		}
+		if (attr_is(&a[i], "page") || attr_is(&a[i], "paging-cookie"))
+			continue;
+		buf_addf(&out, " %.*s=\"%.*s\"", (int)a[i].nlen, a[i].name,
+			 (int)a[i].vlen, a[i].val);
+	}
+	buf_addf(&out, " count=\"%ld\" page=\"%ld\"", count, page);
+	if (cookie) {
+		buf_addstr(&out, " paging-cookie=\"");
+		xml_escape(&out, cookie);
+		buf_addch(&out, '"');
+	}
+	buf_addstr(&out, end);
+	return buf_detach(&out, NULL);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static char *pct_decode(const char *s, size_t len)
+{
+	char *out = xmalloc(len + 1), *o = out;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
+		    hexval(s[i + 2]) >= 0) {
+			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+int select_fetch_next(const char *annotation, long *page, char **cookie)
+{
+	const char *p = strstr(annotation, "<cookie"), *end;
+	struct xattr a[8];
+	size_t n;
+	char *once;
+
+	*cookie = NULL;
+	*page = 0;
+	if (!p)
+		return -1;
+	end = tag_attrs(p + 7, a, ARRAY_SIZE(a), &n);
+	if (!end)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (attr_is(&a[i], "pagenumber")) {
+			char num[24];
+
+			snprintf(num, sizeof(num), "%.*s", (int)a[i].vlen,
+				 a[i].val);
+			*page = strtol(num, NULL, 10);
+		} else if (attr_is(&a[i], "pagingcookie") && !*cookie) {
+			once = pct_decode(a[i].val, a[i].vlen);
+			*cookie = pct_decode(once, strlen(once));
+			free(once);
+		}
+	}
+	if (*page < 2 || !*cookie) {
+		free(*cookie);
+		*cookie = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -466,6 +643,151 @@ static void collect_queues(void *ctx, const cJSON *value)
 	}
 }
 
+/* The saved and personal views of mailboxes, with their FetchXML. */
+struct views {
+	char **names, **fetch;
+	size_t n;
+};
+
+static void collect_views(void *ctx, const cJSON *value)
+{
+	struct views *v = ctx;
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, value)
+	{
+		const cJSON *name =
+		    cJSON_GetObjectItemCaseSensitive(it, "name");
+		const cJSON *fx =
+		    cJSON_GetObjectItemCaseSensitive(it, "fetchxml");
+
+		if (!cJSON_IsString(name) || !cJSON_IsString(fx))
+			continue;
+		v->names = xrealloc(v->names, (v->n + 1) * sizeof(*v->names));
+		v->fetch = xrealloc(v->fetch, (v->n + 1) * sizeof(*v->fetch));
+		v->names[v->n] = xstrdup(name->valuestring);
+		v->fetch[v->n] = xstrdup(fx->valuestring);
+		v->n++;
+	}
+}
+
+/* The FetchXML of the view term 't' names (system or personal). */
+static char *resolve_view(struct engine *en, const struct select_term *t,
+			  struct err *e)
+{
+	static const char *const sets[] = {"savedqueries", "userqueries"};
+	struct views v = {0};
+	char *fetch = NULL;
+	long i;
+
+	for (size_t s = 0; s < ARRAY_SIZE(sets); s++) {
+		struct buf url = BUF_INIT(BUF_MAX_SMALL);
+		static const char expr[] = "returnedtypecode eq 'mailbox'";
+		int rc;
+
+		buf_addf(&url, "%s?$select=name,fetchxml&$filter=", sets[s]);
+		odata_url_encode(&url, expr, strlen(expr));
+		rc = each_page(en, url.ptr, "the views of mailboxes",
+			       collect_views, &v, e);
+		buf_release(&url);
+		if (rc < 0)
+			goto out;
+	}
+	i = select_match_name(t->value, (const char *const *)v.names, v.n);
+	if (i >= 0) {
+		fetch = xstrdup(v.fetch[i]);
+	} else if (i == -2) {
+		err_set(e, ERR_CONFIG,
+			"%s: view=%s: more than one view of mailboxes has "
+			"that name (a system view and a personal one?); "
+			"rename one of them",
+			t->origin, t->value);
+	} else {
+		struct buf sug = BUF_INIT(BUF_MAX_SMALL);
+
+		preflight_suggest(&sug, t->value, (const char *const *)v.names,
+				  v.n);
+		err_set(e, ERR_CONFIG,
+			"%s: view=%s: no saved or personal view of mailboxes "
+			"'%s'%s",
+			t->origin, t->value, t->value, sug.len ? sug.ptr : "");
+		buf_release(&sug);
+	}
+out:
+	for (size_t k = 0; k < v.n; k++) {
+		free(v.names[k]);
+		free(v.fetch[k]);
+	}
+	free(v.names);
+	free(v.fetch);
+	return fetch;
+}
+
+#define SELECT_FETCH_COUNT 5000 /* rows per FetchXML page, the most */
+
+/* Every mailbox id the view's FetchXML gives, page after page. */
+static int run_view(struct engine *en, const struct select_term *t,
+		    const char *fetch, struct strset *ids, struct err *e)
+{
+	long page = 1;
+	char *cookie = NULL;
+	int rc = -1;
+
+	for (;;) {
+		char *xml =
+		    select_fetch_page(fetch, page, SELECT_FETCH_COUNT, cookie);
+		struct buf url = BUF_INIT(BUF_MAX_BODY);
+		const cJSON *j, *it, *ann;
+		const char *why = NULL;
+
+		if (!xml) {
+			err_set(e, ERR_CONFIG,
+				"%s: view=%s: its query is not FetchXML",
+				t->origin, t->value);
+			break;
+		}
+		buf_addstr(&url, "mailboxes?fetchXml=");
+		odata_url_encode(&url, xml, strlen(xml));
+		free(xml);
+		if (engine_prefetch_paging(en, url.ptr, e) < 0) {
+			buf_release(&url);
+			break;
+		}
+		j = engine_cached(en, url.ptr, &why);
+		buf_release(&url);
+		if (!j) {
+			err_set(e, ERR_CONFIG,
+				"%s: view=%s: the service refused its query: "
+				"%s",
+				t->origin, t->value, why ? why : "no answer");
+			break;
+		}
+		cJSON_ArrayForEach(it,
+				   cJSON_GetObjectItemCaseSensitive(j, "value"))
+		{
+			const cJSON *id =
+			    cJSON_GetObjectItemCaseSensitive(it, "mailboxid");
+
+			if (cJSON_IsString(id))
+				set_add(ids, id->valuestring);
+		}
+		ann = cJSON_GetObjectItemCaseSensitive(
+		    j, "@Microsoft.Dynamics.CRM.fetchxmlpagingcookie");
+		free(cookie);
+		cookie = NULL;
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+			j, "@Microsoft.Dynamics.CRM.morerecords"))) {
+			rc = 0;
+			break;
+		}
+		if (!cJSON_IsString(ann) ||
+		    select_fetch_next(ann->valuestring, &page, &cookie) < 0)
+			page++; /* more records without a cookie */
+	}
+	free(cookie);
+	return rc;
+}
+
 /* Writing the run's input. */
 struct out {
 	FILE *fp;
@@ -475,6 +797,8 @@ struct out {
 	size_t mailbox_col;
 	struct strset named; /* what the CSV names */
 	struct strset queues;
+	struct strset view; /* the view's mailboxes, when has_view */
+	bool has_view;
 	int type;	    /* SELECT_USER, SELECT_QUEUE or 0 */
 	const char *source; /* "where ..." */
 	size_t added;
@@ -515,6 +839,8 @@ static void collect_mailboxes(void *ctx, const cJSON *value)
 		    it, "_regardingobjectid_value");
 
 		if (!cJSON_IsString(id))
+			continue;
+		if (o->has_view && !set_has(&o->view, id->valuestring))
 			continue;
 		if (o->type) {
 			bool queue = cJSON_IsString(reg) &&
@@ -620,6 +946,25 @@ int select_run(const struct select_set *s, struct engine *en,
 			}
 			o.type = (int)t->v;
 		}
+		if (t->key == SELECT_VIEW) {
+			char *fetch;
+			int vrc;
+
+			if (o.has_view) {
+				err_set(e, ERR_CONFIG,
+					"%s: view=%s: one view at a time",
+					t->origin, t->value);
+				goto out;
+			}
+			fetch = resolve_view(en, t, e);
+			if (!fetch)
+				goto out;
+			vrc = run_view(en, t, fetch, &o.view, e);
+			free(fetch);
+			if (vrc < 0)
+				goto out;
+			o.has_view = true;
+		}
 	}
 	if (o.type && each_page(en, "queues?$select=queueid", "the queues",
 				collect_queues, &o.queues, e) < 0)
@@ -672,6 +1017,7 @@ out:
 	free(ids);
 	set_release(&o.named);
 	set_release(&o.queues);
+	set_release(&o.view);
 	buf_release(&expr);
 	buf_release(&url);
 	buf_release(&src);

@@ -14,6 +14,10 @@
  *   business_unit=NAME  the mailbox's owning business unit, by name
  *                       (also bu=NAME)
  *   type=T              user | queue (what the mailbox belongs to)
+ *   view=NAME           a saved (system) or personal view of mailboxes,
+ *                       by name: its FetchXML run through the Web API,
+ *                       GET mailboxes?fetchXml=..., page after page with
+ *                       the paging cookie
  *
  * Names are matched as the admin center matches them: case ignored and
  * surrounding blanks ignored; an unknown one is an error that says "did
@@ -43,6 +47,7 @@ enum select_key {
 	SELECT_APPROVAL,
 	SELECT_BU,
 	SELECT_TYPE,
+	SELECT_VIEW,
 	SELECT_NKEYS
 };
 
@@ -95,6 +100,23 @@ void select_filter(const struct select_set *s, const char *const *ids,
  * surrounding blanks: its index, -1 when none, -2 when several.
  */
 long select_match_name(const char *want, const char *const *names, size_t n);
+
+/*
+ * A view's FetchXML for page 'page' (1 on): its <fetch> tag rewritten
+ * with page, count (the view's own, else 'count') and, when 'cookie' is
+ * not NULL, paging-cookie (XML-escaped). NULL when 'xml' has no <fetch>
+ * tag.
+ */
+char *select_fetch_page(const char *xml, long page, long count,
+			const char *cookie);
+
+/*
+ * From a @Microsoft.Dynamics.CRM.fetchxmlpagingcookie annotation
+ * (<cookie pagenumber="2" pagingcookie="%253ccookie..." />), the next
+ * page's number and its cookie, decoded (the Web API encodes it twice).
+ * -1 when the annotation does not hold them.
+ */
+int select_fetch_next(const char *annotation, long *page, char **cookie);
 
 struct engine;
 struct job;

@@ -85,8 +85,30 @@ GOT=$(jq -r '.[].mailbox_id' "$T/p8.json" | sort | tr '\n' ' ')
 W=$(want '.incomingemailstatus != 1 or .outgoingemailstatus != 1 or .actstatus == 2 or .testmailboxaccesscompletedon == null')
 check "select = { status = \"unhealthy\" } in the job" [ -n "$W" ] && [ "$GOT" = "$W" ]
 
+# saved and personal views: their FetchXML, run by dvsim
+plan_sel v1 --where 'view=Mailboxes with Test & Enable failures'
+W=$(want '.incomingemailstatus == 2 or .outgoingemailstatus == 2 or .actstatus == 2')
+check "view= a system view (FetchXML filter of type or)" [ -n "$W" ] && [ "$GOT" = "$W" ]
+plan_sel v2 --where 'view= my hybrid MAILBOXES '
+W=$(want "._emailserverprofile_value == \"$HYB\"")
+check "view= a personal view, name matched without case and blanks" [ -n "$W" ] && [ "$GOT" = "$W" ]
+SV=$(jq -r '[.entities.businessunits[] | select(.name == "Sales" or .name == "Service") | .businessunitid] | join(" ")' "$T/s.json")
+plan_sel v3 --where 'view=Sales and Service or unapproved mailboxes' --where type=user
+W=$(want "._regardingobjectid_value as \$r | any(\$s.entities.systemusers[]; .systemuserid == \$r) and .statecode == 0 and ((._owningbusinessunit_value | IN(\"${SV% *}\", \"${SV#* }\")) or .emailrouteraccessapproval != 1)")
+check "view= nested filters, in and ne, with another term" [ -n "$W" ] && [ "$GOT" = "$W" ]
+# a personal view whose pages hold 3 rows: every page is read
+TOKEN=$(token)
+curl -sf -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+	-d '{"name": "Active, small pages", "returnedtypecode": "mailbox", "querytype": 0, "statecode": 0, "fetchxml": "<fetch count=\"3\"><entity name=\"mailbox\"><filter><condition attribute=\"statecode\" operator=\"eq\" value=\"0\" /></filter></entity></fetch>"}' \
+	"$URL/api/data/v9.2/userqueries"
+plan_sel v4 --where 'view=Active, small pages'
+W=$(want '.statecode == 0')
+check "view= read page after page with the paging cookie ($(echo "$W" | wc -w) mailboxes, 3 a page)" [ -n "$W" ] && [ "$GOT" = "$W" ]
+plan_sel v5 --where 'view=Active Mailbox'
+check "unknown view: exit 2 with did you mean" grep -q "did you mean 'Active Mailboxes'" "$T/v5.stderr"
+
 stats >"$T/st1.json"
-check "the plans wrote nothing" jqt "$T/st1.json" "$(jq .writes.total "$T/st0.json") == .writes.total"
+check "the plans wrote nothing (the test's own view only)" jqt "$T/st1.json" "$(jq .writes.total "$T/st0.json") + 1 == .writes.total"
 
 # a CSV and a selection: each mailbox once, the CSV's rows first
 first=$(jq -r --arg p "$HYB" '[.entities.mailboxes[] | select(._emailserverprofile_value == $p)][0].emailaddress' "$T/s.json")
