@@ -586,6 +586,16 @@ static int load_actions(struct ctx *c, struct job *j, const config_setting_t *g)
 	return 0;
 }
 
+static void trim_in_place(char *s)
+{
+	size_t start = strspn(s, " \t"), len = strlen(s + start);
+
+	while (len && (s[start + len - 1] == ' ' || s[start + len - 1] == '\t'))
+		len--;
+	memmove(s, s + start, len);
+	s[len] = '\0';
+}
+
 static int load_defaults(struct ctx *c, struct job *j,
 			 const config_setting_t *root)
 {
@@ -615,6 +625,10 @@ static int load_defaults(struct ctx *c, struct job *j,
 	    get_str(c, g, "defaults", "privileges", false, "server-side-sync",
 		    &j->defaults.privileges) < 0)
 		return -1;
+	/* names typed by people: surrounding blanks ignored, as in rows */
+	trim_in_place(j->defaults.profile);
+	trim_in_place(j->defaults.role);
+	trim_in_place(j->defaults.privileges);
 	for (int i = 0; i < ROWS_NDELIVERY; i++) {
 		char *v = NULL;
 		char full[64];
