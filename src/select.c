@@ -54,6 +54,7 @@ static int parse_status(const char *v, unsigned *bits, char *why, size_t whylen)
 		char *one = trimmed(v, len);
 		bool ok = false;
 
+		ok = !*one; /* an empty item, as in "failure," */
 		for (size_t i = 0; i < ARRAY_SIZE(names) && !ok; i++)
 			if (!strcasecmp(one, names[i].name)) {
 				*bits |= names[i].bits;
