@@ -234,9 +234,10 @@ static void print_path(FILE *fp, const char *path)
 }
 
 /* The closing lines of the text summary: what to do next. */
-static void print_next(FILE *fp, const char *cmd, const char *job_path,
+static void print_next(FILE *fp, const char *cmd, const struct opts *o,
 		       const struct results_counts *c, const char *dir)
 {
+	const char *job_path = o->job;
 	size_t bad =
 	    c->by_outcome[RESULTS_FAILED] + c->by_outcome[RESULTS_INVALID];
 
@@ -246,6 +247,11 @@ static void print_next(FILE *fp, const char *cmd, const char *job_path,
 			"<action>_now and <action>_then columns), then apply "
 			"with: mbxfix run ",
 			dir);
+		for (size_t i = 0; i < o->nwhere; i++) {
+			fputs("--where ", fp);
+			print_path(fp, o->where[i]);
+			fputc(' ', fp);
+		}
 		print_path(fp, job_path);
 		fputc('\n', fp);
 		return;
@@ -765,7 +771,7 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		printf("  selected    %zu mailbox%s where %s\n", nsel,
 		       nsel == 1 ? "" : "es", seldesc.ptr);
 	if (o.verbosity >= 0 && !o.json && strcmp(cmd, "diagnose"))
-		print_next(stdout, cmd, o.job, results_counts(res),
+		print_next(stdout, cmd, &o, results_counts(res),
 			   results_dir(res));
 	if (!strcmp(cmd, "diagnose")) {
 		size_t n = 0;
@@ -775,7 +781,7 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		if (o.verbosity >= 0 && !o.json) {
 			printf("  remediation %s/remediation.csv (%zu rows)\n",
 			       results_dir(res), n);
-			print_next(stdout, cmd, o.job, results_counts(res),
+			print_next(stdout, cmd, &o, results_counts(res),
 				   results_dir(res));
 		}
 	}
