@@ -137,4 +137,13 @@ state >"$T/s.json"
 check "no mailbox left on the Hybrid profile" [ -z "$(want "._emailserverprofile_value == \"$HYB\"" | tr -d ' ')" ]
 check "the run kept its input as input.csv" [ -s "$T/out/fix/latest/input.csv" ]
 
+# paging: more mailboxes than one page (5,000); the queues' mailboxes,
+# made last, are on the second page, reached through @odata.nextLink
+kill "$DV_PID"
+wait "$DV_PID" 2>/dev/null
+dvsim_start --generate 5100 --seed 2
+state >"$T/s.json"
+plan_sel big --where type=queue
+W=$(want '._regardingobjectid_value as $r | any($s.entities.queues[]; .queueid == $r)')
+check "a selection past the first page of mailboxes ($(jq '.entities.mailboxes | length' "$T/s.json") mailboxes)" [ -n "$W" ] && [ "$GOT" = "$W" ]
 finish
