@@ -672,7 +672,7 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		es.progress = &prog;
 	}
 	if (en)
-		engine_set_rows(en, rows, es.total_rows);
+		engine_set_rows(en, rows, es.total_rows, es.progress);
 	if ((!en &&
 	     (engine_new(&en, &es, &e) < 0 || engine_connect(en, &e) < 0)) ||
 	    preflight_resolve(pf, en, &job, &e) < 0)

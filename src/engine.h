@@ -99,7 +99,8 @@ const struct engine_stats *engine_stats(const struct engine *en);
  * The rows to run, when they were not known at engine_new() (a selection
  * reads mailboxes once signed in, select.h); before engine_run().
  */
-void engine_set_rows(struct engine *en, struct rows *rows, size_t total_rows);
+void engine_set_rows(struct engine *en, struct rows *rows, size_t total_rows,
+		     struct progress *progress);
 
 /*
  * Preflight (preflight.h), between engine_connect() and engine_run():

@@ -51,6 +51,13 @@ check "profile=NAME (case and blanks ignored) selects the Hybrid mailboxes" [ -n
 check "selected rows say where they came from" jqt "$R" 'all(.[]; .source | startswith("where profile="))'
 check "the summary says how many were selected" grep -q "selected    $(echo "$W" | wc -w) mailbox" "$T/p1.stdout"
 
+# the progress line counts the selected rows
+write_job pg "" "set_delivery"
+sed -i '/^input = /d' "$T/pg.cfg"
+E2E_SECRET=dvsim-demo-secret "$MBXFIX" plan --where 'profile=Exchange Server (Hybrid)' "$T/pg.cfg" >/dev/null 2>"$T/pg.err"
+nsel=$(echo "$GOT" | wc -w)
+check "progress line over the selected rows" grep -q "rows $nsel/$nsel" "$T/pg.err"
+
 plan_sel p2 --where status=failure
 W=$(want '.incomingemailstatus == 2 or .outgoingemailstatus == 2 or .actstatus == 2')
 check "status=failure selects the failed ones" [ -n "$W" ] && [ "$GOT" = "$W" ]
