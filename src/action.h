@@ -191,7 +191,7 @@ const struct action *action_by_name(const char *name);
 const char *action_name(enum action_id id);
 
 /*
- * Engine services, implemented in engine.c.
+ * Engine services, implemented in engine_row.c and engine_ops.c.
  */
 
 /* true in `plan` mode: plan() runs, nothing is written (reads still are). */

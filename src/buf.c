@@ -93,6 +93,34 @@ int buf_addf(struct buf *b, const char *fmt, ...)
 	return rc;
 }
 
+int buf_addu(struct buf *b, unsigned long long v)
+{
+	char d[24];
+	size_t n = sizeof(d);
+
+	do {
+		d[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return buf_add(b, d + n, sizeof(d) - n);
+}
+
+int buf_addi(struct buf *b, long long v)
+{
+	char d[24];
+	size_t n = sizeof(d);
+	unsigned long long u =
+	    v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		d[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		d[--n] = '-';
+	return buf_add(b, d + n, sizeof(d) - n);
+}
+
 void buf_setlen(struct buf *b, size_t len)
 {
 	if (len > b->len)

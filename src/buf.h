@@ -38,6 +38,10 @@ int buf_addf(struct buf *b, const char *fmt, ...)
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
+/* Append a number in decimal: buf_addf("%llu") without its cost. */
+int buf_addu(struct buf *b, unsigned long long v);
+int buf_addi(struct buf *b, long long v);
+
 /* Make room for 'extra' more bytes; -1 when past 'max'. */
 int buf_grow(struct buf *b, size_t extra);
 

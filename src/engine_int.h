@@ -1,6 +1,7 @@
 /*
  * engine_int.h: the engine's internal structures and the functions shared
- * between src/engine.c, src/engine_resolve.c and src/engine_ops.c.
+ * between src/engine.c, src/engine_row.c, src/engine_resolve.c and
+ * src/engine_ops.c.
  *
  * Internal to src/engine*.c: the rest of the program uses engine.h.
  */
@@ -40,6 +41,7 @@ enum op_kind {
 struct eng_row;
 struct lookup;
 struct shared;
+struct preflight_failure;
 
 struct op {
 	enum titem ti; /* first: see struct timer items */
@@ -193,6 +195,12 @@ struct engine {
 	struct table claimed; /* mailbox id -> the row that has it */
 	bool eof;
 	bool ever_answered;
+	/*
+	 * $batch requests that failed as a whole (no answer, or an error
+	 * status) since the last one the service answered: the length of
+	 * the current outage, which sets how long retries back off
+	 */
+	int fail_streak;
 	unsigned long batch_seq;
 	unsigned long jseq; /* journal numbers of writes */
 	unsigned token_gen; /* bumped with every new token */
@@ -232,11 +240,20 @@ void enqueue(struct engine *en, struct op *op);
 struct op *dequeue(struct queue *q);
 void make_ready(struct engine *en, struct eng_row *row);
 void order_del(struct engine *en, struct eng_row *row);
+int loop_once(struct engine *en, long cap_ms);
+
+/* engine_row.c */
+void row_free(struct engine *en, struct eng_row *row);
 void fail_row(struct engine *en, struct eng_row *row, const char *code,
 	      const char *message, const char *hint);
+void fail_row_preflight(struct engine *en, struct eng_row *row,
+			const struct preflight_failure *f);
+void log_row(struct engine *en, const struct row *row, const char *result,
+	     const char *action, const char *code, const char *message);
 void apply_step(struct engine *en, struct eng_row *row, int id,
 		enum action_step step, bool from_plan);
-int loop_once(struct engine *en, long cap_ms);
+/* Move 'row' on as far as it can go; 0, or -1 on a fatal error. */
+int advance(struct engine *en, struct eng_row *row);
 
 /* engine_resolve.c */
 void flush_group(struct engine *en, bool ids);

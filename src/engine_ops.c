@@ -7,6 +7,10 @@
  * retried (retry_op()), writes of unknown fate verified by a read
  * (verify_write(), verified()) and journaled (journal_intent(),
  * journal_outcome()).
+ *
+ * Just over 1,000 lines: sending, answering, retrying and verifying all
+ * act on the same struct op and its journal sequence, and an operation's
+ * fate (sent, answered, unknown, verified) must be decided in one place.
  */
 #include "compat.h"
 
@@ -505,6 +509,19 @@ static bool verify_write(struct engine *en, struct op *w, bool fresh,
 }
 
 /*
+ * The wait before an operation's next attempt. A failure while the
+ * service answers other requests waits as a first one, so a row unlucky
+ * twice does not hold the end of a run for seconds; a run of failed
+ * requests (an outage) backs off in full (docs/design.md, "Retries").
+ */
+static long backoff_ms(const struct engine *en, int attempts, long status,
+		       long retry_after_s, unsigned jitter)
+{
+	return retry_streak_delay_ms(&en->policy, attempts, en->fail_streak,
+				     status, retry_after_s, jitter);
+}
+
+/*
  * The read-back of a write of unknown fate answered. The change in place:
  * the write is done, whichever attempt applied it. Not in place: send it
  * again after the backoff, conditioned on the version read (a 412 then
@@ -553,12 +570,18 @@ static void verified(struct engine *en, struct op *v, long status,
 	 * one jitter for every read-back answered in this turn (they came in
 	 * one answer): their writes come due together and go out packed
 	 */
-	delay = retry_next_delay_ms(&en->policy, w->attempts, 0, -1,
-				    (unsigned)en->now * 2654435761u);
+	delay =
+	    backoff_ms(en, w->attempts, 0, -1, (unsigned)en->now * 2654435761u);
 	if (delay < 0) {
 		op_final(en, w, w->status ? w->status : 599, NULL);
 		return;
 	}
+	/*
+	 * the service just answered the read: that round trip was the wait
+	 * (a write with no version to condition on is read once more first)
+	 */
+	if (en->fail_streak == 0 && w->if_match)
+		delay = 0;
 	if (w->timed_out && delay < en->job->request_timeout * 1000L)
 		delay = en->job->request_timeout * 1000L;
 	if (!w->if_match && !v->fresh &&
@@ -567,7 +590,9 @@ static void verified(struct engine *en, struct op *v, long status,
 	log_info("%s %s: read back, not applied; sending it again", w->method,
 		 w->url);
 	en->st.retries++;
-	if (v->fresh)
+	log_retry(en, w->method, w->url, w->attempts, "NotApplied", 0,
+		  v->fresh ? 0 : delay, w->row ? w->row->rs.row->num : 0);
+	if (v->fresh || delay == 0)
 		enqueue(en, w);
 	else
 		sched_retry_add(&en->sched, en->now + delay, w);
@@ -591,8 +616,7 @@ static void retry_op(struct engine *en, struct op *op, long status,
 		if (verify_write(en, op, false, 0))
 			return;
 	}
-	delay = retry_next_delay_ms(&en->policy, op->attempts, status,
-				    retry_after_s, jitter);
+	delay = backoff_ms(en, op->attempts, status, retry_after_s, jitter);
 	if (delay < 0) {
 		op_final(en, op, op->status ? op->status : 599, NULL);
 		return;
@@ -792,6 +816,7 @@ int handle_done(struct engine *en, struct request *r)
 			request_free(r);
 			return -1;
 		}
+		en->fail_streak++;
 		log_info("request failed: %s; retrying its operations",
 			 r->error);
 		for (size_t i = 0; i < f->n; i++) {
@@ -803,9 +828,11 @@ int handle_done(struct engine *en, struct request *r)
 	en->ever_answered = true;
 	/* a stop-on-error answer is multipart too, under an outer 400 */
 	if (!strncasecmp(r->content_type, "multipart/", 10)) {
+		en->fail_streak = 0;
 		handle_batch_answer(en, f, r, jitter);
 		goto out;
 	}
+	en->fail_streak++;
 	if (status >= 200 && status < 300) {
 		/* a $batch answer that is not multipart cannot be mapped */
 		log_warn("$batch answered HTTP %ld with '%s'", status,

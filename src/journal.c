@@ -89,10 +89,27 @@ off_t journal_add(struct journal *j, const char *head, const void *payload,
 {
 	off_t at;
 
-	if (buf_addf(&j->grp, "%s %zu\n", head, len) < 0)
+	if (buf_addstr(&j->grp, head) < 0 || buf_addch(&j->grp, ' ') < 0 ||
+	    buf_addu(&j->grp, len) < 0 || buf_addch(&j->grp, '\n') < 0)
 		BUG("journal: record header past its cap");
 	at = j->written + (off_t)j->grp.len;
 	if (buf_add(&j->grp, payload, len) < 0 || buf_addch(&j->grp, '\n') < 0)
+		BUG("journal: record past its cap");
+	return at;
+}
+
+off_t journal_add2(struct journal *j, const char *head, const char *a,
+		   size_t alen, const char *b, size_t blen)
+{
+	off_t at;
+
+	if (buf_addstr(&j->grp, head) < 0 || buf_addch(&j->grp, ' ') < 0 ||
+	    buf_addu(&j->grp, alen + 1 + blen) < 0 ||
+	    buf_addch(&j->grp, '\n') < 0)
+		BUG("journal: record header past its cap");
+	at = j->written + (off_t)j->grp.len;
+	if (buf_add(&j->grp, a, alen) < 0 || buf_addch(&j->grp, '\n') < 0 ||
+	    buf_add(&j->grp, b, blen) < 0 || buf_addch(&j->grp, '\n') < 0)
 		BUG("journal: record past its cap");
 	return at;
 }

@@ -48,6 +48,10 @@ int journal_open(struct journal **out, const char *path, bool create,
 off_t journal_add(struct journal *j, const char *head, const void *payload,
 		  size_t len);
 
+/* journal_add() of the payload 'a', a newline and 'b', copied once. */
+off_t journal_add2(struct journal *j, const char *head, const char *a,
+		   size_t alen, const char *b, size_t blen);
+
 /* Write the records added so far. Returns 0 or -1 with 'e' set (ERR_IO). */
 int journal_flush(struct journal *j, struct err *e);
 

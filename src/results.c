@@ -30,6 +30,7 @@
 #include "journal.h"
 #include "plan_summary.h"
 #include "results.h"
+#include "runlog.h"
 #include "testhook.h"
 
 #include "banned.h"
@@ -1136,69 +1137,85 @@ bool results_row_done(const struct results *r, size_t num)
  * The journal's records of writes (see results.h). 'what' is the action
  * and the method; the URL and body go in the payload.
  */
+/* A record's head, word by word, without snprintf()'s cost. */
+struct head {
+	char s[256];
+	size_t n;
+};
+
+static void head_word(struct head *h, const char *w, size_t len)
+{
+	if (h->n && h->n < sizeof(h->s) - 1)
+		h->s[h->n++] = ' ';
+	if (len > sizeof(h->s) - 1 - h->n)
+		len = sizeof(h->s) - 1 - h->n;
+	memcpy(h->s + h->n, w, len);
+	h->n += len;
+	h->s[h->n] = '\0';
+}
+
+static void head_num(struct head *h, long long v)
+{
+	char d[24];
+	size_t n = sizeof(d);
+	unsigned long long u =
+	    v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		d[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		d[--n] = '-';
+	head_word(h, d + n, sizeof(d) - n);
+}
+
 int results_intent(struct results *r, unsigned long seq, size_t row,
 		   const char *action, const char *method, const char *url,
 		   const char *body)
 {
-	struct buf p = BUF_INIT(BUF_MAX_BODY);
-	char head[160];
-	int rc;
+	struct head h = {.n = 0};
+	size_t ulen = strlen(url);
 
-	snprintf(head, sizeof(head), "intent %lu %zu %s %s %zu", seq, row,
-		 action && *action ? action : "-", method, strlen(url));
-	rc = buf_addstr(&p, url) | buf_addch(&p, '\n') |
-	     buf_addstr(&p, body ? body : "");
-	journal_add(r->j, head, p.ptr, p.len);
-	buf_release(&p);
-	return rc ? -1 : 0;
+	if (!action || !*action)
+		action = "-";
+	head_word(&h, "intent", 6);
+	head_num(&h, (long long)seq);
+	head_num(&h, (long long)row);
+	head_word(&h, action, strlen(action));
+	head_word(&h, method, strlen(method));
+	head_num(&h, (long long)ulen);
+	body = body ? body : "";
+	journal_add2(r->j, h.s, url, ulen, body, strlen(body));
+	return 0;
 }
 
 void results_sent(struct results *r, unsigned long seq)
 {
-	char head[64];
+	struct head h = {.n = 0};
 
-	snprintf(head, sizeof(head), "sent %lu", seq);
-	journal_add(r->j, head, "", 0);
+	head_word(&h, "sent", 4);
+	head_num(&h, (long long)seq);
+	journal_add(r->j, h.s, "", 0);
 }
 
 void results_outcome(struct results *r, unsigned long seq, long status,
 		     const char *code)
 {
-	char head[128];
+	struct head h = {.n = 0};
 
-	snprintf(head, sizeof(head), "outcome %lu %ld %s", seq, status,
-		 code && *code && !strchr(code, ' ') ? code : "-");
-	journal_add(r->j, head, "", 0);
+	if (!code || !*code || strchr(code, ' '))
+		code = "-";
+	head_word(&h, "outcome", 7);
+	head_num(&h, (long long)seq);
+	head_num(&h, status);
+	head_word(&h, code, strlen(code));
+	journal_add(r->j, h.s, "", 0);
 }
 
 int results_sync(struct results *r, struct err *e)
 {
 	return journal_flush(r->j, e);
-}
-
-/* A JSON string; bytes of invalid UTF-8 are escaped as Latin-1. */
-static void json_str(struct buf *b, const char *s)
-{
-	bool utf8 = rows_is_utf8(s, strlen(s));
-
-	buf_addch(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			buf_addf(b, "\\%c", c);
-		else if (c == '\n')
-			buf_addstr(b, "\\n");
-		else if (c == '\r')
-			buf_addstr(b, "\\r");
-		else if (c == '\t')
-			buf_addstr(b, "\\t");
-		else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8))
-			buf_addf(b, "\\u%04x", c);
-		else
-			buf_addch(b, (char)c);
-	}
-	buf_addch(b, '"');
 }
 
 int results_log(struct results *r, const struct results_event *ev,
@@ -1210,22 +1227,22 @@ int results_log(struct results *r, const struct results_event *ev,
 
 	now_iso(t, sizeof(t), false);
 	buf_addf(&b, "{\"time\":\"%s\",\"level\":", t);
-	json_str(&b, ev->level ? ev->level : "info");
+	runlog_json_str(&b, ev->level ? ev->level : "info");
 	if (ev->row)
 		buf_addf(&b, ",\"row\":%zu", ev->row);
 	if (ev->action) {
 		buf_addstr(&b, ",\"action\":");
-		json_str(&b, ev->action);
+		runlog_json_str(&b, ev->action);
 	}
 	if (ev->http_status)
 		buf_addf(&b, ",\"http_status\":%ld", ev->http_status);
 	if (ev->error_code) {
 		buf_addstr(&b, ",\"error_code\":");
-		json_str(&b, ev->error_code);
+		runlog_json_str(&b, ev->error_code);
 	}
 	if (ev->message) {
 		buf_addstr(&b, ",\"message\":");
-		json_str(&b, ev->message);
+		runlog_json_str(&b, ev->message);
 	}
 	/* a line cut by the cap would not be JSON: close it anyway */
 	if (buf_addstr(&b, "}\n") < 0) {
@@ -1249,17 +1266,17 @@ static void summary_extra(struct buf *b, const struct results *r,
 			  const struct results_summary *s)
 {
 	buf_addstr(b, ",\n  \"version\": ");
-	json_str(b, s->version ? s->version : "");
+	runlog_json_str(b, s->version ? s->version : "");
 	buf_addf(b, ",\n  \"exit_status\": %d,\n  \"input_sha256\": ",
 		 s->exit_status);
 	if (s->input_sha256)
-		json_str(b, s->input_sha256);
+		runlog_json_str(b, s->input_sha256);
 	else
 		buf_addstr(b, "null");
 	buf_addstr(b, ",\n  \"error_codes\": {");
 	for (size_t i = 0; i < r->ncodes; i++) {
 		buf_addstr(b, i ? ", " : "");
-		json_str(b, r->codes[i].code);
+		runlog_json_str(b, r->codes[i].code);
 		buf_addf(b, ": %zu", r->codes[i].n);
 	}
 	buf_addf(b,
@@ -1295,13 +1312,13 @@ int results_finish(struct results *r, const struct results_summary *s,
 	}
 	now_iso(finished, sizeof(finished), false);
 	buf_addstr(&b, "{\n  \"job_dir\": ");
-	json_str(&b, r->jobdir);
+	runlog_json_str(&b, r->jobdir);
 	buf_addstr(&b, ",\n  \"run\": ");
-	json_str(&b, r->runid);
+	runlog_json_str(&b, r->runid);
 	buf_addstr(&b, ",\n  \"command\": ");
-	json_str(&b, s->command ? s->command : "run");
+	runlog_json_str(&b, s->command ? s->command : "run");
 	buf_addstr(&b, ",\n  \"input\": ");
-	json_str(&b, r->input);
+	runlog_json_str(&b, r->input);
 	buf_addf(&b,
 		 ",\n  \"started\": \"%s\",\n  \"finished\": \"%s\","
 		 "\n  \"interrupted\": %s,\n  \"resumed_rows\": %zu,"

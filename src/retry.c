@@ -72,6 +72,20 @@ long retry_next_delay_ms(const struct retry_policy *p, int attempt,
 	return d + (long)(jitter % ((unsigned long)d / 4 + 1));
 }
 
+long retry_streak_delay_ms(const struct retry_policy *p, int attempt,
+			   int streak, long http_status, long retry_after_s,
+			   unsigned jitter)
+{
+	if (attempt < 1)
+		BUG("retry_streak_delay_ms: attempt %d", attempt);
+	if (p->max_attempts > 0 && attempt >= p->max_attempts)
+		return -1;
+	if (streak < 1)
+		streak = 1;
+	return retry_next_delay_ms(p, attempt < streak ? attempt : streak,
+				   http_status, retry_after_s, jitter);
+}
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
 static long long days_from_civil(long long y, int m, int d)
 {

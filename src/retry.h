@@ -73,6 +73,19 @@ long retry_next_delay_ms(const struct retry_policy *p, int attempt,
 			 long http_status, long retry_after_s, unsigned jitter);
 
 /*
+ * retry_next_delay_ms() for an operation of a run of many requests.
+ * 'streak': how many requests in a row have failed as a whole (no answer
+ * or an error status), this operation's included, since the service last
+ * answered one. A lone failure (streak <= 1) waits as a first attempt
+ * whatever 'attempt' is: the service is answering, only this operation
+ * was unlucky. In an outage the wait grows with min(attempt, streak).
+ * 'max_attempts' still counts every attempt.
+ */
+long retry_streak_delay_ms(const struct retry_policy *p, int attempt,
+			   int streak, long http_status, long retry_after_s,
+			   unsigned jitter);
+
+/*
  * Is a failure worth another attempt? 'curl_code' is the CURLcode of the
  * transfer (0 = CURLE_OK, the server answered 'http_status').
  * Transient transport failures: could not connect, timed out, connection

@@ -1,6 +1,6 @@
 /*
  * dv.h: the seam between dvsim's HTTP server (server.c, batch.c, token.c,
- * limits.c) and its organisation and Web API (org.c, api.c, filter.c,
+ * limits.c) and its organisation and Web API (org.c, api*.c, filter.c,
  * gen.c, testenable.c).
  *
  * The server authenticates a request, applies the service protection

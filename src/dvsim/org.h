@@ -1,5 +1,5 @@
 /*
- * org.h: dvsim's organisation in memory (internal to org.c, meta.c, api.c,
+ * org.h: dvsim's organisation in memory (internal to org.c, meta.c, api*.c,
  * filter.c, gen.c and testenable.c; the server sees only dv.h).
  *
  * Every entity set is a table of rows. A row is a cJSON object holding

@@ -98,12 +98,41 @@ static void test_reset_keeps_memory(void **state)
 	assert_int_equal(b.cap, 0);
 }
 
+/* Decimal numbers as printf would write them, the extremes included. */
+static void test_numbers(void **state)
+{
+	struct buf b = BUF_INIT(1024);
+
+	(void)state;
+	buf_addu(&b, 0);
+	buf_addch(&b, ' ');
+	buf_addu(&b, 18446744073709551615ULL);
+	buf_addch(&b, ' ');
+	buf_addi(&b, -1);
+	buf_addch(&b, ' ');
+	buf_addi(&b, (long long)(-9223372036854775807LL - 1));
+	buf_addch(&b, ' ');
+	buf_addi(&b, 9223372036854775807LL);
+	buf_addch(&b, ' ');
+	buf_addi(&b, 412);
+	assert_string_equal(b.ptr, "0 18446744073709551615 -1 "
+				   "-9223372036854775808 9223372036854775807 "
+				   "412");
+	buf_release(&b);
+	/* past the cap: nothing appended */
+	buf_init(&b, 3);
+	assert_int_equal(buf_addu(&b, 12345), -1);
+	assert_int_equal(b.len, 0);
+	buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_starts_empty_and_terminated),
 		cmocka_unit_test(test_cap_refuses_growth),
 		cmocka_unit_test(test_add_edges),
+		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_addf_and_detach),
 		cmocka_unit_test(test_reset_keeps_memory),
 	};

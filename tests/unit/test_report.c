@@ -92,6 +92,52 @@ static void test_counts_rows_and_escaping(void **state)
 	free(path);
 }
 
+/*
+ * Plain lines and quoted ones read alike: a message over two lines, the
+ * plain row after it, blanks around fields, blank lines, no final newline.
+ */
+static void test_mixed_lines(void **state)
+{
+	char csv[2048];
+	char *path, *html;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	io_write(dir, "summary.json", "{\"run\": \"R-2\", \"rows\": 4}",
+		 (size_t)-1);
+	snprintf(csv, sizeof(csv),
+		 "mailbox;%s"
+		 "a@x.com;failed;;failed;;;;;Code1;\"line one\r\nline "
+		 "two\";h;2;;;;id\r\n"
+		 "b@x.com ; failed ;;failed;;;;; Code2 ;plain msg;h;3;;;;id\r\n"
+		 "\r\n"
+		 "c@x.com;ok;;done;;;;;;;;1;;;;id\r\n"
+		 "d@x.com;\"failed\";;failed;;;;;Code1;\"multi\nline\";h;1;;;;"
+		 "id\n"
+		 "e@x.com;ok;;unchanged;;;;;;;;0;;;;id",
+		 results_hdr);
+	io_write(dir, "results.csv", csv, (size_t)-1);
+	path = report_write(dir, &e);
+	if (!path)
+		fail_msg("report_write: %s", e.msg);
+	html = io_read(path);
+	assert_non_null(html);
+	assert_contains(html, "data-label=\"ok\" data-count=\"2\"");
+	assert_contains(html, "data-label=\"failed\" data-count=\"3\"");
+	assert_contains(html, "data-label=\"Code1\" data-count=\"2\"");
+	assert_contains(html, "data-label=\"Code2\" data-count=\"1\"");
+	assert_contains(html,
+			"data-label=\"set_delivery: done\" data-count=\"1\"");
+	assert_contains(html, "data-label=\"set_delivery: unchanged\" "
+			      "data-count=\"1\"");
+	assert_contains(html, "<td>2</td><td>b@x.com</td><td>failed</td>");
+	assert_contains(html, "plain msg");
+	assert_contains(html, "line two");
+	assert_contains(html, "<td>4</td><td>d@x.com</td><td>failed</td>");
+	free(html);
+	free(path);
+}
+
 static void test_missing_files(void **state)
 {
 	struct err e = ERR_INIT;
@@ -108,6 +154,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_counts_rows_and_escaping),
+	    cmocka_unit_test(test_mixed_lines),
 	    cmocka_unit_test(test_missing_files),
 	};
 

@@ -80,6 +80,36 @@ static void test_defaults(void **state)
 }
 
 /*
+ * Lone failures among answered requests each wait as a first attempt,
+ * however often the same operation was unlucky; a run of failed
+ * requests (an outage) grows the wait with the operation's attempts, up
+ * to the streak; the attempt limit counts every attempt either way.
+ */
+static void test_streak(void **state)
+{
+	struct retry_policy p = RETRY_POLICY_INIT;
+
+	(void)state;
+	assert_int_equal(retry_streak_delay_ms(&p, 1, 1, 503, -1, 0), 200);
+	assert_int_equal(retry_streak_delay_ms(&p, 2, 1, 503, -1, 0), 200);
+	assert_int_equal(retry_streak_delay_ms(&p, 4, 1, 0, -1, 0), 200);
+	assert_int_equal(retry_streak_delay_ms(&p, 4, 0, 0, -1, 0), 200);
+	/* an outage: as retry_next_delay_ms() */
+	assert_int_equal(retry_streak_delay_ms(&p, 2, 2, 503, -1, 0), 1000);
+	assert_int_equal(retry_streak_delay_ms(&p, 3, 2, 503, -1, 0), 1000);
+	assert_int_equal(retry_streak_delay_ms(&p, 3, 30, 503, -1, 0), 2000);
+	for (int a = 1; a < p.max_attempts; a++)
+		assert_int_equal(retry_streak_delay_ms(&p, a, 100, 503, -1, 0),
+				 retry_next_delay_ms(&p, a, 503, -1, 0));
+	/* the limit and the other reasons to give up still hold */
+	assert_int_equal(
+	    retry_streak_delay_ms(&p, p.max_attempts, 1, 503, -1, 0), -1);
+	assert_int_equal(retry_streak_delay_ms(&p, 1, 1, 404, -1, 0), -1);
+	assert_int_equal(retry_streak_delay_ms(&p, 2, 1, 429, 7, 0), 7000);
+	assert_in_range(retry_streak_delay_ms(&p, 3, 1, 503, -1, 49), 200, 250);
+}
+
+/*
  * A lone fault (a dropped connection, one 503 among answered requests)
  * is retried soon: the rows of that request are otherwise the last ones
  * of the run. The later attempts keep the long backoff, so a service
@@ -264,6 +294,7 @@ int main(void)
 	    cmocka_unit_test(test_max_attempts),
 	    cmocka_unit_test(test_first_retry_short),
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_streak),
 	    cmocka_unit_test(test_jitter_bounds),
 	    cmocka_unit_test(test_transient),
 	    cmocka_unit_test(test_parse_after),
