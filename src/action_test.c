@@ -44,7 +44,9 @@
 #include "act_util.h"
 #include "action.h"
 #include "diagnose.h"
+#include "graph.h"
 #include "job.h"
+#include "log.h"
 #include "odata.h"
 #include "plan_show.h"
 #include "results.h"
@@ -87,6 +89,12 @@ struct test {
 	int in_method, out_method, act_method;
 	int profile_state; /* the profile's statecode, 1 unknown */
 	int profile_type;  /* its servertype, -1 unknown */
+	/* the Exchange side as Microsoft Graph shows it (graph.h) */
+	bool gdone;	/* checked, or nothing to check */
+	bool gchecked;	/* Graph answered for the user */
+	char gcode[40]; /* the verified cause, "" when none */
+	char gdetail[640];
+	int gtype; /* the profile type the check assumed */
 	/* a PrivilegeDenied failure waiting for the user's role names */
 	char code[64];
 	char msg[512];
@@ -259,6 +267,8 @@ static void emit_alerts(struct action_ctx *c, struct row_state *rs,
 	buf_release(&url);
 }
 
+static bool read_profile(struct action_ctx *c, struct test *t, const char *pid);
+
 /* The placeholder diagnose.h's PrivilegeDenied hint has for the role. */
 #define ROLE_PLACEHOLDER "<the user's role>"
 
@@ -324,6 +334,157 @@ static enum action_step conclude_roles(struct action_ctx *c,
 	buf_release(&names);
 	buf_release(&hint);
 	return ACTION_FAILED;
+}
+
+/* How long a row waits before it asks the Graph client again. */
+#define GRAPH_POLL_MS 50
+
+/*
+ * The Exchange side of the mailbox, verified in Microsoft Graph when the
+ * job asks for it (exchange_checks, graph.h): the Dataverse user's object
+ * id and UPN (a cached lookup), then the Entra user. Returns true while
+ * it waits (plan() returns ACTION_WAIT); t->gcode holds the cause found.
+ */
+static bool exchange_check(struct action_ctx *c, struct row_state *rs,
+			   struct test *t, int profile_type)
+{
+	struct graph *g = graph_current();
+	const char *kind =
+	    actu_str(rs->mailbox, "_regardingobjectid_value@Microsoft.Dynamics."
+				  "CRM.lookuplogicalname");
+	const char *uid = actu_str(rs->mailbox, "_regardingobjectid_value");
+	struct graph_subject s;
+	const cJSON *u, *user = NULL;
+	const char *why = NULL;
+	bool pending = false;
+	char url[160];
+
+	if (!g || t->gdone)
+		return false;
+	if (!uid || (kind && strcmp(kind, "systemuser"))) {
+		t->gdone = true; /* a queue has no Entra user */
+		return false;
+	}
+	snprintf(url, sizeof(url),
+		 "systemusers(%s)?$select=azureactivedirectoryobjectid,"
+		 "domainname",
+		 uid);
+	u = action_lookup(c, url, &pending, NULL);
+	if (!u && pending)
+		return true;
+	s.objectid = actu_str(u, "azureactivedirectoryobjectid");
+	s.upn = actu_str(u, "domainname");
+	s.address = actu_str(rs->mailbox, "emailaddress");
+	s.profile_type = profile_type;
+	switch (graph_user(g, s.upn, &user, &why)) {
+	case GRAPH_PENDING:
+		rs->act[ACTION_TEST_ENABLE].wake_ms =
+		    action_now_ms(c) + GRAPH_POLL_MS;
+		return true;
+	case GRAPH_FOUND:
+	case GRAPH_NOT_FOUND:
+		t->gchecked = true;
+		snprintf(t->gcode, sizeof(t->gcode), "%s",
+			 graph_cause_code(graph_judge(&s, user, graph_tenant(g),
+						      t->gdetail,
+						      sizeof(t->gdetail))));
+		break;
+	case GRAPH_FAILED:
+		log_warn("row %lu: %s", rs->lineno, why);
+		break;
+	case GRAPH_OFF:
+		break;
+	}
+	t->gdone = true;
+	return false;
+}
+
+/*
+ * Put the verified cause into a diagnosis: it replaces a 401 (the
+ * generic text) and stands for a mailbox nothing else is wrong with;
+ * beside another problem it is added to the hint. 'msg' gets Graph's
+ * finding. Graph finding nothing leaves what the 401 leaves
+ * (diagnose_exchange_clear()).
+ */
+static void apply_exchange(const struct test *t, struct diag *d, char *msg,
+			   size_t size, int profile_type)
+{
+	bool generic =
+	    d->kind == DIAG_NONE || d->kind == DIAG_UNAUTHORIZED ||
+	    d->kind == DIAG_UNAUTH_HYBRID || d->kind == DIAG_UNAUTH_ADDRESS ||
+	    d->kind == DIAG_UNAUTH_RECREATED || d->kind == DIAG_OTHER;
+	size_t len;
+
+	if (!*t->gcode) {
+		if (t->gchecked)
+			diagnose_exchange_clear(d, profile_type);
+		return;
+	}
+	if (generic) {
+		diagnose_exchange(t->gcode, d);
+		len = strlen(msg);
+		snprintf(msg + len, size - len, "%sMicrosoft Graph: %s",
+			 len ? "; " : "", t->gdetail);
+		return;
+	}
+	len = strlen(d->hint);
+	snprintf(d->hint + len, sizeof(d->hint) - len,
+		 "; Microsoft Graph also shows %s: %s", t->gcode, t->gdetail);
+}
+
+/*
+ * Before the test: a mailbox Graph shows cannot pass is not tested
+ * (run.test_when_unfixable = skip); the row says why. Returns true when
+ * the test was skipped.
+ */
+static bool skip_hopeless(struct action_ctx *c, struct row_state *rs,
+			  const struct test *t)
+{
+	const struct job *j = action_job(c);
+	struct diag d;
+	char msg[800];
+
+	if (!*t->gcode || (j && j->test_when_unfixable))
+		return false;
+	if (!diagnose_exchange(t->gcode, &d))
+		return false;
+	snprintf(msg, sizeof(msg),
+		 "Test & Enable not run: it cannot pass; Microsoft Graph: %s",
+		 t->gdetail);
+	rs->act[ACTION_TEST_ENABLE].status = ACTION_ST_SKIPPED;
+	action_fail(c, rs, d.code, msg, d.hint);
+	return true;
+}
+
+/*
+ * The profile the mailbox will have when it is tested: the row's (set by
+ * set_profile in an earlier stage) or its own. Returns true while a
+ * lookup is pending; *type is -1 when unknown.
+ */
+static bool profile_at_test(struct action_ctx *c, struct row_state *rs,
+			    struct test *t, int *type)
+{
+	const char *pid = actu_str(rs->mailbox, "_emailserverprofile_value");
+
+	*type = -1;
+	if ((rs->asked & (1u << ACTION_SET_PROFILE)) &&
+	    rs->act[ACTION_SET_PROFILE].status != ACTION_ST_FAILED) {
+		const cJSON *p = NULL;
+
+		switch (actu_profile(c, rs, rs->row->profile, &p)) {
+		case ACTU_WAIT:
+			return true;
+		case ACTU_FAILED:
+			return false;
+		case ACTU_FOUND:
+			*type = actu_int(p, "servertype", -1);
+			return false;
+		}
+	}
+	if (pid && read_profile(c, t, pid))
+		return true;
+	*type = pid ? t->profile_type : -1;
+	return false;
 }
 
 /*
@@ -396,6 +557,8 @@ static enum action_step diagnose_plan(struct action_ctx *c,
 	t->profile_type = -1;
 	if (pid && read_profile(c, t, pid))
 		return ACTION_WAIT;
+	if (exchange_check(c, rs, t, pid ? t->profile_type : -1))
+		return ACTION_WAIT;
 	buf_addf(&expr, "_regardingobjectid_value eq %s", rs->mailbox_id);
 	if (done)
 		buf_addf(&expr, " and modifiedon ge %s", done);
@@ -449,7 +612,9 @@ static enum action_step diagnose_answer(struct action_ctx *c,
 			 actu_str(mb, "_regardingobjectid_value"));
 
 	alerts = read_alerts(json, &n, msg, sizeof(msg));
-	if (diagnose_mailbox(&m, alerts, n, &d) != DIAG_NONE) {
+	diagnose_mailbox(&m, alerts, n, &d);
+	apply_exchange(t, &d, msg, sizeof(msg), m.profile_type);
+	if (d.kind != DIAG_NONE) {
 		if (!*msg)
 			snprintf(msg, sizeof(msg), "%s", d.code);
 		st = conclude(c, rs, t, &d, msg);
@@ -597,6 +762,16 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 		}
 		if (action_readonly(c) && show_test(c, rs, t))
 			return ACTION_WAIT;
+		if (graph_current() && !t->gdone) {
+			int type;
+
+			if (profile_at_test(c, rs, t, &type) ||
+			    exchange_check(c, rs, t, type))
+				return ACTION_WAIT;
+			t->gtype = type;
+		}
+		if (skip_hopeless(c, rs, t))
+			return ACTION_FAILED;
 		return schedule(c, rs, t);
 	case STEP_POLL:
 		emit_poll(c, rs, t);
@@ -693,6 +868,9 @@ static enum action_step explain(struct action_ctx *c, struct row_state *rs,
 		m.act_method = t->act_method;
 	if (diagnose_mailbox(&m, alerts, n, &d) == DIAG_NONE)
 		diagnose_mailbox(&m, NULL, 0, &d);
+	/* the generic 401 becomes the cause Graph verified */
+	apply_exchange(t, &d, msg, sizeof(msg),
+		       m.profile_type >= 0 ? m.profile_type : t->gtype);
 	if (!*msg)
 		snprintf(msg, sizeof(msg),
 			 "Test & Enable: incoming %s, outgoing %s, ACT %s",

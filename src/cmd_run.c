@@ -19,6 +19,7 @@
 
 #include "act_util.h"
 #include "cmds.h"
+#include "graph.h"
 #include "engine.h"
 #include "http.h"
 #include "job.h"
@@ -561,6 +562,7 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	struct rows *rows = NULL;
 	struct results *res = NULL;
 	struct engine *en = NULL;
+	struct graph *graph = NULL;
 	struct preflight *pf = NULL;
 	struct progress prog;
 	struct engine_setup es = {0};
@@ -678,6 +680,12 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	    preflight_resolve(pf, en, &job, &e) < 0)
 		goto out;
 	engine_set_preflight(en, pf);
+	/* the Exchange side, checked in Microsoft Graph (graph.h) */
+	if (job.exchange_checks) {
+		if (graph_new(&graph, &job, &e) < 0)
+			goto out;
+		graph_set_current(graph);
+	}
 	{
 		struct timespec ts;
 
@@ -812,6 +820,7 @@ out:
 		if (runlog_close(rl, &le) < 0)
 			fprintf(stderr, "mbxfix: %s\n", le.msg);
 	}
+	graph_free(graph);
 	engine_free(en);
 	preflight_free(pf);
 	results_free(res);

@@ -68,6 +68,30 @@ static const struct rule {
     {DIAG_OTHER, "TestFailed", NULL,
      "Test & Enable reported an error mbxfix does not recognise: read "
      "the mailbox's alerts in Dynamics 365"},
+    /* verified in Microsoft Graph (graph.h); one sentence each */
+    {DIAG_EX_RECREATED, "UserRecreated", NULL,
+     "the Entra user was deleted and recreated with the same address: the "
+     "Entra admin must permanently delete the old user (or restore it) so "
+     "that the Dynamics 365 user and Exchange refer to the same object, "
+     "then test_enable (Exchange caches take up to 72 hours)"},
+    {DIAG_EX_TENANT, "OtherTenant", NULL,
+     "the mailbox is in another tenant's Exchange: Server-Side "
+     "Synchronization with Exchange Online needs the mailbox in the "
+     "tenant of Dynamics 365, so the Exchange admin must move it there (or "
+     "the user must get a mailbox of this tenant), then test_enable"},
+    {DIAG_EX_LICENCE, "NoExchangeLicence", NULL,
+     "the user has no enabled Exchange Online plan: the Microsoft 365 "
+     "admin must assign a licence that includes Exchange Online (and wait "
+     "for the mailbox to be created), then test_enable"},
+    {DIAG_EX_ADDRESS, "AddressDiffersFromExchange", NULL,
+     "the mailbox's address is not an address of the Exchange mailbox: "
+     "the Exchange admin must add it as a proxy address, or the mailbox's "
+     "address in Dynamics 365 must be set to the Exchange one (and "
+     "approved again), then test_enable"},
+    {DIAG_EX_HYBRID, "HybridProfileForCloudMailbox", "set_profile",
+     "the mailbox is in Exchange Online but its profile is for Exchange "
+     "Server: use the Exchange Online profile (action set_profile with "
+     "profile=Microsoft Exchange Online), then test_enable"},
 };
 
 static const struct rule *rule_of(enum diag_kind k)
@@ -380,6 +404,40 @@ enum diag_kind diagnose_mailbox(const struct diag_mailbox *m,
 	snprintf(out->privileges, sizeof(out->privileges), "%s", privs);
 	fill(out, best, m->profile_type);
 	return best;
+}
+
+bool diagnose_exchange(const char *code, struct diag *out)
+{
+	static const enum diag_kind kinds[] = {
+	    DIAG_EX_RECREATED, DIAG_EX_TENANT, DIAG_EX_LICENCE,
+	    DIAG_EX_ADDRESS,   DIAG_EX_HYBRID,
+	};
+
+	for (size_t i = 0; code && i < ARRAY_SIZE(kinds); i++)
+		if (!strcmp(rule_of(kinds[i])->code, code)) {
+			clear(out);
+			fill(out, kinds[i], -1);
+			return true;
+		}
+	return false;
+}
+
+void diagnose_exchange_clear(struct diag *out, int profile_type)
+{
+	if (out->kind != DIAG_UNAUTHORIZED && out->kind != DIAG_UNAUTH_HYBRID)
+		return;
+	if (profile_type != 0 && profile_type != 2)
+		return;
+	out->kind = DIAG_UNAUTHORIZED;
+	out->code = "Unauthorized";
+	out->action = NULL;
+	snprintf(out->hint, sizeof(out->hint),
+		 "Exchange refused the credentials (401) and Microsoft Graph "
+		 "shows the user, its tenant and its address in order: with "
+		 "an Exchange Server profile the cause left is Basic "
+		 "authentication turned off for EWS on the Exchange server, "
+		 "which Graph cannot see, so the Exchange admin must enable "
+		 "it, then test_enable");
 }
 
 static const struct {

@@ -36,6 +36,12 @@ enum diag_kind {
 	DIAG_DELIVERY,		   /* delivery methods not Server-Side Sync */
 	DIAG_TEST_TIMEOUT,	   /* Test & Enable did not finish in time */
 	DIAG_OTHER,		   /* an error alert we have no rule for */
+	/* verified in Microsoft Graph (graph.h): the 401's actual cause */
+	DIAG_EX_RECREATED, /* UserRecreated: object ids differ */
+	DIAG_EX_TENANT,	   /* OtherTenant */
+	DIAG_EX_LICENCE,   /* NoExchangeLicence */
+	DIAG_EX_ADDRESS,   /* AddressDiffersFromExchange */
+	DIAG_EX_HYBRID,	   /* HybridProfileForCloudMailbox */
 };
 
 #define DIAG_HINT_MAX 1024
@@ -98,6 +104,23 @@ enum diag_kind diagnose_alert(const struct diag_alert *a, struct diag *out);
 enum diag_kind diagnose_mailbox(const struct diag_mailbox *m,
 				const struct diag_alert *alerts, size_t n,
 				struct diag *out);
+
+/*
+ * The cause Microsoft Graph verified (graph_cause_code(): "UserRecreated",
+ * "OtherTenant", "NoExchangeLicence", "AddressDiffersFromExchange",
+ * "HybridProfileForCloudMailbox") replaces 'out' with that cause and its
+ * one-sentence hint for the Exchange or Entra admin. Returns false (and
+ * leaves 'out' alone) for any other code.
+ */
+bool diagnose_exchange(const char *code, struct diag *out);
+
+/*
+ * Graph found nothing wrong with a mailbox whose alert is a 401: on an
+ * Exchange Server profile the cause left is Basic authentication off for
+ * EWS, which Graph cannot see; the hint says so. Other diagnoses are left
+ * alone.
+ */
+void diagnose_exchange_clear(struct diag *out, int profile_type);
 
 /*
  * A failed write: Dataverse's error code ("0x8009000B") and message.

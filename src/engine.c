@@ -21,6 +21,7 @@
 #include "batch.h"
 #include "engine.h"
 #include "engine_int.h"
+#include "graph.h"
 #include "log.h"
 #include "odata.h"
 #include "preflight.h"
@@ -416,6 +417,12 @@ int loop_once(struct engine *en, long cap_ms)
 	if (auth_enabled(&en->auth) && !en->auth.in_flight &&
 	    en->auth.retry_ms > en->now && en->auth.retry_ms - en->now < wait)
 		wait = (long)(en->auth.retry_ms - en->now);
+	if (graph_current()) { /* the Exchange checks' own transfers */
+		long gw = graph_pump(graph_current(), en->now);
+
+		if (gw >= 0 && gw < wait)
+			wait = gw;
+	}
 	if (http_poll(&en->http, wait, en->err) < 0)
 		return -1;
 	en->now = clock_ms();

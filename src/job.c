@@ -674,12 +674,12 @@ static int load_defaults(struct ctx *c, struct job *j,
 static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 {
 	static const char *const allowed[] = {
-	    "parallel",	    "batch_size",    "max_attempts",
-	    "test_timeout", "poll_interval", "request_timeout",
-	    "keep",	    "retest",	     NULL};
+	    "parallel",	     "batch_size",	"max_attempts", "test_timeout",
+	    "poll_interval", "request_timeout", "keep",
+	    "test_when_unfixable", "retest", NULL};
 	static const char *const retests[] = {"changed", "unhealthy", "always"};
 	config_setting_t *g;
-	char *v = NULL;
+	char *tw = NULL, *v = NULL;
 
 	if (get_group(c, root, "run", false, &g) < 0 ||
 	    (g && check_members(c, g, "run", allowed) < 0) ||
@@ -695,10 +695,23 @@ static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 	    get_int(c, g, "run", "request_timeout", 120, 1, 3600,
 		    &j->request_timeout) < 0 ||
 	    get_int(c, g, "run", "keep", 30, 0, 100000, &j->keep) < 0 ||
-	    get_str(c, g, "run", "retest", false, "changed", &v) < 0) {
+	    get_str(c, g, "run", "retest", false, "changed", &v) < 0 ||
+	    get_str(c, g, "run", "test_when_unfixable", false, "skip", &tw) <
+		0) {
+		free(v);
+		free(tw);
+		return -1;
+	}
+	j->test_when_unfixable = !strcmp(tw, "test");
+	if (strcmp(tw, "skip") && strcmp(tw, "test")) {
+		fail(c, config_setting_get_member(g, "test_when_unfixable"),
+		     "run.test_when_unfixable",
+		     "unknown value '%s' (expected skip or test)", tw);
+		free(tw);
 		free(v);
 		return -1;
 	}
+	free(tw);
 	for (size_t i = 0; i < ARRAY_SIZE(retests); i++)
 		if (!strcmp(v, retests[i])) {
 			j->retest = (int)i;
@@ -709,6 +722,28 @@ static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 	     "unknown value '%s' (expected changed, unhealthy or always)", v);
 	free(v);
 	return -1;
+}
+
+/* exchange_checks and graph_url: the Microsoft Graph checks (graph.h). */
+static int load_graph(struct ctx *c, struct job *j,
+		      const config_setting_t *root)
+{
+	config_setting_t *s = config_setting_get_member(root, "exchange_checks");
+	char why[512], *clean;
+
+	if (s && config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(c, s, "exchange_checks", "must be true or false");
+	j->exchange_checks = s && config_setting_get_bool(s);
+	if (get_str(c, root, "", "graph_url", false,
+		    "https://graph.microsoft.com", &j->graph_url) < 0)
+		return -1;
+	clean = job_parse_url(j->graph_url, why, sizeof(why));
+	if (!clean)
+		return fail(c, config_setting_get_member(root, "graph_url"),
+			    "graph_url", "%s", why);
+	free(j->graph_url);
+	j->graph_url = clean;
+	return 0;
 }
 
 /* select = { profile = "..."; status = "failure"; ... } (select.h) */
@@ -814,10 +849,10 @@ static char *default_name(const char *path)
 static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 {
 	static const char *const allowed[] = {
-	    "name",	 "environment",	   "auth",	 "input",
-	    "output",	 "defaults",	   "run",	 "templates",
-	    "log_level", "input_encoding", "output_bom", "select",
-	    NULL};
+	    "name",	  "environment",    "auth",	  "input",
+	    "output",	  "defaults",	    "run",	  "templates",
+	    "log_level",  "input_encoding", "output_bom", "exchange_checks",
+	    "graph_url",  "select",	    NULL};
 	char *def = default_name(c->path);
 	int rc = check_members(c, root, "", allowed);
 
@@ -856,7 +891,7 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 	if (load_environment(c, j, root) < 0 || load_auth(c, j, root) < 0 ||
 	    load_defaults(c, j, root) < 0 || load_run(c, j, root) < 0 ||
 	    load_select(c, j, root) < 0 || load_log_level(c, j, root) < 0 ||
-	    load_encoding(c, j, root) < 0)
+	    load_encoding(c, j, root) < 0 || load_graph(c, j, root) < 0)
 		return -1;
 	return 0;
 }
@@ -909,7 +944,7 @@ void job_release(struct job *j)
 			 &j->input,	    &j->output,
 			 &j->templates,	    &j->defaults.profile,
 			 &j->defaults.role, &j->defaults.privileges,
-			 &j->input_encoding};
+			 &j->input_encoding, &j->graph_url};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);

@@ -149,6 +149,11 @@ struct job {
 	int retest;	     /* enum job_retest */
 	struct select_set select; /* the 'select' group; n 0 when none */
 	int log_level;	     /* enum log_level (log.h) for run.log */
+
+	/* Microsoft Graph checks of the Exchange side (graph.h) */
+	bool exchange_checks;	  /* exchange_checks = true */
+	char *graph_url;	  /* "https://graph.microsoft.com", no '/' */
+	bool test_when_unfixable; /* run.test_when_unfixable = "test" */
 };
 
 /*

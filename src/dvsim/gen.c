@@ -28,6 +28,8 @@
  *   disabled=P       the user is disabled
  *   recreated=P      the user was deleted and recreated in Entra ID (401,
  *                    NoUserFoundWithGivenClaims)
+ *   tenant=P         the mailbox is in another tenant's Exchange Online
+ *                    (address @fabrikam.com, not a verified domain: 401)
  *
  * Each mailbox gets at most one problem, drawn with these weights; the
  * rest (100 minus the sum) are healthy. A MIX names only the kinds it
@@ -63,12 +65,14 @@ enum problem {
 	PB_IMPERSONATION,
 	PB_DISABLED,
 	PB_RECREATED,
+	PB_TENANT,
 	PB_N
 };
 
 static const char *const pb_names[PB_N] = {
     "ok",	"profile", "hybrid",  "delivery",      "owner",	   "privileges",
     "approval", "address", "licence", "impersonation", "disabled", "recreated",
+    "tenant",
 };
 
 static const char *const first_names[] = {
@@ -519,6 +523,17 @@ static void apply_problem(struct gen *g, enum problem pb, cJSON *mbx,
 		cJSON_ReplaceItemInObjectCaseSensitive(x, "recreated",
 						       cJSON_CreateTrue());
 		break;
+	case PB_TENANT: {
+		const char *at = strchr(upn, '@');
+
+		snprintf(alt, sizeof(alt), "%.*s@fabrikam.com",
+			 (int)(at ? at - upn : (long)strlen(upn)), upn);
+		dv_set_str(mbx, "emailaddress", alt);
+		cJSON_ReplaceItemInObjectCaseSensitive(x, "address",
+						       cJSON_CreateString(alt));
+		cJSON_AddStringToObject(x, "tenant", "fabrikam.com");
+		break;
+	}
 	case PB_PRIVILEGES: /* handled when the roles are linked */
 	case PB_OK:
 	case PB_N:
@@ -739,6 +754,18 @@ int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 	 * (names, problems) stay those of the seed.
 	 */
 	grant(&g, g.r_restricted, "prvReadEmailServerProfile", DV_RECORDFILTER);
+	{
+		/* the Entra tenant Microsoft Graph shows (dvsim/graph.h) */
+		cJSON *t = cJSON_AddObjectToObject(org->sim, "tenant"), *d;
+		char tid[37];
+
+		dv_new_guid(org, tid);
+		cJSON_AddStringToObject(t, "id", tid);
+		d = cJSON_AddArrayToObject(t, "domains");
+		cJSON_AddItemToArray(d, cJSON_CreateString(DOMAIN));
+		cJSON_AddItemToArray(
+		    d, cJSON_CreateString("contoso.onmicrosoft.com"));
+	}
 	add_views(&g);
 
 	for (size_t i = 0; i < g.nusers; i++)

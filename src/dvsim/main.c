@@ -21,6 +21,8 @@
 #include <openssl/crypto.h>
 
 #include "dv.h"
+#include "dvsim/graph.h"
+#include "dvsim/org.h"
 #include "log.h"
 #include "server.h"
 #include "stats.h"
@@ -48,6 +50,7 @@ static const char usage_text[] =
     "             [--limit-concurrent N] [--dop-hint N] [--fail-rate P]\n"
     "             [--reset-rate P] [--token-ttl S] [--test-delay-ms N]\n"
     "             [--dump FILE] [--variant NAME[,NAME...]] [--tested]\n"
+    "             [--graph-roles LIST] [--graph-limit N]\n"
     "\n"
     "--variant plays a behaviour of the real service that no source settles\n"
     "(docs/fidelity.md): te-flag-stays, te-postponed, te-status-kept,\n"
@@ -78,6 +81,8 @@ struct opts {
 	double fail_rate, reset_rate;
 	const char *dump;
 	unsigned variants;
+	const char *graph_roles; /* Graph tokens' roles claim */
+	long graph_limit;	 /* Graph requests a second; 0 none */
 };
 
 static int usage_error(const char *fmt, ...) ATTR_PRINTF(1, 2);
@@ -195,6 +200,8 @@ enum {
 	OPT_VARIANT,
 	OPT_DOPHINT,
 	OPT_TESTED,
+	OPT_GRAPH_ROLES,
+	OPT_GRAPH_LIMIT,
 };
 
 static const struct option longopts[] = {
@@ -206,6 +213,8 @@ static const struct option longopts[] = {
     {"dump", required_argument, NULL, OPT_DUMP},
     {"fail-rate", required_argument, NULL, OPT_FAIL},
     {"generate", required_argument, NULL, OPT_GENERATE},
+    {"graph-limit", required_argument, NULL, OPT_GRAPH_LIMIT},
+    {"graph-roles", required_argument, NULL, OPT_GRAPH_ROLES},
     {"help", no_argument, NULL, 'h'},
     {"key", required_argument, NULL, OPT_KEY},
     {"latency-ms", required_argument, NULL, OPT_LATENCY},
@@ -238,6 +247,14 @@ static int parse_args(struct opts *o, int argc, char **argv)
 			return 1;
 		case OPT_CERT:
 			o->cert = optarg;
+			break;
+		case OPT_GRAPH_ROLES:
+			o->graph_roles = optarg;
+			break;
+		case OPT_GRAPH_LIMIT:
+			if (parse_long("graph-limit", optarg, 0, 100000,
+				       &o->graph_limit))
+				return -1;
 			break;
 		case OPT_CLIENT:
 			if (add_client(o, "client", optarg, DV_APP_APPROVER,
@@ -449,6 +466,7 @@ int main(int argc, char **argv)
 	struct token_store *ts = NULL;
 	struct stats *st = NULL;
 	struct server *srv = NULL;
+	struct dv_graph *graph = NULL;
 	char host[64], *tls_cert = NULL, *tls_key = NULL;
 	long port;
 	sigset_t sigs;
@@ -496,6 +514,29 @@ int main(int argc, char **argv)
 	if (o.test_delay_ms >= 0)
 		dv_org_set_test_delay(org, o.test_delay_ms);
 	ts = token_store_new(o.token_ttl);
+	{
+		/* tokens of the organisation's tenant carry its id as tid */
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(org->sim, "tenant"),
+		    "domains");
+		static const char *const def[] = {"contoso.com",
+						  "contoso.onmicrosoft.com"};
+		const char *names[16];
+		size_t n = 0;
+		const cJSON *it;
+
+		cJSON_ArrayForEach(it, d)
+		{
+			if (cJSON_IsString(it) && n < ARRAY_SIZE(names))
+				names[n++] = it->valuestring;
+		}
+		if (!d)
+			for (n = 0; n < ARRAY_SIZE(def); n++)
+				names[n] = def[n];
+		token_set_tenant(ts, dv_graph_tenant_id(org), names, n);
+		if (o.graph_roles)
+			token_set_graph_roles(ts, o.graph_roles);
+	}
 	for (size_t i = 0; i < o.nclients; i++) {
 		struct client_arg *c = &o.clients[i];
 
@@ -530,6 +571,8 @@ int main(int argc, char **argv)
 	cfg.fail_rate = o.fail_rate;
 	cfg.reset_rate = o.reset_rate;
 	cfg.seed = o.seed;
+	graph = dv_graph_new(o.graph_limit);
+	cfg.graph = graph;
 	srv = server_start(&cfg, org, ts, st, &e);
 	if (!srv)
 		goto fail;
@@ -553,6 +596,7 @@ fail:
 out:
 	server_stop(srv);
 	stats_free(st);
+	dv_graph_free(graph);
 	token_store_free(ts);
 	dv_org_free(org);
 	if (tls_key)

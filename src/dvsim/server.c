@@ -22,6 +22,7 @@
 #include "batch.h"
 #include "log.h"
 #include "server.h"
+#include "dvsim/graph.h"
 
 #include "banned.h"
 
@@ -828,6 +829,34 @@ static enum MHD_Result serve_token(struct server *s,
 	return ret;
 }
 
+/* Microsoft Graph: /v1.0/... (graph.h) */
+static enum MHD_Result serve_graph(struct server *s,
+				   struct MHD_Connection *conn, struct req *rq,
+				   const char *method, const char *uri)
+{
+	struct dv_graph_req gr = {0};
+	struct dv_response resp;
+	size_t plen = strcspn(uri, "?");
+	char *path = xstrndup(uri + 5, plen - 5);
+	enum MHD_Result ret;
+
+	gr.method = method;
+	gr.path = path;
+	gr.query = uri[plen] ? uri + plen + 1 : NULL;
+	gr.body = rq->body.ptr;
+	gr.body_len = rq->body.len;
+	gr.authorization = header(conn, "Authorization");
+	gr.now_ms = wall_ms();
+	dv_response_init(&resp);
+	sleep_ms(s, s->cfg.latency_ms);
+	dv_graph_handle(s->cfg.graph, s->org, s->ts, s->st, &gr, &resp);
+	log_info("%s /v1.0%s -> %d", method, path, resp.status);
+	ret = send_resp(conn, &resp);
+	dv_response_release(&resp);
+	free(path);
+	return ret;
+}
+
 static enum MHD_Result dispatch(struct server *s, struct MHD_Connection *conn,
 				struct req *rq, const char *method)
 {
@@ -880,6 +909,10 @@ static enum MHD_Result dispatch(struct server *s, struct MHD_Connection *conn,
 	if (!strncmp(path, ECHO_PREFIX, strlen(ECHO_PREFIX)) && plen > 18 &&
 	    !strcmp(path + plen - 18, "/oauth2/v2.0/token")) {
 		ret = echo_token(conn, rq);
+		goto out;
+	}
+	if (s->cfg.graph && !strncmp(path, "/v1.0/", 6)) {
+		ret = serve_graph(s, conn, rq, method, uri);
 		goto out;
 	}
 	/* /{tenant}/oauth2/v2.0/token */

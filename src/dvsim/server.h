@@ -7,6 +7,7 @@
  *   POST /api/data/v9.2/$batch             batch.h
  *   GET  /_sim/state                       the organisation as JSON
  *   GET  /_sim/stats                       stats.h
+ *   /v1.0/...                              Microsoft Graph, graph.h
  *   /_sim/<scenario>/api/data/v9.2/...     the same API with a fault
  *
  * Scenarios (src/dvsim/server.h) let one running simulator serve every test
@@ -56,6 +57,8 @@
 #include "stats.h"
 #include "token.h"
 
+struct dv_graph;
+
 /* Request bodies beyond this get 413. */
 #define SERVER_MAX_BODY ((size_t)16 * 1024 * 1024)
 
@@ -71,6 +74,7 @@ struct server_cfg {
 	double fail_rate;
 	double reset_rate;
 	unsigned long seed;
+	struct dv_graph *graph; /* Microsoft Graph (graph.h), or NULL */
 };
 
 struct server;

@@ -113,6 +113,19 @@ int stats_to_json(struct stats *s, struct buf *out)
 	cJSON_AddNumberToObject(f, "resets", (double)s->c[STATS_FAULT_RESET]);
 	cJSON_AddNumberToObject(f, "scenario",
 				(double)s->c[STATS_SCENARIO_FAULTS]);
+	f = cJSON_AddObjectToObject(root, "graph");
+	cJSON_AddNumberToObject(f, "requests",
+				(double)s->c[STATS_GRAPH_REQUESTS]);
+	cJSON_AddNumberToObject(f, "batches",
+				(double)s->c[STATS_GRAPH_BATCHES]);
+	cJSON_AddNumberToObject(f, "users", (double)s->c[STATS_GRAPH_USERS]);
+	cJSON_AddNumberToObject(f, "throttled_429",
+				(double)s->c[STATS_GRAPH_429]);
+	cJSON_AddNumberToObject(f, "throttled_batches",
+				(double)s->c[STATS_GRAPH_429_BATCH]);
+	cJSON_AddNumberToObject(f, "denied_403", (double)s->c[STATS_GRAPH_403]);
+	cJSON_AddNumberToObject(f, "unauthorized_401",
+				(double)s->c[STATS_GRAPH_401]);
 	pthread_mutex_unlock(&s->mu);
 
 	text = cJSON_PrintUnformatted(root);

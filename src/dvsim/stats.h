@@ -24,6 +24,13 @@ enum stats_counter {
 	STATS_FAULT_RESET,
 	STATS_THROTTLED_VIOLATIONS,
 	STATS_SCENARIO_FAULTS,
+	STATS_GRAPH_REQUESTS,  /* HTTP requests to Microsoft Graph (/v1.0) */
+	STATS_GRAPH_BATCHES,   /* of which $batch */
+	STATS_GRAPH_USERS,     /* user lookups, each request of a batch */
+	STATS_GRAPH_429,       /* throttled: whole batches and requests */
+	STATS_GRAPH_429_BATCH, /* of which whole batches */
+	STATS_GRAPH_403,       /* Authorization_RequestDenied */
+	STATS_GRAPH_401,       /* no or wrong token */
 	STATS_NCOUNTERS
 };
 

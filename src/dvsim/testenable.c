@@ -267,6 +267,12 @@ static bool exchange_side(struct eval *ev, struct dv_row *user,
 	const char *theirs = dv_str(x, "address");
 
 	if (online) {
+		/* KB 3212785: Dynamics 365 and Exchange Online in two tenants
+		 */
+		if (dv_str(x, "tenant")) {
+			unauthorized(ev);
+			return true;
+		}
 		if (dv_bool(x, "recreated")) {
 			unauthorized(ev);
 			no_user(ev, user);

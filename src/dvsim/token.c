@@ -30,7 +30,47 @@ struct token_store {
 	unsigned long serial;
 	unsigned long *revoked;
 	size_t nrevoked;
+	/* the organisation's tenant: its id and the names that sign in to it
+	   (docs/fidelity.md, "Microsoft Graph") */
+	char *tenant_id;
+	char **tenant_names;
+	size_t ntenant_names;
+	char *graph_roles; /* "User.Read.All,Organization.Read.All" */
 };
+
+#define GRAPH_RESOURCE "https://graph.microsoft.com"
+
+void token_set_tenant(struct token_store *ts, const char *id,
+		      const char *const *names, size_t n)
+{
+	free(ts->tenant_id);
+	ts->tenant_id = xstrdup(id);
+	for (size_t i = 0; i < n; i++) {
+		ts->tenant_names = xrealloc(
+		    ts->tenant_names, (ts->ntenant_names + 1) * sizeof(char *));
+		ts->tenant_names[ts->ntenant_names++] = xstrdup(names[i]);
+	}
+}
+
+void token_set_graph_roles(struct token_store *ts, const char *csv)
+{
+	free(ts->graph_roles);
+	ts->graph_roles = xstrdup(csv);
+}
+
+/* The tid of a token asked for at /{tenant}/: the tenant's id when it is
+ * named by id or by one of its domains. */
+static const char *tid_of(const struct token_store *ts, const char *tenant)
+{
+	if (!ts->tenant_id)
+		return tenant;
+	if (!strcasecmp(tenant, ts->tenant_id))
+		return ts->tenant_id;
+	for (size_t i = 0; i < ts->ntenant_names; i++)
+		if (!strcasecmp(tenant, ts->tenant_names[i]))
+			return ts->tenant_id;
+	return tenant;
+}
 
 struct token_store *token_store_new(long ttl_s)
 {
@@ -58,6 +98,11 @@ void token_store_free(struct token_store *ts)
 	}
 	free(ts->clients);
 	free(ts->revoked);
+	free(ts->tenant_id);
+	for (size_t i = 0; i < ts->ntenant_names; i++)
+		free(ts->tenant_names[i]);
+	free(ts->tenant_names);
+	free(ts->graph_roles);
 	pthread_mutex_destroy(&ts->mu);
 	OPENSSL_cleanse(ts->key, sizeof(ts->key));
 	free(ts);
@@ -256,7 +301,27 @@ static int issue(struct token_store *ts, const struct token_client *c,
 	cJSON_AddNumberToObject(claims, "exp",
 				(double)(now_ms / 1000 + ts->ttl_s));
 	cJSON_AddStringToObject(claims, "appid", c->id);
-	cJSON_AddStringToObject(claims, "tid", tenant);
+	cJSON_AddStringToObject(claims, "tid", tid_of(ts, tenant));
+	if (resource && !strcmp(resource, GRAPH_RESOURCE)) {
+		/* application permissions granted to the app, with consent */
+		const char *p = ts->graph_roles
+				    ? ts->graph_roles
+				    : "User.Read.All,Organization.Read.All";
+		cJSON *roles = cJSON_AddArrayToObject(claims, "roles");
+
+		while (*p) {
+			size_t len = strcspn(p, ",");
+
+			if (len) {
+				char *r = xstrndup(p, len);
+
+				cJSON_AddItemToArray(roles,
+						     cJSON_CreateString(r));
+				free(r);
+			}
+			p += len + (p[len] == ',');
+		}
+	}
 	cJSON_AddNumberToObject(claims, "xms_exp_ms",
 				(double)now_ms + (double)ts->ttl_s * 1000.0);
 	cJSON_AddNumberToObject(claims, "xms_serial", (double)serial);
@@ -352,6 +417,17 @@ out:
 		*client = NULL;
 	cJSON_Delete(claims);
 	return r;
+}
+
+cJSON *token_valid_claims(struct token_store *ts, const char *authorization,
+			  long now_ms)
+{
+	const struct token_client *c;
+	const char *tok = bearer(authorization);
+
+	if (token_check(ts, authorization, now_ms, &c) != TOKEN_VALID || !tok)
+		return NULL;
+	return token_claims(ts, tok);
 }
 
 void token_revoke(struct token_store *ts, const char *authorization)

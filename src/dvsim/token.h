@@ -25,6 +25,8 @@
 
 #include <stdbool.h>
 
+#include <cjson/cJSON.h>
+
 #include "dv.h"
 #include "jwtv.h"
 
@@ -78,6 +80,24 @@ enum token_check {
  */
 enum token_check token_check(struct token_store *ts, const char *authorization,
 			     long now_ms, const struct token_client **client);
+
+/*
+ * The claims of a valid token (cJSON_Delete() them), or NULL: Graph reads
+ * its "aud" and "roles".
+ */
+cJSON *token_valid_claims(struct token_store *ts, const char *authorization,
+			  long now_ms);
+
+/*
+ * The organisation's tenant: tokens asked for at /{id}/ or /{name}/ (one
+ * of 'names', its verified domains) carry tid = 'id'; others the tenant
+ * as asked. Graph tokens (scope https://graph.microsoft.com/.default)
+ * carry the application permissions 'csv' in "roles" (default
+ * "User.Read.All,Organization.Read.All"; "" for none).
+ */
+void token_set_tenant(struct token_store *ts, const char *id,
+		      const char *const *names, size_t n);
+void token_set_graph_roles(struct token_store *ts, const char *csv);
 
 /* Make the token in 'authorization' stop working now (token expiry scenario).
  */
