@@ -95,6 +95,9 @@ void select_describe(const struct select_set *s, struct buf *out);
 void select_filter(const struct select_set *s, const char *const *ids,
 		   struct buf *out);
 
+/* Whether two names are the same, case and surrounding blanks ignored. */
+bool select_name_eq(const char *a, const char *b);
+
 /*
  * The name in 'names' (n) that 'want' designates, ignoring case and
  * surrounding blanks: its index, -1 when none, -2 when several.
