@@ -133,6 +133,10 @@ struct row_state {
 	char status_outgoing[16];
 	char status_act[16];
 	void *priv[ACTION_COUNT]; /* action-private data, freed by release() */
+	/* plan: the value now and the value the run would leave, in words
+	 * (plan_show.h); NULL when not shown */
+	char *now[ACTION_COUNT];
+	char *then[ACTION_COUNT];
 };
 
 #define ACTION_STAGES 5

@@ -25,6 +25,7 @@
 
 #include "act_util.h"
 #include "action.h"
+#include "plan_show.h"
 
 #include "banned.h"
 
@@ -109,6 +110,66 @@ static void release(struct row_state *rs)
 	rs->priv[ACTION_APPROVE] = NULL;
 }
 
+/* The roles an approver needs besides prvApproveRejectEmailAddress. */
+#define ROLE_SYSADMIN "System Administrator"
+#define ROLE_APPROVER "Delegated Mailbox Approver"
+
+/*
+ * plan: whether this caller's approval would take effect, from its roles
+ * (docs/fidelity.md: System Administrator with Delegated Mailbox
+ * Approver). True while a lookup is pending.
+ */
+static bool show(struct action_ctx *c, struct row_state *rs, bool held)
+{
+	int now = actu_int(rs->mailbox, "emailrouteraccessapproval", -1);
+	const cJSON *who, *roles, *it;
+	bool pending = false, admin = false, approver = false;
+	struct buf names = BUF_INIT(BUF_MAX_SMALL), then = BUF_INIT(4096);
+	char url[160];
+
+	if (held) {
+		show_set(rs, ACTION_APPROVE, show_approval(now),
+			 show_approval(now));
+		return false;
+	}
+	who = action_lookup(c, "WhoAmI", &pending, NULL);
+	if (pending)
+		return true;
+	if (actu_str(who, "UserId")) {
+		snprintf(url, sizeof(url),
+			 "systemusers(%s)/systemuserroles_association?$select="
+			 "name",
+			 actu_str(who, "UserId"));
+		roles = action_lookup(c, url, &pending, NULL);
+		if (pending)
+			return true;
+		cJSON_ArrayForEach(
+		    it, cJSON_GetObjectItemCaseSensitive(roles, "value"))
+		{
+			const char *n = actu_str(it, "name");
+
+			if (!n)
+				continue;
+			admin |= !strcmp(n, ROLE_SYSADMIN);
+			approver |= !strcmp(n, ROLE_APPROVER);
+			buf_addf(&names, "%s%s", names.len ? ", " : "", n);
+		}
+	}
+	if (admin && approver)
+		buf_addstr(&then, show_approval(APPROVED));
+	else
+		buf_addf(&then,
+			 "%s: this caller's roles (%s) lack %s; an "
+			 "administrator must approve",
+			 show_approval(now), names.len ? names.ptr : "unknown",
+			 admin ? ROLE_APPROVER
+			       : ROLE_SYSADMIN " and " ROLE_APPROVER);
+	show_set(rs, ACTION_APPROVE, show_approval(now), then.ptr);
+	buf_release(&names);
+	buf_release(&then);
+	return false;
+}
+
 static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 {
 	struct approve_target t = {0};
@@ -122,6 +183,8 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 	case ACTU_FOUND:
 		break;
 	}
+	if (action_readonly(c) && show(c, rs, held))
+		return ACTION_WAIT;
 	if (held)
 		return ACTION_UNCHANGED;
 	check_of(rs)->queue = !strcmp(t.set, "queues");

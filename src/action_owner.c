@@ -12,6 +12,7 @@
 
 #include "act_util.h"
 #include "action.h"
+#include "plan_show.h"
 
 #include "banned.h"
 
@@ -45,6 +46,17 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 		if (!is_user)
 			return ACTION_UNCHANGED; /* a queue's: leave it */
 		want = actu_str(rs->mailbox, "_regardingobjectid_value");
+	}
+	if (action_readonly(c)) {
+		const char *cur_id = actu_str(rs->mailbox, "_ownerid_value");
+		const char *cur = NULL, *to = NULL;
+
+		if (show_lookup(c, "systemusers", cur_id, "domainname", &cur) ||
+		    show_lookup(c, "systemusers", want, "domainname", &to))
+			return ACTION_WAIT;
+		show_set(rs, ACTION_FIX_OWNER,
+			 cur ? cur : (cur_id ? cur_id : "(none)"),
+			 to ? to : want);
 	}
 	return actu_bind(c, rs, "_ownerid_value", "ownerid", "systemusers",
 			 want);

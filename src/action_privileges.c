@@ -19,6 +19,7 @@
 
 #include "act_util.h"
 #include "action.h"
+#include "plan_show.h"
 #include "job.h"
 #include "odata.h"
 #include "privs.h"
@@ -113,6 +114,34 @@ static void note_on_row(struct row_state *rs, const struct grant *g)
 		action_hint(rs, g->notes);
 }
 
+/*
+ * plan: the privileges the role lacks, with the depth each would get
+ * ("role Salesperson lacks 2: prvReadMailbox Global, ...").
+ */
+static void show(struct row_state *rs, const char *role,
+		 const struct privs_list *send)
+{
+	struct buf now = BUF_INIT(BUF_MAX_SMALL),
+		   then = BUF_INIT(BUF_MAX_SMALL);
+
+	role = role ? role : rs->row->role;
+	if (!send->n) {
+		buf_addf(&now, "role %s holds them", role);
+		show_set(rs, ACTION_GRANT_PRIVILEGES, now.ptr, now.ptr);
+		buf_release(&now);
+		return;
+	}
+	buf_addf(&now, "role %s lacks %zu:", role, send->n);
+	for (size_t i = 0; i < send->n; i++)
+		buf_addf(&now, "%s %s %s", i ? "," : "", send->v[i].name,
+			 privs_depth_name(send->v[i].depth));
+	buf_addf(&then, "role %s: +%zu privilege%s", role, send->n,
+		 send->n == 1 ? "" : "s");
+	show_set(rs, ACTION_GRANT_PRIVILEGES, now.ptr, then.ptr);
+	buf_release(&now);
+	buf_release(&then);
+}
+
 static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 {
 	struct grant *g = grant_of(c, rs);
@@ -172,6 +201,8 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 		goto out;
 	}
 	snprintf(g->notes, sizeof(g->notes), "%s", notes.ptr);
+	if (action_readonly(c))
+		show(rs, actu_str(role, "name"), &send);
 	if (!send.n) {
 		note_on_row(rs, g);
 		st = ACTION_UNCHANGED;

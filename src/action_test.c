@@ -48,6 +48,7 @@
 #include "job.h"
 #include "log.h"
 #include "odata.h"
+#include "plan_show.h"
 #include "results.h"
 
 #include "banned.h"
@@ -74,9 +75,9 @@ enum { TAG_SCHEDULE = 1, TAG_POLL, TAG_ALERTS, TAG_DIAGNOSE, TAG_ROLES };
 #define ALERT_WINDOW_S 60
 
 struct test {
-	char since[32];	    /* UTC time the test was asked, for the alerts */
-	char prev_done[48]; /* testmailboxaccesscompletedon before */
-	char done[48];	    /* ... after this test */
+	char since[32];	       /* UTC time the test was asked, for the alerts */
+	char prev_done[48];    /* testmailboxaccesscompletedon before */
+	char done[48];	       /* ... after this test */
 	char prev_attempt[48]; /* testandenablelastattemptedon before */
 	char attempt[48];      /* ... the service's stamp of this attempt */
 	char postponed[48];    /* postponetestemailconfigurationuntil */
@@ -622,6 +623,123 @@ static enum action_step diagnose_answer(struct action_ctx *c,
 	return st;
 }
 
+/*
+ * run.retest (job.h): a mailbox whose three statuses are Success (ACT
+ * counts only where it is on Server-Side Synchronization) is not tested
+ * again under "unhealthy", nor under "changed" when no other action of
+ * its row changes anything in this run. Its statuses are reported.
+ */
+static bool no_retest(struct action_ctx *c, struct row_state *rs,
+		      struct test *t)
+{
+	const struct job *j = action_job(c);
+	const cJSON *mb = rs->mailbox;
+	int act_method = actu_int(mb, "actdeliverymethod", -1);
+
+	if (!j || j->retest == JOB_RETEST_ALWAYS)
+		return false;
+	t->status[0] = actu_int(mb, "incomingemailstatus", -1);
+	t->status[1] = actu_int(mb, "outgoingemailstatus", -1);
+	t->status[2] = actu_int(mb, "actstatus", -1);
+	if (t->status[0] != STATUS_SUCCESS || t->status[1] != STATUS_SUCCESS ||
+	    !(t->status[2] == STATUS_SUCCESS ||
+	      (act_method != 1 && act_method != -1 &&
+	       t->status[2] != STATUS_FAILURE)))
+		return false;
+	if (j->retest == JOB_RETEST_CHANGED)
+		for (int i = 0; i < ACTION_COUNT; i++)
+			if (i != ACTION_TEST_ENABLE &&
+			    (rs->act[i].status == ACTION_ST_DONE ||
+			     rs->act[i].status == ACTION_ST_WOULD))
+				return false;
+	report_statuses(rs, t);
+	return true;
+}
+
+/* "incoming Success, outgoing Failure, ACT Not Run" from the mailbox. */
+static void statuses_text(const cJSON *mb, struct buf *out)
+{
+	buf_addf(out, "incoming %s, outgoing %s, ACT %s",
+		 show_status(actu_int(mb, "incomingemailstatus", -1)),
+		 show_status(actu_int(mb, "outgoingemailstatus", -1)),
+		 show_status(actu_int(mb, "actstatus", -1)));
+}
+
+/* Causes Test & Enable meets again whatever the run changes in Dataverse. */
+static bool outside_dataverse(enum diag_kind k)
+{
+	return k == DIAG_UNAUTHORIZED || k == DIAG_UNAUTH_ADDRESS ||
+	       k == DIAG_UNAUTH_RECREATED || k == DIAG_IMPERSONATION ||
+	       k == DIAG_DISABLED;
+}
+
+/*
+ * plan: the last test's statuses, and what a new test would give where
+ * the mailbox's latest alerts say it fails for a reason outside Dataverse
+ * (diagnose.h). True while the alerts' lookup is pending.
+ */
+static bool show_test(struct action_ctx *c, struct row_state *rs,
+		      struct test *t)
+{
+	const char *pid = actu_str(rs->mailbox, "_emailserverprofile_value");
+	const cJSON *mb = rs->mailbox, *json;
+	const char *done = actu_str(mb, "testmailboxaccesscompletedon");
+	struct buf now = BUF_INIT(BUF_MAX_SMALL), then = BUF_INIT(4096),
+		   expr = BUF_INIT(BUF_MAX_SMALL),
+		   url = BUF_INIT(BUF_MAX_SMALL);
+	bool failed =
+	    actu_int(mb, "incomingemailstatus", -1) == STATUS_FAILURE ||
+	    actu_int(mb, "outgoingemailstatus", -1) == STATUS_FAILURE ||
+	    actu_int(mb, "actstatus", -1) == STATUS_FAILURE;
+	bool pending = false;
+
+	statuses_text(mb, &now);
+	buf_addstr(&then, "tested");
+	t->profile_type = -1;
+	if (failed && pid && read_profile(c, t, pid))
+		pending = true;
+	if (failed && !pending) {
+		buf_addf(&expr, "_regardingobjectid_value eq %s",
+			 rs->mailbox_id);
+		if (done)
+			buf_addf(&expr, " and modifiedon ge %s", done);
+		actu_query(
+		    &url, "tracelogs",
+		    "level,text,errortypedisplay,errordetails,modifiedon",
+		    expr.ptr);
+		buf_addstr(&url, "&$orderby=modifiedon%20desc");
+		json = action_lookup(c, url.ptr, &pending, NULL);
+		if (json) {
+			struct diag_mailbox m;
+			struct diag d;
+			struct diag_alert *alerts;
+			char msg[512] = "";
+			size_t n = 0;
+
+			diagnose_mailbox_init(&m);
+			m.profile_type = pid ? t->profile_type : -1;
+			alerts = read_alerts(json, &n, msg, sizeof(msg));
+			if (diagnose_mailbox(&m, alerts, n, &d) != DIAG_NONE &&
+			    outside_dataverse(d.kind)) {
+				buf_reset(&then);
+				buf_addf(&then,
+					 "fails again: %s (nothing this job "
+					 "writes fixes it: "
+					 "%s)",
+					 d.code, d.hint);
+			}
+			free(alerts);
+		}
+	}
+	if (!pending)
+		show_set(rs, ACTION_TEST_ENABLE, now.ptr, then.ptr);
+	buf_release(&now);
+	buf_release(&then);
+	buf_release(&expr);
+	buf_release(&url);
+	return pending;
+}
+
 static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 {
 	struct test *t = test_of(rs);
@@ -631,6 +749,19 @@ static enum action_step plan(struct action_ctx *c, struct row_state *rs)
 
 	switch (rs->act[ACTION_TEST_ENABLE].step) {
 	case STEP_SCHEDULE:
+		if (no_retest(c, rs, t)) {
+			if (action_readonly(c)) {
+				struct buf now = BUF_INIT(BUF_MAX_SMALL);
+
+				statuses_text(rs->mailbox, &now);
+				show_set(rs, ACTION_TEST_ENABLE, now.ptr,
+					 now.ptr);
+				buf_release(&now);
+			}
+			return ACTION_UNCHANGED;
+		}
+		if (action_readonly(c) && show_test(c, rs, t))
+			return ACTION_WAIT;
 		if (graph_current() && !t->gdone) {
 			int type;
 

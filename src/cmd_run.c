@@ -25,6 +25,7 @@
 #include "job.h"
 #include "log.h"
 #include "opts.h"
+#include "plan_summary.h"
 #include "preflight.h"
 #include "progress.h"
 #include "remediate.h"
@@ -33,6 +34,7 @@
 #include "rows.h"
 #include "runlog.h"
 #include "runreport.h"
+#include "select.h"
 #include "version.h"
 
 #include "banned.h"
@@ -177,6 +179,20 @@ static void print_summary(FILE *fp, const char *cmd, struct results *res,
 		    !s[RESULTS_FAILED_ACT] && !s[RESULTS_SKIPPED] &&
 		    !s[RESULTS_WOULD])
 			continue;
+		if (a == ROWS_GRANT_PRIVILEGES && results_plan_summary(res)) {
+			/* a role is one change, whatever rows name it */
+			size_t roles =
+			    plan_summary_targets(results_plan_summary(res), a);
+
+			fprintf(fp,
+				"  %-16s would change %zu role%s (%zu rows), "
+				"unchanged %zu, failed %zu, skipped %zu\n",
+				rows_action_name(a), roles,
+				roles == 1 ? "" : "s", s[RESULTS_WOULD],
+				s[RESULTS_UNCHANGED], s[RESULTS_FAILED_ACT],
+				s[RESULTS_SKIPPED]);
+			continue;
+		}
 		fprintf(fp,
 			"  %-16s done %zu, would change %zu, unchanged %zu, "
 			"failed %zu, skipped %zu\n",
@@ -184,6 +200,8 @@ static void print_summary(FILE *fp, const char *cmd, struct results *res,
 			s[RESULTS_UNCHANGED], s[RESULTS_FAILED_ACT],
 			s[RESULTS_SKIPPED]);
 	}
+	if (results_plan_summary(res))
+		plan_summary_print(results_plan_summary(res), fp);
 	fprintf(
 	    fp,
 	    "  requests    %llu ($batch %llu, operations %llu, retries "
@@ -217,16 +235,24 @@ static void print_path(FILE *fp, const char *path)
 }
 
 /* The closing lines of the text summary: what to do next. */
-static void print_next(FILE *fp, const char *cmd, const char *job_path,
+static void print_next(FILE *fp, const char *cmd, const struct opts *o,
 		       const struct results_counts *c, const char *dir)
 {
+	const char *job_path = o->job;
 	size_t bad =
 	    c->by_outcome[RESULTS_FAILED] + c->by_outcome[RESULTS_INVALID];
 
 	if (!strcmp(cmd, "plan")) {
-		fputs("next: look at the would-change cells of results.csv, "
-		      "then apply with: mbxfix run ",
-		      fp);
+		fprintf(fp,
+			"next: look at the changes in %s/plan.csv (the "
+			"<action>_now and <action>_then columns), then apply "
+			"with: mbxfix run ",
+			dir);
+		for (size_t i = 0; i < o->nwhere; i++) {
+			fputs("--where ", fp);
+			print_path(fp, o->where[i]);
+			fputc(' ', fp);
+		}
 		print_path(fp, job_path);
 		fputc('\n', fp);
 		return;
@@ -456,6 +482,78 @@ static void report_and_say(struct results *res, bool say)
 	free(path);
 }
 
+/*
+ * The selection of this run (select.h): the job's 'select' group and the
+ * --where terms, or for diagnose without any input every mailbox that is
+ * not healthy. None for --resume and --rerun-failed, whose rows are
+ * known. -1 with 'e' set for a bad --where.
+ */
+static int gather_selection(const struct opts *o, const struct job *job,
+			    const char *cmd, struct select_set *sel,
+			    struct err *e)
+{
+	char why[256];
+
+	if (o->resume || o->rerun_failed)
+		return 0;
+	for (size_t i = 0; i < job->select.n; i++) {
+		struct buf t = BUF_INIT(BUF_MAX_SMALL);
+		const struct select_term *st = &job->select.t[i];
+
+		buf_addf(&t, "%s=%s", select_keys[st->key], st->value);
+		if (select_add(sel, t.ptr, st->origin, why, sizeof(why)) < 0)
+			BUG("select term '%s' parsed once already", t.ptr);
+		buf_release(&t);
+	}
+	for (size_t i = 0; i < o->nwhere; i++)
+		if (select_add(sel, o->where[i], "--where", why, sizeof(why)) <
+		    0)
+			return err_set(e, ERR_USAGE, "--where %s: %s",
+				       o->where[i], why);
+	if (!sel->n && !job->input && !strcmp(cmd, "diagnose") &&
+	    select_add(sel, "status=unhealthy", "diagnose", why, sizeof(why)) <
+		0)
+		BUG("diagnose's default selection: %s", why);
+	return 0;
+}
+
+/*
+ * diagnose asks for no action and no role: rows that name none are
+ * diagnosed (test_enable explains instead of testing), and without a
+ * role grant_privileges is not asked of them (the diagnosis names the
+ * role where a privilege is missing: remediate.h).
+ */
+static void diagnose_defaults(struct job *job)
+{
+	if (!*job->defaults.role)
+		job->defaults.actions &= ~ROWS_ACT(ROWS_GRANT_PRIVILEGES);
+	if (!job->defaults.actions)
+		job->defaults.actions = ROWS_ACT(ROWS_TEST_ENABLE);
+}
+
+/*
+ * Sign in and run the selection into a file the run then takes as its
+ * input (kept as the run's input.csv, like --rerun-failed's): '*tmp'.
+ */
+static int run_selection(struct select_set *sel, struct engine *en,
+			 struct job *job, char **tmp, size_t *nsel,
+			 struct err *e)
+{
+	char name[64];
+	size_t len;
+
+	snprintf(name, sizeof(name), "/.select-%ld.csv", (long)getpid());
+	len = strlen(job->output) + strlen(job->name) + strlen(name) + 2;
+	*tmp = xmalloc(len);
+	snprintf(*tmp, len, "%s/%s%s", job->output, job->name, name);
+	if (select_run(sel, en, job, *tmp, nsel, e) < 0)
+		return -1;
+	free(job->input);
+	job->input = xstrdup(*tmp);
+	job_set_str(&job->input_encoding, ""); /* written in UTF-8 */
+	return 0;
+}
+
 static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 {
 	struct err e = ERR_INIT;
@@ -479,6 +577,9 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	struct runlog *rl = NULL;
 	char sha[65] = "";
 	bool nothing = false;
+	struct select_set sel = {0};
+	size_t nsel = 0;
+	struct buf seldesc = BUF_INIT(BUF_MAX_SMALL);
 	int rc;
 
 	memset(&job, 0, sizeof(job));
@@ -492,8 +593,11 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		return 0;
 	}
 	log_set_level((enum log_level)opts_log_level(&o));
-	if (job_load(&job, o.job, &e) < 0 || opts_apply(&o, &job, &e) < 0)
+	if (job_load(&job, o.job, &e) < 0 || opts_apply(&o, &job, &e) < 0 ||
+	    gather_selection(&o, &job, cmd, &sel, &e) < 0)
 		goto out;
+	if (!strcmp(cmd, "diagnose"))
+		diagnose_defaults(&job);
 	/*
 	 * One run of a job at a time, held until the process ends. A job
 	 * never run has no folder yet and nothing to resume: its lock is
@@ -514,6 +618,37 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		nothing = true;
 		goto out;
 	}
+	rl = runlog_new(o.verbosity > 0 ? LOG_DEBUG
+					: (enum log_level)job.log_level);
+	es.log = rl;
+	es.job = &job;
+	es.readonly = readonly;
+	es.skip_rows = skip;
+	es.stop = &stop;
+	if (sel.n) {
+		/*
+		 * The mailboxes are known once signed in: the CSV (if any) is
+		 * checked first, then the engine connects and the selection
+		 * becomes the run's input.
+		 */
+		if (job.input &&
+		    rows_open_encoding(&rows, job.input, &job.defaults,
+				       job.input_encoding, &e) < 0)
+			goto out;
+		rows_free(rows);
+		rows = NULL;
+		catch_signals();
+		if (lock < 0) {
+			lock = results_lock(job.output, job.name, &e);
+			if (lock < 0)
+				goto out;
+		}
+		if (engine_new(&en, &es, &e) < 0 ||
+		    engine_connect(en, &e) < 0 ||
+		    run_selection(&sel, en, &job, &rerun_tmp, &nsel, &e) < 0)
+			goto out;
+		select_describe(&sel, &seldesc);
+	}
 	if (rows_open_encoding(&rows, job.input, &job.defaults,
 			       job.input_encoding, &e) < 0)
 		goto out;
@@ -525,19 +660,11 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	    preflight_templates(pf, &job, &e) < 0)
 		goto out;
 	/* run.log: held until the run folder exists (runlog.h) */
-	rl = runlog_new(o.verbosity > 0 ? LOG_DEBUG
-					: (enum log_level)job.log_level);
 	if (*input_sha)
 		memcpy(sha, input_sha, sizeof(sha));
 	else
 		runreport_sha256(job.input, sha);
-	es.log = rl;
-
-	es.job = &job;
-	es.readonly = readonly;
 	es.rows = rows;
-	es.skip_rows = skip;
-	es.stop = &stop;
 	catch_signals();
 	progress_init(&prog, stderr, !o.no_progress && o.verbosity >= 0,
 		      isatty(STDERR_FILENO), 0);
@@ -546,7 +673,10 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		es.total_rows = es.total_rows > skip ? es.total_rows - skip : 0;
 		es.progress = &prog;
 	}
-	if (engine_new(&en, &es, &e) < 0 || engine_connect(en, &e) < 0 ||
+	if (en)
+		engine_set_rows(en, rows, es.total_rows, es.progress);
+	if ((!en &&
+	     (engine_new(&en, &es, &e) < 0 || engine_connect(en, &e) < 0)) ||
 	    preflight_resolve(pf, en, &job, &e) < 0)
 		goto out;
 	engine_set_preflight(en, pf);
@@ -628,7 +758,9 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	runreport_end(rl, results_counts(res), &sum);
 	if (results_finish(res, &sum, err_is_set(&e) ? NULL : &e) < 0)
 		goto out;
-	if (!rows_count(rows) && !skip)
+	if (!rows_count(rows) && !skip && sel.n)
+		log_warn("the selection (%s) matched no mailbox", seldesc.ptr);
+	else if (!rows_count(rows) && !skip)
 		log_warn("%s: no rows: the file holds a header and nothing "
 			 "else",
 			 job.input);
@@ -643,8 +775,11 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 	}
 	if (o.verbosity >= 0 && !o.json)
 		print_summary(stdout, cmd, res, engine_stats(en), sum.wall_s);
+	if (o.verbosity >= 0 && !o.json && sel.n)
+		printf("  selected    %zu mailbox%s where %s\n", nsel,
+		       nsel == 1 ? "" : "es", seldesc.ptr);
 	if (o.verbosity >= 0 && !o.json && strcmp(cmd, "diagnose"))
-		print_next(stdout, cmd, o.job, results_counts(res),
+		print_next(stdout, cmd, &o, results_counts(res),
 			   results_dir(res));
 	if (!strcmp(cmd, "diagnose")) {
 		size_t n = 0;
@@ -654,7 +789,7 @@ static int run_job(const char *cmd, bool readonly, int argc, char **argv)
 		if (o.verbosity >= 0 && !o.json) {
 			printf("  remediation %s/remediation.csv (%zu rows)\n",
 			       results_dir(res), n);
-			print_next(stdout, cmd, o.job, results_counts(res),
+			print_next(stdout, cmd, &o, results_counts(res),
 				   results_dir(res));
 		}
 	}
@@ -697,6 +832,8 @@ out:
 	free(rerun_tmp);
 	free(rerun_from);
 	free(options);
+	select_release(&sel);
+	buf_release(&seldesc);
 	if (lock >= 0)
 		close(lock);
 	return rc;

@@ -644,6 +644,14 @@ void engine_free(struct engine *en)
 	free(en);
 }
 
+void engine_set_rows(struct engine *en, struct rows *rows, size_t total_rows,
+		     struct progress *progress)
+{
+	en->rows = rows;
+	en->total_rows = total_rows;
+	en->progress = progress;
+}
+
 const struct engine_stats *engine_stats(const struct engine *en)
 {
 	return &en->st;

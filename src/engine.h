@@ -96,6 +96,13 @@ int engine_run(struct engine *en, struct results *res, struct err *e);
 const struct engine_stats *engine_stats(const struct engine *en);
 
 /*
+ * The rows to run, when they were not known at engine_new() (a selection
+ * reads mailboxes once signed in, select.h); before engine_run().
+ */
+void engine_set_rows(struct engine *en, struct rows *rows, size_t total_rows,
+		     struct progress *progress);
+
+/*
  * Preflight (preflight.h), between engine_connect() and engine_run():
  * GET each of 'urls' (relative to the API root) through the run's own
  * batching, retries and throttling. The answers stay in the lookup cache
@@ -109,6 +116,12 @@ int engine_prefetch(struct engine *en, char *const *urls, size_t n,
 		    struct err *e);
 const struct cJSON *engine_cached(struct engine *en, const char *url,
 				  const char **err);
+/*
+ * engine_prefetch() of one FetchXML query, asking for the paging
+ * annotations (@Microsoft.Dynamics.CRM.fetchxmlpagingcookie and
+ * morerecords) that say how to read the next page.
+ */
+int engine_prefetch_paging(struct engine *en, const char *url, struct err *e);
 /*
  * Put 'json' (consumed) in the lookup cache as the answer of GET 'url',
  * unless the cache has that URL already: preflight's answer for one name,

@@ -22,6 +22,7 @@
 
 /* Engine-only operation flag (next to action.h's ACTION_OP_*). */
 #define OP_ANNOTATIONS 0x100 /* Prefer: odata.include-annotations=... */
+#define OP_PAGING 0x200	     /* ... the FetchXML paging annotations */
 /* run.log "phase" events: the phase is sampled this often */
 #define ENGINE_PHASE_MS 500
 

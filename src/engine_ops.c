@@ -957,6 +957,11 @@ int send_batch(struct engine *en, size_t lane)
 		    "Prefer: odata.include-annotations="
 		    "\"Microsoft.Dynamics.CRM.lookuplogicalname\"",
 		    NULL};
+		static const char *const paging[] = {
+		    "Prefer: odata.include-annotations="
+		    "\"Microsoft.Dynamics.CRM.fetchxmlpagingcookie,"
+		    "Microsoft.Dynamics.CRM.morerecords\"",
+		    NULL};
 		struct batch_req br = {0};
 
 		if (!op || !lane_takes(en, ln, op))
@@ -978,6 +983,7 @@ int send_batch(struct engine *en, size_t lane)
 		br.url = op->url;
 		br.headers = op->flags & ACTION_OP_IF_MATCH ? if_match
 			     : op->flags & OP_ANNOTATIONS   ? annotations
+			     : op->flags & OP_PAGING	    ? paging
 							    : NULL;
 		if (op->if_match) {
 			/* sent again after a read: on the version read */

@@ -319,8 +319,8 @@ void engine_set_preflight(struct engine *en, const struct preflight *pf)
 	en->pf = pf;
 }
 
-int engine_prefetch(struct engine *en, char *const *urls, size_t n,
-		    struct err *e)
+static int prefetch(struct engine *en, char *const *urls, size_t n,
+		    unsigned flags, struct err *e)
 {
 	bool pending;
 
@@ -338,6 +338,7 @@ int engine_prefetch(struct engine *en, char *const *urls, size_t n,
 		*slot = l;
 		op = op_new(OP_LOOKUP, "GET", urls[i], NULL);
 		op->lookup = l;
+		op->flags = flags;
 		enqueue(en, op);
 	}
 	for (;;) {
@@ -355,6 +356,19 @@ int engine_prefetch(struct engine *en, char *const *urls, size_t n,
 		if (loop_once(en, 1000) < 0)
 			return -1;
 	}
+}
+
+int engine_prefetch(struct engine *en, char *const *urls, size_t n,
+		    struct err *e)
+{
+	return prefetch(en, urls, n, 0, e);
+}
+
+int engine_prefetch_paging(struct engine *en, const char *url, struct err *e)
+{
+	char *u[1] = {(char *)url};
+
+	return prefetch(en, u, 1, OP_PAGING, e);
 }
 
 const cJSON *engine_cached(struct engine *en, const char *url, const char **err)

@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "engine_int.h"
 #include "log.h"
+#include "plan_show.h"
 #include "preflight.h"
 #include "runlog.h"
 
@@ -49,6 +50,7 @@ void row_free(struct engine *en, struct eng_row *row)
 	rows_row_free(row->rs.row);
 	free(row->rs.error_message);
 	free(row->rs.hint);
+	show_release(&row->rs);
 	free(row);
 	en->in_flight_rows--;
 }
@@ -223,6 +225,8 @@ static int finish_row(struct engine *en, struct eng_row *row)
 		if (rs->act[i].status == ACTION_ST_FAILED)
 			failed = true;
 		rr.action[i] = result_state(rs->act[i].status);
+		rr.now[i] = rs->now[i];
+		rr.then[i] = rs->then[i];
 	}
 	rr.result = failed ? RESULTS_FAILED : RESULTS_OK;
 	if (failed && !rs->error_code[0] && !rs->error_message)

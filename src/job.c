@@ -683,6 +683,16 @@ static int load_actions(struct ctx *c, struct job *j, const config_setting_t *g)
 	return 0;
 }
 
+static void trim_in_place(char *s)
+{
+	size_t start = strspn(s, " \t"), len = strlen(s + start);
+
+	while (len && (s[start + len - 1] == ' ' || s[start + len - 1] == '\t'))
+		len--;
+	memmove(s, s + start, len);
+	s[len] = '\0';
+}
+
 static int load_defaults(struct ctx *c, struct job *j,
 			 const config_setting_t *root)
 {
@@ -712,6 +722,10 @@ static int load_defaults(struct ctx *c, struct job *j,
 	    get_str(c, g, "defaults", "privileges", false, "server-side-sync",
 		    &j->defaults.privileges) < 0)
 		return -1;
+	/* names typed by people: surrounding blanks ignored, as in rows */
+	trim_in_place(j->defaults.profile);
+	trim_in_place(j->defaults.role);
+	trim_in_place(j->defaults.privileges);
 	for (int i = 0; i < ROWS_NDELIVERY; i++) {
 		char *v = NULL;
 		char full[64];
@@ -759,9 +773,10 @@ static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 	static const char *const allowed[] = {
 	    "parallel",	     "batch_size",	"max_attempts", "test_timeout",
 	    "poll_interval", "request_timeout", "keep",
-	    "test_when_unfixable", NULL};
+	    "test_when_unfixable", "retest", NULL};
+	static const char *const retests[] = {"changed", "unhealthy", "always"};
 	config_setting_t *g;
-	char *tw = NULL;
+	char *tw = NULL, *v = NULL;
 
 	if (get_group(c, root, "run", false, &g) < 0 ||
 	    (g && check_members(c, g, "run", allowed) < 0) ||
@@ -777,8 +792,10 @@ static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 	    get_int(c, g, "run", "request_timeout", 120, 1, 3600,
 		    &j->request_timeout) < 0 ||
 	    get_int(c, g, "run", "keep", 30, 0, 100000, &j->keep) < 0 ||
+	    get_str(c, g, "run", "retest", false, "changed", &v) < 0 ||
 	    get_str(c, g, "run", "test_when_unfixable", false, "skip", &tw) <
 		0) {
+		free(v);
 		free(tw);
 		return -1;
 	}
@@ -788,10 +805,20 @@ static int load_run(struct ctx *c, struct job *j, const config_setting_t *root)
 		     "run.test_when_unfixable",
 		     "unknown value '%s' (expected skip or test)", tw);
 		free(tw);
+		free(v);
 		return -1;
 	}
 	free(tw);
-	return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(retests); i++)
+		if (!strcmp(v, retests[i])) {
+			j->retest = (int)i;
+			free(v);
+			return 0;
+		}
+	fail(c, config_setting_get_member(g, "retest"), "run.retest",
+	     "unknown value '%s' (expected changed, unhealthy or always)", v);
+	free(v);
+	return -1;
 }
 
 /* exchange_checks and graph_url: the Microsoft Graph checks (graph.h). */
@@ -813,6 +840,36 @@ static int load_graph(struct ctx *c, struct job *j,
 			    "graph_url", "%s", why);
 	free(j->graph_url);
 	j->graph_url = clean;
+	return 0;
+}
+
+/* select = { profile = "..."; status = "failure"; ... } (select.h) */
+static int load_select(struct ctx *c, struct job *j,
+		       const config_setting_t *root)
+{
+	config_setting_t *g;
+
+	if (get_group(c, root, "select", false, &g) < 0)
+		return -1;
+	if (!g)
+		return 0;
+	if (check_members(c, g, "select", select_keys) < 0)
+		return -1;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		config_setting_t *m = config_setting_get_elem(g, i);
+		char full[128], origin[512], term[1024], why[256];
+
+		snprintf(full, sizeof(full), "select.%s",
+			 config_setting_name(m));
+		if (config_setting_type(m) != CONFIG_TYPE_STRING)
+			return fail(c, m, full, "must be a string");
+		snprintf(origin, sizeof(origin), "%s:%d: setting '%s'", c->path,
+			 config_setting_source_line(m), full);
+		snprintf(term, sizeof(term), "%s=%s", config_setting_name(m),
+			 config_setting_get_string(m));
+		if (select_add(&j->select, term, origin, why, sizeof(why)) < 0)
+			return fail(c, m, full, "%s", why);
+	}
 	return 0;
 }
 
@@ -892,7 +949,7 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 	    "name",	  "environment",    "auth",	  "input",
 	    "output",	  "defaults",	    "run",	  "templates",
 	    "log_level",  "input_encoding", "output_bom", "exchange_checks",
-	    "graph_url",  "approve_auth",   NULL};
+	    "graph_url",  "approve_auth",   "select",	  NULL};
 	char *def = default_name(c->path);
 	int rc = check_members(c, root, "", allowed);
 
@@ -930,7 +987,7 @@ static int load_root(struct ctx *c, struct job *j, const config_setting_t *root)
 	anchor(c, &j->templates);
 	if (load_environment(c, j, root) < 0 || load_signins(c, j, root) < 0 ||
 	    load_defaults(c, j, root) < 0 || load_run(c, j, root) < 0 ||
-	    load_log_level(c, j, root) < 0 ||
+	    load_select(c, j, root) < 0 || load_log_level(c, j, root) < 0 ||
 	    load_encoding(c, j, root) < 0 || load_graph(c, j, root) < 0)
 		return -1;
 	return 0;
@@ -999,6 +1056,7 @@ void job_release(struct job *j)
 		free(*strs[i]);
 		*strs[i] = NULL;
 	}
+	select_release(&j->select);
 	memset(j, 0, sizeof(*j));
 }
 

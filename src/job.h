@@ -70,6 +70,13 @@
  *                   is abandoned and retried like a reset connection
  *     keep          0..100000, default 30: run folders of the job kept
  *                   after a run (retention.h); 0 keeps every run
+ *     retest        "changed" (default): test_enable leaves alone a
+ *                   mailbox whose statuses are all Success and that the
+ *                   run changed nothing of; "unhealthy": every mailbox
+ *                   whose statuses are not all Success; "always"
+ *   }
+ *   select = {    mailboxes chosen by query (select.h), all must hold:
+ *     profile, status, approval, business_unit, type   strings
  *   }
  *   log_level     run.log detail: "error", "warn", "info" (default) or
  *                 "debug"; -v raises it (runlog.h)
@@ -102,6 +109,7 @@
 #include "buf.h"
 #include "err.h"
 #include "rows.h"
+#include "select.h"
 
 enum job_auth {
 	JOB_AUTH_SECRET = 0,
@@ -110,6 +118,8 @@ enum job_auth {
 	JOB_AUTH_DEVICE_CODE
 };
 enum job_alg { JOB_ALG_RS256 = 0, JOB_ALG_PS256 };
+/* run.retest: which mailboxes test_enable tests again */
+enum job_retest { JOB_RETEST_CHANGED = 0, JOB_RETEST_UNHEALTHY, JOB_RETEST_ALWAYS };
 
 /*
  * Owned strings are never NULL unless said so; "" where a setting is
@@ -156,6 +166,8 @@ struct job {
 	int poll_interval;   /* seconds */
 	int request_timeout; /* seconds, per HTTP request */
 	int keep;	     /* run folders kept; 0 = all */
+	int retest;	     /* enum job_retest */
+	struct select_set select; /* the 'select' group; n 0 when none */
 	int log_level;	     /* enum log_level (log.h) for run.log */
 
 	/* Microsoft Graph checks of the Exchange side (graph.h) */

@@ -20,7 +20,8 @@ enum {
 	O_RESUME = 1 << 5,
 	O_NOPROGRESS = 1 << 6,
 	O_JSON = 1 << 7,
-	O_ALL = (1 << 8) - 1
+	O_WHERE = 1 << 8,
+	O_ALL = (1 << 9) - 1
 };
 
 static const struct cmdopts {
@@ -32,19 +33,22 @@ static const struct cmdopts {
     {"check", O_INPUT, "[-qv] [--input FILE] JOB.cfg",
      "validate the job file and every input row, offline"},
     {"diagnose",
-     O_INPUT | O_OUTPUT | O_PARALLEL | O_BATCH | O_NOPROGRESS | O_JSON,
+     O_INPUT | O_OUTPUT | O_PARALLEL | O_BATCH | O_NOPROGRESS | O_JSON |
+	 O_WHERE,
      "[-qv] [--batch-size N] [--input FILE] [--json] [--no-progress]\n"
-     "       [--output DIR] [--parallel N] JOB.cfg",
+     "       [--output DIR] [--parallel N] [--where K=V]... JOB.cfg",
      "read mailboxes and alerts, explain each problem, write remediation "
      "rows"},
-    {"plan", O_INPUT | O_OUTPUT | O_PARALLEL | O_BATCH | O_NOPROGRESS | O_JSON,
+    {"plan",
+     O_INPUT | O_OUTPUT | O_PARALLEL | O_BATCH | O_NOPROGRESS | O_JSON |
+	 O_WHERE,
      "[-qv] [--batch-size N] [--input FILE] [--json] [--no-progress]\n"
-     "       [--output DIR] [--parallel N] JOB.cfg",
+     "       [--output DIR] [--parallel N] [--where K=V]... JOB.cfg",
      "read-only: report what run would change"},
     {"run", O_ALL,
      "[-qv] [--batch-size N] [--input FILE | --rerun-failed] [--json]\n"
-     "       [--no-progress] [--output DIR] [--parallel N] [--resume] "
-     "JOB.cfg",
+     "       [--no-progress] [--output DIR] [--parallel N] [--resume]\n"
+     "       [--where K=V]... JOB.cfg",
      "apply the job"},
 };
 
@@ -64,6 +68,14 @@ static const struct {
 	      "run\n"},
     {O_RESUME, "  --resume        continue the job's latest, interrupted "
 	       "run\n"},
+    {O_WHERE,
+     "  --where K=V     choose mailboxes: profile=NAME, status=failure|"
+     "never-tested|\n"
+     "                  not-enabled|unhealthy, approval=not-approved,"
+     " business_unit=NAME,\n"
+     "                  type=user|queue, view=NAME (a saved or personal "
+     "view)\n"
+     "                  (repeatable, all must hold)\n"},
 };
 
 static const struct cmdopts *find(const char *cmd)
@@ -120,7 +132,8 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv,
 		L_OUTPUT,
 		L_PARALLEL,
 		L_RERUN,
-		L_RESUME
+		L_RESUME,
+		L_WHERE
 	};
 	static const struct option longopts[] = {
 	    {"batch-size", required_argument, NULL, L_BATCH},
@@ -134,6 +147,7 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv,
 	    {"rerun-failed", no_argument, NULL, L_RERUN},
 	    {"resume", no_argument, NULL, L_RESUME},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"where", required_argument, NULL, L_WHERE},
 	    {NULL, 0, NULL, 0},
 	};
 	const struct cmdopts *c = find(cmd);
@@ -173,6 +187,9 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv,
 			break;
 		case L_RESUME:
 			bit = O_RESUME, name = "--resume";
+			break;
+		case L_WHERE:
+			bit = O_WHERE, name = "--where";
 			break;
 		case 'h':
 			o->help = true;
@@ -231,6 +248,13 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv,
 		case L_RESUME:
 			o->resume = true;
 			break;
+		case L_WHERE:
+			if (o->nwhere == OPTS_MAX_WHERE)
+				return err_set(e, ERR_USAGE,
+					       "--where: at most %d terms",
+					       OPTS_MAX_WHERE);
+			o->where[o->nwhere++] = optarg;
+			break;
 		}
 	}
 	if (optind >= argc)
@@ -246,6 +270,11 @@ int opts_parse(struct opts *o, const char *cmd, int argc, char **argv,
 		return err_set(e, ERR_USAGE,
 			       "--input and --rerun-failed cannot be used "
 			       "together");
+	if (o->nwhere && (o->rerun_failed || o->resume))
+		return err_set(e, ERR_USAGE,
+			       "--where cannot be used with %s (that run's "
+			       "rows are known already)",
+			       o->resume ? "--resume" : "--rerun-failed");
 	if (o->rerun_failed && o->resume)
 		return err_set(e, ERR_USAGE,
 			       "--resume and --rerun-failed cannot be used "
@@ -263,8 +292,10 @@ int opts_apply(const struct opts *o, struct job *j, struct err *e)
 		j->parallel = o->parallel;
 	if (o->batch_size != OPTS_UNSET)
 		j->batch_size = o->batch_size;
-	/* --rerun-failed: the run picks its input (cmd_run.c) */
-	if (!j->input && !o->rerun_failed)
+	/* --rerun-failed: the run picks its input (cmd_run.c); a selection
+	 * or diagnose needs none */
+	if (!j->input && !o->rerun_failed && !o->nwhere && !j->select.n &&
+	    strcmp(o->cmd, "diagnose"))
 		return err_set(e, ERR_CONFIG,
 			       "%s: no input: set 'input' in the job file or "
 			       "use --input",

@@ -7,6 +7,8 @@
  *   --batch-size N   operations per $batch, 0..1000, 0 = choose
  *   --rerun-failed   input = failed.csv of the job's latest run
  *   --resume         continue the job's latest (interrupted) run
+ *   --where K=V      choose mailboxes by query (select.h); repeatable,
+ *                    all must hold; added to the job's 'select'
  *   --no-progress    no progress line
  *   --json           print summary.json on stdout at the end
  *   -q, --quiet      errors and one closing line only
@@ -31,6 +33,7 @@
 #include "job.h"
 
 #define OPTS_UNSET (-1)
+#define OPTS_MAX_WHERE 32
 
 /* Strings are borrowed from argv. */
 struct opts {
@@ -46,6 +49,8 @@ struct opts {
 	bool json;
 	int verbosity; /* -1 with -q, else the number of -v */
 	bool help;     /* -h/--help: print opts_usage() to stdout, exit 0 */
+	const char *where[OPTS_MAX_WHERE]; /* --where terms, in order */
+	size_t nwhere;
 };
 
 /*

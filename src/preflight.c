@@ -155,7 +155,8 @@ static void add_row(struct preflight *pf, const struct row *row)
 {
 	if ((row->actions & ROWS_ACT(ROWS_FIX_OWNER)) && *row->owner)
 		set_add(&pf->sets[K_OWNER], row->owner);
-	if (row->actions & ROWS_ACT(ROWS_SET_PROFILE))
+	if ((row->actions & ROWS_ACT(ROWS_SET_PROFILE)) &&
+	    !(row->actions & ROWS_ACT_APPLY_DEFAULTS))
 		set_add(&pf->sets[K_PROFILE], row->profile);
 	if (row->actions & ROWS_ACT(ROWS_GRANT_PRIVILEGES)) {
 		set_add(&pf->sets[K_ROLE], row->role);
@@ -302,6 +303,9 @@ bool preflight_row(const struct preflight *pf, const struct row *row,
 
 		if (!(row->actions & ROWS_ACT(order[i].a)))
 			continue;
+		if (order[i].k == K_PROFILE &&
+		    (row->actions & ROWS_ACT_APPLY_DEFAULTS))
+			continue; /* the organisation's default */
 		name = order[i].k == K_OWNER	 ? row->owner
 		       : order[i].k == K_PROFILE ? row->profile
 		       : order[i].k == K_ROLE	 ? row->role

@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "cell.h"
 #include "journal.h"
+#include "plan_summary.h"
 #include "results.h"
 #include "runlog.h"
 #include "testhook.h"
@@ -101,6 +102,10 @@ struct results {
 
 	struct results_code_count *codes; /* count_code() */
 	size_t ncodes;
+
+	/* plan: <action>_now/_then columns, plan.csv, the grouped changes */
+	bool plan;
+	struct plan_summary *ps;
 };
 
 const char *results_outcome_name(enum results_outcome o)
@@ -246,7 +251,7 @@ static int failed_error_cells(struct buf *b, const char *code, const char *msg,
 
 /* The header line of results.csv or (results false) failed.csv. */
 static int header_line(struct buf *b, const char *const *header, size_t ncols,
-		       char delim, bool results)
+		       char delim, bool results, bool plan)
 {
 	int rc = 0;
 
@@ -254,6 +259,16 @@ static int header_line(struct buf *b, const char *const *header, size_t ncols,
 		rc |= cell(b, header[i], delim, i == 0);
 	for (size_t i = 0; results && i < ARRAY_SIZE(result_cols); i++)
 		rc |= cell(b, result_cols[i], delim, ncols == 0 && i == 0);
+	for (int a = 0; results && plan && a < ROWS_NACTIONS; a++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s_now",
+			 rows_action_name((enum rows_action)a));
+		rc |= cell(b, name, delim, false);
+		snprintf(name, sizeof(name), "%s_then",
+			 rows_action_name((enum rows_action)a));
+		rc |= cell(b, name, delim, false);
+	}
 	if (!results)
 		rc |= failed_error_cells(b, RESULTS_FAILED_CODE_COL,
 					 RESULTS_FAILED_MSG_COL, delim,
@@ -651,14 +666,19 @@ int results_open(struct results **out, const struct results_setup *s,
 	r->ncols = s->ncols;
 	r->next = 1;
 	r->command = xstrdup(s->command ? s->command : "run");
+	r->plan = !strcmp(r->command, "plan");
+	if (r->plan)
+		r->ps = plan_summary_new();
 	buf_init(&r->hold, 2 * HOLD_MAX_BYTES + LINE_MAX_BYTES);
 	buf_init(&r->fhold, 2 * HOLD_MAX_BYTES + LINE_MAX_BYTES);
 	buf_init(&r->line, LINE_MAX_BYTES);
 	buf_init(&r->fline, LINE_MAX_BYTES);
 	now_iso(r->started, sizeof(r->started), false);
 	r->jobdir = join(s->output, s->job_name);
-	if (header_line(&hdr, s->header, s->ncols, s->delim, true) < 0 ||
-	    header_line(&fhdr, s->header, s->ncols, s->delim, false) < 0) {
+	if (header_line(&hdr, s->header, s->ncols, s->delim, true, r->plan) <
+		0 ||
+	    header_line(&fhdr, s->header, s->ncols, s->delim, false, false) <
+		0) {
 		err_set(e, ERR_INPUT, "the input header is too long");
 		goto fail;
 	}
@@ -804,6 +824,10 @@ static int format_row(const struct results *r, const struct row *row,
 		rc |= name_cell(line, results_status_name(res->status[i]),
 				r->delim, false);
 	rc |= cell(line, res->mailbox_id, r->delim, false);
+	for (int a = 0; r->plan && a < ROWS_NACTIONS; a++) {
+		rc |= cell(line, res->now[a], r->delim, false);
+		rc |= cell(line, res->then[a], r->delim, false);
+	}
 	rc |= buf_addstr(line, "\r\n");
 	if (res->result != RESULTS_OK)
 		rc |= failed_line(r, row, res, fline);
@@ -1026,8 +1050,12 @@ int results_add(struct results *r, const struct row *row,
 	r->counts.rows++;
 	r->counts.by_outcome[res->result]++;
 	count_code(r, res);
-	for (int a = 0; a < ROWS_NACTIONS; a++)
+	for (int a = 0; a < ROWS_NACTIONS; a++) {
 		r->counts.by_action[a][res->action[a]]++;
+		if (r->ps && res->action[a] == RESULTS_WOULD)
+			plan_summary_add(r->ps, (enum rows_action)a,
+					 res->now[a], res->then[a]);
+	}
 
 	/* the journal first: results.csv and failed.csv derive from it */
 	row_head(head, sizeof(head), row->num, res, rlen);
@@ -1331,11 +1359,26 @@ int results_finish(struct results *r, const struct results_summary *s,
 		rc = err_set_errno(e, ERR_IO, "cannot write '%s'", path);
 	free(path);
 	buf_release(&b);
+	if (rc == 0 && r->plan) {
+		/* plan.csv: results.csv with its now and then columns */
+		path = join(r->dir, "plan.csv");
+		if (fflush(r->res) != 0 || link(r->res_path, path) < 0)
+			rc =
+			    err_set_errno(e, ERR_IO, "cannot write '%s'", path);
+		free(path);
+	}
 	return rc;
+}
+
+const struct plan_summary *results_plan_summary(const struct results *r)
+{
+	return r->ps;
 }
 
 void results_free(struct results *r)
 {
+	if (r)
+		plan_summary_free(r->ps);
 	if (!r)
 		return;
 	if (r->res && r->j) {

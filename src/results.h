@@ -102,6 +102,9 @@ struct results_row {
 	int status[ROWS_NDELIVERY]; /* incoming/outgoing/act status, or
 				       RESULTS_STATUS_UNKNOWN */
 	const char *mailbox_id;
+	/* plan: <action>_now and <action>_then (NULL: empty cell) */
+	const char *now[ROWS_NACTIONS];
+	const char *then[ROWS_NACTIONS];
 };
 
 /* Initialise 'r': outcome ok, every action empty, statuses unknown. */
@@ -347,6 +350,10 @@ int results_sha256(const char *path, char hex[65], struct err *e);
  */
 int results_csv_cell(struct buf *out, const char *s, size_t len, char delim,
 		     bool neutralise);
+
+/* plan: the changes grouped (plan_summary.h); NULL for other commands. */
+struct plan_summary;
+const struct plan_summary *results_plan_summary(const struct results *r);
 
 /* "ok"/"failed"/"invalid", "done"/..., "not-run"/"success"/"failure". */
 const char *results_outcome_name(enum results_outcome o);

@@ -231,7 +231,11 @@ static int parse_actions(const char *s, size_t slen, unsigned *out, char *why,
 		const char *w = trim(p, &len);
 		size_t i;
 
-		if (len) {
+		if (len && eq_nocase(w, len, "apply_defaults")) {
+			mask |= ROWS_ACT_APPLY_DEFAULTS |
+				ROWS_ACT(ROWS_SET_PROFILE) |
+				ROWS_ACT(ROWS_SET_DELIVERY);
+		} else if (len) {
 			for (i = 0; i < ROWS_NACTIONS; i++)
 				if (eq_nocase(w, len, action_names[i]))
 					break;
@@ -240,8 +244,8 @@ static int parse_actions(const char *s, size_t slen, unsigned *out, char *why,
 				    why, whylen,
 				    "unknown action '%.*s' (expected "
 				    "set_profile, set_delivery, fix_owner, "
-				    "grant_privileges, approve or "
-				    "test_enable)",
+				    "grant_privileges, approve, test_enable "
+				    "or apply_defaults)",
 				    (int)(len > 64 ? 64 : len), w);
 				return -1;
 			}
@@ -1407,10 +1411,13 @@ static void parse_values(const struct rows *r, const struct slice *v,
 	    !privileges_ok(row->privileges, why, sizeof(why)))
 		problem(pb, "column 'privileges': %s", why);
 
-	if ((row->actions & ROWS_ACT(ROWS_SET_PROFILE)) && !*row->profile)
+	if (row->actions & ROWS_ACT_APPLY_DEFAULTS)
+		; /* the organisation's values, read once signed in */
+	else if ((row->actions & ROWS_ACT(ROWS_SET_PROFILE)) && !*row->profile)
 		problem(pb, "column 'profile': set_profile needs a profile "
 			    "(empty, and the job has no default)");
 	if ((row->actions & ROWS_ACT(ROWS_SET_DELIVERY)) &&
+	    !(row->actions & ROWS_ACT_APPLY_DEFAULTS) &&
 	    row->delivery[ROWS_INCOMING] == ROWS_UNSET &&
 	    row->delivery[ROWS_OUTGOING] == ROWS_UNSET &&
 	    row->delivery[ROWS_ACTDELIVERY] == ROWS_UNSET)

@@ -95,6 +95,12 @@ enum rows_action {
 };
 #define ROWS_ACT(a) (1u << (a))
 #define ROWS_ACT_ALL ((1u << ROWS_NACTIONS) - 1)
+/*
+ * "apply_defaults": set_profile and set_delivery with the organisation's
+ * default profile and delivery methods (orgdefaults.h) rather than the
+ * row's; it adds both actions' bits and this one, which has no column.
+ */
+#define ROWS_ACT_APPLY_DEFAULTS (1u << ROWS_NACTIONS)
 
 /* "set_profile", ...; NULL for a value out of range. */
 const char *rows_action_name(enum rows_action a);

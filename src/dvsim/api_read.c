@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "dvsim/api_int.h"
+#include "dvsim/fetchxml.h"
 #include "dvsim/filter.h"
 #include "dvsim/org.h"
 #include "dvsim/variant.h"
@@ -592,6 +593,100 @@ static long skiptoken_offset(const char *tok)
 	return *end == '"' && v >= 0 ? v : -1;
 }
 
+/* Whether the Prefer header asks for annotation 'name' ("a.b.c"). */
+static bool wants_annotation(const struct ctx *c, const char *name)
+{
+	return c->annotations[0] &&
+	       (strstr(c->annotations, "*") || strstr(c->annotations, name));
+}
+
+/*
+ * GET <set>?fetchXml=...: the rows the FetchXML (fetchxml.h) selects, a
+ * page of 'count' at a time. With the annotations asked, the answer says
+ * whether more records follow and gives the paging cookie of the next
+ * page, double-encoded as the Web API does; the page number in the fetch
+ * says which page is served (docs/fidelity.md).
+ */
+static int serve_fetch(struct ctx *c, struct dv_table *t, const char *xml)
+{
+	const struct dv_entity *ent = t->ent;
+	const struct dv_attr *sel[MAX_SELECT];
+	size_t nsel = 0, ncols, nmatch = 0;
+	const char *const *cols;
+	char msg[512];
+	struct dv_fetch *f = dv_fetch_parse(ent, xml, msg, sizeof(msg));
+	long count, first;
+	const struct dv_row *last = NULL, *firstrow = NULL;
+	cJSON *root, *arr;
+	struct buf ctxurl = BUF_INIT(BUF_MAX_SMALL);
+
+	if (!f)
+		return api_error(c, 400, "0x80041103", "%s", msg);
+	cols = dv_fetch_columns(f, &ncols);
+	for (size_t i = 0; i < ncols && nsel < MAX_SELECT; i++)
+		sel[nsel++] = dv_entity_attr(ent, cols[i]);
+	count = dv_fetch_count(f);
+	first = (dv_fetch_page(f) - 1) * count;
+	root = cJSON_CreateObject();
+	buf_addf(&ctxurl, "%s$metadata#%s",
+		 c->req->base_url ? c->req->base_url : "", c->segs[0].name);
+	cJSON_AddStringToObject(root, "@odata.context", ctxurl.ptr);
+	buf_release(&ctxurl);
+	arr = cJSON_AddArrayToObject(root, "value");
+	for (size_t i = 0; i < t->n; i++) {
+		const struct dv_row *row = t->rows[i];
+
+		if (row->dead || !dv_fetch_match(f, row->obj))
+			continue;
+		if ((long)nmatch >= first && (long)nmatch < first + count) {
+			cJSON_AddItemToArray(
+			    arr, render(c, ent, row, sel, nsel, NULL, 0, NULL));
+			if (!firstrow)
+				firstrow = row;
+			last = row;
+		}
+		nmatch++;
+	}
+	if (wants_annotation(c, "morerecords"))
+		cJSON_AddBoolToObject(root,
+				      "@Microsoft.Dynamics.CRM.morerecords",
+				      (long)nmatch > first + count);
+	if ((long)nmatch > first + count &&
+	    wants_annotation(c, "fetchxmlpagingcookie")) {
+		struct buf in = BUF_INIT(BUF_MAX_SMALL),
+			   once = BUF_INIT(BUF_MAX_SMALL),
+			   twice = BUF_INIT(BUF_MAX_SMALL),
+			   cookie = BUF_INIT(BUF_MAX_SMALL);
+
+		buf_addf(&in,
+			 "<cookie page=\"%ld\"><%s last=\"{%s}\" "
+			 "first=\"{%s}\" /></cookie>",
+			 dv_fetch_page(f), ent->key, last ? last->id : "",
+			 firstrow ? firstrow->id : "");
+		api_pct_encode(&once, in.ptr);
+		api_pct_encode(&twice, once.ptr);
+		buf_addf(&cookie,
+			 "<cookie pagenumber=\"%ld\" pagingcookie=\"%s\" "
+			 "istracking=\"False\" />",
+			 dv_fetch_page(f) + 1, twice.ptr);
+		cJSON_AddStringToObject(
+		    root, "@Microsoft.Dynamics.CRM.fetchxmlpagingcookie",
+		    cookie.ptr);
+		buf_release(&in);
+		buf_release(&once);
+		buf_release(&twice);
+		buf_release(&cookie);
+	}
+	dv_fetch_free(f);
+	api_json_reply(c, 200, root);
+	if (c->annotations[0])
+		buf_addf(
+		    &c->resp->headers,
+		    "Preference-Applied: odata.include-annotations=\"%s\"\r\n",
+		    c->annotations);
+	return 200;
+}
+
 /*
  * Serve a collection of 't'. 'subset' (may be NULL) restricts it to
  * those rows, e.g. a user's roles; 'ctxname' is the context's set name.
@@ -613,6 +708,8 @@ int api_serve_collection(struct ctx *c, struct dv_table *t,
 	struct buf ctxurl = BUF_INIT(BUF_MAX_SMALL);
 	int rc;
 
+	if (!subset && (v = api_qget(c, "fetchXml")))
+		return serve_fetch(c, t, v);
 	for (size_t i = 0; i < c->nq; i++) {
 		const char *k = c->q[i].key;
 

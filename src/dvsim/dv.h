@@ -75,6 +75,13 @@ const char *dv_org_app_user(struct dv_org *org, const char *client_id);
 /* Test & Enable: evaluations happen this long after scheduling. */
 void dv_org_set_test_delay(struct dv_org *org, long ms);
 
+/*
+ * A generated organisation whose mailboxes were tested before: every
+ * mailbox evaluated once now, as Test & Enable would (statuses, alerts).
+ * The same seed gives the same statuses and alerts.
+ */
+void dv_org_pretest(struct dv_org *org);
+
 /* Run the Test & Enable evaluations that are due. Called often. */
 void dv_org_tick(struct dv_org *org);
 
@@ -124,7 +131,7 @@ const char *dv_request_header(const struct dv_request *req, const char *name);
  */
 void dv_response_error(struct dv_response *r, int status, const char *code,
 		       const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /*
  * Serve one operation; the caller holds the lock. Always fills 'resp',

@@ -541,6 +541,73 @@ static void apply_problem(struct gen *g, enum problem pb, cJSON *mbx,
 	}
 }
 
+/*
+ * Views of mailboxes (docs/fidelity.md, "Saved views and FetchXML"): two
+ * system views and two personal views of the administrator. Their ids are
+ * fixed, not drawn, so the organisation's other rows stay those of the
+ * seed.
+ */
+static void add_view(struct gen *g, enum dv_set set, unsigned n,
+		     const char *name, const char *fetch)
+{
+	bool user = set == DV_USERQUERIES;
+	char id[37];
+	cJSON *o = cJSON_CreateObject();
+
+	snprintf(id, sizeof(id), "%s-0000-4000-8000-0000000000%02u",
+		 user ? "5e1f0000" : "5a7ed000", n);
+	dv_set_str(o, user ? "userqueryid" : "savedqueryid", id);
+	dv_set_str(o, "name", name);
+	dv_set_str(o, "returnedtypecode", "mailbox");
+	dv_set_str(o, "fetchxml", fetch);
+	dv_set_int(o, "querytype", 0);
+	dv_set_int(o, "statecode", 0);
+	dv_set_int(o, "statuscode", 1);
+	if (user)
+		dv_set_str(o, "_ownerid_value", g->admin);
+	dv_row_insert(g->org, dv_table(g->org, set), o);
+}
+
+static void add_views(struct gen *g)
+{
+	char fetch[1024];
+
+	add_view(g, DV_SAVEDQUERIES, 1, "Active Mailboxes",
+		 "<fetch version=\"1.0\" mapping=\"logical\"><entity "
+		 "name=\"mailbox\"><attribute name=\"name\" /><attribute "
+		 "name=\"emailaddress\" /><filter type=\"and\"><condition "
+		 "attribute=\"statecode\" operator=\"eq\" value=\"0\" />"
+		 "</filter></entity></fetch>");
+	add_view(g, DV_SAVEDQUERIES, 2, "Mailboxes with Test & Enable failures",
+		 "<fetch version=\"1.0\" mapping=\"logical\"><entity "
+		 "name=\"mailbox\"><attribute name=\"name\" /><filter "
+		 "type=\"or\"><condition attribute=\"incomingemailstatus\" "
+		 "operator=\"eq\" value=\"2\" /><condition "
+		 "attribute=\"outgoingemailstatus\" operator=\"eq\" "
+		 "value=\"2\" /><condition attribute=\"actstatus\" "
+		 "operator=\"eq\" value=\"2\" /></filter></entity></fetch>");
+	snprintf(fetch, sizeof(fetch),
+		 "<fetch><entity name=\"mailbox\"><attribute name=\"name\" "
+		 "/><filter><condition attribute=\"emailserverprofile\" "
+		 "operator=\"eq\" value=\"{%s}\" /></filter></entity>"
+		 "</fetch>",
+		 g->p_hybrid);
+	add_view(g, DV_USERQUERIES, 1, "My Hybrid mailboxes", fetch);
+	snprintf(
+	    fetch, sizeof(fetch),
+	    "<fetch><entity name=\"mailbox\"><attribute name=\"name\" "
+	    "/><filter type=\"and\"><condition attribute=\"statecode\" "
+	    "operator=\"eq\" value=\"0\" /><filter type=\"or\">"
+	    "<condition attribute=\"owningbusinessunit\" "
+	    "operator=\"in\"><value>%s</value><value>%s</value>"
+	    "</condition><condition attribute=\"emailrouteraccessapproval\" "
+	    "operator=\"ne\" value=\"1\" /></filter></filter></entity>"
+	    "</fetch>",
+	    g->bus[1], g->bus[2]);
+	add_view(g, DV_USERQUERIES, 2,
+		 "Sales and Service or unapproved mailboxes", fetch);
+}
+
 int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 		    unsigned long seed, struct err *e)
 {
@@ -699,6 +766,7 @@ int dv_org_generate(struct dv_org *org, unsigned n, const char *mix,
 		cJSON_AddItemToArray(
 		    d, cJSON_CreateString("contoso.onmicrosoft.com"));
 	}
+	add_views(&g);
 
 	for (size_t i = 0; i < g.nusers; i++)
 		free(g.users[i]);

@@ -49,7 +49,7 @@ static const char usage_text[] =
     "             [--window-s N] [--limit-requests N] [--limit-exec-ms N]\n"
     "             [--limit-concurrent N] [--dop-hint N] [--fail-rate P]\n"
     "             [--reset-rate P] [--token-ttl S] [--test-delay-ms N]\n"
-    "             [--dump FILE] [--variant NAME[,NAME...]]\n"
+    "             [--dump FILE] [--variant NAME[,NAME...]] [--tested]\n"
     "             [--public-client ID] [--device-expires-s N]\n"
     "             [--device-interval-s N]\n"
     "             [--graph-roles LIST] [--graph-limit N]\n"
@@ -60,7 +60,9 @@ static const char usage_text[] =
     "--dop-hint N is the x-ms-dop-hint sent (default 4; 48 with dop-48).\n"
     "--public-client ID accepts the device code flow for ID and adds the\n"
     "people who sign in with it: global-admin, mailbox-approver, sysadmin\n"
-    "(docs/design.md; POST /_sim/device completes a sign-in).\n";
+    "(docs/design.md; POST /_sim/device completes a sign-in).\n"
+    "--tested: a generated organisation whose mailboxes were each tested\n"
+    "once, with their statuses and alerts.\n";
 
 struct client_arg {
 	char *id;
@@ -73,6 +75,7 @@ struct opts {
 	const char *listen;
 	const char *org_file;
 	long generate;
+	bool tested; /* --tested: every mailbox tested once at start */
 	const char *problems;
 	unsigned long seed;
 	struct client_arg *clients;
@@ -245,6 +248,7 @@ enum {
 	OPT_PUBLIC,
 	OPT_DEVEXP,
 	OPT_DEVINT,
+	OPT_TESTED,
 	OPT_GRAPH_ROLES,
 	OPT_GRAPH_LIMIT,
 };
@@ -276,6 +280,7 @@ static const struct option longopts[] = {
     {"reset-rate", required_argument, NULL, OPT_RESET},
     {"seed", required_argument, NULL, OPT_SEED},
     {"test-delay-ms", required_argument, NULL, OPT_TESTDELAY},
+    {"tested", no_argument, NULL, OPT_TESTED},
     {"token-ttl", required_argument, NULL, OPT_TTL},
     {"variant", required_argument, NULL, OPT_VARIANT},
     {"window-s", required_argument, NULL, OPT_WINDOW},
@@ -398,6 +403,9 @@ static int parse_args(struct opts *o, int argc, char **argv)
 				       &o->test_delay_ms))
 				return -1;
 			break;
+		case OPT_TESTED:
+			o->tested = true;
+			break;
 		case OPT_TTL:
 			if (parse_long("token-ttl", optarg, 1, 86400 * 365,
 				       &o->token_ttl))
@@ -425,6 +433,8 @@ static int parse_args(struct opts *o, int argc, char **argv)
 	if (o->org_file && o->generate >= 0)
 		return usage_error(
 		    "%s", "--org and --generate cannot be used together");
+	if (o->org_file && o->tested)
+		return usage_error("%s", "--tested goes with --generate");
 	if (!o->cert != !o->key)
 		return usage_error("%s", "--cert and --key go together");
 	return 0;
@@ -563,6 +573,8 @@ int main(int argc, char **argv)
 						  : DEFAULT_GENERATE),
 				   o.problems, o.seed, &e) < 0) {
 		goto fail;
+	} else if (o.tested) {
+		dv_org_pretest(org);
 	}
 	if (o.test_delay_ms >= 0)
 		dv_org_set_test_delay(org, o.test_delay_ms);

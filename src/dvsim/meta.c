@@ -344,6 +344,32 @@ static const struct dv_attr a_sdkmessage[] = {
 };
 static const char *const i_sdkmessage[] = {"name", NULL};
 
+/*
+ * Saved (system) and personal views: returnedtypecode is the logical
+ * name of the table the view lists, fetchxml its query (fetchxml.h).
+ */
+static const struct dv_attr a_savedquery[] = {
+    {"savedqueryid", DV_GUID, 0},
+    {"name", DV_STR, 0, NULL, 0, 200},
+    {"returnedtypecode", DV_STR, 0},
+    {"fetchxml", DV_STR, 0},
+    {"querytype", DV_INT, 0},
+    {"statecode", DV_CHOICE, 0, OPTS(o_state)},
+    {"statuscode", DV_CHOICE, 0, OPTS(o_statusc)},
+    COMMON_ATTRS,
+};
+static const struct dv_attr a_userquery[] = {
+    {"userqueryid", DV_GUID, 0},
+    {"name", DV_STR, 0, NULL, 0, 200},
+    {"returnedtypecode", DV_STR, 0},
+    {"fetchxml", DV_STR, 0},
+    {"querytype", DV_INT, 0},
+    {"statecode", DV_CHOICE, 0, OPTS(o_state)},
+    {"statuscode", DV_CHOICE, 0, OPTS(o_statusc)},
+    {"_ownerid_value", DV_LOOKUP, 0},
+    COMMON_ATTRS,
+};
+
 const struct dv_entity dv_entities[DV_NSETS] = {
     [DV_MAILBOXES] = {"mailboxes", "mailbox", "mailboxid", "name", 9606,
 		      "Mailbox", true, false, OPTS(a_mailbox), OPTS(n_mailbox),
@@ -377,6 +403,11 @@ const struct dv_entity dv_entities[DV_NSETS] = {
     [DV_SDKFILTERS] = {"sdkmessagefilters", "sdkmessagefilter",
 		       "sdkmessagefilterid", NULL, 4607, NULL, false, true,
 		       OPTS(a_sdkfilter), OPTS(n_sdkfilter), NULL},
+    [DV_SAVEDQUERIES] = {"savedqueries", "savedquery", "savedqueryid", "name",
+			 1039, NULL, false, true, OPTS(a_savedquery), NULL, 0,
+			 NULL},
+    [DV_USERQUERIES] = {"userqueries", "userquery", "userqueryid", "name", 4230,
+			NULL, false, false, OPTS(a_userquery), NULL, 0, NULL},
     [DV_SDKMESSAGES] = {"sdkmessages", "sdkmessage", "sdkmessageid", "name",
 			4606, NULL, false, true, OPTS(a_sdkmessage), NULL, 0,
 			i_sdkmessage},
