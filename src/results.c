@@ -99,6 +99,7 @@ struct results {
 	int64_t flushed_at; /* CLOCK_MONOTONIC, ms */
 	struct buf hold, fhold;
 	struct buf line, fline; /* results_add(): reused, not re-grown */
+	struct buf head;	/* a journal record's head, reused */
 
 	struct results_code_count *codes; /* count_code() */
 	size_t ncodes;
@@ -673,6 +674,7 @@ int results_open(struct results **out, const struct results_setup *s,
 	buf_init(&r->fhold, 2 * HOLD_MAX_BYTES + LINE_MAX_BYTES);
 	buf_init(&r->line, LINE_MAX_BYTES);
 	buf_init(&r->fline, LINE_MAX_BYTES);
+	buf_init(&r->head, BUF_MAX_SMALL);
 	now_iso(r->started, sizeof(r->started), false);
 	r->jobdir = join(s->output, s->job_name);
 	if (header_line(&hdr, s->header, s->ncols, s->delim, true, r->plan) <
@@ -1137,80 +1139,60 @@ bool results_row_done(const struct results *r, size_t num)
  * The journal's records of writes (see results.h). 'what' is the action
  * and the method; the URL and body go in the payload.
  */
-/* A record's head, word by word, without snprintf()'s cost. */
-struct head {
-	char s[256];
-	size_t n;
-};
-
-static void head_word(struct head *h, const char *w, size_t len)
+/*
+ * A record's head, word by word, without snprintf()'s cost (every write
+ * has three records).
+ */
+static const char *head(struct results *r, const char *word,
+			const long long *num, size_t n)
 {
-	if (h->n && h->n < sizeof(h->s) - 1)
-		h->s[h->n++] = ' ';
-	if (len > sizeof(h->s) - 1 - h->n)
-		len = sizeof(h->s) - 1 - h->n;
-	memcpy(h->s + h->n, w, len);
-	h->n += len;
-	h->s[h->n] = '\0';
+	buf_reset(&r->head);
+	buf_addstr(&r->head, word);
+	for (size_t i = 0; i < n; i++) {
+		buf_addch(&r->head, ' ');
+		buf_addi(&r->head, num[i]);
+	}
+	return r->head.ptr;
 }
 
-static void head_num(struct head *h, long long v)
+static void head_word(struct results *r, const char *w)
 {
-	char d[24];
-	size_t n = sizeof(d);
-	unsigned long long u =
-	    v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
-
-	do {
-		d[--n] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		d[--n] = '-';
-	head_word(h, d + n, sizeof(d) - n);
+	buf_addch(&r->head, ' ');
+	buf_addstr(&r->head, w);
 }
 
 int results_intent(struct results *r, unsigned long seq, size_t row,
 		   const char *action, const char *method, const char *url,
 		   const char *body)
 {
-	struct head h = {.n = 0};
+	long long nums[] = {(long long)seq, (long long)row};
 	size_t ulen = strlen(url);
 
-	if (!action || !*action)
-		action = "-";
-	head_word(&h, "intent", 6);
-	head_num(&h, (long long)seq);
-	head_num(&h, (long long)row);
-	head_word(&h, action, strlen(action));
-	head_word(&h, method, strlen(method));
-	head_num(&h, (long long)ulen);
+	head(r, "intent", nums, ARRAY_SIZE(nums));
+	head_word(r, action && *action ? action : "-");
+	head_word(r, method);
+	buf_addch(&r->head, ' ');
+	buf_addu(&r->head, ulen);
 	body = body ? body : "";
-	journal_add2(r->j, h.s, url, ulen, body, strlen(body));
+	journal_add2(r->j, r->head.ptr, url, ulen, body, strlen(body));
 	return 0;
 }
 
 void results_sent(struct results *r, unsigned long seq)
 {
-	struct head h = {.n = 0};
+	long long nums[] = {(long long)seq};
 
-	head_word(&h, "sent", 4);
-	head_num(&h, (long long)seq);
-	journal_add(r->j, h.s, "", 0);
+	journal_add(r->j, head(r, "sent", nums, 1), "", 0);
 }
 
 void results_outcome(struct results *r, unsigned long seq, long status,
 		     const char *code)
 {
-	struct head h = {.n = 0};
+	long long nums[] = {(long long)seq, status};
 
-	if (!code || !*code || strchr(code, ' '))
-		code = "-";
-	head_word(&h, "outcome", 7);
-	head_num(&h, (long long)seq);
-	head_num(&h, status);
-	head_word(&h, code, strlen(code));
-	journal_add(r->j, h.s, "", 0);
+	head(r, "outcome", nums, ARRAY_SIZE(nums));
+	head_word(r, code && *code && !strchr(code, ' ') ? code : "-");
+	journal_add(r->j, r->head.ptr, "", 0);
 }
 
 int results_sync(struct results *r, struct err *e)
@@ -1410,6 +1392,7 @@ void results_free(struct results *r)
 	buf_release(&r->fhold);
 	buf_release(&r->line);
 	buf_release(&r->fline);
+	buf_release(&r->head);
 	free(r);
 }
 
