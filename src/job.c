@@ -1,3 +1,14 @@
+/*
+ * job.c: the job file (job.h): libconfig parsed, every setting checked
+ * and refused with its file and line, relative paths anchored at the job
+ * file's folder, the sign-ins (auth, approve_auth, auth.pool), URLs
+ * parsed by libcurl, the secret read from the environment or a file.
+ *
+ * About 1,200 lines: each setting is a few lines of checks that share the
+ * loader's context (struct ctx) and its messages; split by group, every
+ * piece would need that context's insides (docs/design.md lists the
+ * settings).
+ */
 #include "compat.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /*
  * server.c: dvsim's HTTP(S) front end (server.h): libmicrohttpd set-up,
  * routing, authentication of each request, service protection, the
- * /_sim/ scenarios and faults. About 1,100 lines: each route is short,
+ * /_sim/ scenarios and faults. About 1,250 lines: each route is short,
  * and they share the connection state and the fault injection.
  */
 #include "compat.h"

@@ -1,3 +1,12 @@
+/*
+ * token.c: dvsim's Entra ID token endpoint (token.h): client credentials
+ * by secret or certificate assertion, the device authorization grant and
+ * refresh tokens for the simulated people, tokens for Microsoft Graph,
+ * tokens signed and checked, revocation (docs/fidelity.md).
+ *
+ * About 1,250 lines: every grant shares the token store, the AADSTS
+ * error answers and the issuing of tokens.
+ */
 #include "compat.h"
 
 #include <pthread.h>
